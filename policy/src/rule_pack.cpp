@@ -1,0 +1,2 @@
+// Placeholder translation unit until the rule pack lands (policy needs at least one source).
+namespace sluis::policy {}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine for sluis (installs packages), builds, and runs the tests or the demo.
+#
+#   tools/setup.sh test        install, build with sanitizers (-Werror), run the whole test suite
+#   tools/setup.sh demo        install, build release, start a demo gateway and walk through it
+#   tools/setup.sh deps        install the Debian packages only
+#   tools/setup.sh build NAME  install, then configure and build CMake preset NAME
+#
+# Idempotent: packages already installed are not fetched again; builds are incremental.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PACKAGES=(
+  # toolchain
+  build-essential g++ cmake ninja-build pkg-config git ca-certificates curl openssl
+  clang-19 libclang-rt-19-dev libfuzzer-19-dev clang-format-19 clang-tidy-19
+  # libraries (BRIEF.md §6)
+  libboost1.81-dev libboost-system1.81-dev libboost-program-options1.81-dev
+  libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsodium-dev libsqlcipher-dev sqlcipher
+  catch2 libbenchmark-dev libtomlplusplus-dev libqrencode-dev
+)
+
+say() { printf '\n== %s\n' "$*"; }
+
+install_deps() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    say "All ${#PACKAGES[@]} Debian packages are installed"
+    return
+  fi
+  local sudo=()
+  if [[ $EUID -ne 0 ]]; then
+    if ! command -v sudo >/dev/null; then
+      echo "setup: ${#missing[@]} packages are missing and this is not root; run as root." >&2
+      exit 1
+    fi
+    sudo=(sudo)
+  fi
+  say "Installing ${#missing[@]} Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends \
+    "${missing[@]}"
+}
+
+build() {
+  local preset="$1"
+  say "Configuring and building preset '$preset'"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+}
+
+cmd="${1:-}"
+case "$cmd" in
+  deps)
+    install_deps
+    ;;
+  build)
+    [[ $# -ge 2 ]] || { echo "usage: tools/setup.sh build PRESET (dev|asan|release|fuzz)" >&2; exit 2; }
+    install_deps
+    build "$2"
+    ;;
+  test)
+    install_deps
+    build asan
+    say "Running the whole test suite (address+undefined sanitizers)"
+    ctest --preset asan
+    ;;
+  demo)
+    install_deps
+    build release
+    exec "$ROOT/tools/demo.sh" "$ROOT/build/release"
+    ;;
+  *)
+    echo "usage: tools/setup.sh test|demo|deps|build PRESET" >&2
+    exit 2
+    ;;
+esac

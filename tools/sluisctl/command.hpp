@@ -1,0 +1,22 @@
+// The sluisctl sub-command interface: each command group lives in its own file.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace sluis::ctl {
+
+/// Arguments after the group name (e.g. for `sluisctl policy check FILE`: {"check", "FILE"}).
+using Args = std::span<const std::string_view>;
+
+/// Exit codes: 0 success; 1 the operation ran and said no (e.g. a rule pack has errors, a
+/// verification failed); 2 usage error (a sentence on stderr says what to type instead).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+int run_card(Args args);    // card_cmd.cpp
+int run_policy(Args args);  // policy_cmd.cpp
+int run_key(Args args);     // key_cmd.cpp
+
+}  // namespace sluis::ctl
