@@ -1,0 +1,43 @@
+// sluisctl: the operator, DPO, policy and key command line. Wiring only; groups live in *_cmd.cpp.
+#include "sluisctl/command.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: sluisctl <group> <command> [options]\n"
+    "\n"
+    "groups:\n"
+    "  key     new | check          create or check a root key file\n"
+    "  card    new | pseudonym      anonymous client cards (low-threshold services)\n"
+    "  policy  check | explain      validate a rule pack, explain an access decision\n"
+    "\n"
+    "Run 'sluisctl <group> help' for the options of a group.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sluis::ctl;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(kUsage.data(), args.empty() ? stderr : stdout);
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  const std::string_view group = args[0];
+  const Args rest(args.data() + 1, args.size() - 1);
+  try {
+    if (group == "key") return run_key(rest);
+    if (group == "card") return run_card(rest);
+    if (group == "policy") return run_policy(rest);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sluisctl: %s\n", e.what());
+    return kExitFailed;
+  }
+  std::fprintf(stderr, "sluisctl: unknown group '%.*s'.\n%s", static_cast<int>(group.size()),
+               group.data(), kUsage.data());
+  return kExitUsage;
+}
