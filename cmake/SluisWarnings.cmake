@@ -1,25 +1,30 @@
 # Compiler flags shared by every sluis target: warnings, sanitizers, hardening.
+#   sluis_codegen — sanitizers and hardening; also applied to third-party code compiled here.
+#   sluis_options — sluis_codegen plus our warning set (errors with SLUIS_WERROR).
+add_library(sluis_codegen INTERFACE)
+# Hardening: stack protector, fortify (needs optimisation), PIE, full RELRO.
+target_compile_options(sluis_codegen INTERFACE -fstack-protector-strong -fPIE)
+target_link_options(sluis_codegen INTERFACE -pie -Wl,-z,relro,-z,now)
+if(NOT SLUIS_SANITIZE AND NOT SLUIS_FUZZ)
+  target_compile_definitions(sluis_codegen INTERFACE
+    $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
+endif()
+if(SLUIS_SANITIZE)
+  target_compile_options(sluis_codegen INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(sluis_codegen INTERFACE -fsanitize=address,undefined)
+endif()
+if(SLUIS_FUZZ)
+  target_compile_options(sluis_codegen INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(sluis_codegen INTERFACE -fsanitize=address,undefined)
+endif()
+
 add_library(sluis_options INTERFACE)
+target_link_libraries(sluis_options INTERFACE sluis_codegen)
 target_compile_options(sluis_options INTERFACE
   -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Wold-style-cast
   -Wcast-align -Wnull-dereference -Wdouble-promotion -Wformat=2)
 if(SLUIS_WERROR)
   target_compile_options(sluis_options INTERFACE -Werror)
-endif()
-# Hardening: stack protector, fortify (needs optimisation), PIE, full RELRO.
-target_compile_options(sluis_options INTERFACE -fstack-protector-strong -fPIE)
-target_link_options(sluis_options INTERFACE -pie -Wl,-z,relro,-z,now)
-if(NOT SLUIS_SANITIZE AND NOT SLUIS_FUZZ)
-  target_compile_definitions(sluis_options INTERFACE
-    $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
-endif()
-if(SLUIS_SANITIZE)
-  target_compile_options(sluis_options INTERFACE
-    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-  target_link_options(sluis_options INTERFACE -fsanitize=address,undefined)
-endif()
-if(SLUIS_FUZZ)
-  target_compile_options(sluis_options INTERFACE
-    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
-  target_link_options(sluis_options INTERFACE -fsanitize=address,undefined)
 endif()
