@@ -1,0 +1,109 @@
+// Private thin RAII layer over SQLCipher: keyed connections, cached prepared statements, transactions.
+#pragma once
+
+#include "sluis/crypto/keys.hpp"
+#include "sluis/gateway/error.hpp"
+
+#define SQLITE_HAS_CODEC 1
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sluis::gateway::sql {
+
+/// Maps a SQLite result code to the gateway's stable error (no message text is kept).
+[[nodiscard]] boost::system::error_code to_error(int rc) noexcept;
+
+class Db;
+
+/// A cached prepared statement, borrowed for one use: reset and unbound when the handle dies.
+class Stmt {
+ public:
+  Stmt(sqlite3_stmt* s) noexcept : s_(s) {}
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt(Stmt&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+  Stmt& operator=(Stmt&&) = delete;
+  ~Stmt();
+
+  Stmt& bind(int i, std::int64_t v);
+  Stmt& bind(int i, std::string_view v);
+  Stmt& bind(int i, std::span<const std::uint8_t> v);
+  Stmt& bind_null(int i);
+  /// A bind failure is remembered and reported by the next step().
+  /// Returns true for a row, false when done.
+  [[nodiscard]] Result<bool> step();
+  /// Steps to completion, expecting no rows.
+  [[nodiscard]] Result<void> run();
+
+  [[nodiscard]] std::int64_t int64(int col) const;
+  [[nodiscard]] std::string text(int col) const;
+  [[nodiscard]] std::span<const std::uint8_t> blob(int col) const;
+  [[nodiscard]] bool is_null(int col) const;
+
+ private:
+  sqlite3_stmt* s_;
+  int bind_rc_ = SQLITE_OK;
+};
+
+/// One SQLCipher connection. Not thread-safe: the owner serialises use (the Store's mutex).
+class Db {
+ public:
+  Db() = default;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db();
+
+  /// Opens (creating if needed) `path`, keys it with the raw 256-bit `key`, verifies the key with
+  /// a read, and applies the connection pragmas (WAL, synchronous=FULL, foreign keys, secure
+  /// delete, in-memory temp store, busy timeout). Errors: database_key_mismatch, storage_failure.
+  [[nodiscard]] Result<void> open(const std::filesystem::path& path, const crypto::SubKey& key,
+                                  std::chrono::milliseconds busy_timeout);
+  void close() noexcept;
+
+  /// Runs fixed SQL text that carries no values (DDL, pragmas, BEGIN/COMMIT).
+  [[nodiscard]] Result<void> exec(const char* sql);
+  /// Returns the cached prepared statement for `sql` (a string literal: cached by address).
+  [[nodiscard]] Result<Stmt> prepare(const char* sql);
+  [[nodiscard]] std::int64_t changes() const noexcept;
+  [[nodiscard]] std::int64_t last_insert_rowid() const noexcept;
+  [[nodiscard]] sqlite3* handle() const noexcept { return db_; }
+
+  /// Copies this database into `dest` (a new SQLCipher file keyed with `key`) through the
+  /// online backup API. An existing `dest` is replaced.
+  [[nodiscard]] Result<void> backup_to(const std::filesystem::path& dest, const crypto::SubKey& key,
+                                       std::chrono::milliseconds busy_timeout);
+  /// Replaces this database's content with `src` (a SQLCipher file keyed with `key`).
+  [[nodiscard]] Result<void> restore_from(const std::filesystem::path& src,
+                                          const crypto::SubKey& key,
+                                          std::chrono::milliseconds busy_timeout);
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+/// BEGIN IMMEDIATE on construction (via begin()); ROLLBACK on destruction unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Db& db) noexcept : db_(db) {}
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction();
+  [[nodiscard]] Result<void> begin();
+  [[nodiscard]] Result<void> commit();
+
+ private:
+  Db& db_;
+  bool open_ = false;
+};
+
+}  // namespace sluis::gateway::sql

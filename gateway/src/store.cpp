@@ -1,0 +1,525 @@
+// Store: opening and keying both SQLCipher files, migrations, data keys, KEK rotation, backups.
+#include "sluis/gateway/store.hpp"
+
+#include "sluis/crypto/encoding.hpp"
+#include "sluis/crypto/pseudonym.hpp"
+#include "store_impl.hpp"
+
+#include <algorithm>
+#include <array>
+#include <set>
+
+namespace sluis::gateway {
+
+namespace {
+
+using crypto::DataKeyVersion;
+using crypto::KekVersion;
+
+/// One forward migration: its version and the DDL that brings the schema from version - 1.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// The data store. Audit tables arrive as migration 2 (issue 5); fields are only ever sealed bytes.
+constexpr std::array kDataMigrations{
+    Migration{1, R"sql(
+CREATE TABLE partners(
+  id TEXT PRIMARY KEY, partner_type TEXT NOT NULL, display_name TEXT NOT NULL,
+  created_at INTEGER NOT NULL, revoked_at INTEGER);
+CREATE TABLE workers(
+  partner_id TEXT NOT NULL REFERENCES partners(id), worker_id TEXT NOT NULL, role TEXT NOT NULL,
+  active INTEGER NOT NULL, PRIMARY KEY(partner_id, worker_id)) WITHOUT ROWID;
+CREATE TABLE clients(
+  id BLOB PRIMARY KEY, tag TEXT NOT NULL UNIQUE, anonymous INTEGER NOT NULL,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE identifiers(
+  digest BLOB PRIMARY KEY,
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE) WITHOUT ROWID;
+CREATE INDEX identifiers_client ON identifiers(client_id);
+CREATE TABLE care_relationships(
+  partner_id TEXT NOT NULL REFERENCES partners(id),
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  pseudonym TEXT NOT NULL UNIQUE, since INTEGER NOT NULL, origin INTEGER NOT NULL,
+  PRIMARY KEY(partner_id, client_id)) WITHOUT ROWID;
+CREATE INDEX care_relationships_client ON care_relationships(client_id);
+CREATE TABLE service_pseudonyms(
+  digest BLOB PRIMARY KEY,
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  service_id TEXT NOT NULL REFERENCES partners(id), created_at INTEGER NOT NULL,
+  retired_at INTEGER) WITHOUT ROWID;
+CREATE INDEX service_pseudonyms_client ON service_pseudonyms(client_id);
+CREATE TABLE card_events(
+  seq INTEGER PRIMARY KEY, client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  kind INTEGER NOT NULL, first_service TEXT, second_service TEXT NOT NULL,
+  consent_reference TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX card_events_client ON card_events(client_id);
+CREATE TABLE fragments(
+  seq INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE,
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  category TEXT NOT NULL, owner_partner TEXT NOT NULL REFERENCES partners(id),
+  created_by_worker TEXT NOT NULL, created_at INTEGER NOT NULL, version INTEGER NOT NULL,
+  supersedes BLOB, superseded_by BLOB, key_version INTEGER NOT NULL);
+CREATE INDEX fragments_client ON fragments(client_id, created_at, seq);
+CREATE TABLE fragment_fields(
+  fragment_seq INTEGER NOT NULL REFERENCES fragments(seq) ON DELETE CASCADE,
+  position INTEGER NOT NULL, name TEXT NOT NULL, sealed BLOB NOT NULL,
+  PRIMARY KEY(fragment_seq, position), UNIQUE(fragment_seq, name)) WITHOUT ROWID;
+CREATE TABLE consents(
+  id TEXT PRIMARY KEY, client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  recorded_by_partner TEXT NOT NULL, recorded_by_worker TEXT NOT NULL,
+  recorded_at INTEGER NOT NULL, valid_from INTEGER NOT NULL, valid_until INTEGER NOT NULL,
+  revoked_at INTEGER, revoked_by_partner TEXT, revoked_by_worker TEXT, document TEXT NOT NULL);
+CREATE INDEX consents_client ON consents(client_id, recorded_at);
+CREATE TABLE break_glass_grants(
+  id TEXT PRIMARY KEY, client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  partner_id TEXT NOT NULL, worker_id TEXT NOT NULL, categories TEXT NOT NULL,
+  reason TEXT NOT NULL, starts_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX break_glass_client ON break_glass_grants(client_id, expires_at);
+CREATE TABLE erasures(tag TEXT PRIMARY KEY, erased_at INTEGER NOT NULL, reason INTEGER NOT NULL);
+)sql"},
+};
+
+// The key store: nothing here is readable without the root key twice over (SQLCipher, then the
+// kek_wrapping sub-key or a KEK).
+constexpr std::array kKeyMigrations{
+    Migration{1, R"sql(
+CREATE TABLE keks(
+  version INTEGER PRIMARY KEY, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL,
+  retired_at INTEGER);
+CREATE TABLE data_keys(
+  client_id BLOB NOT NULL, client_tag TEXT NOT NULL, category TEXT NOT NULL,
+  version INTEGER NOT NULL, kek_version INTEGER NOT NULL, wrapped BLOB NOT NULL,
+  PRIMARY KEY(client_id, category, version)) WITHOUT ROWID;
+CREATE INDEX data_keys_tag ON data_keys(client_tag);
+CREATE INDEX data_keys_kek ON data_keys(kek_version);
+CREATE TABLE erasures(tag TEXT PRIMARY KEY, erased_at INTEGER NOT NULL);
+)sql"},
+};
+
+template <std::size_t N>
+Result<int> migrate(sql::Db& db, const std::array<Migration, N>& migrations, int limit,
+                    std::int64_t now_ms) {
+  if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_version("
+                       "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      !r) {
+    return r.error();
+  }
+  int current = 0;
+  {
+    auto s = db.prepare("SELECT coalesce(max(version), 0) FROM schema_version");
+    if (!s) return s.error();
+    auto row = s->step();
+    if (!row) return row.error();
+    current = static_cast<int>(s->int64(0));
+  }
+  if (current > limit) return make_error_code(Errc::schema_too_new);
+  for (const auto& m : migrations) {
+    if (m.version <= current || m.version > limit) continue;
+    sql::Transaction tx(db);
+    if (auto r = tx.begin(); !r) return r.error();
+    if (auto r = db.exec(m.sql); !r) return r.error();
+    auto ins = db.prepare("INSERT INTO schema_version(version, applied_at) VALUES(?, ?)");
+    if (!ins) return ins.error();
+    if (auto r = ins->bind(1, std::int64_t{m.version}).bind(2, now_ms).run(); !r) {
+      return r.error();
+    }
+    if (auto r = tx.commit(); !r) return r.error();
+    current = m.version;
+  }
+  return current;
+}
+
+}  // namespace
+
+Result<ClientId> client_from_blob(std::span<const std::uint8_t> b) {
+  if (b.size() != 16) return make_error_code(Errc::storage_failure);
+  return ClientId::from(std::span<const std::uint8_t, 16>(b.data(), 16));
+}
+
+Result<FragmentId> fragment_from_blob(std::span<const std::uint8_t> b) {
+  if (b.size() != 16) return make_error_code(Errc::storage_failure);
+  return FragmentId::from(std::span<const std::uint8_t, 16>(b.data(), 16));
+}
+
+bool valid_name(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  });
+}
+
+std::string random_record_id() {
+  std::array<std::uint8_t, 16> b{};
+  crypto::detail::fill_random(b.data(), b.size());
+  return crypto::to_hex(b);
+}
+
+std::string Store::Impl::tag_of(const ClientId& client) const {
+  return crypto::audit_pseudonym(audit_pseudonym_key, client);
+}
+
+Result<void> Store::Impl::load_keks() {
+  crypto::KeyRing fresh;
+  auto s = keys.prepare("SELECT version, wrapped FROM keks WHERE retired_at IS NULL");
+  if (!s) return s.error();
+  bool any = false;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const auto blob = s->blob(1);
+    crypto::WrappedKek wrapped{KekVersion{static_cast<std::uint32_t>(s->int64(0))},
+                               {blob.begin(), blob.end()}};
+    auto kek = crypto::unwrap_kek(kek_wrapping_key, wrapped);
+    if (!kek) return make_error_code(Errc::crypto_failure);
+    fresh.add(std::move(*kek));
+    any = true;
+  }
+  if (!any) {
+    auto kek = crypto::KeyEncryptionKey::generate(KekVersion{1});
+    auto wrapped = crypto::wrap_kek(kek_wrapping_key, kek);
+    if (!wrapped) return make_error_code(Errc::crypto_failure);
+    auto ins = keys.prepare("INSERT INTO keks(version, wrapped, created_at) VALUES(?, ?, ?)");
+    if (!ins) return ins.error();
+    if (auto r = ins->bind(1, std::int64_t{1}).bind(2, wrapped->blob).bind(3, to_db(now())).run();
+        !r) {
+      return r.error();
+    }
+    fresh.add(std::move(kek));
+  }
+  ring = std::move(fresh);
+  return {};
+}
+
+Result<std::pair<DataKeyVersion, crypto::DataKey>> Store::Impl::data_key_for_write(
+    const ClientId& client, std::string_view category) {
+  {
+    auto s = keys.prepare(
+        "SELECT version, kek_version, wrapped FROM data_keys WHERE client_id = ? AND category = ? "
+        "ORDER BY version DESC LIMIT 1");
+    if (!s) return s.error();
+    s->bind(1, client.view()).bind(2, category);
+    auto row = s->step();
+    if (!row) return row.error();
+    if (*row) {
+      const DataKeyVersion version{static_cast<std::uint32_t>(s->int64(0))};
+      const KekVersion kek_version{static_cast<std::uint32_t>(s->int64(1))};
+      const auto blob = s->blob(2);
+      auto kek = ring.find(kek_version);
+      if (!kek) return make_error_code(Errc::key_unavailable);
+      crypto::WrappedDataKey wrapped{kek_version, {blob.begin(), blob.end()}};
+      auto key = crypto::unwrap_data_key(**kek, {client, category, version}, wrapped);
+      if (!key) return make_error_code(Errc::crypto_failure);
+      return std::pair{version, std::move(*key)};
+    }
+  }
+  auto kek = ring.current();
+  if (!kek) return make_error_code(Errc::key_unavailable);
+  const DataKeyVersion version{1};
+  auto key = crypto::generate_data_key();
+  auto wrapped = crypto::wrap_data_key(**kek, {client, category, version}, key);
+  if (!wrapped) return make_error_code(Errc::crypto_failure);
+  auto ins = keys.prepare(
+      "INSERT INTO data_keys(client_id, client_tag, category, version, kek_version, wrapped) "
+      "VALUES(?, ?, ?, ?, ?, ?)");
+  if (!ins) return ins.error();
+  if (auto r = ins->bind(1, client.view())
+                   .bind(2, tag_of(client))
+                   .bind(3, category)
+                   .bind(4, std::int64_t{version.value})
+                   .bind(5, std::int64_t{wrapped->kek_version.value})
+                   .bind(6, wrapped->blob)
+                   .run();
+      !r) {
+    return r.error();
+  }
+  return std::pair{version, std::move(key)};
+}
+
+Result<crypto::DataKey> Store::Impl::data_key_for_read(const ClientId& client,
+                                                       std::string_view category,
+                                                       DataKeyVersion version) {
+  auto s = keys.prepare(
+      "SELECT kek_version, wrapped FROM data_keys WHERE client_id = ? AND category = ? AND "
+      "version = ?");
+  if (!s) return s.error();
+  s->bind(1, client.view()).bind(2, category).bind(3, std::int64_t{version.value});
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return make_error_code(Errc::key_unavailable);
+  const KekVersion kek_version{static_cast<std::uint32_t>(s->int64(0))};
+  const auto blob = s->blob(1);
+  auto kek = ring.find(kek_version);
+  if (!kek) return make_error_code(Errc::key_unavailable);
+  crypto::WrappedDataKey wrapped{kek_version, {blob.begin(), blob.end()}};
+  auto key = crypto::unwrap_data_key(**kek, {client, category, version}, wrapped);
+  if (!key) return make_error_code(Errc::crypto_failure);
+  return std::move(*key);
+}
+
+Result<void> Store::Impl::shred_keys(std::string_view tag) {
+  {
+    sql::Transaction tx(keys);
+    if (auto r = tx.begin(); !r) return r;
+    auto ins = keys.prepare("INSERT OR IGNORE INTO erasures(tag, erased_at) VALUES(?, ?)");
+    if (!ins) return ins.error();
+    if (auto r = ins->bind(1, tag).bind(2, to_db(now())).run(); !r) return r;
+    auto del = keys.prepare("DELETE FROM data_keys WHERE client_tag = ?");
+    if (!del) return del.error();
+    if (auto r = del->bind(1, tag).run(); !r) return r;
+    if (auto r = tx.commit(); !r) return r;
+  }
+  // secure_delete overwrote the freed cells; the checkpoint moves those pages into the file and
+  // truncates the WAL, so no older page image holding the wrapped keys stays behind in it.
+  return keys.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+Result<std::size_t> Store::Impl::reapply_erasures() {
+  std::set<std::string> tags;
+  std::set<std::string> in_data;
+  std::set<std::string> in_keys;
+  {
+    auto s = data.prepare("SELECT tag FROM erasures");
+    if (!s) return s.error();
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      in_data.insert(s->text(0));
+    }
+  }
+  {
+    auto s = keys.prepare("SELECT tag FROM erasures");
+    if (!s) return s.error();
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      in_keys.insert(s->text(0));
+    }
+  }
+  tags.insert(in_data.begin(), in_data.end());
+  tags.insert(in_keys.begin(), in_keys.end());
+  std::size_t removed = 0;
+  // Data store first: a tombstone known only to the key store (a data backup restored from
+  // before the erasure) removes the client's rows again.
+  {
+    sql::Transaction tx(data);
+    if (auto r = tx.begin(); !r) return r.error();
+    for (const auto& tag : tags) {
+      if (!in_data.contains(tag)) {
+        auto ins = data.prepare("INSERT INTO erasures(tag, erased_at, reason) VALUES(?, ?, 1)");
+        if (!ins) return ins.error();
+        if (auto r = ins->bind(1, tag).bind(2, to_db(now())).run(); !r) return r.error();
+      }
+      auto del = data.prepare("DELETE FROM clients WHERE tag = ?");
+      if (!del) return del.error();
+      if (auto r = del->bind(1, tag).run(); !r) return r.error();
+      removed += static_cast<std::size_t>(data.changes());
+    }
+    if (auto r = tx.commit(); !r) return r.error();
+  }
+  bool keys_changed = false;
+  {
+    sql::Transaction tx(keys);
+    if (auto r = tx.begin(); !r) return r.error();
+    for (const auto& tag : tags) {
+      if (!in_keys.contains(tag)) {
+        auto ins = keys.prepare("INSERT INTO erasures(tag, erased_at) VALUES(?, ?)");
+        if (!ins) return ins.error();
+        if (auto r = ins->bind(1, tag).bind(2, to_db(now())).run(); !r) return r.error();
+      }
+      auto del = keys.prepare("DELETE FROM data_keys WHERE client_tag = ?");
+      if (!del) return del.error();
+      if (auto r = del->bind(1, tag).run(); !r) return r.error();
+      if (keys.changes() > 0) keys_changed = true;
+      removed += static_cast<std::size_t>(keys.changes());
+    }
+    if (auto r = tx.commit(); !r) return r.error();
+  }
+  if (keys_changed) {
+    if (auto r = keys.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
+  }
+  return removed;
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(StoreOptions options, const crypto::RootKey& root) {
+  if (!options.clock) {
+    options.clock = [] {
+      return std::chrono::time_point_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now());
+    };
+  }
+  if (options.schema_version_limit < 0) options.schema_version_limit = kSchemaVersion;
+  if (options.data_path.empty() || options.key_store_path.empty() ||
+      options.data_path == options.key_store_path) {
+    return make_error_code(Errc::invalid_argument);
+  }
+  auto impl = std::unique_ptr<Impl>(new Impl{
+      std::move(options), 0, crypto::derive_subkey(root, crypto::KeyPurpose::database),
+      crypto::derive_subkey(root, crypto::KeyPurpose::keystore),
+      crypto::derive_subkey(root, crypto::KeyPurpose::identifier_index),
+      crypto::derive_subkey(root, crypto::KeyPurpose::partner_pseudonym),
+      crypto::derive_subkey(root, crypto::KeyPurpose::audit_pseudonym),
+      crypto::derive_subkey(root, crypto::KeyPurpose::service_pseudonym_index),
+      crypto::derive_subkey(root, crypto::KeyPurpose::kek_wrapping), {}, {}, {}, {}});
+  auto& i = *impl;
+  if (auto r = i.data.open(i.options.data_path, i.database_key, i.options.busy_timeout); !r) {
+    return r.error();
+  }
+  if (auto r = i.keys.open(i.options.key_store_path, i.keystore_key, i.options.busy_timeout); !r) {
+    return r.error();
+  }
+  const auto now_ms = to_db(i.now());
+  auto v = migrate(i.data, kDataMigrations, i.options.schema_version_limit, now_ms);
+  if (!v) return v.error();
+  i.schema_version = *v;
+  auto kv = migrate(i.keys, kKeyMigrations, kKeyStoreSchemaVersion, now_ms);
+  if (!kv) return kv.error();
+  if (auto r = i.load_keks(); !r) return r.error();
+  if (auto r = i.reapply_erasures(); !r) return r.error();
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+int Store::schema_version() const { return impl_->schema_version; }
+
+Result<void> Store::backup_data(const std::filesystem::path& dest) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->data.backup_to(dest, impl_->database_key, impl_->options.busy_timeout);
+}
+
+Result<void> Store::snapshot_key_store(const std::filesystem::path& dest) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->keys.backup_to(dest, impl_->keystore_key, impl_->options.busy_timeout);
+}
+
+Result<void> Store::restore_key_store_snapshot(const std::filesystem::path& src) {
+  std::lock_guard lock(impl_->mutex);
+  auto& i = *impl_;
+  if (auto r = i.keys.restore_from(src, i.keystore_key, i.options.busy_timeout); !r) return r;
+  // The snapshot may predate newer schema versions of the key store.
+  if (auto r = migrate(i.keys, kKeyMigrations, kKeyStoreSchemaVersion, to_db(i.now())); !r) {
+    return r.error();
+  }
+  if (auto r = i.reapply_erasures(); !r) return r.error();
+  return i.load_keks();
+}
+
+Result<KekVersion> Store::rotate_kek() {
+  std::lock_guard lock(impl_->mutex);
+  auto& i = *impl_;
+  std::uint32_t next = 1;
+  {
+    auto s = i.keys.prepare("SELECT coalesce(max(version), 0) FROM keks");
+    if (!s) return s.error();
+    auto row = s->step();
+    if (!row) return row.error();
+    next = static_cast<std::uint32_t>(s->int64(0)) + 1;
+  }
+  auto fresh = crypto::KeyEncryptionKey::generate(KekVersion{next});
+  auto wrapped_kek = crypto::wrap_kek(i.kek_wrapping_key, fresh);
+  if (!wrapped_kek) return make_error_code(Errc::crypto_failure);
+
+  sql::Transaction tx(i.keys);
+  if (auto r = tx.begin(); !r) return r.error();
+  {
+    auto ins = i.keys.prepare("INSERT INTO keks(version, wrapped, created_at) VALUES(?, ?, ?)");
+    if (!ins) return ins.error();
+    if (auto r = ins->bind(1, std::int64_t{next})
+                     .bind(2, wrapped_kek->blob)
+                     .bind(3, to_db(i.now()))
+                     .run();
+        !r) {
+      return r.error();
+    }
+  }
+  // Rewrap in memory first (reading while updating the same index would revisit rows).
+  struct Rewrapped {
+    std::vector<std::uint8_t> client;
+    std::string category;
+    std::int64_t version;
+    std::vector<std::uint8_t> blob;
+  };
+  std::vector<Rewrapped> rewrapped;
+  {
+    auto s = i.keys.prepare(
+        "SELECT client_id, category, version, kek_version, wrapped FROM data_keys "
+        "WHERE kek_version <> ?");
+    if (!s) return s.error();
+    s->bind(1, std::int64_t{next});
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto client = client_from_blob(s->blob(0));
+      if (!client) return client.error();
+      std::string category = s->text(1);
+      const DataKeyVersion version{static_cast<std::uint32_t>(s->int64(2))};
+      const KekVersion from{static_cast<std::uint32_t>(s->int64(3))};
+      const auto blob = s->blob(4);
+      auto old_kek = i.ring.find(from);
+      if (!old_kek) return make_error_code(Errc::key_unavailable);
+      auto nw = crypto::rewrap_data_key(**old_kek, fresh, {*client, category, version},
+                                        crypto::WrappedDataKey{from, {blob.begin(), blob.end()}});
+      if (!nw) return make_error_code(Errc::crypto_failure);
+      rewrapped.push_back({{client->bytes.begin(), client->bytes.end()}, std::move(category),
+                           std::int64_t{version.value}, std::move(nw->blob)});
+    }
+  }
+  if (auto r = i.step("rotate_kek.rewrap"); !r) return r.error();
+  for (const auto& k : rewrapped) {
+    auto up = i.keys.prepare(
+        "UPDATE data_keys SET kek_version = ?, wrapped = ? "
+        "WHERE client_id = ? AND category = ? AND version = ?");
+    if (!up) return up.error();
+    if (auto r = up->bind(1, std::int64_t{next})
+                     .bind(2, k.blob)
+                     .bind(3, k.client)
+                     .bind(4, k.category)
+                     .bind(5, k.version)
+                     .run();
+        !r) {
+      return r.error();
+    }
+  }
+  {
+    // Retiring destroys the wrapped old KEK (secure_delete overwrites the old cell).
+    auto up = i.keys.prepare(
+        "UPDATE keks SET wrapped = x'', retired_at = ? WHERE version <> ? AND retired_at IS NULL");
+    if (!up) return up.error();
+    if (auto r = up->bind(1, to_db(i.now())).bind(2, std::int64_t{next}).run(); !r) {
+      return r.error();
+    }
+  }
+  if (auto r = tx.commit(); !r) return r.error();
+  if (auto r = i.keys.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
+  for (auto v : i.ring.versions()) i.ring.retire(v);
+  i.ring.add(std::move(fresh));
+  return KekVersion{next};
+}
+
+std::vector<KekVersion> Store::kek_versions() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->ring.versions();
+}
+
+Result<std::size_t> Store::count_data_keys(KekVersion version) const {
+  std::lock_guard lock(impl_->mutex);
+  auto s = impl_->keys.prepare("SELECT count(*) FROM data_keys WHERE kek_version = ?");
+  if (!s) return s.error();
+  s->bind(1, std::int64_t{version.value});
+  auto row = s->step();
+  if (!row) return row.error();
+  return static_cast<std::size_t>(s->int64(0));
+}
+
+std::string Store::audit_pseudonym(const ClientId& client) const {
+  return impl_->tag_of(client);
+}
+
+}  // namespace sluis::gateway

@@ -1,0 +1,84 @@
+// Private state of the Store shared by the domain services: connections, sub-keys, KEKs, data keys.
+#pragma once
+
+#include "sluis/crypto/field.hpp"
+#include "sluis/crypto/keys.hpp"
+#include "sluis/gateway/store.hpp"
+#include "sqlite.hpp"
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sluis::gateway {
+
+/// Milliseconds since the Unix epoch, as stored.
+[[nodiscard]] inline std::int64_t to_db(Instant t) noexcept { return t.time_since_epoch().count(); }
+[[nodiscard]] inline Instant from_db(std::int64_t ms) noexcept {
+  return Instant{std::chrono::milliseconds{ms}};
+}
+
+/// Client id from a stored 16-byte blob; a wrong length is treated as corruption.
+[[nodiscard]] Result<ClientId> client_from_blob(std::span<const std::uint8_t> b);
+[[nodiscard]] Result<FragmentId> fragment_from_blob(std::span<const std::uint8_t> b);
+
+/// An error as a Result<bool> (error_code also converts to bool, so say which is meant).
+[[nodiscard]] inline Result<bool> bool_error(boost::system::error_code ec) {
+  return Result<bool>(boost::system::in_place_error, ec);
+}
+
+/// Category and partner names: 1..64 of [a-z0-9-_.] — they appear in sealed-field AD and logs.
+[[nodiscard]] bool valid_name(std::string_view s) noexcept;
+
+/// 32 lowercase hex characters of fresh randomness (consent and grant ids).
+[[nodiscard]] std::string random_record_id();
+
+struct Store::Impl {
+  StoreOptions options;
+  int schema_version = 0;
+
+  // Sub-keys derived from the root key at open; the root key itself is not kept.
+  crypto::SubKey database_key;
+  crypto::SubKey keystore_key;
+  crypto::SubKey identifier_key;
+  crypto::SubKey partner_pseudonym_key;
+  crypto::SubKey audit_pseudonym_key;
+  crypto::SubKey service_pseudonym_key;
+  crypto::SubKey kek_wrapping_key;
+
+  mutable std::mutex mutex;
+  sql::Db data;
+  sql::Db keys;
+  crypto::KeyRing ring;
+
+  [[nodiscard]] Instant now() const { return options.clock(); }
+  /// Fires the fault-injection seam at `step`.
+  [[nodiscard]] Result<void> step(std::string_view name) const {
+    if (options.inject_failure && options.inject_failure(name)) {
+      return make_error_code(Errc::injected_failure);
+    }
+    return {};
+  }
+  [[nodiscard]] std::string tag_of(const ClientId& client) const;
+
+  /// The current data key of client × category for sealing, created (random, wrapped under the
+  /// current KEK, committed to the key store) on first use. Must be called before the data-store
+  /// transaction that uses it: a key without data is harmless, data without its key is lost.
+  [[nodiscard]] Result<std::pair<crypto::DataKeyVersion, crypto::DataKey>> data_key_for_write(
+      const ClientId& client, std::string_view category);
+  /// The data key that sealed a field. Errc::key_unavailable when it is gone (erased).
+  [[nodiscard]] Result<crypto::DataKey> data_key_for_read(const ClientId& client,
+                                                          std::string_view category,
+                                                          crypto::DataKeyVersion version);
+  /// Crypto-shreds every data key of the client tagged `tag` and records the tombstone in the key
+  /// store; then checkpoints the key store's WAL so no old page image keeps the wrapped keys.
+  [[nodiscard]] Result<void> shred_keys(std::string_view tag);
+  /// Makes both files agree on the tombstones and applies them to both (see Store docs).
+  [[nodiscard]] Result<std::size_t> reapply_erasures();
+  [[nodiscard]] Result<void> load_keks();
+};
+
+}  // namespace sluis::gateway

@@ -1,0 +1,169 @@
+// Benchmark: dossier assembly (20 fragments × 5 fields) from a store holding 100 000 clients.
+// Reported Time is µs per dossier (CPU column: this process's CPU; wall includes contention).
+#include "sluis/gateway/dossiers.hpp"
+#include "sluis/gateway/registry.hpp"
+#include "sluis/gateway/store.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace sluis::gateway;
+namespace crypto = sluis::crypto;
+namespace fs = std::filesystem;
+
+/// Clients in the store: 100 000 (the figure) unless SLUIS_BENCH_CLIENTS says otherwise
+/// (a quick smoke run can use fewer).
+std::size_t client_count() {
+  if (const char* env = std::getenv("SLUIS_BENCH_CLIENTS")) {
+    const auto n = std::strtoull(env, nullptr, 10);
+    if (n >= 1) return static_cast<std::size_t>(n);
+  }
+  return 100'000;
+}
+const std::size_t kClients = client_count();
+constexpr int kFragments = 20;
+constexpr int kFields = 5;
+constexpr const char* kCategories[] = {"housing", "income", "health", "case-note", "appointment"};
+
+crypto::PlainBytes bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
+
+std::vector<FieldInput> make_fields(int seed) {
+  std::vector<FieldInput> out;
+  for (int f = 0; f < kFields; ++f) {
+    out.push_back({"field-" + std::to_string(f),
+                   bytes_of("value " + std::to_string(seed) + "/" + std::to_string(f) +
+                            " — a line of ordinary case text, about eighty bytes long.")});
+  }
+  return out;
+}
+
+/// One store for the whole program, filled through the bulk paths.
+struct Fixture {
+  fs::path dir;
+  crypto::RootKey root = crypto::RootKey::random();
+  std::unique_ptr<Store> store;
+  ClientId target;
+
+  Fixture() {
+    std::string tmpl = (fs::temp_directory_path() / "sluis-bench-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+    dir = tmpl;
+    StoreOptions o;
+    o.data_path = dir / "data.db";
+    o.key_store_path = dir / "keys.db";
+    store = std::move(Store::open(o, root).value());
+    Registry reg(*store);
+    if (!reg.add_partner("ocmw-brussel", "ocmw", "OCMW Brussel")) std::abort();
+    if (!reg.add_partner("caw-brussel", "caw", "CAW Brussel")) std::abort();
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::string> ids;
+    ids.reserve(kClients);
+    for (std::size_t n = 0; n < kClients; ++n) ids.push_back("case-" + std::to_string(n));
+    auto regs = reg.register_identified_bulk("ocmw-brussel", crypto::IdentifierScheme::case_number,
+                                             ids).value();
+    // Every client gets one fragment so the fragment tables and key store are realistically full.
+    std::vector<NewFragment> bulk;
+    bulk.reserve(kClients);
+    std::vector<ClientId> clients;
+    clients.reserve(kClients);
+    for (std::size_t n = 0; n < kClients; ++n) {
+      auto c = reg.resolve("ocmw-brussel", regs[n].pseudonym).value();
+      clients.push_back(c);
+      bulk.push_back({c, "ocmw-brussel", "w1", kCategories[n % 5], make_fields(static_cast<int>(n))});
+    }
+    Dossiers d(*store);
+    if (!d.add_fragments_bulk(bulk)) std::abort();
+    target = clients[kClients / 2];
+    if (!reg.register_identified("caw-brussel", crypto::IdentifierScheme::case_number, "x")) {
+      std::abort();
+    }
+    for (int f = 1; f < kFragments; ++f) {
+      if (!d.add_fragment(target, "ocmw-brussel", "w1", kCategories[f % 5], make_fields(f))) {
+        std::abort();
+      }
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "filled %zu clients, %zu fragments in %.1f s\n", kClients,
+                 kClients + kFragments - 1,
+                 std::chrono::duration<double>(t1 - t0).count());
+  }
+  ~Fixture() {
+    store.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+Fixture& fixture() {
+  static Fixture f;
+  return f;
+}
+
+void BM_DossierRead_AllPermitted(benchmark::State& state) {
+  auto& f = fixture();
+  Dossiers d(*f.store);
+  auto permit = [](const FragmentMeta&) { return true; };
+  std::size_t fields = 0;
+  for (auto _ : state) {
+    auto r = d.read_dossier(f.target, "ocmw-brussel", permit);
+    if (!r || r->size() != static_cast<std::size_t>(kFragments)) {
+      state.SkipWithError("wrong dossier");
+      break;
+    }
+    fields = 0;
+    for (const auto& e : *r) fields += e.fields.size();
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["fragments"] = kFragments;
+  state.counters["fields"] = static_cast<double>(fields);
+}
+BENCHMARK(BM_DossierRead_AllPermitted)->Unit(benchmark::kMicrosecond);
+
+void BM_DossierRead_HalfDenied(benchmark::State& state) {
+  auto& f = fixture();
+  Dossiers d(*f.store);
+  auto permit = [](const FragmentMeta& m) {
+    return m.category != "health" && m.category != "case-note";
+  };
+  for (auto _ : state) {
+    auto r = d.read_dossier(f.target, "ocmw-brussel", permit);
+    if (!r) {
+      state.SkipWithError("read failed");
+      break;
+    }
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_DossierRead_HalfDenied)->Unit(benchmark::kMicrosecond);
+
+void BM_ListCurrentMetadata(benchmark::State& state) {
+  auto& f = fixture();
+  Dossiers d(*f.store);
+  for (auto _ : state) {
+    auto r = d.list_current(f.target);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_ListCurrentMetadata)->Unit(benchmark::kMicrosecond);
+
+void BM_ResolvePseudonym(benchmark::State& state) {
+  auto& f = fixture();
+  Registry reg(*f.store);
+  const auto pseudonym = reg.pseudonym_for("ocmw-brussel", f.target).value();
+  for (auto _ : state) {
+    auto r = reg.resolve("ocmw-brussel", pseudonym);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_ResolvePseudonym)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
