@@ -21,6 +21,7 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
 
 Result<std::vector<std::uint8_t>> from_hex(std::string_view text) {
   if (text.size() % 2 != 0) return Errc::malformed;
+  if (text.empty()) return std::vector<std::uint8_t>{};  // libsodium wants non-null buffers
   std::vector<std::uint8_t> out(text.size() / 2);
   std::size_t len = 0;
   const char* end = nullptr;
@@ -40,6 +41,7 @@ std::string to_base64(std::span<const std::uint8_t> bytes) {
 }
 
 Result<std::vector<std::uint8_t>> from_base64(std::string_view text) {
+  if (text.empty()) return std::vector<std::uint8_t>{};
   std::vector<std::uint8_t> out(text.size() / 4 * 3 + 3);
   std::size_t len = 0;
   const char* end = nullptr;

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Generates tests/vectors/merkle_rfc9162.vec from RFC 9162 §2.1, independently of the C++ code.
+
+Everything here is the RFC's recursive definitions written out directly (MTH, PATH, SUBPROOF,
+and the verification algorithms of §2.1.3.2 / §2.1.4.2 used only to label negative records), with
+nothing but hashlib. Run from the repository root:
+
+    python3 tests/vectors/tools/merkle_vectors.py > tests/vectors/merkle_rfc9162.vec
+"""
+import hashlib
+
+# Leaves: the eight byte strings used by the Certificate Transparency / Trillian test suites,
+# then "leaf-<i>" in ASCII for i >= 8.
+CT_LEAVES = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+             "606162636465666768696a6b6c6d6e6f"]
+# Published roots of those eight leaves for sizes 1..8 (CT/Trillian test data): an external
+# anchor that this script's MTH must reproduce before it writes anything.
+CT_ROOTS = [
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+]
+NUM_LEAVES = 100
+
+
+def leaf_data(i):
+    return bytes.fromhex(CT_LEAVES[i]) if i < len(CT_LEAVES) else b"leaf-%d" % i
+
+
+def sha256(b):
+    return hashlib.sha256(b).digest()
+
+
+def leaf_hash(data):
+    return sha256(b"\x00" + data)
+
+
+def node_hash(left, right):
+    return sha256(b"\x01" + left + right)
+
+
+def k_of(n):
+    """The largest power of two smaller than n (n > 1)."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def mth(d):
+    """RFC 9162 §2.1.1, over a list of leaf data."""
+    n = len(d)
+    if n == 0:
+        return sha256(b"")
+    if n == 1:
+        return leaf_hash(d[0])
+    k = k_of(n)
+    return node_hash(mth(d[:k]), mth(d[k:]))
+
+
+def path(m, d):
+    """RFC 9162 §2.1.3.1 PATH(m, D[n])."""
+    n = len(d)
+    if n == 1:
+        return []
+    k = k_of(n)
+    if m < k:
+        return path(m, d[:k]) + [mth(d[k:])]
+    return path(m - k, d[k:]) + [mth(d[:k])]
+
+
+def subproof(m, d, b):
+    """RFC 9162 §2.1.4.1 SUBPROOF(m, D[n], b)."""
+    n = len(d)
+    if m == n:
+        return [] if b else [mth(d)]
+    k = k_of(n)
+    if m <= k:
+        return subproof(m, d[:k], b) + [mth(d[k:])]
+    return subproof(m - k, d[k:], False) + [mth(d[:k])]
+
+
+def verify_inclusion(leaf, index, size, proof, root):
+    """RFC 9162 §2.1.3.2; returns 'ok', 'invalid_argument' or 'bad_proof'."""
+    if index >= size:
+        return "invalid_argument"
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return "bad_proof"
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return "ok" if sn == 0 and r == root else "bad_proof"
+
+
+def verify_consistency(m, n, old_root, new_root, proof):
+    """RFC 9162 §2.1.4.2 plus the trivial cases (m == n, m == 0) as sluis defines them."""
+    if m > n:
+        return "invalid_argument"
+    if m == 0:
+        return "ok" if not proof and old_root == sha256(b"") else "bad_proof"
+    if m == n:
+        return "ok" if not proof and old_root == new_root else "bad_proof"
+    if not proof:
+        return "bad_proof"
+    path_ = list(proof)
+    if m & (m - 1) == 0:
+        path_.insert(0, old_root)
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path_[0]
+    for c in path_[1:]:
+        if sn == 0:
+            return "bad_proof"
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return "ok" if fr == old_root and sr == new_root and sn == 0 else "bad_proof"
+
+
+def flip(h, bit=0):
+    b = bytearray(h)
+    b[bit // 8] ^= 1 << (bit % 8)
+    return bytes(b)
+
+
+def hexlist(hs):
+    return ",".join(h.hex() for h in hs)
+
+
+def record(**kv):
+    lines = ["%s = %s" % (k, v) for k, v in kv.items()]
+    print("\n".join(lines).rstrip() + "\n")
+
+
+def main():
+    leaves = [leaf_data(i) for i in range(NUM_LEAVES)]
+    for n in range(1, 9):
+        assert mth(leaves[:n]).hex() == CT_ROOTS[n - 1], n
+    assert mth([]).hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+    print("# RFC 9162 §2.1 Merkle tree known answers, generated by tools/merkle_vectors.py (Python")
+    print("# hashlib, the RFC's recursive definitions). Do not edit by hand; rerun the script.")
+    print("#")
+    print("# Leaves: 00, 10, 2021, ... (the CT/Trillian test set) for 0..7, then ASCII 'leaf-<i>'.")
+    print("# kind = leaf        index, data, leaf_hash")
+    print("# kind = root        size, root (MTH of the first `size` leaves)")
+    print("# kind = inclusion   index, size, leaf_hash, root, proof (comma-separated hex)")
+    print("# kind = consistency old_size, new_size, old_root, new_root, proof")
+    print("# expect = ok | bad_proof | invalid_argument. For `ok` proof records the proof is also")
+    print("# exactly what a correct implementation must generate.")
+    print()
+    for i, d in enumerate(leaves):
+        record(name="leaf-%d" % i, kind="leaf", index=i, data=d.hex(),
+               leaf_hash=leaf_hash(d).hex(), expect="ok")
+
+    sizes = list(range(0, 9)) + [13, 31, 32, 33, 64, 99, 100]
+    for n in sizes:
+        record(name="root-%d" % n, kind="root", size=n, root=mth(leaves[:n]).hex(), expect="ok")
+
+    incl = [(i, n) for n in range(1, 9) for i in range(n)]
+    incl += [(0, 13), (6, 13), (12, 13), (31, 33), (32, 33), (0, 100), (63, 100), (64, 100),
+             (99, 100)]
+    for i, n in incl:
+        p = path(i, leaves[:n])
+        lh, root = leaf_hash(leaves[i]), mth(leaves[:n])
+        assert verify_inclusion(lh, i, n, p, root) == "ok"
+        record(name="inclusion-%d-of-%d" % (i, n), kind="inclusion", index=i, size=n,
+               leaf_hash=lh.hex(), root=root.hex(), proof=hexlist(p), expect="ok")
+
+    cons = [(m, n) for n in range(1, 9) for m in range(1, n + 1)]
+    cons += [(0, 5), (1, 100), (13, 100), (31, 64), (32, 33), (64, 100), (99, 100), (100, 100)]
+    for m, n in cons:
+        p = subproof(m, leaves[:n], True) if m > 0 else []
+        o, r = mth(leaves[:m]), mth(leaves[:n])
+        assert verify_consistency(m, n, o, r, p) == "ok", (m, n)
+        record(name="consistency-%d-to-%d" % (m, n), kind="consistency", old_size=m, new_size=n,
+               old_root=o.hex(), new_root=r.hex(), proof=hexlist(p), expect="ok")
+
+    # Negative records: each changes one thing in a valid proof; the expected outcome is what
+    # the RFC algorithm above returns (and must not be "ok").
+    def neg_incl(name, i, n, lh, root, p):
+        e = verify_inclusion(lh, i, n, p, root)
+        assert e != "ok", name
+        record(name=name, kind="inclusion", index=i, size=n, leaf_hash=lh.hex(), root=root.hex(),
+               proof=hexlist(p), expect=e)
+
+    i, n = 5, 8
+    p, lh, root = path(i, leaves[:n]), leaf_hash(leaves[i]), mth(leaves[:n])
+    neg_incl("neg-inclusion-proof-bit-flipped", i, n, lh, root, [p[0], flip(p[1], 77), p[2]])
+    neg_incl("neg-inclusion-leaf-bit-flipped", i, n, flip(lh, 3), root, p)
+    neg_incl("neg-inclusion-root-bit-flipped", i, n, lh, flip(root, 255), p)
+    neg_incl("neg-inclusion-wrong-index", 4, n, lh, root, p)
+    neg_incl("neg-inclusion-index-equals-size", 8, n, lh, root, p)
+    neg_incl("neg-inclusion-proof-truncated", i, n, lh, root, p[:-1])
+    neg_incl("neg-inclusion-proof-extended", i, n, lh, root, p + [root])
+    neg_incl("neg-inclusion-proof-reordered", i, n, lh, root, [p[1], p[0], p[2]])
+    neg_incl("neg-inclusion-wrong-size-with-its-root", i, 7, lh, mth(leaves[:7]), p)
+    neg_incl("neg-inclusion-leaf-data-not-hashed", i, n, sha256(leaves[i]), root, p)
+    p13 = path(12, leaves[:13])
+    neg_incl("neg-inclusion-empty-proof", 12, 13, leaf_hash(leaves[12]), mth(leaves[:13]), [])
+    neg_incl("neg-inclusion-size-1-nonempty-proof", 0, 1, leaf_hash(leaves[0]),
+             mth(leaves[:1]), [leaf_hash(leaves[0])])
+    neg_incl("neg-inclusion-other-tree-proof", 12, 13, leaf_hash(leaves[12]), mth(leaves[:13]),
+             path(12, leaves[:14]))
+    assert p13
+
+    def neg_cons(name, m, n, o, r, p):
+        e = verify_consistency(m, n, o, r, p)
+        assert e != "ok", name
+        record(name=name, kind="consistency", old_size=m, new_size=n, old_root=o.hex(),
+               new_root=r.hex(), proof=hexlist(p), expect=e)
+
+    m, n = 6, 8
+    p, o, r = subproof(m, leaves[:n], True), mth(leaves[:m]), mth(leaves[:n])
+    neg_cons("neg-consistency-proof-bit-flipped", m, n, o, r, [flip(p[0], 9)] + p[1:])
+    neg_cons("neg-consistency-old-root-bit-flipped", m, n, flip(o, 100), r, p)
+    neg_cons("neg-consistency-new-root-bit-flipped", m, n, o, flip(r, 0), p)
+    neg_cons("neg-consistency-proof-truncated", m, n, o, r, p[:-1])
+    neg_cons("neg-consistency-proof-extended", m, n, o, r, p + [o])
+    neg_cons("neg-consistency-empty-proof", m, n, o, r, [])
+    neg_cons("neg-consistency-old-greater-than-new", n, m, r, o, p)
+    neg_cons("neg-consistency-equal-sizes-nonempty-proof", 8, 8, r, r, [r])
+    neg_cons("neg-consistency-equal-sizes-different-roots", 8, 8, r, flip(r, 1), [])
+    neg_cons("neg-consistency-from-empty-wrong-root", 0, 5, r, mth(leaves[:5]), [])
+    neg_cons("neg-consistency-from-empty-nonempty-proof", 0, 5, mth([]), mth(leaves[:5]),
+             [mth(leaves[:5])])
+    p4 = subproof(4, leaves[:8], True)
+    neg_cons("neg-consistency-power-of-two-old-root-included", 4, 8, mth(leaves[:4]), r,
+             [mth(leaves[:4])] + p4)
+    neg_cons("neg-consistency-forked-log", 3, 8, mth(leaves[:3]),
+             mth(leaves[:3] + [b"forged"] + leaves[4:8]), subproof(3, leaves[:8], True))
+
+
+if __name__ == "__main__":
+    main()
