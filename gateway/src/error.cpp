@@ -27,6 +27,7 @@ class GatewayCategory final : public boost::system::error_category {
       case Errc::not_permitted: return "not permitted";
       case Errc::busy: return "the store is busy; try again";
       case Errc::injected_failure: return "injected failure (test)";
+      case Errc::unknown_worker: return "worker not enrolled at this partner";
     }
     return "unknown gateway error";
   }

@@ -25,6 +25,7 @@ enum class Errc {
   not_permitted = 11,         ///< the caller may not do this (e.g. not the owning partner)
   busy = 12,                  ///< the database stayed locked past the busy timeout
   injected_failure = 13,      ///< a test's fault injection fired (never in production)
+  unknown_worker = 14,        ///< the named worker is not enrolled at the calling partner
 };
 
 /// The error category of sluis::gateway ("sluis.gateway").

@@ -1,0 +1,66 @@
+// The consent-checked dossier read: the store's fragments filtered by the policy's decisions.
+#pragma once
+
+#include "sluis/gateway/consent_book.hpp"
+#include "sluis/gateway/domain.hpp"
+#include "sluis/gateway/dossiers.hpp"
+#include "sluis/gateway/error.hpp"
+#include "sluis/gateway/registry.hpp"
+#include "sluis/policy/consent.hpp"
+#include "sluis/policy/rule_pack.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluis::gateway {
+
+/// Who asks, and why.
+struct ReadRequest {
+  std::string_view partner_id;  ///< from the partner's TLS certificate
+  std::string_view worker_id;   ///< the worker the partner's system names
+  std::string_view purpose;     ///< a purpose of the rule pack
+  std::optional<std::string_view> category;  ///< only this category, when given
+};
+
+/// One access decision taken during a read: what the audit log records for it. Denied fragments
+/// appear here (for the audit log) but never in the entries returned to the caller.
+struct FragmentDecision {
+  FragmentId fragment;
+  std::string category;
+  std::string owner_partner;
+  bool permitted = false;
+  bool break_glass = false;
+  std::string rule;  ///< stable rule id, e.g. "consent.active:<id>", "matrix.no"
+};
+
+/// The outcome of a dossier read.
+struct DossierRead {
+  std::vector<DossierEntry> entries;        ///< permitted fragments, opened, oldest first
+  std::vector<FragmentDecision> decisions;  ///< every current fragment's decision
+  std::string role;                         ///< the worker's role (for the audit log)
+};
+
+/// Facts about a read request that do not depend on a fragment, checked before any fragment is
+/// considered. Errors: unknown_worker, not_permitted (revoked partner), invalid_argument (purpose
+/// or category not in the rule pack).
+///
+/// Reads a client's dossier for a worker and purpose: every current fragment of the client goes
+/// through policy::decide with the client's consents (all of them, so a denial names the closest
+/// one) and this worker's break-the-glass grants; only permitted fragments have their fields
+/// opened. A partner with no care relationship gets not_found, exactly as for an unknown client.
+///
+/// Threads: as the Store. `pack` must outlive the call.
+[[nodiscard]] Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
+                                                   const ClientId& client,
+                                                   const ReadRequest& request, Instant now);
+
+/// The client's consents as policy values: each stored document parsed with `pack`, its id and
+/// revocation taken from the store's record (the store is the source of truth for both).
+/// Documents that no longer parse under `pack` (a category removed from the pack, say) are
+/// skipped: they cannot permit anything. Errors: as ConsentBook::history.
+[[nodiscard]] Result<std::vector<policy::Consent>> consents_for_policy(
+    const ConsentBook& book, const policy::RulePack& pack, const ClientId& client);
+
+}  // namespace sluis::gateway

@@ -1,0 +1,202 @@
+// The consent-checked dossier read end to end: real store, default rule pack, policy decisions.
+#include "gateway_fixture.hpp"
+
+#include "sluis/gateway/access.hpp"
+#include "sluis/policy/rule_pack.hpp"
+#include "sluis/policy/types.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+using namespace sluis::gateway;
+using sluis::gateway::testing::StoreFixture;
+using sluis::gateway::testing::fields_of;
+using sluis::gateway::testing::text_of;
+using namespace std::chrono_literals;
+
+namespace {
+
+const sluis::policy::RulePack& pack() {
+  static const auto p =
+      sluis::policy::load_rule_pack(std::string(SLUIS_SOURCE_DIR) +
+                                    "/policy/packs/brussels-welfare.toml")
+          .value();
+  return p;
+}
+
+std::string at(Instant t) {
+  return sluis::policy::format_time(std::chrono::floor<std::chrono::seconds>(t));
+}
+
+// A consent as a partner's system would send it: the OCMW social worker records, with the client,
+// that the CAW may read `category` for care coordination for 30 days.
+std::string consent_json(std::string_view grantee, std::string_view category, Instant now) {
+  return std::string(R"({"id":"draft","status":"active","legal_basis":"consent",)") +
+         R"("provisions":[{"grantee":{"partner":")" + std::string(grantee) +
+         R"("},"categories":[")" + std::string(category) +
+         R"("],"purposes":["care-coordination"],"period":{"start":")" + at(now - 1h) +
+         R"(","end":")" + at(now + 24h * 30) + R"("}}],)" +
+         R"("evidence":{"recorded_by":{"partner":"ocmw-brussel","worker":"ocmw-sw",)" +
+         R"("role":"social-worker"},"channel":"in-person","language":"nl","recorded_at":")" +
+         at(now - 1h) + R"("}})";
+}
+
+struct Sector : StoreFixture {
+  ClientId client;
+  Instant now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+
+  Sector() {
+    auto r = registry();
+    REQUIRE(r.add_partner("ocmw-brussel", "ocmw", "OCMW Brussel"));
+    REQUIRE(r.add_partner("caw-brussel", "caw", "CAW Brussel"));
+    REQUIRE(r.add_partner("thuiszorg", "home-care", "Thuiszorg Brussel"));
+    REQUIRE(r.add_partner("elsewhere", "caw", "CAW Elders"));
+    REQUIRE(r.add_worker("ocmw-brussel", "ocmw-sw", "social-worker"));
+    REQUIRE(r.add_worker("caw-brussel", "caw-sw", "social-worker"));
+    REQUIRE(r.add_worker("thuiszorg", "nurse-1", "nurse"));
+    REQUIRE(r.add_worker("elsewhere", "sw", "social-worker"));
+    const auto scheme = sluis::crypto::IdentifierScheme::national_register;
+    REQUIRE(r.register_identified("ocmw-brussel", scheme, "85.07.30-033.28"));
+    REQUIRE(r.register_identified("caw-brussel", scheme, "85073003328"));
+    REQUIRE(r.register_identified("thuiszorg", scheme, "85073003328"));
+    auto pseudonym = r.register_identified("ocmw-brussel", scheme, "85073003328");
+    REQUIRE(pseudonym);
+    client = r.resolve("ocmw-brussel", pseudonym->pseudonym).value();
+
+    auto d = dossiers();
+    REQUIRE(d.add_fragment(client, "ocmw-brussel", "ocmw-sw", "housing",
+                           fields_of({{"situation", "sleeps at a friend's place"},
+                                      {"since", "2025-01"}})));
+    REQUIRE(d.add_fragment(client, "ocmw-brussel", "ocmw-sw", "income",
+                           fields_of({{"benefit", "leefloon"}})));
+    REQUIRE(d.add_fragment(client, "ocmw-brussel", "ocmw-sw", "contact",
+                           fields_of({{"phone", "+32 2 555 01 01"}})));
+  }
+
+  Result<DossierRead> read(std::string_view partner, std::string_view worker,
+                           std::string_view purpose = "care-coordination") {
+    return read_dossier_for(*store, pack(), client,
+                            ReadRequest{partner, worker, purpose, std::nullopt}, now);
+  }
+};
+
+std::string rule_of(const DossierRead& r, std::string_view category) {
+  for (const auto& d : r.decisions) {
+    if (d.category == category) return d.rule;
+  }
+  return "<none>";
+}
+
+}  // namespace
+
+TEST_CASE("without consent another partner sees nothing, and every decision is recorded",
+          "[access]") {
+  Sector s;
+  auto r = s.read("caw-brussel", "caw-sw");
+  REQUIRE(r);
+  CHECK(r->entries.empty());
+  REQUIRE(r->decisions.size() == 3);
+  CHECK(rule_of(*r, "housing") == "consent.none");
+  CHECK(rule_of(*r, "income") == "consent.none");
+  CHECK(r->role == "social-worker");
+  for (const auto& d : r->decisions) CHECK_FALSE(d.permitted);
+}
+
+TEST_CASE("consent granted permits exactly what it covers; revoked, denied again", "[access]") {
+  Sector s;
+  ConsentBook book(*s.store);
+  auto rec = book.record(s.client, NewConsent{"ocmw-brussel", "ocmw-sw", s.now - 1h,
+                                              s.now + 24h * 30,
+                                              consent_json("caw-brussel", "housing", s.now)});
+  REQUIRE(rec);
+
+  auto r = s.read("caw-brussel", "caw-sw");
+  REQUIRE(r);
+  REQUIRE(r->entries.size() == 1);
+  CHECK(r->entries[0].meta.category == "housing");
+  CHECK(r->entries[0].meta.owner_partner == "ocmw-brussel");
+  REQUIRE(r->entries[0].fields.size() == 2);
+  CHECK(text_of(r->entries[0].fields[0].value) == "sleeps at a friend's place");
+  CHECK(rule_of(*r, "housing") == "consent.active:" + rec->id);
+  CHECK(rule_of(*r, "income") == "consent.none");
+
+  // The consent names the CAW Brussel only: another CAW gets nothing (and has no relationship).
+  auto other = s.read("elsewhere", "sw");
+  REQUIRE_FALSE(other);
+  CHECK(other.error() == Errc::not_found);
+
+  REQUIRE(book.revoke(s.client, rec->id, "caw-brussel", "caw-sw"));
+  auto after = s.read("caw-brussel", "caw-sw");
+  REQUIRE(after);
+  CHECK(after->entries.empty());
+  CHECK(rule_of(*after, "housing") == "consent.revoked:" + rec->id);
+}
+
+TEST_CASE("the owner's own workers read their own fragments under the matrix alone", "[access]") {
+  Sector s;
+  auto r = s.read("ocmw-brussel", "ocmw-sw");
+  REQUIRE(r);
+  CHECK(r->entries.size() == 3);
+  for (const auto& d : r->decisions) CHECK(d.rule == "owner.own-data");
+}
+
+TEST_CASE("unknown workers, unknown purposes and strangers are refused", "[access]") {
+  Sector s;
+  auto unknown = s.read("caw-brussel", "nobody");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error() == Errc::unknown_worker);
+  auto purpose = s.read("caw-brussel", "caw-sw", "curiosity");
+  REQUIRE_FALSE(purpose);
+  CHECK(purpose.error() == Errc::invalid_argument);
+  // No care relationship: the same answer as for a client that does not exist.
+  auto stranger = s.read("elsewhere", "sw");
+  REQUIRE_FALSE(stranger);
+  CHECK(stranger.error() == Errc::not_found);
+}
+
+TEST_CASE("break the glass: a valid grant permits and is flagged; an expired one does not",
+          "[access]") {
+  Sector s;
+  ConsentBook book(*s.store);
+  BreakGlassGrant g;
+  g.client = s.client;
+  g.partner_id = "thuiszorg";
+  g.worker_id = "nurse-1";
+  g.categories = {"contact"};
+  g.reason = "client found unconscious at home, need to reach family";
+  g.starts_at = s.now - 1min;
+  g.expires_at = s.now + 1h;
+  auto grant = book.grant_break_glass(g);
+  REQUIRE(grant);
+
+  auto r = s.read("thuiszorg", "nurse-1", "emergency");
+  REQUIRE(r);
+  REQUIRE(r->entries.size() == 1);
+  CHECK(r->entries[0].meta.category == "contact");
+  bool flagged = false;
+  for (const auto& d : r->decisions) {
+    if (d.category == "contact") {
+      CHECK(d.rule == "btg.valid:" + grant->id);
+      flagged = d.break_glass;
+    }
+  }
+  CHECK(flagged);
+
+  // Two hours later the grant has expired: nothing.
+  s.now += 2h;
+  auto later = s.read("thuiszorg", "nurse-1", "emergency");
+  REQUIRE(later);
+  CHECK(later->entries.empty());
+  CHECK(rule_of(*later, "contact") == "btg.expired:" + grant->id);
+}
+
+TEST_CASE("a disabled worker reads nothing, not even their own partner's data", "[access]") {
+  Sector s;
+  REQUIRE(s.registry().set_worker_active("ocmw-brussel", "ocmw-sw", false));
+  auto r = s.read("ocmw-brussel", "ocmw-sw");
+  REQUIRE(r);
+  CHECK(r->entries.empty());
+  CHECK(rule_of(*r, "housing") == "worker.inactive");
+}
