@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
 namespace sluis::gateway {
 namespace {
@@ -67,7 +68,7 @@ Result<std::vector<policy::Consent>> consents_for_policy(const ConsentBook& book
 
 Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
                                      const ClientId& client, const ReadRequest& request,
-                                     Instant now) {
+                                     Instant now, const BeforeOpen& before_open) {
   Registry registry(store);
   ConsentBook book(store);
   Dossiers dossiers(store);
@@ -108,10 +109,15 @@ Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
   std::map<std::string, std::optional<policy::PartnerTypeId>, std::less<>> owner_types;
   for (const auto& p : *partners) owner_types[p.id] = pack.partner_type(p.partner_type);
 
+  // Phase 1: decide every current fragment from its metadata alone.
+  auto current = dossiers.list_current(client);
+  if (!current) return current.error();
   DossierRead out;
   out.role = worker->role;
   const policy::Time t = to_policy_time(now);
-  auto permit = [&](const FragmentMeta& meta) -> bool {
+  std::set<FragmentId> permitted;
+  for (const auto& meta : *current) {
+    if (request.category && meta.category != *request.category) continue;
     FragmentDecision d;
     d.fragment = meta.id;
     d.category = meta.category;
@@ -121,7 +127,7 @@ Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
     if (!category || owner == owner_types.end() || !owner->second) {
       d.rule = "request.invalid";  // a fragment the pack no longer knows how to judge: deny
       out.decisions.push_back(std::move(d));
-      return false;
+      continue;
     }
     policy::AccessRequest req;
     req.partner_id = request.partner_id;
@@ -141,9 +147,21 @@ Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
     d.permitted = decision.permitted();
     d.break_glass = decision.break_glass;
     d.rule = decision.rule_id();  // copies: `subject` views into *consents / grants
+    if (d.permitted) permitted.insert(meta.id);
     out.decisions.push_back(std::move(d));
-    return decision.permitted();
-  };
+  }
+
+  // Phase 2: the decisions go on the record before anything is opened.
+  if (before_open) {
+    if (auto recorded = before_open(out.decisions, out.role); !recorded) {
+      return recorded.error();
+    }
+  }
+
+  // Phase 3: open exactly the fragments decided above. A fragment written or superseded between
+  // the phases is not in `permitted` and stays closed.
+  if (permitted.empty()) return out;
+  auto permit = [&permitted](const FragmentMeta& meta) { return permitted.count(meta.id) != 0; };
   auto entries = dossiers.read_dossier(client, request.partner_id, permit, request.category);
   if (!entries) return entries.error();
   out.entries = std::move(*entries);

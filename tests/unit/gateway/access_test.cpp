@@ -46,6 +46,13 @@ std::string consent_json(std::string_view grantee, std::string_view category, In
 struct Sector : StoreFixture {
   ClientId client;
   Instant now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  std::vector<FragmentDecision> recorded;  // what the audit hook was given
+  bool audit_fails = false;
+  BeforeOpen audit = [this](std::span<const FragmentDecision> d, std::string_view) -> Result<void> {
+    if (audit_fails) return Errc::storage_failure;
+    recorded.assign(d.begin(), d.end());
+    return {};
+  };
 
   Sector() {
     auto r = registry();
@@ -78,7 +85,7 @@ struct Sector : StoreFixture {
   Result<DossierRead> read(std::string_view partner, std::string_view worker,
                            std::string_view purpose = "care-coordination") {
     return read_dossier_for(*store, pack(), client,
-                            ReadRequest{partner, worker, purpose, std::nullopt}, now);
+                            ReadRequest{partner, worker, purpose, std::nullopt}, now, audit);
   }
 };
 
@@ -199,4 +206,24 @@ TEST_CASE("a disabled worker reads nothing, not even their own partner's data", 
   REQUIRE(r);
   CHECK(r->entries.empty());
   CHECK(rule_of(*r, "housing") == "worker.inactive");
+}
+
+TEST_CASE("decisions reach the audit hook before anything opens; a failed append opens nothing",
+          "[access]") {
+  Sector s;
+  std::size_t opened = 0;
+  s.options.on_field_opened = [&opened](const FragmentId&) { ++opened; };
+  s.reopen();
+  auto r = s.read("ocmw-brussel", "ocmw-sw");
+  REQUIRE(r);
+  CHECK(s.recorded.size() == 3);
+  CHECK(opened == 4);  // housing (2 fields), income, contact
+
+  opened = 0;
+  s.recorded.clear();
+  s.audit_fails = true;
+  auto failed = s.read("ocmw-brussel", "ocmw-sw");
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error() == Errc::storage_failure);
+  CHECK(opened == 0);
 }

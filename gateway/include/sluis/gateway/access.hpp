@@ -9,7 +9,9 @@
 #include "sluis/policy/consent.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,19 +44,28 @@ struct DossierRead {
   std::string role;                         ///< the worker's role (for the audit log)
 };
 
-/// Facts about a read request that do not depend on a fragment, checked before any fragment is
-/// considered. Errors: unknown_worker, not_permitted (revoked partner), invalid_argument (purpose
-/// or category not in the rule pack).
-///
-/// Reads a client's dossier for a worker and purpose: every current fragment of the client goes
+/// Called once per read after every decision is taken and before any field is opened, with every
+/// current fragment's decision (permits and denials) and the worker's role. The read goes on only
+/// when it returns success — that is, once the audit record of these decisions is durable
+/// (BRIEF §4 promise 7). When it fails, read_dossier_for returns its error and opens nothing.
+using BeforeOpen =
+    std::function<Result<void>(std::span<const FragmentDecision> decisions, std::string_view role)>;
+
+/// Reads a client's dossier for a worker and purpose. Every current fragment of the client goes
 /// through policy::decide with the client's consents (all of them, so a denial names the closest
-/// one) and this worker's break-the-glass grants; only permitted fragments have their fields
-/// opened. A partner with no care relationship gets not_found, exactly as for an unknown client.
+/// one) and this worker's break-the-glass grants; then `before_open` records the decisions; then
+/// only the permitted fragments have their fields opened.
+///
+/// Checked before any fragment is considered: the partner exists (else not_permitted), the worker
+/// is enrolled there (else unknown_worker), the purpose and the optional category are in the rule
+/// pack (else invalid_argument), the partner has a care relationship with the client (else
+/// not_found — exactly as for an unknown client, so existence does not leak).
 ///
 /// Threads: as the Store. `pack` must outlive the call.
 [[nodiscard]] Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
                                                    const ClientId& client,
-                                                   const ReadRequest& request, Instant now);
+                                                   const ReadRequest& request, Instant now,
+                                                   const BeforeOpen& before_open);
 
 /// The client's consents as policy values: each stored document parsed with `pack`, its id and
 /// revocation taken from the store's record (the store is the source of truth for both).
