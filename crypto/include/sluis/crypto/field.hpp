@@ -26,11 +26,13 @@ struct FieldContext {
   DataKeyVersion key_version;
 };
 
-/// Sealed field format v1 (docs/architecture.md, "Field format"):
+/// Sealed field format v1 (docs/crypto/field-format.md):
 ///   byte 0      format version (0x01)
 ///   bytes 1..4  data-key version, big-endian u32
 ///   bytes 5..28 XChaCha20-Poly1305-IETF nonce (random)
 ///   bytes 29..  ciphertext, then 16-byte Poly1305 tag
+/// The AEAD associated data encodes the whole FieldContext plus the format version under the
+/// domain label "sluis/field/v1" (byte layout in the document above).
 inline constexpr std::uint8_t kFieldFormatV1 = 0x01;
 inline constexpr std::size_t kFieldHeaderSize = 1 + 4 + 24;
 inline constexpr std::size_t kFieldTagSize = 16;
@@ -46,19 +48,22 @@ inline constexpr std::size_t kMaxFieldPlaintext = std::size_t{1} << 20;
                                                            std::span<const std::uint8_t> plaintext);
 
 /// As seal_field, writing into `out`, which must be exactly plaintext.size() + kFieldOverhead
-/// bytes. No allocation. Errors: invalid_argument.
+/// bytes and must not overlap `plaintext`. No allocation. Errors: invalid_argument.
 [[nodiscard]] Result<void> seal_field_into(const DataKey& key, const FieldContext& ctx,
                                            std::span<const std::uint8_t> plaintext,
                                            std::span<std::uint8_t> out);
 
 /// Opens a sealed field. Errors: truncated (shorter than kFieldOverhead), unsupported_format
 /// (version byte), wrong_key_version (header differs from ctx.key_version), authentication_failed
-/// (tampered, wrong key, or any context part differs). On error nothing is returned.
+/// (tampered, wrong key, or any context part differs), invalid_argument (a name part over
+/// kMaxNamePart). The key version is checked before any cryptography runs. On error nothing is
+/// returned.
 [[nodiscard]] Result<PlainBytes> open_field(const DataKey& key, const FieldContext& ctx,
                                             std::span<const std::uint8_t> sealed);
 
 /// As open_field into `out` (at least sealed.size() - kFieldOverhead bytes); returns the
-/// plaintext length. On failure `out` is zeroised.
+/// plaintext length. Errors as open_field, plus invalid_argument when `out` is too small.
+/// On failure `out` is zeroised.
 [[nodiscard]] Result<std::size_t> open_field_into(const DataKey& key, const FieldContext& ctx,
                                                   std::span<const std::uint8_t> sealed,
                                                   std::span<std::uint8_t> out);
