@@ -1,0 +1,92 @@
+// sluisd's configuration: one TOML file, every key documented, refused loudly when wrong.
+#pragma once
+
+#include "sluis/gateway/http.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sluis::gateway {
+
+/// A configuration problem, with a message of the form `file:line: sentence a person can act on`
+/// (or `file: sentence` when no line applies).
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Log severity, lowest first.
+enum class LogLevel { debug, info, warn, error };
+
+/// The TLS part of the configuration.
+struct TlsConfig {
+  std::filesystem::path certificate = "tls/server.crt";       ///< server certificate (PEM)
+  std::filesystem::path private_key = "tls/server.key";       ///< server private key (PEM, 0600)
+  std::filesystem::path ca_certificate = "tls/ca.crt";        ///< gateway CA, the only trust anchor
+  std::filesystem::path revocation_list = "tls/revoked.txt";  ///< revoked serials (RevocationList)
+  bool allow_tls12 = false;  ///< also accept TLS 1.2 with ECDHE + AEAD suites
+};
+
+/// Transport limits and timeouts.
+struct LimitsConfig {
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds header_timeout{10'000};  ///< whole request header, first byte to end
+  std::chrono::milliseconds body_timeout{30'000};    ///< whole body; also bounds the response write
+  std::chrono::milliseconds idle_timeout{60'000};    ///< keep-alive wait for the next request
+  std::chrono::milliseconds drain_timeout{15'000};   ///< graceful shutdown bound
+  std::size_t header_limit_bytes = 16 * 1024;
+  std::size_t body_limit_bytes = 1024 * 1024;
+  std::size_t max_connections = 1024;
+  std::size_t max_requests_per_connection = 1000;
+};
+
+/// The whole server configuration. Relative paths in the file are resolved against the
+/// directory that holds the file.
+struct ServerConfig {
+  std::string listen_address = "0.0.0.0";
+  std::uint16_t port = 8443;     ///< 0 = any free port (tests)
+  unsigned io_threads = 0;       ///< 0 = number of cores
+  unsigned handler_threads = 0;  ///< 0 = number of cores
+  bool metrics_enabled = true;
+  std::string metrics_address = "127.0.0.1";  ///< must be a loopback address
+  std::uint16_t metrics_port = 9464;          ///< 0 = any free port (tests)
+  TlsConfig tls;
+  LimitsConfig limits;
+  std::filesystem::path data_dir = "data";
+  std::filesystem::path key_file = "keys/root.key";
+  std::filesystem::path rule_pack = "policy/rules.toml";
+  std::string log_destination = "stderr";  ///< "stderr", "stdout" or a file path
+  LogLevel log_level = LogLevel::info;
+
+  /// The request-parsing limits derived from `limits`.
+  [[nodiscard]] RequestLimits request_limits() const;
+  /// io_threads / handler_threads with 0 replaced by the number of cores (at least 1).
+  [[nodiscard]] unsigned effective_io_threads() const;
+  [[nodiscard]] unsigned effective_handler_threads() const;
+};
+
+/// Parses configuration text. `source_name` is used in messages (`sluis.toml:12: ...`);
+/// `base_dir` resolves relative paths. Unknown tables or keys, wrong types, out-of-range values,
+/// a non-loopback metrics address and malformed TOML throw ConfigError naming file and line.
+/// Missing keys keep their defaults. Pure (no file access); thread-safe.
+[[nodiscard]] ServerConfig parse_server_config(std::string_view text, std::string_view source_name,
+                                               const std::filesystem::path& base_dir);
+
+/// Reads and parses `path` (ConfigError when it cannot be read).
+[[nodiscard]] ServerConfig load_server_config(const std::filesystem::path& path);
+
+/// The documented default configuration file (every key, its default and meaning as comments).
+/// parse_server_config(default_config_toml()) yields ServerConfig{} with paths resolved.
+[[nodiscard]] std::string_view default_config_toml() noexcept;
+
+/// True when `address` is a literal IPv4 127.0.0.0/8 or IPv6 ::1 address.
+[[nodiscard]] bool is_loopback_address(std::string_view address) noexcept;
+
+/// "debug" | "info" | "warn" | "error".
+[[nodiscard]] std::string_view to_string(LogLevel level) noexcept;
+
+}  // namespace sluis::gateway

@@ -1,0 +1,98 @@
+// The transport/handler seam: plain request and response values, free of Asio and Beast types.
+#pragma once
+
+#include "sluis/gateway/server_error.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluis::gateway {
+
+/// Who is calling, as proven by the TLS client certificate (verified against the gateway CA,
+/// not revoked at handshake time and re-checked before every request).
+struct PeerIdentity {
+  std::string partner_id;  ///< from the SAN URI `urn:sluis:partner:<id>`
+  std::string serial_hex;  ///< certificate serial, canonical upper-case hex
+};
+
+/// Limits applied when turning bytes into an HttpRequest. Defaults match ServerConfig's.
+struct RequestLimits {
+  std::size_t header_bytes = 16 * 1024;  ///< whole request line + header fields
+  std::size_t body_bytes = 1024 * 1024;  ///< request body after de-chunking
+  std::size_t target_bytes = 2048;       ///< request-target as sent
+  std::size_t segment_bytes = 128;       ///< one decoded path segment
+  std::size_t max_segments = 16;
+  std::size_t max_query_params = 32;
+  std::size_t header_value_bytes = 512;  ///< each selected header's value
+};
+
+/// A validated HTTP request as handlers see it. Every string is printable ASCII.
+struct HttpRequest {
+  std::string method;                 ///< e.g. "GET" (as sent; token characters only)
+  std::string path;                   ///< raw path (percent-encoded as sent, no query)
+  std::vector<std::string> segments;  ///< decoded path segments ("/" → empty)
+  std::vector<std::pair<std::string, std::string>> query;  ///< decoded, unique keys, in order
+  // Selected headers; absent when not sent. Any other header is not passed to handlers.
+  std::optional<std::string> worker;             ///< Sluis-Worker
+  std::optional<std::string> purpose;            ///< Sluis-Purpose
+  std::optional<std::string> content_type;       ///< Content-Type
+  std::optional<std::string> accept;             ///< Accept
+  std::optional<std::string> accept_language;    ///< Accept-Language
+  std::optional<std::string> client_request_id;  ///< X-Request-Id as sent (validated token)
+  std::string body;
+  PeerIdentity peer;       ///< filled by the server (empty in parse_http_request results)
+  std::string request_id;  ///< gateway-generated id (32 hex), also in the response's X-Request-Id
+
+  /// The value of query parameter `key`, if present.
+  [[nodiscard]] std::optional<std::string_view> query_param(std::string_view key) const;
+};
+
+/// A response produced by a handler. The server adds Content-Length, Cache-Control: no-store,
+/// X-Content-Type-Options: nosniff, X-Request-Id and Connection; header lines containing CR, LF
+/// or NUL, or naming one of those managed headers, are dropped.
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  /// A JSON response with `status`.
+  [[nodiscard]] static HttpResponse json(int status, std::string body);
+};
+
+/// Strictly validates and decodes a request-target (origin-form only: `/path?query`).
+///
+/// Rules (violations → malformed_path): starts with '/'; at most limits.target_bytes; only
+/// printable ASCII (0x21–0x7E); no '#'; no empty segment (so no "//" and no trailing '/'),
+/// except the bare root "/"; percent escapes must be `%XX` hex and may not decode to '/', '\\',
+/// '%', a control character, a space or a non-ASCII byte; no segment "." or ".." before or after
+/// decoding; each decoded segment ≤ limits.segment_bytes; ≤ limits.max_segments segments.
+/// Query: `k=v` pairs separated by '&', percent-decoded with the same byte rules (space allowed),
+/// non-empty unique keys, ≤ limits.max_query_params pairs. '+' is kept literally.
+/// On success fills `out.path`, `out.segments` and `out.query`. Pure; thread-safe.
+[[nodiscard]] ServerResult<void> parse_target(std::string_view target, const RequestLimits& limits,
+                                              HttpRequest& out);
+
+/// Parses one complete HTTP/1.x request from `raw` (request line, headers, body) with the same
+/// parser, limits and validation the server uses, so a fuzzer can drive it without sockets.
+///
+/// Errors: malformed_request, malformed_path, headers_too_large, body_too_large,
+/// length_required, unsupported_media_type, incomplete_request (bytes end early). Extra bytes
+/// after the request (pipelining) are ignored. `peer` and `request_id` are left empty.
+/// Pure; thread-safe; never throws on any input (std::bad_alloc aside).
+[[nodiscard]] ServerResult<HttpRequest> parse_http_request(std::string_view raw,
+                                                           const RequestLimits& limits = {});
+
+/// True when `value` is a token suitable for ids in headers and logs: 1–64 characters of
+/// [A-Za-z0-9._:@-].
+[[nodiscard]] bool is_safe_token(std::string_view value) noexcept;
+
+/// The reason phrase for `status` ("Not Found"), or "Unknown".
+[[nodiscard]] std::string_view status_reason(int status) noexcept;
+
+}  // namespace sluis::gateway

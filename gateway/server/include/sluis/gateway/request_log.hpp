@@ -1,0 +1,77 @@
+// Structured JSON-line logging whose fields are safe by type: no body, path, query or identifier.
+#pragma once
+
+#include "sluis/gateway/config.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace sluis::gateway {
+
+/// A string that may appear in a log line because it is a compile-time literal written by us
+/// (event names, route templates registered in code, reasons). There is deliberately no
+/// constructor from std::string: run-time text cannot be logged by accident.
+class LogLiteral {
+ public:
+  template <std::size_t N>
+  consteval LogLiteral(const char (&s)[N]) noexcept : value_(s, N - 1) {}  // NOLINT(implicit)
+  /// A route template as registered with the Router (code-defined, never the raw path).
+  [[nodiscard]] static LogLiteral route_template(std::string_view registered) noexcept {
+    return LogLiteral(registered, 0);
+  }
+  [[nodiscard]] std::string_view view() const noexcept { return value_; }
+
+ private:
+  LogLiteral(std::string_view v, int) noexcept : value_(v) {}
+  std::string_view value_;
+};
+
+/// Everything a request log line may say. Types carry the redaction rules: ids are logged only
+/// when they pass is_safe_token / is_valid_partner_id (else "<invalid>"); the route is the
+/// registered template; no field holds a body, path, query, pseudonym or header value other than
+/// the worker id.
+struct RequestRecord {
+  std::chrono::system_clock::time_point time;
+  std::string_view request_id;  ///< gateway-generated 32 hex
+  std::string_view partner_id;  ///< from the certificate ("" before authentication)
+  std::string_view worker_id;   ///< Sluis-Worker as sent (checked by is_safe_token)
+  std::string_view method;      ///< checked against the known method set
+  LogLiteral route = "unmatched";
+  int status = 0;
+  std::uint64_t latency_us = 0;
+  std::uint64_t bytes_in = 0;   ///< request body bytes
+  std::uint64_t bytes_out = 0;  ///< response body bytes
+};
+
+/// Where log lines go. Thread-safe: lines from many threads never interleave.
+class LogSink {
+ public:
+  /// Writes to "stderr", "stdout", or appends to a file (created 0640). Throws ConfigError with a
+  /// sentence when the file cannot be opened.
+  static std::shared_ptr<LogSink> open(const std::string& destination, LogLevel level);
+  /// Hands every line (without newline) to `fn` (tests, or an embedding program).
+  static std::shared_ptr<LogSink> callback(std::function<void(std::string_view)> fn,
+                                           LogLevel level);
+
+  /// One JSON line for a finished request (level info).
+  void request(const RequestRecord& r);
+  /// One JSON line `{"time":…,"level":…,"event":…,"reason":…}`; reason omitted when empty.
+  void event(LogLevel level, LogLiteral event, LogLiteral reason = "");
+  [[nodiscard]] bool enabled(LogLevel level) const noexcept { return level >= level_; }
+
+  LogSink(std::function<void(std::string_view)> write, LogLevel level)
+      : write_(std::move(write)), level_(level) {}
+
+ private:
+  void emit(const std::string& line);
+  std::mutex mutex_;
+  std::function<void(std::string_view)> write_;
+  LogLevel level_;
+};
+
+}  // namespace sluis::gateway

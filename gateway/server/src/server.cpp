@@ -1,0 +1,931 @@
+// The HTTPS server: TLS context, accept loop, per-connection coroutines, drain, metrics listener.
+#include "sluis/gateway/server.hpp"
+
+#include "http_internal.hpp"
+#include "ossl.hpp"
+#include "sluis/gateway/ca.hpp"
+#include "sluis/gateway/problem.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <csignal>
+#include <future>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace sluis::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Stream = ssl::stream<beast::tcp_stream>;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxDiscardBytes = 256 * 1024;
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr auto kCloseNotifyTime = std::chrono::milliseconds(500);
+constexpr auto kMetricsTimeout = std::chrono::seconds(5);
+
+// TLS 1.3 suites (all AEAD), strongest first.
+constexpr const char* kTls13Suites =
+    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+// TLS 1.2 (only when allowed): ECDHE key exchange with AEAD ciphers, nothing else.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256";
+constexpr const char* kGroups = "X25519:P-256:P-384";
+
+/// SSL_CTX ex-data slot holding the RevocationStore for the verify callback. Asio itself uses
+/// the "app data" slot of SSL_CTX and SSL, so we take our own index.
+int revocation_index() {
+  static const int kIndex = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return kIndex;
+}
+
+/// Runs after OpenSSL's chain verification for each certificate; at the leaf it also requires a
+/// sluis partner identity and refuses revoked serials, so a revoked partner never completes a
+/// handshake.
+int verify_peer(int preverify_ok, X509_STORE_CTX* store_ctx) {
+  if (preverify_ok != 1) return 0;
+  if (X509_STORE_CTX_get_error_depth(store_ctx) != 0) return 1;
+  const X509* cert = X509_STORE_CTX_get_current_cert(store_ctx);
+  if (!detail::partner_id_of(cert)) {
+    X509_STORE_CTX_set_error(store_ctx, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+  auto* ssl_handle = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (ssl_handle == nullptr) return 0;
+  const auto* store = static_cast<const RevocationStore*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl_handle), revocation_index()));
+  if (store == nullptr || store->is_revoked(detail::serial_hex_of(cert))) {
+    X509_STORE_CTX_set_error(store_ctx, X509_V_ERR_CERT_REVOKED);
+    return 0;
+  }
+  return 1;
+}
+
+[[noreturn]] void startup_failure(const std::string& sentence) {
+  ERR_clear_error();
+  throw StartupError(sentence);
+}
+
+ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations) {
+  ssl::context ctx(ssl::context::tls_server);
+  SSL_CTX* native = ctx.native_handle();
+  const long options = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
+                       SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_ECDH_USE;
+  SSL_CTX_set_options(native, static_cast<std::uint64_t>(options));
+  if (SSL_CTX_set_min_proto_version(native, cfg.allow_tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) !=
+          1 ||
+      SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION) != 1 ||
+      SSL_CTX_set_ciphersuites(native, kTls13Suites) != 1 ||
+      SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1 ||
+      SSL_CTX_set1_groups_list(native, kGroups) != 1) {
+    startup_failure("the TLS library refused the cipher configuration; check the OpenSSL build");
+  }
+  // No resumption at all: every connection proves its certificate afresh against the current
+  // revocation list (keep-alive amortises the handshake cost), and no ticket key needs rotating.
+  SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(native, 0);
+
+  auto cert = Certificate::load_pem_file(cfg.certificate);
+  if (!cert) {
+    startup_failure(cfg.certificate.string() +
+                    ": cannot read the server certificate (PEM); fix [tls] certificate");
+  }
+  auto key = PrivateKey::load_pem_file(cfg.private_key);
+  if (!key) {
+    startup_failure(cfg.private_key.string() +
+                    ": cannot read the server private key (unencrypted PEM); fix [tls] "
+                    "private_key and check that sluisd may read it");
+  }
+  auto ca = Certificate::load_pem_file(cfg.ca_certificate);
+  if (!ca) {
+    startup_failure(cfg.ca_certificate.string() +
+                    ": cannot read the gateway CA certificate (PEM); fix [tls] ca_certificate");
+  }
+  if (SSL_CTX_use_certificate(native, cert->native_handle()) != 1 ||
+      SSL_CTX_use_PrivateKey(native, key->native_handle()) != 1 ||
+      SSL_CTX_check_private_key(native) != 1) {
+    startup_failure(cfg.private_key.string() + ": this private key does not belong to " +
+                    cfg.certificate.string() + "; install the matching pair");
+  }
+  // The server certificate chain: include the CA so partners can build the path.
+  if (SSL_CTX_add1_chain_cert(native, ca->native_handle()) != 1) {
+    startup_failure("cannot attach the CA certificate to the server chain");
+  }
+  // Trust exactly one anchor: the gateway CA. No system store, no intermediates.
+  X509_STORE* store = X509_STORE_new();
+  if (store == nullptr || X509_STORE_add_cert(store, ca->native_handle()) != 1) {
+    X509_STORE_free(store);
+    startup_failure("cannot build the TLS trust store from the gateway CA certificate");
+  }
+  X509_STORE_set_flags(store, X509_V_FLAG_X509_STRICT);
+  SSL_CTX_set_cert_store(native, store);  // takes ownership
+  if (SSL_CTX_add_client_CA(native, ca->native_handle()) != 1 ||
+      SSL_CTX_set_purpose(native, X509_PURPOSE_SSL_CLIENT) != 1 ||
+      SSL_CTX_set_ex_data(native, revocation_index(), &revocations) != 1) {
+    startup_failure("cannot configure client-certificate verification");
+  }
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_peer);
+  SSL_CTX_set_verify_depth(native, 1);  // partner certificate directly under the gateway CA
+  ERR_clear_error();
+  return ctx;
+}
+
+HandshakeFailure classify_handshake(const boost::system::error_code& ec, SSL* handle) {
+  if (ec == beast::error::timeout) return HandshakeFailure::timeout;
+  switch (SSL_get_verify_result(handle)) {
+  case X509_V_OK: break;
+  case X509_V_ERR_CERT_REVOKED: return HandshakeFailure::revoked;
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+  case X509_V_ERR_CERT_NOT_YET_VALID: return HandshakeFailure::expired;
+  case X509_V_ERR_APPLICATION_VERIFICATION: return HandshakeFailure::no_identity;
+  default: return HandshakeFailure::untrusted;
+  }
+  if (ec.category() == asio::error::get_ssl_category()) {
+    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE: return HandshakeFailure::no_certificate;
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_NO_PROTOCOLS_AVAILABLE:
+    case SSL_R_NO_SHARED_GROUPS: return HandshakeFailure::protocol;
+    default: break;
+    }
+  }
+  return HandshakeFailure::other;
+}
+
+std::string new_request_id() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    ERR_clear_error();
+    // Not a secret: uniqueness is what matters, and a counter-free fallback suffices.
+    const auto t = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+    for (std::size_t i = 0; i < sizeof raw; ++i)
+      raw[i] = static_cast<unsigned char>(t >> (i % 8));
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (std::size_t i = 0; i < sizeof raw; ++i) {
+    id[2 * i] = kHex[raw[i] >> 4];
+    id[2 * i + 1] = kHex[raw[i] & 0xf];
+  }
+  return id;
+}
+
+bool header_name_ok(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (const char c : n) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+  }
+  for (const std::string_view managed :
+       {"content-length", "content-type", "connection", "transfer-encoding", "x-request-id",
+        "cache-control", "x-content-type-options"}) {
+    if (n.size() == managed.size() &&
+        std::equal(n.begin(), n.end(), managed.begin(), [](char a, char b) {
+          return (a >= 'A' && a <= 'Z' ? static_cast<char>(a + 32) : a) == b;
+        })) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool header_value_ok(std::string_view v) {
+  return std::none_of(v.begin(), v.end(),
+                      [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+}
+
+TransportProblem problem_for(const boost::system::error_code& ec) {
+  if (ec == ServerErrc::headers_too_large) return TransportProblem::headers_too_large;
+  if (ec == ServerErrc::body_too_large) return TransportProblem::payload_too_large;
+  if (ec == ServerErrc::length_required) return TransportProblem::length_required;
+  if (ec == ServerErrc::unsupported_media_type) return TransportProblem::unsupported_media_type;
+  if (ec == ServerErrc::malformed_path) return TransportProblem::malformed_path;
+  return TransportProblem::malformed_request;
+}
+
+/// True for read errors that mean "the peer went away or time ran out": no response possible.
+bool is_disconnect(const boost::system::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+         ec == asio::error::connection_reset || ec == asio::error::bad_descriptor ||
+         ec == ssl::error::stream_truncated || ec.category() == asio::error::get_ssl_category() ||
+         ec == http::error::partial_message;
+}
+
+/// Live connections, so that shutdown can close idle ones and wait for the rest.
+struct ConnectionSlot {
+  asio::any_io_executor strand;
+  beast::tcp_stream* tcp = nullptr;  // strand-only
+  bool idle = false;                 // strand-only
+};
+
+class ConnectionRegistry {
+ public:
+  std::uint64_t add(std::shared_ptr<ConnectionSlot> slot) {
+    const std::lock_guard lock(mutex_);
+    const std::uint64_t id = next_++;
+    slots_.emplace(id, std::move(slot));
+    return id;
+  }
+  void remove(std::uint64_t id) {
+    {
+      const std::lock_guard lock(mutex_);
+      slots_.erase(id);
+    }
+    cv_.notify_all();
+  }
+  /// Posts `fn(slot)` to every connection's strand.
+  void for_each(const std::function<void(ConnectionSlot&)>& fn) {
+    const std::lock_guard lock(mutex_);
+    for (auto& [id, slot] : slots_) {
+      asio::post(slot->strand, [slot, fn] { fn(*slot); });
+    }
+  }
+  bool wait_empty_until(Clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_until(lock, deadline, [this] { return slots_.empty(); });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<ConnectionSlot>> slots_;
+  std::uint64_t next_ = 0;
+};
+
+struct Dispatched {
+  HttpResponse response;
+  std::string_view route;
+};
+
+}  // namespace
+
+// --- RevocationStore ----------------------------------------------------------------------------
+
+RevocationStore::RevocationStore(std::filesystem::path file)
+    : file_(std::move(file)), current_(std::make_shared<const RevocationList>()) {}
+
+ServerResult<void> RevocationStore::reload() {
+  const std::lock_guard lock(reload_mutex_);
+  struct stat st{};
+  FileStamp stamp;
+  if (::stat(file_.c_str(), &st) == 0) {
+    stamp = {static_cast<unsigned long long>(st.st_ino),
+             static_cast<unsigned long long>(st.st_size),
+             static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec};
+  }
+  auto list = RevocationList::load_file(file_);
+  if (!list) return list.error();
+  current_.store(std::make_shared<const RevocationList>(std::move(*list)));
+  stamp_ = stamp;
+  return {};
+}
+
+void RevocationStore::replace(RevocationList list) {
+  current_.store(std::make_shared<const RevocationList>(std::move(list)));
+}
+
+bool RevocationStore::is_revoked(std::string_view serial_hex) const {
+  return current_.load()->contains(serial_hex);
+}
+
+std::shared_ptr<const RevocationList> RevocationStore::snapshot() const {
+  return current_.load();
+}
+
+void RevocationStore::refresh_if_changed() noexcept {
+  try {
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+            .count();
+    std::int64_t last = last_check_ms_.load();
+    if (now - last < 1000 || !last_check_ms_.compare_exchange_strong(last, now)) return;
+    std::unique_lock lock(reload_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    struct stat st{};
+    if (::stat(file_.c_str(), &st) != 0) return;  // keep the current list
+    const FileStamp stamp{
+        static_cast<unsigned long long>(st.st_ino), static_cast<unsigned long long>(st.st_size),
+        static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec};
+    if (stamp == stamp_) return;
+    lock.unlock();
+    (void)reload();
+  } catch (...) {
+    // Allocation failure while reloading: the old snapshot stays in force.
+  }
+}
+
+// --- HttpsServer::Impl --------------------------------------------------------------------------
+
+class HttpsServer::Impl final {
+ public:
+  Impl(ServerConfig config, Router router, ServerHooks hooks)
+      : config_(std::move(config)), limits_(config_.request_limits()), router_(std::move(router)),
+        hooks_(std::move(hooks)), revocations_(config_.tls.revocation_list),
+        pool_(config_.effective_handler_threads()) {}
+
+  ~Impl() { shutdown(); }
+
+  void start();
+  void shutdown();
+  void run_until_signalled();
+  void reload();
+
+  ServerConfig config_;
+  RequestLimits limits_;
+  Router router_;
+  ServerHooks hooks_;
+  std::shared_ptr<LogSink> log_;
+  Metrics metrics_;
+  RevocationStore revocations_;
+  ConnectionRegistry registry_;
+  std::atomic<std::size_t> connections_{0};
+  std::atomic<bool> draining_{false};
+  std::optional<ssl::context> tls_;
+  std::uint16_t port_ = 0;
+  std::uint16_t metrics_port_ = 0;
+  std::mutex lifecycle_mutex_;
+  bool started_ = false;
+  bool stopped_ = false;
+  // Destroyed before the members above (reverse order): coroutine frames owned by the
+  // io_context reference the registry, metrics and TLS context.
+  asio::io_context ioc_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<tcp::acceptor> metrics_acceptor_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  asio::thread_pool pool_;  // joined before the io_context goes away
+
+ private:
+  tcp::acceptor open_listener(const std::string& address, std::uint16_t port,
+                              std::string_view what);
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> metrics_loop();
+  asio::awaitable<void> metrics_session(tcp::socket socket);
+  asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<ConnectionSlot> slot);
+  asio::awaitable<void> serve(Stream& stream, ConnectionSlot& slot);
+  asio::awaitable<bool> write_response(Stream& stream, const HttpResponse& response,
+                                       const std::string& request_id, bool keep_alive,
+                                       unsigned version);
+  asio::awaitable<void> close_connection(Stream& stream, bool unread_input);
+  asio::awaitable<Dispatched> run_handler(std::shared_ptr<const HttpRequest> request);
+  asio::awaitable<void> refuse(Stream& stream, RequestRecord& record, Clock::time_point started,
+                               const std::string& request_id, HttpResponse response);
+  void finish_request(const RequestRecord& record);
+};
+
+tcp::acceptor HttpsServer::Impl::open_listener(const std::string& address, std::uint16_t port,
+                                               std::string_view what) {
+  const std::string where = std::string(what) + " " + address + ":" + std::to_string(port);
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(address, ec);
+  if (ec) startup_failure("cannot listen on " + where + ": not a numeric IP address");
+  tcp::acceptor acceptor(asio::make_strand(ioc_));
+  const tcp::endpoint endpoint(ip, port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (ec == asio::error::address_in_use) {
+    startup_failure("cannot listen on " + where +
+                    ": the port is already in use by another program; stop that program or "
+                    "choose another port in the configuration");
+  }
+  if (ec == asio::error::access_denied) {
+    startup_failure("cannot listen on " + where +
+                    ": permission denied (ports below 1024 need privileges); choose a port "
+                    "from 1024 up in the configuration");
+  }
+  if (ec == boost::system::errc::address_not_available) {
+    startup_failure("cannot listen on " + where +
+                    ": this machine has no such address; use one of its own addresses");
+  }
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) startup_failure("cannot listen on " + where + ": the operating system refused");
+  return acceptor;
+}
+
+void HttpsServer::Impl::start() {
+  const std::lock_guard lock(lifecycle_mutex_);
+  if (started_) throw StartupError("the server was already started");
+  log_ = hooks_.log ? hooks_.log : LogSink::open(config_.log_destination, config_.log_level);
+  if (config_.metrics_enabled && !is_loopback_address(config_.metrics_address)) {
+    startup_failure("refusing to serve metrics on " + config_.metrics_address +
+                    ": the metrics listener must use a loopback address (127.0.0.1 or ::1)");
+  }
+  if (auto r = revocations_.reload(); !r) {
+    startup_failure(config_.tls.revocation_list.string() +
+                    (r.error() == ServerErrc::io_failure
+                         ? ": cannot read the revocation list; create it (an empty file is a "
+                           "valid list) or fix [tls] revocation_list"
+                         : ": the revocation list has a malformed line; each line must be one "
+                           "hexadecimal certificate serial"));
+  }
+  tls_.emplace(make_tls_context(config_.tls, revocations_));
+  acceptor_.emplace(open_listener(config_.listen_address, config_.port, "HTTPS"));
+  port_ = acceptor_->local_endpoint().port();
+  if (config_.metrics_enabled) {
+    metrics_acceptor_.emplace(
+        open_listener(config_.metrics_address, config_.metrics_port, "metrics"));
+    metrics_port_ = metrics_acceptor_->local_endpoint().port();
+  }
+  work_.emplace(ioc_.get_executor());
+  asio::co_spawn(acceptor_->get_executor(), accept_loop(), [](std::exception_ptr) {});
+  if (metrics_acceptor_) {
+    asio::co_spawn(metrics_acceptor_->get_executor(), metrics_loop(), [](std::exception_ptr) {});
+  }
+  const unsigned n = config_.effective_io_threads();
+  for (unsigned i = 0; i < n; ++i) {
+    threads_.emplace_back([this] {
+      for (;;) {
+        try {
+          ioc_.run();
+          return;
+        } catch (...) {
+          // Handlers never throw by design; if one does, keep the thread serving.
+        }
+      }
+    });
+  }
+  started_ = true;
+  log_->event(LogLevel::info, "listening");
+}
+
+asio::awaitable<void> HttpsServer::Impl::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(ioc_), kAwait);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
+      // Out of file descriptors or similar: back off instead of spinning.
+      asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kAwait);
+      continue;
+    }
+    if (draining_.load()) {
+      metrics_.record_rejected(ConnectionRejection::draining);
+      continue;  // socket closes as it goes out of scope
+    }
+    if (connections_.load() >= config_.limits.max_connections) {
+      // Refused before any TLS work: costs one accept and one close.
+      metrics_.record_rejected(ConnectionRejection::over_limit);
+      continue;
+    }
+    connections_.fetch_add(1);
+    metrics_.connection_opened();
+    auto slot = std::make_shared<ConnectionSlot>();
+    slot->strand = socket.get_executor();
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, session(std::move(socket), std::move(slot)),
+                   [](std::exception_ptr) {});
+  }
+}
+
+asio::awaitable<void> HttpsServer::Impl::session(tcp::socket socket,
+                                                 std::shared_ptr<ConnectionSlot> slot) {
+  const std::uint64_t id = registry_.add(slot);
+  struct Release {
+    Impl& self;
+    ConnectionSlot& slot;
+    std::uint64_t id;
+    ~Release() {
+      slot.tcp = nullptr;
+      self.connections_.fetch_sub(1);
+      self.metrics_.connection_closed();
+      self.registry_.remove(id);
+    }
+  } release{*this, *slot, id};
+  try {
+    Stream stream(std::move(socket), *tls_);
+    slot->tcp = &beast::get_lowest_layer(stream);
+    co_await serve(stream, *slot);
+    slot->tcp = nullptr;
+  } catch (...) {
+    // Top-level barrier: nothing escapes a connection. The exception text is not logged.
+    slot->tcp = nullptr;
+    log_->event(LogLevel::error, "session_failed");
+  }
+}
+
+asio::awaitable<void> HttpsServer::Impl::serve(Stream& stream, ConnectionSlot& slot) {
+  auto& transport = beast::get_lowest_layer(stream);
+  const auto& lim = config_.limits;
+
+  transport.expires_after(lim.handshake_timeout);
+  auto [hs_ec] = co_await stream.async_handshake(ssl::stream_base::server, kAwait);
+  if (hs_ec) {
+    metrics_.record_handshake_failure(classify_handshake(hs_ec, stream.native_handle()));
+    log_->event(LogLevel::debug, "handshake_failed");
+    co_return;
+  }
+  const X509* peer_cert = SSL_get0_peer_certificate(stream.native_handle());
+  std::optional<std::string> partner = detail::partner_id_of(peer_cert);
+  if (peer_cert == nullptr || SSL_get_verify_result(stream.native_handle()) != X509_V_OK ||
+      !partner) {
+    metrics_.record_handshake_failure(HandshakeFailure::no_identity);
+    co_return;  // unreachable with the verify callback; kept as a second lock
+  }
+  const PeerIdentity peer{std::move(*partner), detail::serial_hex_of(peer_cert)};
+
+  beast::flat_buffer buffer;
+  for (std::size_t served = 0;;) {
+    if (draining_.load()) break;
+    if (served > 0 && buffer.size() == 0) {
+      // Between requests: the connection is idle and may be closed by a drain.
+      slot.idle = true;
+      transport.expires_after(lim.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kAwait);
+      slot.idle = false;
+      if (ec) break;
+      buffer.commit(n);
+    }
+    RequestRecord record;
+    const std::string request_id = new_request_id();
+    record.request_id = request_id;
+    record.partner_id = peer.partner_id;
+    const std::string instance = problem_instance(request_id);
+
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(lim.header_limit_bytes));
+    parser.body_limit(static_cast<std::uint64_t>(lim.body_limit_bytes));
+    transport.expires_after(lim.header_timeout);
+    auto [h_ec, h_n] = co_await http::async_read_header(stream, buffer, parser, kAwait);
+    const auto started = Clock::now();
+    record.time = std::chrono::system_clock::now();
+
+    if (h_ec) {
+      if (h_ec == http::error::header_limit) {
+        co_await refuse(stream, record, started, request_id,
+                        make_problem(TransportProblem::headers_too_large, {}, instance));
+      } else if (h_ec == http::error::body_limit) {
+        // Beast compares a declared Content-Length with the limit as soon as the header ends.
+        co_await refuse(stream, record, started, request_id,
+                        make_problem(TransportProblem::payload_too_large, {}, instance));
+      } else if (!is_disconnect(h_ec)) {
+        co_await refuse(stream, record, started, request_id,
+                        make_problem(TransportProblem::malformed_request, {}, instance));
+      }
+      co_return;  // timeouts and disconnects: nobody to answer
+    }
+    const auto& header = parser.get();
+    const auto method = header.method_string();
+    const std::string method_copy(method.data(), method.size());
+    record.method = method_copy;
+    if (auto ok = detail::check_request_header(header.base(),
+                                               detail::to_std_optional(parser.content_length()),
+                                               parser.chunked(), limits_);
+        !ok) {
+      co_await refuse(stream, record, started, request_id,
+                      make_problem(problem_for(ok.error()), {}, instance));
+      co_return;
+    }
+    const auto expect = header[http::field::expect];
+    if (expect.size() == 12 && beast::iequals(expect, "100-continue")) {
+      http::response<http::empty_body> cont{http::status::continue_, header.version()};
+      transport.expires_after(lim.body_timeout);
+      auto [c_ec, c_n] = co_await http::async_write(stream, cont, kAwait);
+      if (c_ec) co_return;
+    }
+    transport.expires_after(lim.body_timeout);
+    auto [b_ec, b_n] = co_await http::async_read(stream, buffer, parser, kAwait);
+    if (b_ec) {
+      if (b_ec == http::error::body_limit) {
+        co_await refuse(stream, record, started, request_id,
+                        make_problem(TransportProblem::payload_too_large, {}, instance));
+      } else if (!is_disconnect(b_ec)) {
+        co_await refuse(stream, record, started, request_id,
+                        make_problem(TransportProblem::malformed_request, {}, instance));
+      }
+      co_return;
+    }
+    auto message = parser.release();
+    const unsigned version = message.version();
+    const bool client_keep_alive = message.keep_alive();
+    record.bytes_in = message.body().size();
+    auto built = detail::build_request(message, limits_);
+    if (!built) {
+      co_await refuse(stream, record, started, request_id,
+                      make_problem(problem_for(built.error()), {}, instance));
+      co_return;
+    }
+    HttpRequest& request = *built;
+    request.peer = peer;
+    request.request_id = request_id;
+    // Worker id only as a checked token; the header value itself is the partner's claim.
+    std::string worker_for_log = request.worker && is_safe_token(*request.worker)
+                                     ? *request.worker
+                                     : (request.worker ? "<invalid>" : "");
+    record.worker_id = worker_for_log;
+
+    revocations_.refresh_if_changed();
+    const bool revoked = revocations_.is_revoked(peer.serial_hex);
+    Dispatched result;
+    if (revoked) {
+      result.response = make_problem(TransportProblem::certificate_revoked, {}, instance);
+    } else if (draining_.load()) {
+      result.response = make_problem(TransportProblem::draining, {}, instance);
+    } else {
+      auto shared = std::make_shared<const HttpRequest>(std::move(request));
+      // A member coroutine, not a lambda: its by-value parameter lives in the coroutine frame.
+      result = co_await asio::co_spawn(pool_.get_executor(), run_handler(std::move(shared)),
+                                       asio::use_awaitable);
+    }
+    ++served;
+    const bool keep_alive = client_keep_alive && !revoked && !draining_.load() &&
+                            served < lim.max_requests_per_connection;
+    record.route =
+        result.route.empty() ? LogLiteral("unmatched") : LogLiteral::route_template(result.route);
+    record.status = result.response.status;
+    record.bytes_out = result.response.body.size();
+    transport.expires_after(lim.body_timeout);
+    const bool written =
+        co_await write_response(stream, result.response, request_id, keep_alive, version);
+    record.latency_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+    finish_request(record);
+    if (!written) co_return;
+    if (!keep_alive) {
+      co_await close_connection(stream, false);
+      co_return;
+    }
+  }
+  if (transport.socket().is_open()) co_await close_connection(stream, false);
+}
+
+asio::awaitable<Dispatched>
+HttpsServer::Impl::run_handler(std::shared_ptr<const HttpRequest> request) {
+  Dispatched d;
+  d.response = router_.dispatch(*request, d.route);
+  co_return d;
+}
+
+// An error response followed by closing the connection. The rest of the request is unread, so
+// the close lingers (see close_connection).
+asio::awaitable<void> HttpsServer::Impl::refuse(Stream& stream, RequestRecord& record,
+                                                Clock::time_point started,
+                                                const std::string& request_id,
+                                                HttpResponse response) {
+  record.status = response.status;
+  record.bytes_out = response.body.size();
+  beast::get_lowest_layer(stream).expires_after(config_.limits.body_timeout);
+  co_await write_response(stream, response, request_id, false, 11);
+  record.latency_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+  finish_request(record);
+  co_await close_connection(stream, true);
+}
+
+asio::awaitable<bool> HttpsServer::Impl::write_response(Stream& stream,
+                                                        const HttpResponse& response,
+                                                        const std::string& request_id,
+                                                        bool keep_alive, unsigned version) {
+  int status = response.status;
+  if (status < 200 || status > 599) status = 500;
+  http::response<http::string_body> res{static_cast<http::status>(status), version};
+  res.set(http::field::content_type,
+          header_value_ok(response.content_type) && !response.content_type.empty()
+              ? response.content_type
+              : std::string("application/octet-stream"));
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Request-Id", request_id);
+  for (const auto& [name, value] : response.headers) {
+    if (header_name_ok(name) && header_value_ok(value)) res.insert(name, value);
+  }
+  res.keep_alive(keep_alive);
+  res.body() = response.body;
+  res.prepare_payload();
+  auto [ec, n] = co_await http::async_write(stream, res, kAwait);
+  co_return !ec;
+}
+
+asio::awaitable<void> HttpsServer::Impl::close_connection(Stream& stream, bool unread_input) {
+  auto& transport = beast::get_lowest_layer(stream);
+  if (!transport.socket().is_open()) co_return;
+  if (!unread_input) {
+    // Orderly TLS close: send close_notify, wait briefly for the peer's.
+    transport.expires_after(kCloseNotifyTime);
+    co_await stream.async_shutdown(kAwait);
+  } else {
+    // The client may still be sending the request we refused. Closing now would make the kernel
+    // answer with RST, which can destroy our response before the client reads it; so stop
+    // sending, discard input for a bounded time, then close ("lingering close", RFC 9112 §9.6).
+    boost::system::error_code ignored;
+    transport.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    transport.expires_after(kLingerTime);
+    std::array<char, 4096> sink{};
+    std::size_t total = 0;
+    while (total < kMaxDiscardBytes) {
+      auto [ec, n] = co_await transport.async_read_some(asio::buffer(sink), kAwait);
+      if (ec) break;
+      total += n;
+    }
+  }
+  transport.close();
+}
+
+void HttpsServer::Impl::finish_request(const RequestRecord& record) {
+  metrics_.record_request(record.route.view(), record.status, record.latency_us);
+  log_->request(record);
+}
+
+asio::awaitable<void> HttpsServer::Impl::metrics_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await metrics_acceptor_->async_accept(asio::make_strand(ioc_), kAwait);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !metrics_acceptor_->is_open()) co_return;
+      continue;
+    }
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, metrics_session(std::move(socket)), [](std::exception_ptr) {});
+  }
+}
+
+asio::awaitable<void> HttpsServer::Impl::metrics_session(tcp::socket socket) {
+  try {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(4096);
+    parser.body_limit(0);
+    stream.expires_after(kMetricsTimeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kAwait);
+    if (ec) co_return;
+    const auto& req = parser.get();
+    http::response<http::string_body> res;
+    res.version(11);
+    res.keep_alive(false);
+    if (req.method() == http::verb::get && req.target() == "/metrics") {
+      res.result(http::status::ok);
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = metrics_.render_prometheus();
+    } else {
+      res.result(http::status::not_found);
+      res.set(http::field::content_type, "text/plain; charset=utf-8");
+      res.body() = "not found\n";
+    }
+    res.prepare_payload();
+    co_await http::async_write(stream, res, kAwait);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  } catch (...) {
+    log_->event(LogLevel::error, "metrics_session_failed");
+  }
+}
+
+void HttpsServer::Impl::shutdown() {
+  const std::lock_guard lock(lifecycle_mutex_);
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  draining_.store(true);
+  log_->event(LogLevel::info, "draining");
+  // 1. Stop accepting (on the acceptors' strands, where their operations run).
+  std::promise<void> closed;
+  asio::post(acceptor_->get_executor(), [this, &closed] {
+    boost::system::error_code ignored;
+    acceptor_->close(ignored);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  if (metrics_acceptor_) {
+    std::promise<void> metrics_closed;
+    asio::post(metrics_acceptor_->get_executor(), [this, &metrics_closed] {
+      boost::system::error_code ignored;
+      metrics_acceptor_->close(ignored);
+      metrics_closed.set_value();
+    });
+    metrics_closed.get_future().wait();
+  }
+  // 2. Close idle keep-alive connections; busy ones finish their request and then close.
+  registry_.for_each([](ConnectionSlot& s) {
+    if (s.idle && s.tcp != nullptr) s.tcp->close();
+  });
+  // 3. Bounded drain, then close whatever is left.
+  if (!registry_.wait_empty_until(Clock::now() + config_.limits.drain_timeout)) {
+    log_->event(LogLevel::warn, "drain_timeout");
+    registry_.for_each([](ConnectionSlot& s) {
+      if (s.tcp != nullptr) s.tcp->close();
+    });
+    (void)registry_.wait_empty_until(Clock::now() + std::chrono::seconds(2));
+  }
+  // 4. Running handlers finish (they may hold references to sessions' requests), then I/O stops.
+  pool_.join();
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : threads_)
+    t.join();
+  threads_.clear();
+  log_->event(LogLevel::info, "stopped");
+}
+
+void HttpsServer::Impl::reload() {
+  if (auto r = revocations_.reload(); !r) {
+    log_->event(LogLevel::error, "revocation_reload_failed",
+                r.error() == ServerErrc::io_failure ? LogLiteral("unreadable")
+                                                    : LogLiteral("malformed"));
+  } else {
+    log_->event(LogLevel::info, "revocations_reloaded");
+  }
+  if (hooks_.on_reload) {
+    try {
+      hooks_.on_reload();
+    } catch (...) {
+      log_->event(LogLevel::error, "reload_failed");
+    }
+  }
+}
+
+void HttpsServer::Impl::run_until_signalled() {
+  auto strand = asio::make_strand(ioc_);
+  asio::signal_set signals(strand, SIGINT, SIGTERM, SIGHUP);
+  std::promise<void> stop;
+  std::function<void()> arm;
+  arm = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+      if (ec) return;
+      if (signal_number == SIGHUP) {
+        asio::post(pool_, [this] { reload(); });
+        arm();
+        return;
+      }
+      stop.set_value();
+    });
+  };
+  asio::post(strand, [&] { arm(); });
+  stop.get_future().wait();
+  std::promise<void> cancelled;
+  asio::post(strand, [&] {
+    boost::system::error_code ignored;
+    signals.cancel(ignored);
+    asio::post(strand, [&] { cancelled.set_value(); });
+  });
+  cancelled.get_future().wait();
+  shutdown();
+}
+
+// --- HttpsServer --------------------------------------------------------------------------------
+
+HttpsServer::HttpsServer(ServerConfig config, Router router, ServerHooks hooks)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(router), std::move(hooks))) {}
+
+HttpsServer::~HttpsServer() = default;
+
+void HttpsServer::start() {
+  impl_->start();
+}
+std::uint16_t HttpsServer::port() const noexcept {
+  return impl_->port_;
+}
+std::uint16_t HttpsServer::metrics_port() const noexcept {
+  return impl_->metrics_port_;
+}
+void HttpsServer::shutdown() {
+  impl_->shutdown();
+}
+void HttpsServer::run_until_signalled() {
+  impl_->run_until_signalled();
+}
+void HttpsServer::reload() {
+  impl_->reload();
+}
+RevocationStore& HttpsServer::revocations() noexcept {
+  return impl_->revocations_;
+}
+Metrics& HttpsServer::metrics() noexcept {
+  return impl_->metrics_;
+}
+
+}  // namespace sluis::gateway
