@@ -18,5 +18,8 @@ inline constexpr int kExitUsage = 2;
 int run_card(Args args);    // card_cmd.cpp
 int run_policy(Args args);  // policy_cmd.cpp
 int run_key(Args args);     // key_cmd.cpp
+int run_init(Args args);    // gateway_cmd.cpp
+int run_partner(Args args); // gateway_cmd.cpp
+int run_worker(Args args);  // gateway_cmd.cpp
 
 }  // namespace sluis::ctl

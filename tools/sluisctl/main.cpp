@@ -12,6 +12,9 @@ constexpr std::string_view kUsage =
     "usage: sluisctl <group> <command> [options]\n"
     "\n"
     "groups:\n"
+    "  init                         create a gateway home (keys, CA, configuration, store)\n"
+    "  partner add | list | revoke  organisations and their certificates\n"
+    "  worker  add | list | disable | enable   named workers at a partner\n"
     "  key     new | check          create or check a root key file\n"
     "  card    new | pseudonym      anonymous client cards (low-threshold services)\n"
     "  policy  check | explain      validate a rule pack, explain an access decision\n"
@@ -31,6 +34,9 @@ int main(int argc, char** argv) {
   const Args rest(args.data() + 1, args.size() - 1);
   try {
     if (group == "key") return run_key(rest);
+    if (group == "init") return run_init(rest);
+    if (group == "partner") return run_partner(rest);
+    if (group == "worker") return run_worker(rest);
     if (group == "card") return run_card(rest);
     if (group == "policy") return run_policy(rest);
   } catch (const std::exception& e) {
