@@ -28,6 +28,9 @@ class GatewayCategory final : public boost::system::error_category {
       case Errc::busy: return "the store is busy; try again";
       case Errc::injected_failure: return "injected failure (test)";
       case Errc::unknown_worker: return "worker not enrolled at this partner";
+      case Errc::audit_log_inconsistent:
+        return "the audit log does not match its latest signed checkpoint; run sluisctl audit "
+               "verify";
     }
     return "unknown gateway error";
   }

@@ -21,5 +21,8 @@ int run_key(Args args);     // key_cmd.cpp
 int run_init(Args args);    // gateway_cmd.cpp
 int run_partner(Args args); // gateway_cmd.cpp
 int run_worker(Args args);  // gateway_cmd.cpp
+int run_rotate(Args args);  // gateway_cmd.cpp
+int run_backup(Args args);  // gateway_cmd.cpp
+int run_audit(Args args);   // audit_cmd.cpp
 
 }  // namespace sluis::ctl

@@ -15,9 +15,13 @@ constexpr std::string_view kUsage =
     "  init                         create a gateway home (keys, CA, configuration, store)\n"
     "  partner add | list | revoke  organisations and their certificates\n"
     "  worker  add | list | disable | enable   named workers at a partner\n"
+    "  rotate                       rotate the key-encryption key\n"
+    "  backup                       back up the data store (and optionally the key store)\n"
     "  key     new | check          create or check a root key file\n"
     "  card    new | pseudonym      anonymous client cards (low-threshold services)\n"
     "  policy  check | explain      validate a rule pack, explain an access decision\n"
+    "  audit   verify | checkpoint | query | export | report | access-report\n"
+    "                               the DPO's tools on the audit log\n"
     "\n"
     "Run 'sluisctl <group> help' for the options of a group.\n";
 
@@ -37,8 +41,11 @@ int main(int argc, char** argv) {
     if (group == "init") return run_init(rest);
     if (group == "partner") return run_partner(rest);
     if (group == "worker") return run_worker(rest);
+    if (group == "rotate") return run_rotate(rest);
+    if (group == "backup") return run_backup(rest);
     if (group == "card") return run_card(rest);
     if (group == "policy") return run_policy(rest);
+    if (group == "audit") return run_audit(rest);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sluisctl: %s\n", e.what());
     return kExitFailed;

@@ -26,6 +26,7 @@ enum class Errc {
   busy = 12,                  ///< the database stayed locked past the busy timeout
   injected_failure = 13,      ///< a test's fault injection fired (never in production)
   unknown_worker = 14,        ///< the named worker is not enrolled at the calling partner
+  audit_log_inconsistent = 15,  ///< the audit log does not match its latest signed checkpoint
 };
 
 /// The error category of sluis::gateway ("sluis.gateway").

@@ -1,0 +1,405 @@
+// sluisctl audit: verify the audit log, query and export it, DPO report and client access report.
+#include "sluis/crypto/encoding.hpp"
+#include "sluis/crypto/keyfile.hpp"
+#include "sluis/gateway/audit_log.hpp"
+#include "sluis/gateway/audit_report.hpp"
+#include "sluis/gateway/registry.hpp"
+#include "sluis/gateway/store.hpp"
+#include "sluis/policy/rule_pack.hpp"
+#include "sluis/policy/types.hpp"
+#include "sluisctl/command.hpp"
+#include "sluisctl/options.hpp"
+#include "sluisctl/passphrase.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace sluis::ctl {
+
+int run_audit(Args args);
+
+namespace {
+
+using gateway::AuditLog;
+
+constexpr const char* kAuditUsage =
+    "usage (every command takes --key FILE [--passphrase-file F] --log FILE):\n"
+    "  sluisctl audit verify\n"
+    "      Recomputes the whole tree from the events, checks every checkpoint's signature and\n"
+    "      their consistency; names the first event that differs. Exit 1 when it fails.\n"
+    "  sluisctl audit checkpoint\n"
+    "      Prints the latest signed checkpoint and the verifier key witnesses configure.\n"
+    "  sluisctl audit query [filters] [--cursor N] [--limit N]\n"
+    "  sluisctl audit export --format jsonl|csv|fhir [filters] [--out FILE]\n"
+    "      filters: --client-pseudonym a1... --partner P --worker W --action A\n"
+    "               --decision permit|deny|n/a --from T --until T (T = 2025-03-01T00:00:00Z)\n"
+    "               --scope-partner P (a partner's DPO: only events where P acted or owned)\n"
+    "  sluisctl audit report [--from T] [--until T] [--scope-partner P] [--html FILE]\n"
+    "      The DPO report: break-the-glass review, denials by worker, access outside care\n"
+    "      relationships, unusual volumes.\n"
+    "  sluisctl audit access-report --client-pseudonym a1... --lang nl|fr|en [--html FILE]\n"
+    "      The client's \"who saw my data\" report, one page per month.\n"
+    "  Names on reports: --data FILE --key-store FILE (partner display names from the store)\n"
+    "  and --pack FILE (labels of a rule pack).\n";
+
+const std::set<std::string_view> kCommon{"key", "passphrase-file", "log", "data", "key-store",
+                                         "pack"};
+const std::set<std::string_view> kFilters{"client-pseudonym", "partner", "worker",
+                                          "action",           "decision", "from",
+                                          "until",            "scope-partner"};
+
+std::set<std::string_view> with(std::set<std::string_view> base,
+                                std::initializer_list<std::string_view> more) {
+  base.insert(more.begin(), more.end());
+  return base;
+}
+
+std::set<std::string_view> with_filters(std::initializer_list<std::string_view> more) {
+  auto s = with(kCommon, more);
+  s.insert(kFilters.begin(), kFilters.end());
+  return s;
+}
+
+/// Everything a command needs: the root key (kept only while opening), the log, report names.
+struct Opened {
+  std::unique_ptr<AuditLog> log;
+  gateway::ReportNames names;
+  std::optional<policy::RulePack> pack;
+};
+
+std::optional<crypto::RootKey> read_root(const Options& opt) {
+  const std::filesystem::path path = opt.require("key");
+  auto sealed = crypto::root_key_file_is_sealed(path);
+  if (!sealed) {
+    std::cerr << "sluisctl: " << path.string()
+              << " is not a usable root key file: " << sealed.error().message() << "\n";
+    return std::nullopt;
+  }
+  crypto::SecretBuffer pass(0);
+  if (*sealed) pass = read_passphrase(opt.get("passphrase-file"), "Passphrase: ", false);
+  auto root = crypto::read_root_key(path, pass.reveal());
+  if (!root) {
+    std::cerr << "sluisctl: " << path.string() << " does not open: " << root.error().message()
+              << "\n";
+    return std::nullopt;
+  }
+  return std::move(*root);
+}
+
+std::optional<Opened> open_log(const Options& opt) {
+  const std::string log_path = opt.require("log");
+  auto root = read_root(opt);
+  if (!root) return std::nullopt;
+  Opened o;
+  gateway::AuditLogOptions options;
+  options.path = log_path;
+  options.origin.clear();  // whatever the file says
+  options.read_only = true;
+  auto log = AuditLog::open(std::move(options), *root);
+  if (!log) {
+    std::cerr << "sluisctl: the audit log " << log_path
+              << " does not open: " << log.error().message() << "\n";
+    return std::nullopt;
+  }
+  o.log = std::move(*log);
+  const auto data = opt.get("data");
+  const auto keys = opt.get("key-store");
+  if (data.has_value() != keys.has_value()) {
+    throw UsageError("give both --data FILE and --key-store FILE, or neither");
+  }
+  if (data) {
+    if (!std::filesystem::exists(*data) || !std::filesystem::exists(*keys)) {
+      std::cerr << "sluisctl: the store files " << *data << " and " << *keys
+                << " must both exist\n";
+      return std::nullopt;
+    }
+    gateway::StoreOptions so;
+    so.data_path = *data;
+    so.key_store_path = *keys;
+    auto store = gateway::Store::open(std::move(so), *root);
+    if (!store) {
+      std::cerr << "sluisctl: the store does not open: " << store.error().message() << "\n";
+      return std::nullopt;
+    }
+    gateway::Registry registry(**store);
+    auto partners = registry.list_partners();
+    if (!partners) {
+      std::cerr << "sluisctl: cannot list partners: " << partners.error().message() << "\n";
+      return std::nullopt;
+    }
+    for (const auto& p : *partners) o.names.partner_display_names[p.id] = p.display_name;
+  }
+  if (auto pack = opt.get("pack")) {
+    auto loaded = policy::load_rule_pack(*pack);
+    if (!loaded) {
+      std::cerr << "sluisctl: the rule pack " << *pack
+                << " does not load; check it with sluisctl policy check\n";
+      return std::nullopt;
+    }
+    o.pack = std::move(*loaded);
+  }
+  return o;
+}
+
+std::optional<gateway::Instant> time_option(const Options& opt, const std::string& name) {
+  auto v = opt.get(name);
+  if (!v) return std::nullopt;
+  auto t = policy::parse_time(*v);
+  if (!t) {
+    throw UsageError("option --" + name + " needs a UTC time like 2025-03-01T00:00:00Z, not '" +
+                     *v + "'");
+  }
+  return gateway::Instant(*t);
+}
+
+gateway::AuditQuery query_from(const Options& opt) {
+  gateway::AuditQuery q;
+  q.client = opt.get("client-pseudonym");
+  q.partner = opt.get("partner");
+  q.worker = opt.get("worker");
+  q.scope_partner = opt.get("scope-partner");
+  if (auto a = opt.get("action")) {
+    q.action = gateway::parse_audit_action(*a);
+    if (!q.action) {
+      throw UsageError("option --action needs an action such as read, consent-grant or "
+                       "break-glass-start, not '" + *a + "'");
+    }
+  }
+  if (auto d = opt.get("decision")) {
+    q.decision = gateway::parse_audit_decision(*d);
+    if (!q.decision) throw UsageError("option --decision needs permit, deny or n/a");
+  }
+  q.from = time_option(opt, "from");
+  q.until = time_option(opt, "until");
+  return q;
+}
+
+bool write_output(const std::optional<std::string>& path, const std::string& text) {
+  if (!path) {
+    std::cout << text;
+    return true;
+  }
+  std::ofstream out(*path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    std::cerr << "sluisctl: could not write " << *path << "\n";
+    return false;
+  }
+  return true;
+}
+
+std::string hex(const crypto::Hash& h) { return crypto::to_hex(h); }
+
+int audit_verify(Args args) {
+  const Options opt(args, kCommon, {});
+  auto o = open_log(opt);
+  if (!o) return kExitFailed;
+  auto report = o->log->verify();
+  if (!report) {
+    std::cerr << "sluisctl: the audit log could not be read: " << report.error().message()
+              << "\n";
+    return kExitFailed;
+  }
+  if (report->ok()) {
+    std::cout << "The audit log verifies: " << report->events << " events, "
+              << report->checkpoints << " signed checkpoints, all consistent.\n"
+              << "Root of the whole log: " << hex(report->root) << "\n";
+    if (report->latest) std::cout << "Latest checkpoint:\n" << report->latest->note;
+    return kExitOk;
+  }
+  std::cout << "THE AUDIT LOG DOES NOT VERIFY.\n";
+  if (const auto& f = report->first_difference) {
+    std::cout << "First event that differs: #" << f->leaf;
+    if (f->time) {
+      std::cout << " ("
+                << policy::format_time(std::chrono::floor<std::chrono::seconds>(*f->time))
+                << ")";
+    }
+    std::cout << ": " << f->what << "\n";
+  }
+  std::cout << "Problems found (" << report->problems.size() << "):\n";
+  for (const auto& p : report->problems) std::cout << "  - " << p << "\n";
+  return kExitFailed;
+}
+
+int audit_checkpoint(Args args) {
+  const Options opt(args, kCommon, {});
+  auto o = open_log(opt);
+  if (!o) return kExitFailed;
+  std::cout << "Verifier key: " << crypto::format_verifier_key(o->log->verifier_key()) << "\n";
+  auto cp = o->log->latest_checkpoint();
+  if (!cp) {
+    std::cout << "No checkpoint has been issued yet.\n";
+    return kExitOk;
+  }
+  std::cout << cp->note;
+  return kExitOk;
+}
+
+void print_event(const gateway::StoredEvent& se) {
+  const auto& e = se.event;
+  std::cout << "#" << se.leaf << " "
+            << policy::format_time(std::chrono::floor<std::chrono::seconds>(e.time)) << " "
+            << gateway::to_string(e.action) << " partner=" << e.partner << " worker=" << e.worker;
+  if (!e.role.empty()) std::cout << " role=" << e.role;
+  if (!e.client.empty()) std::cout << " client=" << e.client;
+  if (!e.categories.empty()) {
+    std::cout << " categories=";
+    for (std::size_t i = 0; i < e.categories.size(); ++i) {
+      std::cout << (i ? "," : "") << e.categories[i];
+    }
+  }
+  if (!e.purpose.empty()) std::cout << " purpose=" << e.purpose;
+  std::cout << " decision=" << gateway::to_string(e.decision);
+  if (!e.rule.empty()) std::cout << " rule=" << e.rule;
+  if (e.break_glass) std::cout << " BREAK-THE-GLASS";
+  if (!e.owner_partner.empty()) std::cout << " owner=" << e.owner_partner;
+  if (!e.request_id.empty()) std::cout << " request=" << e.request_id;
+  std::cout << "\n";
+}
+
+int audit_query(Args args) {
+  const Options opt(args, with_filters({"cursor", "limit"}), {});
+  auto q = query_from(opt);
+  if (auto c = opt.get("cursor")) q.cursor = parse_count("cursor", *c);
+  if (auto l = opt.get("limit")) {
+    q.limit = static_cast<std::size_t>(parse_count("limit", *l));
+    if (q.limit == 0 || q.limit > gateway::kMaxAuditPage) {
+      throw UsageError("option --limit needs a number from 1 to 1000");
+    }
+  }
+  auto o = open_log(opt);
+  if (!o) return kExitFailed;
+  auto page = o->log->query(q);
+  if (!page) {
+    std::cerr << "sluisctl: the query failed: " << page.error().message() << "\n";
+    return kExitFailed;
+  }
+  for (const auto& se : page->events) print_event(se);
+  std::cout << page->events.size() << " event(s).";
+  if (page->next) std::cout << " More: add --cursor " << *page->next;
+  std::cout << "\n";
+  return kExitOk;
+}
+
+int audit_export(Args args) {
+  const Options opt(args, with_filters({"format", "out"}), {});
+  const std::string format = opt.require("format");
+  if (format != "jsonl" && format != "csv" && format != "fhir") {
+    throw UsageError("option --format needs jsonl, csv or fhir");
+  }
+  const auto q = query_from(opt);
+  auto o = open_log(opt);
+  if (!o) return kExitFailed;
+  auto events = o->log->query_all(q);
+  if (!events) {
+    std::cerr << "sluisctl: the export failed: " << events.error().message() << "\n";
+    return kExitFailed;
+  }
+  std::string text;
+  if (format == "csv") text = gateway::export_csv_header() + "\r\n";
+  for (const auto& se : *events) {
+    if (format == "jsonl") {
+      // A partner-scoped export carries no canonical bytes: print the decoded event instead.
+      if (se.canonical.empty()) {
+        gateway::StoredEvent copy = se;
+        auto bytes = gateway::encode_audit_event(se.event);
+        copy.canonical = bytes ? *bytes : "{}";
+        text += gateway::export_jsonl(copy) + "\n";
+      } else {
+        text += gateway::export_jsonl(se) + "\n";
+      }
+    } else if (format == "csv") {
+      text += gateway::export_csv_row(se) + "\r\n";
+    } else {
+      text += gateway::export_fhir(se, o->log->origin()) + "\n";
+    }
+  }
+  return write_output(opt.get("out"), text) ? kExitOk : kExitFailed;
+}
+
+int audit_report(Args args) {
+  const Options opt(args, with(kCommon, {"from", "until", "scope-partner", "html"}), {});
+  gateway::AuditQuery q;
+  q.from = time_option(opt, "from");
+  q.until = time_option(opt, "until");
+  q.scope_partner = opt.get("scope-partner");
+  auto o = open_log(opt);
+  if (!o) return kExitFailed;
+  if (o->pack) o->names.pack = &*o->pack;
+  auto events = o->log->query_all(q);
+  if (!events) {
+    std::cerr << "sluisctl: the report failed: " << events.error().message() << "\n";
+    return kExitFailed;
+  }
+  const auto report = gateway::build_dpo_report(*events);
+  std::cout << gateway::render_dpo_report_text(report, o->names);
+  if (auto html = opt.get("html")) {
+    if (!write_output(html, gateway::render_dpo_report_html(report, o->names))) return kExitFailed;
+    std::cout << "\nHTML report written to " << *html << "\n";
+  }
+  return kExitOk;
+}
+
+int audit_access_report(Args args) {
+  const Options opt(args, with(kCommon, {"client-pseudonym", "lang", "html"}), {});
+  const std::string client = opt.require("client-pseudonym");
+  if (client.size() < 3 || client.substr(0, 2) != "a1") {
+    throw UsageError("option --client-pseudonym needs the client's audit pseudonym (a1...)");
+  }
+  const std::string lang_text = opt.require("lang");
+  const auto lang = gateway::parse_report_language(lang_text);
+  if (!lang) throw UsageError("option --lang needs nl, fr or en");
+  auto o = open_log(opt);
+  if (!o) return kExitFailed;
+  if (o->pack) o->names.pack = &*o->pack;
+  auto report = gateway::access_report(*o->log, client);
+  if (!report) {
+    std::cerr << "sluisctl: the access report failed: " << report.error().message() << "\n";
+    return kExitFailed;
+  }
+  std::cout << gateway::render_access_report_text(*report, *lang, o->names);
+  if (auto html = opt.get("html")) {
+    if (!write_output(html, gateway::render_access_report_html(*report, *lang, o->names))) {
+      return kExitFailed;
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_audit(Args args) {
+  try {
+    const std::string_view cmd = args.empty() ? std::string_view() : args[0];
+    const Args rest = args.empty() ? args : args.subspan(1);
+    if (cmd == "verify") return audit_verify(rest);
+    if (cmd == "checkpoint") return audit_checkpoint(rest);
+    if (cmd == "query") return audit_query(rest);
+    if (cmd == "export") return audit_export(rest);
+    if (cmd == "report") return audit_report(rest);
+    if (cmd == "access-report") return audit_access_report(rest);
+    if (cmd == "help") {
+      std::cout << kAuditUsage;
+      return kExitOk;
+    }
+    std::cerr << "sluisctl audit: say what to do, e.g. sluisctl audit verify --key FILE --log "
+                 "FILE.\n"
+              << kAuditUsage;
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "sluisctl audit: " << e.what() << ".\n" << kAuditUsage;
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "sluisctl audit: " << e.what() << "\n";
+    return kExitFailed;
+  }
+}
+
+}  // namespace sluis::ctl
