@@ -4,7 +4,8 @@
 #include "sluis/crypto/field.hpp"
 #include "store_impl.hpp"
 
-#include <map>
+#include <algorithm>
+#include <array>
 
 namespace sluis::gateway {
 
@@ -30,6 +31,34 @@ Result<void> check_fields(std::span<const FieldInput> fields) {
 constexpr const char* kMetaSelect =
     "SELECT seq, id, client_id, category, owner_partner, created_by_worker, created_at, version, "
     "supersedes, key_version, superseded_by FROM fragments ";
+
+/// Room reserved up front for a dossier's fragments and a fragment's fields (grown as needed).
+constexpr std::size_t kTypicalDossierFragments = 32;
+constexpr std::size_t kTypicalFragmentFields = 8;
+
+/// Most fragments whose fields one statement fetches (well under SQLite's 999 parameters).
+constexpr std::size_t kMaxFieldBatch = 64;
+
+/// The fields of up to `count` fragments named by seq, in (fragment_seq, position) order: the
+/// primary key's order, so SQLite seeks each listed fragment and needs no sort. Statement texts
+/// come in a few sizes (8, 16, 32, 64 placeholders) so each is prepared once per connection; the
+/// unused placeholders are left NULL. Only the listed fragments' rows are visited.
+const char* field_batch_sql(std::size_t count) {
+  static const std::array<std::string, 4> kTexts = [] {
+    std::array<std::string, 4> texts;
+    for (std::size_t b = 0; b < texts.size(); ++b) {
+      std::string sql = "SELECT fragment_seq, name, sealed FROM fragment_fields "
+                        "WHERE fragment_seq IN (?";
+      for (std::size_t n = 1; n < (std::size_t{8} << b); ++n) sql += ",?";
+      sql += ") ORDER BY fragment_seq, position";
+      texts[b] = std::move(sql);
+    }
+    return texts;
+  }();
+  std::size_t b = 0;
+  while ((std::size_t{8} << b) < count) ++b;
+  return kTexts[b].c_str();
+}
 
 struct MetaRow {
   FragmentMeta meta;
@@ -318,6 +347,10 @@ Result<std::vector<DossierEntry>> Dossiers::read_dossier(
     std::optional<std::string_view> category) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
+  // One snapshot for the whole read: every statement below sees the same state, and the WAL
+  // read lock is taken once rather than once per statement.
+  sql::ReadTransaction snapshot(i.data);
+  if (auto r = snapshot.begin(); !r) return r.error();
   auto rel = has_relationship(i, requesting_partner, client);
   if (!rel) return rel.error();
   if (!*rel) return make_error_code(Errc::not_found);
@@ -327,6 +360,7 @@ Result<std::vector<DossierEntry>> Dossiers::read_dossier(
                                   "WHERE client_id = ? AND superseded_by IS NULL "
                                   "ORDER BY created_at, seq";
   std::vector<MetaRow> permitted;
+  permitted.reserve(kTypicalDossierFragments);
   {
     auto s = i.data.prepare(kSql.c_str());
     if (!s) return s.error();
@@ -335,44 +369,61 @@ Result<std::vector<DossierEntry>> Dossiers::read_dossier(
       auto row = s->step();
       if (!row) return row.error();
       if (!*row) break;
+      if (category && s->text_view(3) != *category) continue;
       auto m = read_meta(*s);
       if (!m) return m.error();
-      if (category && m->meta.category != *category) continue;
       // 2. The decision. A denied fragment goes no further: no key, no field row is touched.
       if (!permit || !permit(m->meta)) continue;
       permitted.push_back(std::move(*m));
     }
   }
-  // 3. Keys and fields of the permitted fragments only.
-  std::map<std::pair<std::string, std::uint32_t>, crypto::DataKey, std::less<>> keys;
+  // 3. Keys and fields of the permitted fragments only, in one statement per batch (see
+  // field_batch_sql): a statement per fragment cost more in SQLite's per-statement work than
+  // the rows themselves.
   std::vector<DossierEntry> out;
   out.reserve(permitted.size());
   for (auto& m : permitted) {
-    auto k = keys.find(std::pair{m.meta.category, m.key_version});
-    if (k == keys.end()) {
-      auto key = i.data_key_for_read(client, m.meta.category,
-                                     crypto::DataKeyVersion{m.key_version});
-      if (!key) return key.error();
-      k = keys.emplace(std::pair{m.meta.category, m.key_version}, std::move(*key)).first;
-    }
-    DossierEntry entry{std::move(m.meta), {}};
-    auto f = i.data.prepare(
-        "SELECT name, sealed FROM fragment_fields WHERE fragment_seq = ? ORDER BY position");
+    out.push_back({std::move(m.meta), {}});
+    out.back().fields.reserve(kTypicalFragmentFields);
+  }
+  // Fragments by seq: rows arrive in (fragment_seq, position) order.
+  std::vector<std::pair<std::int64_t, std::size_t>> by_seq;
+  by_seq.reserve(permitted.size());
+  for (std::size_t n = 0; n < permitted.size(); ++n) by_seq.emplace_back(permitted[n].seq, n);
+  std::sort(by_seq.begin(), by_seq.end());
+  for (std::size_t first = 0; first < by_seq.size(); first += kMaxFieldBatch) {
+    const std::size_t count = std::min(kMaxFieldBatch, by_seq.size() - first);
+    auto f = i.data.prepare(field_batch_sql(count));
     if (!f) return f.error();
-    f->bind(1, m.seq);
+    // Placeholders past `count` stay NULL, and `x IN (NULL)` matches nothing.
+    for (std::size_t n = 0; n < count; ++n) f->bind(static_cast<int>(n + 1), by_seq[first + n].first);
+    std::size_t cursor = first;  // the by_seq entry the current rows belong to
+    const crypto::DataKey* key = nullptr;
     for (;;) {
       auto row = f->step();
       if (!row) return row.error();
       if (!*row) break;
-      std::string name = f->text(0);
+      const std::int64_t seq = f->int64(0);
+      if (key == nullptr || by_seq[cursor].first != seq) {
+        while (cursor < first + count && by_seq[cursor].first != seq) ++cursor;
+        if (cursor == first + count) return make_error_code(Errc::storage_failure);
+        const auto& m = permitted[by_seq[cursor].second];
+        // Valid until the next lookup, which comes only after this fragment's fields are open.
+        auto k = i.cached_data_key(client, out[by_seq[cursor].second].meta.category,
+                                   crypto::DataKeyVersion{m.key_version});
+        if (!k) return k.error();
+        key = *k;
+      }
+      const auto n = by_seq[cursor].second;
+      auto& entry = out[n];
+      const auto name = f->text_view(1);
       const crypto::FieldContext ctx{entry.meta.id, name, entry.meta.category, client,
-                                     crypto::DataKeyVersion{m.key_version}};
-      auto plain = crypto::open_field(k->second, ctx, f->blob(1));
+                                     crypto::DataKeyVersion{permitted[n].key_version}};
+      auto plain = crypto::open_field(*key, ctx, f->blob(2));
       if (i.options.on_field_opened) i.options.on_field_opened(entry.meta.id);
       if (!plain) return make_error_code(Errc::crypto_failure);
-      entry.fields.push_back({std::move(name), std::move(*plain)});
+      entry.fields.push_back({std::string(name), std::move(*plain)});
     }
-    out.push_back(std::move(entry));
   }
   return out;
 }

@@ -85,6 +85,13 @@ std::string Stmt::text(int col) const {
   return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
 }
 
+std::string_view Stmt::text_view(int col) const {
+  const auto* p = sqlite3_column_text(s_, col);
+  const int n = sqlite3_column_bytes(s_, col);
+  if (p == nullptr || n <= 0) return {};
+  return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)};
+}
+
 std::span<const std::uint8_t> Stmt::blob(int col) const {
   const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s_, col));
   const int n = sqlite3_column_bytes(s_, col);
@@ -219,6 +226,14 @@ Result<void> Db::exec(const char* sql) {
   return {};
 }
 
+Result<void> Db::run_cached(const char* sql) {
+  auto s = prepare(sql);
+  if (!s) return s.error();
+  return s->run();
+}
+
+bool Db::in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
+
 Result<Stmt> Db::prepare(const char* sql) {
   if (auto it = cache_.find(sql); it != cache_.end()) return Stmt(it->second);
   sqlite3_stmt* s = nullptr;
@@ -279,18 +294,30 @@ Result<void> Db::restore_from(const std::filesystem::path& src, const crypto::Su
   return r;
 }
 
+ReadTransaction::~ReadTransaction() {
+  // Nothing was written: COMMIT only releases the read lock. Should it fail, ROLLBACK does too.
+  if (open_ && !db_.run_cached("COMMIT")) static_cast<void>(db_.run_cached("ROLLBACK"));
+}
+
+Result<void> ReadTransaction::begin() {
+  if (db_.in_transaction()) return {};
+  if (auto r = db_.run_cached("BEGIN"); !r) return r;
+  open_ = true;
+  return {};
+}
+
 Transaction::~Transaction() {
-  if (open_) static_cast<void>(db_.exec("ROLLBACK"));
+  if (open_) static_cast<void>(db_.run_cached("ROLLBACK"));
 }
 
 Result<void> Transaction::begin() {
-  if (auto r = db_.exec("BEGIN IMMEDIATE"); !r) return r;
+  if (auto r = db_.run_cached("BEGIN IMMEDIATE"); !r) return r;
   open_ = true;
   return {};
 }
 
 Result<void> Transaction::commit() {
-  if (auto r = db_.exec("COMMIT"); !r) return r;
+  if (auto r = db_.run_cached("COMMIT"); !r) return r;
   open_ = false;
   return {};
 }

@@ -46,6 +46,8 @@ class Stmt {
 
   [[nodiscard]] std::int64_t int64(int col) const;
   [[nodiscard]] std::string text(int col) const;
+  /// The column's text without copying; valid until the next step() or the handle's death.
+  [[nodiscard]] std::string_view text_view(int col) const;
   [[nodiscard]] std::span<const std::uint8_t> blob(int col) const;
   [[nodiscard]] bool is_null(int col) const;
 
@@ -69,8 +71,13 @@ class Db {
                                   std::chrono::milliseconds busy_timeout);
   void close() noexcept;
 
-  /// Runs fixed SQL text that carries no values (DDL, pragmas, BEGIN/COMMIT).
+  /// Runs fixed SQL text that carries no values (DDL, pragmas).
   [[nodiscard]] Result<void> exec(const char* sql);
+  /// As exec for one statement given as a string literal, through the statement cache, so a
+  /// statement run on every request (BEGIN, COMMIT) is parsed once per connection, not per use.
+  [[nodiscard]] Result<void> run_cached(const char* sql);
+  /// True while an explicit transaction is open on this connection.
+  [[nodiscard]] bool in_transaction() const noexcept;
   /// Returns the cached prepared statement for `sql` (a string literal: cached by address).
   [[nodiscard]] Result<Stmt> prepare(const char* sql);
   [[nodiscard]] std::int64_t changes() const noexcept;
@@ -89,6 +96,23 @@ class Db {
  private:
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+/// A read snapshot spanning several statements: BEGIN (deferred) in begin(), COMMIT on
+/// destruction. Without it every statement is its own read transaction, and each one takes and
+/// drops the WAL read lock (an fcntl(2) pair) and re-checks the WAL index. Inside a transaction
+/// the caller already holds it does nothing.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Db& db) noexcept : db_(db) {}
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+  ~ReadTransaction();
+  [[nodiscard]] Result<void> begin();
+
+ private:
+  Db& db_;
+  bool open_ = false;
 };
 
 /// BEGIN IMMEDIATE on construction (via begin()); ROLLBACK on destruction unless committed.

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstring>
 #include <set>
 
 namespace sluis::gateway {
@@ -238,9 +240,13 @@ Result<std::pair<DataKeyVersion, crypto::DataKey>> Store::Impl::data_key_for_wri
   return std::pair{version, std::move(key)};
 }
 
-Result<crypto::DataKey> Store::Impl::data_key_for_read(const ClientId& client,
-                                                       std::string_view category,
-                                                       DataKeyVersion version) {
+namespace {
+
+/// Fetches and unwraps the data key client × category × version into `out` (zeroised on
+/// failure by unwrap_data_key_into). Errc::key_unavailable when it is gone (erased).
+Result<void> load_data_key(sql::Db& keys, const crypto::KeyRing& ring, const ClientId& client,
+                           std::string_view category, DataKeyVersion version,
+                           crypto::DataKey& out) {
   auto s = keys.prepare(
       "SELECT kek_version, wrapped FROM data_keys WHERE client_id = ? AND category = ? AND "
       "version = ?");
@@ -253,13 +259,130 @@ Result<crypto::DataKey> Store::Impl::data_key_for_read(const ClientId& client,
   const auto blob = s->blob(1);
   auto kek = ring.find(kek_version);
   if (!kek) return make_error_code(Errc::key_unavailable);
-  crypto::WrappedDataKey wrapped{kek_version, {blob.begin(), blob.end()}};
-  auto key = crypto::unwrap_data_key(**kek, {client, category, version}, wrapped);
-  if (!key) return make_error_code(Errc::crypto_failure);
-  return std::move(*key);
+  const crypto::WrappedDataKey wrapped{kek_version, {blob.begin(), blob.end()}};
+  if (!crypto::unwrap_data_key_into(**kek, {client, category, version}, wrapped, out)) {
+    return make_error_code(Errc::crypto_failure);
+  }
+  return {};
 }
 
+/// Bumped by DataKeyCache::clear_everywhere(); each cache compares it with the value it
+/// last saw. Relaxed order suffices: the bump happens under the erasing Store's mutex after its
+/// key-store commit, and a reader in another Store learns of the erasure's effects only through
+/// SQLite, whose locking orders the two.
+std::atomic<std::uint64_t> g_key_cache_generation{0};
+
+}  // namespace
+
+DataKeyCache::DataKeyCache(std::size_t capacity)
+    : capacity_(std::max<std::size_t>(capacity, 1)),
+      generation_(g_key_cache_generation.load(std::memory_order_relaxed)) {
+  slots_.reserve(capacity_);
+  index_.reserve(capacity_);
+}
+
+std::size_t DataKeyCache::NameHash::operator()(const Name& n) const noexcept {
+  // The client id is random, so its first eight bytes are already a good hash.
+  std::uint64_t h = 0;
+  std::memcpy(&h, n.client.bytes.data(), sizeof h);
+  h ^= std::hash<std::string_view>{}(n.category) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return static_cast<std::size_t>(h ^ (std::uint64_t{n.version} * 0xff51afd7ed558ccdULL));
+}
+
+void DataKeyCache::sync_generation() noexcept {
+  const auto g = g_key_cache_generation.load(std::memory_order_relaxed);
+  if (g != generation_) {
+    clear();
+    generation_ = g;
+  }
+}
+
+const crypto::DataKey* DataKeyCache::find(const ClientId& client, std::string_view category,
+                                          crypto::DataKeyVersion version) {
+  sync_generation();
+  const auto it = index_.find(Name{client, category, version.value});
+  if (it == index_.end()) return nullptr;
+  Slot& slot = slots_[it->second];
+  slot.last_used = ++clock_;
+  ++hits_;
+  return &slot.key;
+}
+
+DataKeyCache::Slot& DataKeyCache::claim() {
+  if (index_.size() < slots_.size()) {  // a slot freed by clear() or a failed load
+    for (auto& slot : slots_) {
+      if (!slot.live) return slot;
+    }
+  }
+  if (slots_.size() < capacity_) return slots_.emplace_back();
+  // Full: evict the least recently used. A linear scan is fine at this size, and a miss costs a
+  // key-store query and an unwrap anyway.
+  Slot* lru = &slots_.front();
+  for (auto& slot : slots_) {
+    if (slot.last_used < lru->last_used) lru = &slot;
+  }
+  release(*lru);
+  return *lru;
+}
+
+void DataKeyCache::release(Slot& slot) noexcept {
+  if (slot.live) index_.erase(Name{slot.client, slot.category, slot.version.value});
+  crypto::detail::zeroise(slot.key.reveal_mut().data(), crypto::DataKey::size());
+  slot.live = false;
+}
+
+const crypto::DataKey& DataKeyCache::install(Slot& slot, const ClientId& client,
+                                             std::string_view category,
+                                             crypto::DataKeyVersion version) {
+  slot.client = client;
+  slot.category.assign(category);
+  slot.version = version;
+  slot.last_used = ++clock_;
+  slot.live = true;
+  index_.emplace(Name{slot.client, slot.category, version.value},
+                 static_cast<std::size_t>(&slot - slots_.data()));
+  return slot.key;
+}
+
+void DataKeyCache::clear() noexcept {
+  for (auto& slot : slots_) {
+    crypto::detail::zeroise(slot.key.reveal_mut().data(), crypto::DataKey::size());
+    slot.live = false;
+  }
+  index_.clear();
+  ++clears_;
+}
+
+void DataKeyCache::clear_everywhere() noexcept {
+  clear();
+  generation_ = g_key_cache_generation.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+DataKeyCacheStats DataKeyCache::stats() const noexcept {
+  return {index_.size(), capacity_, hits_, misses_, clears_};
+}
+
+Result<crypto::DataKey> Store::Impl::data_key_for_read(const ClientId& client,
+                                                       std::string_view category,
+                                                       DataKeyVersion version) {
+  crypto::DataKey key;
+  if (auto r = load_data_key(keys, ring, client, category, version, key); !r) return r.error();
+  return key;
+}
+
+Result<const crypto::DataKey*> Store::Impl::cached_data_key(const ClientId& client,
+                                                            std::string_view category,
+                                                            DataKeyVersion version) {
+  return key_cache.get(client, category, version, [&](crypto::DataKey& out) {
+    return load_data_key(keys, ring, client, category, version, out);
+  });
+}
+
+void Store::Impl::forget_cached_keys() noexcept { key_cache.clear_everywhere(); }
+
 Result<void> Store::Impl::shred_keys(std::string_view tag) {
+  // First, whatever follows: a cached copy must not outlive the wrapped key it came from.
+  forget_cached_keys();
   {
     sql::Transaction tx(keys);
     if (auto r = tx.begin(); !r) return r;
@@ -322,6 +445,8 @@ Result<std::size_t> Store::Impl::reapply_erasures() {
     if (auto r = tx.commit(); !r) return r.error();
   }
   bool keys_changed = false;
+  // Run at open and after a restore only: cheap to be strict and drop every cached key.
+  if (!tags.empty()) forget_cached_keys();
   {
     sql::Transaction tx(keys);
     if (auto r = tx.begin(); !r) return r.error();
@@ -401,6 +526,7 @@ Result<void> Store::snapshot_key_store(const std::filesystem::path& dest) {
 Result<void> Store::restore_key_store_snapshot(const std::filesystem::path& src) {
   std::lock_guard lock(impl_->mutex);
   auto& i = *impl_;
+  i.forget_cached_keys();  // the key store is about to be replaced wholesale
   if (auto r = i.keys.restore_from(src, i.keystore_key, i.options.busy_timeout); !r) return r;
   // The snapshot may predate newer schema versions of the key store.
   if (auto r = migrate(i.keys, kKeyMigrations, kKeyStoreSchemaVersion, to_db(i.now())); !r) {
@@ -497,6 +623,9 @@ Result<KekVersion> Store::rotate_kek() {
     }
   }
   if (auto r = tx.commit(); !r) return r.error();
+  // Cached keys were unwrapped under a KEK that no longer exists; drop them all (they refill
+  // under the new one).
+  i.forget_cached_keys();
   if (auto r = i.keys.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
   for (auto v : i.ring.versions()) i.ring.retire(v);
   i.ring.add(std::move(fresh));
@@ -520,6 +649,11 @@ Result<std::size_t> Store::count_data_keys(KekVersion version) const {
 
 std::string Store::audit_pseudonym(const ClientId& client) const {
   return impl_->tag_of(client);
+}
+
+DataKeyCacheStats Store::data_key_cache_stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->key_cache.stats();
 }
 
 }  // namespace sluis::gateway

@@ -53,6 +53,8 @@ struct Store::Impl {
   sql::Db data;
   sql::Db keys;
   crypto::KeyRing ring;
+  /// Unwrapped data keys between reads; cleared by every erasure, rotation and restore.
+  DataKeyCache key_cache{options.data_key_cache_size};
 
   [[nodiscard]] Instant now() const { return options.clock(); }
   /// Fires the fault-injection seam at `step`.
@@ -73,6 +75,13 @@ struct Store::Impl {
   [[nodiscard]] Result<crypto::DataKey> data_key_for_read(const ClientId& client,
                                                           std::string_view category,
                                                           crypto::DataKeyVersion version);
+  /// As data_key_for_read, through key_cache: the pointer is valid until the next use of the
+  /// cache (the next call of this function, or an erasure/rotation/restore).
+  [[nodiscard]] Result<const crypto::DataKey*> cached_data_key(const ClientId& client,
+                                                               std::string_view category,
+                                                               crypto::DataKeyVersion version);
+  /// Drops every cached data key, here and in every other Store of this process.
+  void forget_cached_keys() noexcept;
   /// Crypto-shreds every data key of the client tagged `tag` and records the tombstone in the key
   /// store; then checkpoints the key store's WAL so no old page image keeps the wrapped keys.
   [[nodiscard]] Result<void> shred_keys(std::string_view tag);

@@ -1,11 +1,15 @@
 // Benchmark: dossier assembly (20 fragments × 5 fields) from a store holding 100 000 clients.
 // Reported Time is µs per dossier (CPU column: this process's CPU; wall includes contention).
+// _AllPermitted re-reads one client (warm: its data keys are cached, its pages in SQLite's cache);
+// _ManyClients reads kSpread clients in turn, so every data key misses the cache and many pages
+// are read and decrypted again — the shape of a real load over many clients.
 #include "sluis/gateway/dossiers.hpp"
 #include "sluis/gateway/registry.hpp"
 #include "sluis/gateway/store.hpp"
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +36,9 @@ std::size_t client_count() {
 const std::size_t kClients = client_count();
 constexpr int kFragments = 20;
 constexpr int kFields = 5;
+/// Clients with a full 20-fragment dossier for the many-clients read: 5 keys each, far more
+/// than the default data-key cache holds.
+constexpr std::size_t kSpread = 256;
 constexpr const char* kCategories[] = {"housing", "income", "health", "case-note", "appointment"};
 
 crypto::PlainBytes bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
@@ -52,6 +59,7 @@ struct Fixture {
   crypto::RootKey root = crypto::RootKey::random();
   std::unique_ptr<Store> store;
   ClientId target;
+  std::vector<ClientId> spread;  ///< kSpread clients with kFragments fragments each
 
   Fixture() {
     std::string tmpl = (fs::temp_directory_path() / "sluis-bench-XXXXXX").string();
@@ -91,6 +99,22 @@ struct Fixture {
         std::abort();
       }
     }
+    // Dossiers for the many-clients read, interleaved so no client's rows sit together.
+    {
+      std::vector<NewFragment> many;
+      many.reserve(kSpread * kFragments);
+      // Every other client at most (a small smoke-run store has fewer), never the target.
+      const std::size_t step = std::max<std::size_t>(kClients / kSpread, 2);
+      for (std::size_t n = 1; n < kClients && spread.size() < kSpread; n += step) {
+        if (clients[n] != target) spread.push_back(clients[n]);
+      }
+      for (int f = 1; f < kFragments; ++f) {
+        for (std::size_t n = 0; n < spread.size(); ++n) {
+          many.push_back({spread[n], "ocmw-brussel", "w1", kCategories[f % 5], make_fields(f)});
+        }
+      }
+      if (!d.add_fragments_bulk(many)) std::abort();
+    }
     const auto t1 = std::chrono::steady_clock::now();
     std::fprintf(stderr, "filled %zu clients, %zu fragments in %.1f s\n", kClients,
                  kClients + kFragments - 1,
@@ -127,6 +151,28 @@ void BM_DossierRead_AllPermitted(benchmark::State& state) {
   state.counters["fields"] = static_cast<double>(fields);
 }
 BENCHMARK(BM_DossierRead_AllPermitted)->Unit(benchmark::kMicrosecond);
+
+void BM_DossierRead_ManyClients(benchmark::State& state) {
+  auto& f = fixture();
+  Dossiers d(*f.store);
+  auto permit = [](const FragmentMeta&) { return true; };
+  std::size_t next = 0;
+  const auto before = f.store->data_key_cache_stats();
+  for (auto _ : state) {
+    auto r = d.read_dossier(f.spread[next], "ocmw-brussel", permit);
+    if (!r || r->size() != static_cast<std::size_t>(kFragments)) {
+      state.SkipWithError("wrong dossier");
+      break;
+    }
+    next = (next + 1) % f.spread.size();
+    benchmark::DoNotOptimize(r);
+  }
+  const auto after = f.store->data_key_cache_stats();
+  const auto hits = static_cast<double>(after.hits - before.hits);
+  const auto misses = static_cast<double>(after.misses - before.misses);
+  state.counters["key_hit_rate"] = hits / std::max(hits + misses, 1.0);
+}
+BENCHMARK(BM_DossierRead_ManyClients)->Unit(benchmark::kMicrosecond);
 
 void BM_DossierRead_HalfDenied(benchmark::State& state) {
   auto& f = fixture();

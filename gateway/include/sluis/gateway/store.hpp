@@ -1,16 +1,20 @@
 // The SQLCipher store: the data store and the separate key store, schema migrations, backups, KEKs.
 #pragma once
 
+#include "sluis/crypto/field.hpp"
 #include "sluis/crypto/keys.hpp"
 #include "sluis/gateway/domain.hpp"
 #include "sluis/gateway/error.hpp"
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace sluis::gateway {
@@ -35,6 +39,102 @@ struct StoreOptions {
   /// Testing and metrics seam: called once per field opened, with the fragment it belongs to.
   /// Never receives field contents.
   std::function<void(const FragmentId&)> on_field_opened;
+  /// Most unwrapped data keys the store keeps in guarded memory between reads (see DataKeyCache).
+  /// Each costs one guarded allocation (about 3 memory mappings and one locked page) for the
+  /// life of the store. Values below 1 are taken as 1.
+  std::size_t data_key_cache_size = 256;
+};
+
+/// What the data-key cache has done since the store opened (for tests and metrics).
+struct DataKeyCacheStats {
+  std::size_t size = 0;      ///< keys held now
+  std::size_t capacity = 0;  ///< most keys it will hold
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t clears = 0;  ///< times every key was dropped (erasure, KEK rotation, restore)
+};
+
+/// A bounded least-recently-used cache of unwrapped data keys, named by client × category ×
+/// version, so a dossier read does not query the key store, unwrap and allocate guarded memory
+/// for every key it needs.
+///
+/// Promises: never more than `capacity` keys; each key lives in its own SecretBytes slot
+/// (guarded, locked, zeroised), allocated once and reused, so a miss after warm-up allocates no
+/// guarded memory either; a key leaves the cache only by being zeroised in place (eviction,
+/// clear()). clear() is called by the store on every erasure, KEK rotation and key-store restore,
+/// and through a process-wide generation (clear_everywhere()) every other cache in the
+/// process clears itself before its next lookup, so one Store's erasure is honoured by the other
+/// Stores a process opens on the same files. (Another *process* sharing the files does not see it;
+/// there the erasure's deleted rows leave nothing for a stale key to open.)
+///
+/// Not thread-safe: the owning Store serialises use under its mutex.
+class DataKeyCache {
+ public:
+  explicit DataKeyCache(std::size_t capacity);
+  DataKeyCache(const DataKeyCache&) = delete;
+  DataKeyCache& operator=(const DataKeyCache&) = delete;
+
+  /// The cached key, marked most recently used, or nullptr. The pointer stays valid until the
+  /// next call of a non-const member.
+  [[nodiscard]] const crypto::DataKey* find(const ClientId& client, std::string_view category,
+                                            crypto::DataKeyVersion version);
+  /// The key for client × category × version: cached, or filled by `load(crypto::DataKey& out)
+  /// -> Result<void>` into a free or evicted (zeroised) slot. A failed load leaves the slot
+  /// zeroised and unused and returns the error. Validity of the pointer as for find().
+  template <class Load>
+  [[nodiscard]] Result<const crypto::DataKey*> get(const ClientId& client,
+                                                   std::string_view category,
+                                                   crypto::DataKeyVersion version, Load&& load) {
+    if (const auto* k = find(client, category, version)) return k;
+    ++misses_;
+    Slot& slot = claim();
+    if (auto r = load(slot.key); !r) {
+      release(slot);
+      return r.error();
+    }
+    return &install(slot, client, category, version);
+  }
+  /// Zeroises and drops every key.
+  void clear() noexcept;
+  /// clear(), and makes every other cache in this process clear itself before its next lookup.
+  void clear_everywhere() noexcept;
+
+  [[nodiscard]] DataKeyCacheStats stats() const noexcept;
+
+ private:
+  struct Slot {
+    ClientId client;
+    std::string category;
+    crypto::DataKeyVersion version;
+    std::uint64_t last_used = 0;
+    bool live = false;
+    crypto::DataKey key;  ///< zero whenever !live
+  };
+  /// What the index is keyed by; `category` views the slot's own string.
+  struct Name {
+    ClientId client;
+    std::string_view category;
+    std::uint32_t version;
+    friend bool operator==(const Name&, const Name&) = default;
+  };
+  struct NameHash {
+    std::size_t operator()(const Name& n) const noexcept;
+  };
+
+  Slot& claim();
+  void release(Slot& slot) noexcept;
+  const crypto::DataKey& install(Slot& slot, const ClientId& client, std::string_view category,
+                                 crypto::DataKeyVersion version);
+  void sync_generation() noexcept;
+
+  std::size_t capacity_;
+  std::vector<Slot> slots_;  ///< reserved to capacity_: slots never move (Name views them)
+  std::unordered_map<Name, std::size_t, NameHash> index_;
+  std::uint64_t clock_ = 0;
+  std::uint64_t generation_ = 0;
+  std::uint64_t hits_ = 0;
+  std::uint64_t misses_ = 0;
+  std::uint64_t clears_ = 0;
 };
 
 /// The store: two SQLCipher files opened with raw 256-bit keys derived from the root key.
@@ -93,6 +193,9 @@ class Store {
 
   /// The audit-domain pseudonym of a client ("a1..."): what tombstones and the audit log name.
   [[nodiscard]] std::string audit_pseudonym(const ClientId& client) const;
+
+  /// Counters of the data-key cache (StoreOptions::data_key_cache_size).
+  [[nodiscard]] DataKeyCacheStats data_key_cache_stats() const;
 
   struct Impl;
   /// For the domain services built on this store (Registry, Dossiers, ConsentBook).
