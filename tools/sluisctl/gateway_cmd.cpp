@@ -44,6 +44,13 @@ constexpr const char* kGatewayUsage =
     "  sluisctl worker add --home DIR --partner ID --worker WID --role ROLE\n"
     "  sluisctl worker list --home DIR --partner ID\n"
     "  sluisctl worker disable|enable --home DIR --partner ID --worker WID\n"
+    "  sluisctl rotate --home DIR\n"
+    "      Adds a new key-encryption-key version, rewraps every data key under it (field\n"
+    "      ciphertexts are untouched) and destroys the old versions.\n"
+    "  sluisctl backup --home DIR --out DIR2 [--with-key-snapshot]\n"
+    "      Online backup of the data store (SQLCipher, no key material) into DIR2; with\n"
+    "      --with-key-snapshot also a key-store snapshot (keep few, keep them short: see\n"
+    "      docs/operations.md).\n"
     "Every command that opens the store takes --passphrase-file F when the root key is sealed.\n";
 
 // The gateway home as the configuration describes it.
@@ -329,6 +336,40 @@ int worker_cmd(std::string_view verb, Args args) {
   return kExitOk;
 }
 
+int rotate(Args args) {
+  const Options opt(args, {"home", "passphrase-file"}, {});
+  const Home home = Home::open(opt.require("home"));
+  auto store = open_store(home, opt);
+  auto version = store->rotate_kek();
+  if (!version) throw std::runtime_error("rotation failed: " + version.error().message());
+  std::printf("Key-encryption key rotated: version %u is current; older versions are destroyed.\n",
+              version->value);
+  return kExitOk;
+}
+
+int backup(Args args) {
+  const Options opt(args, {"home", "out", "passphrase-file"}, {"with-key-snapshot"});
+  const Home home = Home::open(opt.require("home"));
+  const fs::path out = fs::absolute(opt.require("out"));
+  fs::create_directories(out);
+  fs::permissions(out, fs::perms::owner_all, fs::perm_options::replace);
+  auto store = open_store(home, opt);
+  const auto stamp = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch()).count());
+  const fs::path data = out / ("data-" + stamp + ".db");
+  check(store->backup_data(data), "the data backup failed");
+  std::printf("Data store backed up to %s (encrypted; no key material).\n", data.c_str());
+  if (opt.flag("with-key-snapshot")) {
+    const fs::path keys = out / ("keys-" + stamp + ".db");
+    check(store->snapshot_key_store(keys), "the key-store snapshot failed");
+    std::printf("Key store snapshot written to %s. It can bring back erased clients' keys until\n"
+                "it is destroyed: keep it apart from data backups and delete it on schedule.\n",
+                keys.c_str());
+  }
+  return kExitOk;
+}
+
 int guarded(const char* group, int (*fn)(Args), Args args) {
   try {
     return fn(args);
@@ -347,6 +388,10 @@ int guarded(const char* group, int (*fn)(Args), Args args) {
 }  // namespace
 
 int run_init(Args args) { return guarded("init", &init, args); }
+
+int run_rotate(Args args) { return guarded("rotate", &rotate, args); }
+
+int run_backup(Args args) { return guarded("backup", &backup, args); }
 
 int run_partner(Args args) {
   if (!args.empty() && args[0] == "add") return guarded("partner", &partner_add, args.subspan(1));
