@@ -27,6 +27,11 @@ target_compile_options(sluis_options INTERFACE
   -Wcast-align -Wdouble-promotion -Wformat=2)
 # Not -Wnull-dereference: g++ 12 raises it inside libstdc++ containers at -O2 and above (false
 # positives in std::vector growth paths), which would make -Werror release builds fail on noise.
+# Not -Wrestrict on g++ 12 either: it misfires on std::string concatenation at -O2/-O3 (GCC bug
+# 105651, fixed in g++ 13).
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  target_compile_options(sluis_options INTERFACE -Wno-restrict)
+endif()
 if(SLUIS_WERROR)
   target_compile_options(sluis_options INTERFACE -Werror)
 endif()
