@@ -1,0 +1,344 @@
+// The common checks every /v1 request passes, problem answers, audit appends, and the routing
+// table.
+#include "call.hpp"
+
+#include "strict_json.hpp"
+
+#include "sluis/gateway/problem.hpp"
+#include "sluis/policy/error.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <stdexcept>
+
+namespace sluis::gateway::api {
+
+AuditEvent Call::event(AuditAction action) const {
+  AuditEvent e;
+  e.time = now;
+  e.partner = partner.id;
+  e.worker = worker.worker_id;
+  e.role = worker.role;
+  e.action = action;
+  e.client = client_audit;
+  e.purpose = purpose;
+  e.request_id = req.request_id;
+  return e;
+}
+
+HttpResponse problem(const HttpRequest& req, int status, std::string_view code,
+                     std::string_view title, std::string_view detail) {
+  return make_problem(status, code, title, detail, problem_instance(req.request_id));
+}
+
+namespace {
+
+HttpResponse audit_unavailable(const HttpRequest& req) {
+  return problem(req, 503, "audit-unavailable", "The audit log cannot record this request",
+                 "Nothing was done. Every access must be on the record before it happens; try "
+                 "again later.");
+}
+
+}  // namespace
+
+std::optional<HttpResponse> record(const Call& call, std::span<const AuditEvent> events) {
+  if (events.empty()) return std::nullopt;
+  if (auto r = call.ctx.audit->append(events); !r) return audit_unavailable(call.req);
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> record(const Call& call, const AuditEvent& event) {
+  return record(call, std::span<const AuditEvent>(&event, 1));
+}
+
+HttpResponse deny(const Call& call, std::string_view rule, HttpResponse answer) {
+  if (!call.options.action) return answer;
+  AuditEvent e = call.event(*call.options.action);
+  e.decision = AuditDecision::deny;
+  e.rule = rule;
+  if (auto failed = record(call, e)) return std::move(*failed);
+  return answer;
+}
+
+void record_failure(const Call& call, AuditEvent intent) {
+  intent.decision = AuditDecision::deny;
+  intent.rule = "store.failed";
+  (void)call.ctx.audit->append(intent);
+}
+
+HttpResponse store_problem(const HttpRequest& req, boost::system::error_code ec) {
+  if (ec == Errc::not_found) {
+    return problem(req, 404, "client-not-found", "No such client");
+  }
+  if (ec == Errc::busy || ec == Errc::storage_failure) {
+    return problem(req, 503, "storage-unavailable", "The store is temporarily unavailable",
+                   "Nothing was changed; try again later.");
+  }
+  return make_problem(TransportProblem::internal_error, {}, problem_instance(req.request_id));
+}
+
+std::optional<HttpResponse> resolve_client(Call& call) {
+  if (call.client) return std::nullopt;  // admit() already resolved it
+  Registry registry(call.store());
+  const auto pseudonym = call.params.at("client");
+  auto client = registry.resolve(call.partner.id, pseudonym);
+  if (!client) {
+    if (client.error() != Errc::not_found && client.error() != Errc::invalid_argument) {
+      return store_problem(call.req, client.error());
+    }
+    // Unknown, malformed and another partner's pseudonym alike: one answer, nothing to tell apart.
+    return deny(call, "request.client-not-found",
+                problem(call.req, 404, "client-not-found", "No such client"));
+  }
+  call.client = *client;
+  call.client_audit = call.store().audit_pseudonym(*client);
+  return std::nullopt;
+}
+
+HttpResponse invalid_body(const Call& call, std::string_view detail) {
+  return deny(call, "request.invalid-body",
+              problem(call.req, 422, "invalid-body",
+                      "The request body does not have the documented shape", detail));
+}
+
+HttpResponse policy_refusal(const Call& call, boost::system::error_code ec) {
+  std::string code = "invalid-body";
+  if (ec.category() == policy::policy_category()) {
+    const auto e = static_cast<policy::Errc>(ec.value());
+    if (e != policy::Errc::malformed) code = policy::errc_name(e);
+  }
+  return deny(call, "request.policy:" + code,
+              problem(call.req, 422, code,
+                      "The request breaks a rule of the consent format or "
+                      "the rule pack"));
+}
+
+ReportNames report_names(const Call& call) {
+  ReportNames names;
+  names.pack = call.pack.get();
+  Registry registry(call.store());
+  if (auto partners = registry.list_partners()) {
+    for (auto& p : *partners)
+      names.partner_display_names[p.id] = p.display_name;
+  }
+  return names;
+}
+
+std::string format_instant(Instant t) {
+  return policy::format_time(std::chrono::floor<std::chrono::seconds>(t));
+}
+
+std::optional<ReportLanguage> requested_language(const HttpRequest& req, ReportLanguage fallback) {
+  if (auto lang = req.query_param("lang")) return parse_report_language(*lang);
+  if (req.accept_language) {
+    // Only the primary subtags, in the order sent; quality values are not needed for three
+    // languages.
+    std::string_view rest = *req.accept_language;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      while (!item.empty() && item.front() == ' ')
+        item.remove_prefix(1);
+      const auto tag = item.substr(0, std::min(item.find('-'), item.find(';')));
+      if (auto l = parse_report_language(tag)) return l;
+    }
+  }
+  return fallback;
+}
+
+bool only_query(const HttpRequest& req, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [k, v] : req.query) {
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) return false;
+  }
+  return true;
+}
+
+HttpResponse json_answer(int status, const json::value& body) {
+  return HttpResponse::json(status, json::serialize(body));
+}
+
+namespace {
+
+// The checks of guarded(), in order; returns the refusal or nullopt when the request may go on.
+std::optional<HttpResponse> admit(Call& call) {
+  const HttpRequest& req = call.req;
+  // Routes without a worker (healthz) need only the certificate the transport already checked.
+  if (!call.options.needs_worker) return std::nullopt;
+  Registry registry(call.store());
+  auto partner = registry.find_partner(req.peer.partner_id);
+  if (!partner) {
+    if (partner.error() != Errc::not_found) return store_problem(req, partner.error());
+    return problem(req, 403, "unknown-partner", "This organisation is not enrolled at the gateway",
+                   "The certificate is valid but names no partner the gateway knows; ask the "
+                   "gateway operator.");
+  }
+  call.partner = std::move(*partner);
+  const auto type = call.rules().partner_type(call.partner.partner_type);
+  if (type) call.partner_type = *type;
+  // A refusal on a route about a client names the client when it is the caller's own, so the
+  // DPO sees refused attempts per client too. An unresolvable pseudonym is refused later.
+  if (auto pseudonym = call.params.get("client")) {
+    if (auto client = registry.resolve(call.partner.id, *pseudonym)) {
+      call.client = *client;
+      call.client_audit = call.store().audit_pseudonym(*client);
+    }
+  }
+
+  // From here on the partner is known: refusals naming a worker are recorded (BRIEF promise 7).
+  if (!req.worker || !is_safe_token(*req.worker)) {
+    return problem(req, 403, "unknown-worker", "The worker is not enrolled at this organisation",
+                   "Every request must name the worker in the Sluis-Worker header.");
+  }
+  call.worker.partner_id = call.partner.id;
+  call.worker.worker_id = *req.worker;
+  if (call.partner.revoked_at) {
+    return deny(call, "partner.revoked",
+                problem(req, 403, "partner-revoked", "This organisation's access was revoked"));
+  }
+  auto worker = registry.find_worker(call.partner.id, *req.worker);
+  if (!worker) {
+    if (worker.error() != Errc::not_found) return store_problem(req, worker.error());
+    return deny(
+        call, "worker.unknown",
+        problem(req, 403, "unknown-worker", "The worker is not enrolled at this organisation"));
+  }
+  call.worker = std::move(*worker);
+  if (!call.worker.active) {
+    return deny(call, "worker.inactive",
+                problem(req, 403, "inactive-worker", "The worker's access is disabled"));
+  }
+  const auto role = call.rules().role(call.worker.role);
+  if (!role || !type) {
+    return deny(call, "worker.role-unknown",
+                problem(req, 403, "unknown-role",
+                        "The worker's role or the organisation's type is not in the rule pack"));
+  }
+  call.role = *role;
+
+  if (call.options.needs_purpose) {
+    if (!req.purpose) {
+      return deny(call, "request.purpose-missing",
+                  problem(req, 400, "purpose-required", "A read must state its purpose",
+                          "Name the purpose in the Sluis-Purpose header."));
+    }
+    if (!call.rules().purpose(*req.purpose)) {
+      return deny(call, "request.purpose-unknown",
+                  problem(req, 400, "unknown-purpose", "The purpose is not in the rule pack"));
+    }
+    call.purpose = *req.purpose;
+  }
+
+  if (call.options.has_body) {
+    if (!req.content_type || !req.content_type->starts_with("application/json")) {
+      return deny(call, "request.media-type",
+                  make_problem(TransportProblem::unsupported_media_type,
+                               "The body must be application/json.",
+                               problem_instance(req.request_id)));
+    }
+    if (req.body.size() > call.ctx.limits.max_body_bytes) {
+      return deny(
+          call, "request.too-large",
+          make_problem(TransportProblem::payload_too_large, {}, problem_instance(req.request_id)));
+    }
+    auto parsed = parse_strict_json(req.body, call.ctx.limits.max_json_depth);
+    if (!parsed.value) {
+      std::string_view detail = "The body is not one well-formed UTF-8 JSON text.";
+      if (parsed.rejection == JsonRejection::too_deep) detail = "The body is nested too deeply.";
+      if (parsed.rejection == JsonRejection::duplicate_key) {
+        detail = "An object in the body names the same member twice.";
+      }
+      return deny(call, "request.malformed-json",
+                  problem(req, 400, "malformed-json", "The body is not acceptable JSON", detail));
+    }
+    if (!parsed.value->is_object()) return invalid_body(call, "The body must be a JSON object.");
+    call.body = std::move(parsed.value->as_object());
+  }
+  return std::nullopt;
+}
+
+Instant clock_now(const GatewayContext& ctx) {
+  if (ctx.clock) return ctx.clock();
+  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+Handler guarded(std::shared_ptr<const GatewayContext> shared, RouteOptions options,
+                CallHandler fn) {
+  return [shared = std::move(shared), options = std::move(options),
+          fn = std::move(fn)](const HttpRequest& req, const PathParams& params) -> HttpResponse {
+    const GatewayContext& ctx = *shared;
+    try {
+      Call call{ctx, req, params,       options, ctx.rules->get(), clock_now(ctx), {}, {}, {}, {},
+                {},  {},  std::nullopt, {}};
+      if (auto refused = admit(call)) return std::move(*refused);
+      return fn(call);
+    } catch (const std::exception&) {
+      return make_problem(TransportProblem::internal_error, {}, problem_instance(req.request_id));
+    } catch (...) {
+      return make_problem(TransportProblem::internal_error, {}, problem_instance(req.request_id));
+    }
+  };
+}
+
+namespace {
+
+HttpResponse healthz(Call& call) {
+  Registry registry(call.store());
+  if (auto partners = registry.list_partners(); !partners) {
+    return problem(call.req, 503, "storage-unavailable", "The store is temporarily unavailable");
+  }
+  json::object body{{"status", "ok"}, {"store", "reachable"}};
+  return json_answer(200, body);
+}
+
+}  // namespace
+
+Router build_router(const GatewayContext& context) {
+  // Every handler shares one copy of the context, so the caller's struct need not outlive them.
+  const auto ctx = std::make_shared<const GatewayContext>(context);
+  Router router;
+  using A = AuditAction;
+  router.add("GET", "/healthz", guarded(ctx, {std::nullopt, false, false, false}, healthz));
+  router.add("POST", "/v1/clients",
+             guarded(ctx, {A::registration, true, false, true}, register_client));
+  router.add("POST", "/v1/clients/{client}/fragments",
+             guarded(ctx, {A::fragment_write, true, false, true}, add_fragment));
+  router.add("GET", "/v1/clients/{client}/dossier",
+             guarded(ctx, {A::read, true, true, false}, read_dossier));
+  router.add("POST", "/v1/clients/{client}/consents",
+             guarded(ctx, {A::consent_grant, true, false, true}, record_consent));
+  router.add("GET", "/v1/clients/{client}/consents",
+             guarded(ctx, {std::nullopt, true, true, false}, list_consents));
+  router.add("DELETE", "/v1/clients/{client}/consents/{consent}",
+             guarded(ctx, {A::consent_revoke, true, false, false}, revoke_consent));
+  router.add("GET", "/v1/clients/{client}/consents/{consent}/receipt",
+             guarded(ctx, {std::nullopt, true, true, false}, consent_receipt));
+  router.add("POST", "/v1/clients/{client}/break-glass",
+             guarded(ctx, {A::break_glass_start, true, false, true}, break_glass));
+  router.add("POST", "/v1/links", guarded(ctx, {A::link, true, false, true}, link_card));
+  router.add("DELETE", "/v1/clients/{client}",
+             guarded(ctx, {A::erasure, true, false, false}, erase_client));
+  router.add("GET", "/v1/clients/{client}/access-report",
+             guarded(ctx, {std::nullopt, true, true, false}, access_report));
+  return router;
+}
+
+}  // namespace sluis::gateway::api
+
+namespace sluis::gateway {
+
+Router make_api_router(const GatewayContext& context) {
+  if (context.store == nullptr || context.audit == nullptr || context.rules == nullptr ||
+      !context.rules->get()) {
+    throw std::invalid_argument("make_api_router: the context needs a store, an audit log and a "
+                                "rule pack");
+  }
+  return api::build_router(context);
+}
+
+}  // namespace sluis::gateway

@@ -1,0 +1,218 @@
+// sluisd's start-up steps: command line, core-dump policy, root key, store, audit log, rule pack.
+#include "startup.hpp"
+
+#include "sluis/crypto/error.hpp"
+#include "sluis/crypto/keyfile.hpp"
+#include "sluis/crypto/secret.hpp"
+#include "sluis/gateway/error.hpp"
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string_view>
+#include <system_error>
+
+namespace sluis::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The passphrase file's bytes without trailing line ends, in zeroised memory.
+crypto::PlainBytes read_passphrase_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw StartupRefusal("cannot read the passphrase file " + path.string() +
+                         "; check the path given with --passphrase-file and its permissions");
+  }
+  crypto::PlainBytes bytes;
+  char c = 0;
+  while (in.get(c))
+    bytes.push_back(static_cast<std::uint8_t>(c));
+  while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r'))
+    bytes.pop_back();
+  if (bytes.empty()) {
+    throw StartupRefusal("the passphrase file " + path.string() +
+                         " is empty; put the root key passphrase in it");
+  }
+  return bytes;
+}
+
+}  // namespace
+
+const char* usage() noexcept {
+  return "usage: sluisd [--config FILE] [--passphrase-file FILE] [--port-file FILE]\n"
+         "  --config FILE           the configuration (default /etc/sluis/sluis.toml)\n"
+         "  --passphrase-file FILE  the root key passphrase, when the key file is sealed\n"
+         "  --port-file FILE        write the bound HTTPS port here once listening\n"
+         "Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the rule pack and the\n"
+         "revocation list.\n";
+}
+
+CommandLine parse_command_line(int argc, char** argv) {
+  CommandLine out;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&]() -> fs::path {
+      if (i + 1 >= argc) throw StartupRefusal(std::string(arg) + " needs a value; see --help");
+      return fs::path(argv[++i]);
+    };
+    if (arg == "--help" || arg == "-h") {
+      out.help = true;
+    } else if (arg == "--config") {
+      out.config = value();
+    } else if (arg == "--passphrase-file") {
+      out.passphrase_file = value();
+    } else if (arg == "--port-file") {
+      out.port_file = value();
+    } else {
+      throw StartupRefusal("unknown option " + std::string(arg) + "; see --help");
+    }
+  }
+  return out;
+}
+
+void forbid_core_dumps() {
+  const rlimit none{0, 0};
+  if (::setrlimit(RLIMIT_CORE, &none) != 0) {
+    throw StartupRefusal("cannot switch off core dumps (setrlimit RLIMIT_CORE failed); sluisd "
+                         "refuses to hold keys in a process that could dump them");
+  }
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    throw StartupRefusal("cannot mark the process non-dumpable (prctl PR_SET_DUMPABLE failed); "
+                         "sluisd refuses to hold keys in a process that could dump them");
+  }
+}
+
+crypto::RootKey unlock_root_key(const fs::path& key_file,
+                                const std::optional<fs::path>& passphrase_file) {
+  auto sealed = crypto::root_key_file_is_sealed(key_file);
+  if (!sealed) {
+    if (sealed.error() == crypto::Errc::io_error) {
+      throw StartupRefusal("cannot read the root key file " + key_file.string() +
+                           ": it is missing or unreadable; fix [paths] key_file or restore the "
+                           "file from your key backup");
+    }
+    throw StartupRefusal("the root key file " + key_file.string() +
+                         " is not usable (malformed, or readable by group or others: it must be "
+                         "mode 0600 and written by sluisctl)");
+  }
+  crypto::PlainBytes passphrase;
+  if (*sealed) {
+    if (!passphrase_file) {
+      throw StartupRefusal(
+          "the root key file " + key_file.string() +
+          " is sealed with a passphrase; start sluisd with --passphrase-file FILE");
+    }
+    passphrase = read_passphrase_file(*passphrase_file);
+  }
+  auto root = crypto::read_root_key(key_file, passphrase);
+  if (!root) {
+    if (root.error() == crypto::Errc::wrong_passphrase) {
+      throw StartupRefusal("the root key file " + key_file.string() +
+                           " does not open with this passphrase; check the passphrase file");
+    }
+    if (root.error() == crypto::Errc::kdf_failed) {
+      throw StartupRefusal("not enough memory to unlock the root key file " + key_file.string() +
+                           " (Argon2id); free memory or run on a larger machine");
+    }
+    throw StartupRefusal("the root key file " + key_file.string() +
+                         " is not usable (malformed or of an unknown version)");
+  }
+  return std::move(*root);
+}
+
+std::unique_ptr<gateway::Store> open_store(const gateway::ServerConfig& config,
+                                           const crypto::RootKey& root) {
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec) {
+    throw StartupRefusal("cannot create the data directory " + config.data_dir.string() +
+                         "; fix [paths] data_dir or its permissions");
+  }
+  gateway::StoreOptions options;
+  options.data_path = config.data_dir / "data.db";
+  options.key_store_path = config.data_dir / "keys.db";
+  auto store = gateway::Store::open(std::move(options), root);
+  if (!store) {
+    const auto e = store.error();
+    if (e == gateway::Errc::database_key_mismatch || e == gateway::Errc::crypto_failure) {
+      throw StartupRefusal("the store in " + config.data_dir.string() +
+                           " does not open with this root key: the key file belongs to another "
+                           "gateway, or the files are not sluis databases");
+    }
+    if (e == gateway::Errc::schema_too_new) {
+      throw StartupRefusal("the store in " + config.data_dir.string() +
+                           " was written by a newer sluis; run that version or restore a backup");
+    }
+    throw StartupRefusal("the store in " + config.data_dir.string() +
+                         " cannot be opened (storage error); check the disk and the files' "
+                         "permissions");
+  }
+  return std::move(*store);
+}
+
+std::unique_ptr<gateway::AuditLog> open_audit_log(const gateway::ServerConfig& config,
+                                                  const crypto::RootKey& root) {
+  gateway::AuditLogOptions options;
+  options.path = config.data_dir / "audit.db";
+  // An existing log keeps the origin it was created with.
+  std::error_code ec;
+  options.origin = fs::exists(options.path, ec) ? std::string() : std::string(kAuditOrigin);
+  auto log = gateway::AuditLog::open(std::move(options), root);
+  if (!log) {
+    const auto e = log.error();
+    if (e == gateway::Errc::database_key_mismatch) {
+      throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
+                           " does not open with this root key: the key file belongs to another "
+                           "gateway, or the file is not a sluis audit log");
+    }
+    if (e == gateway::Errc::audit_log_inconsistent) {
+      throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
+                           " does not match its latest signed checkpoint; run 'sluisctl audit "
+                           "verify' and ask your DPO before starting the gateway");
+    }
+    throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
+                         " cannot be opened (storage error); check the disk and permissions");
+  }
+  return std::move(*log);
+}
+
+std::string describe(const policy::Diagnostics& diagnostics, std::size_t max_lines) {
+  std::string out;
+  std::size_t n = 0;
+  for (const auto& d : diagnostics.items) {
+    if (n++ == max_lines) {
+      out += "\n  (and more; run 'sluisctl policy check' on the file)";
+      break;
+    }
+    out += "\n  " + d.to_string();
+  }
+  return out;
+}
+
+std::shared_ptr<const policy::RulePack> load_rules(const fs::path& path) {
+  auto pack = policy::load_rule_pack(path.string());
+  if (!pack) {
+    throw StartupRefusal("the rule pack " + path.string() +
+                         " does not load; fix it (sluisctl policy check) or [paths] rule_pack:" +
+                         describe(pack.error(), 5));
+  }
+  return std::make_shared<const policy::RulePack>(std::move(*pack));
+}
+
+void write_port_file(const fs::path& path, std::uint16_t port) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) throw StartupRefusal("cannot write the port file " + path.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw StartupRefusal("cannot write the port file " + path.string());
+}
+
+}  // namespace sluis::daemon

@@ -1,0 +1,69 @@
+// sluisd's start-up steps, each refusing with one sentence an operator can act on.
+#pragma once
+
+#include "sluis/crypto/keys.hpp"
+#include "sluis/gateway/audit_log.hpp"
+#include "sluis/gateway/config.hpp"
+#include "sluis/gateway/store.hpp"
+#include "sluis/policy/rule_pack.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace sluis::daemon {
+
+/// A start-up step failed; what() is the sentence to print.
+class StartupRefusal : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The audit log's origin line for a log sluisd creates (an existing log keeps its own).
+inline constexpr const char* kAuditOrigin = "sluis-gateway/audit";
+
+/// sluisd's command line.
+struct CommandLine {
+  std::filesystem::path config = "/etc/sluis/sluis.toml";
+  std::optional<std::filesystem::path> passphrase_file;  ///< for a sealed root key file
+  std::optional<std::filesystem::path> port_file;  ///< written with the bound port after start
+  bool help = false;
+};
+
+/// Parses argv. Throws StartupRefusal naming the bad option.
+[[nodiscard]] CommandLine parse_command_line(int argc, char** argv);
+
+/// The usage text.
+[[nodiscard]] const char* usage() noexcept;
+
+/// Forbids core dumps and ptrace-style attachment by other users of this process (the root key
+/// and plaintext fields live in its memory): PR_SET_DUMPABLE 0 and RLIMIT_CORE 0. Throws
+/// StartupRefusal when the kernel refuses.
+void forbid_core_dumps();
+
+/// Unlocks the root key file (sealed with the passphrase from `passphrase_file`, or raw).
+[[nodiscard]] crypto::RootKey
+unlock_root_key(const std::filesystem::path& key_file,
+                const std::optional<std::filesystem::path>& passphrase_file);
+
+/// Opens the store in `config.data_dir` (data.db and keys.db).
+[[nodiscard]] std::unique_ptr<gateway::Store> open_store(const gateway::ServerConfig& config,
+                                                         const crypto::RootKey& root);
+
+/// Opens (creating when absent) the audit log `config.data_dir/audit.db`.
+[[nodiscard]] std::unique_ptr<gateway::AuditLog> open_audit_log(const gateway::ServerConfig& config,
+                                                                const crypto::RootKey& root);
+
+/// Loads and validates the rule pack, or throws StartupRefusal with its first diagnostics.
+[[nodiscard]] std::shared_ptr<const policy::RulePack> load_rules(const std::filesystem::path& path);
+
+/// The diagnostics of a rule pack that did not load, one per line (at most `max_lines`).
+[[nodiscard]] std::string describe(const policy::Diagnostics& diagnostics, std::size_t max_lines);
+
+/// Writes `port` and a newline to `path` atomically (temporary file + rename), so a reader never
+/// sees a half-written number.
+void write_port_file(const std::filesystem::path& path, std::uint16_t port);
+
+}  // namespace sluis::daemon

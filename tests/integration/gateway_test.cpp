@@ -1,0 +1,548 @@
+// Integration tests: the real sluisd binary on loopback, every /v1 resource and error class over
+// mTLS.
+#include "sluisd_harness.hpp"
+
+#include "sluis/crypto/card.hpp"
+#include "sluis/gateway/audit_log.hpp"
+#include "sluis/policy/types.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <regex>
+#include <set>
+
+namespace {
+
+using namespace sluis::test;
+using sluis::policy::format_time;
+
+// One gateway shared by the scenario tests (each test uses its own clients, so they do not depend
+// on each other's order); the lifecycle tests start their own.
+struct Shared {
+  GatewayHome home;
+  Sluisd gateway{home};
+  Shared() { REQUIRE(gateway.wait_ready()); }
+};
+
+Shared& shared() {
+  static Shared s;
+  return s;
+}
+
+std::string at(std::chrono::system_clock::duration from_now) {
+  return format_time(
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() + from_now));
+}
+
+// A consent recorded at the OCMW by its social worker: `grantee` may read `category` for care
+// coordination for 30 days.
+std::string consent_body(const std::string& grantee, const std::string& category,
+                         const std::string& language = "fr") {
+  return R"({"legal_basis":"consent","provisions":[{"grantee":{"partner":")" + grantee +
+         R"("},"categories":[")" + category +
+         R"("],"purposes":["care-coordination"],"period":{"start":")" + at(-1h) + R"(","end":")" +
+         at(24h * 30) +
+         R"("}}],"evidence":{"recorded_by":{"partner":"ocmw-brussel","worker":"ocmw-sw",)"
+         R"("role":"social-worker"},"channel":"in-person","language":")" +
+         language + R"(","recorded_at":")" + at(-1min) + R"("}})";
+}
+
+std::string client_of(const Response& r) {
+  const auto v = body_json(r);
+  REQUIRE(v.is_object());
+  return std::string(v.at("client").as_string());
+}
+
+std::string registration(unsigned long long person) {
+  return R"({"identifier":{"scheme":"national-register","value":")" +
+         national_register_number(person) + R"("}})";
+}
+
+std::size_t fragment_count(const Response& r) {
+  REQUIRE(r.status == 200);
+  return body_json(r).at("fragments").as_array().size();
+}
+
+}  // namespace
+
+TEST_CASE("healthz answers over mTLS without a worker", "[integration]") {
+  auto& s = shared();
+  Worker anyone(s.gateway, s.home.caw, "");
+  auto r = anyone.call("GET", "/healthz");
+  CHECK(r.status == 200);
+  CHECK(body_json(r).at("status") == "ok");
+}
+
+TEST_CASE("identified registration gives each partner its own pseudonym", "[integration]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  Worker caw(s.gateway, s.home.caw, "caw-sw");
+  auto first = ocmw.post("/v1/clients", registration(850101101));
+  REQUIRE(first.status == 201);
+  auto again = ocmw.post("/v1/clients", registration(850101101));
+  CHECK(again.status == 200);
+  CHECK(client_of(again) == client_of(first));
+  auto at_caw = caw.post("/v1/clients", registration(850101101));
+  REQUIRE(at_caw.status == 201);
+  CHECK(client_of(at_caw) != client_of(first));
+  CHECK(client_of(first).rfind("p1", 0) == 0);
+
+  auto bad =
+      ocmw.post("/v1/clients", R"({"identifier":{"scheme":"national-register","value":"123"}})");
+  CHECK(bad.status == 422);
+  CHECK(problem_code(bad) == "invalid-identifier");
+  CHECK(bad.content_type == "application/problem+json");
+}
+
+TEST_CASE("consent granted, read permitted, revoked, denied - a denial looks like no data",
+          "[integration]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  Worker caw(s.gateway, s.home.caw, "caw-sw");
+  const auto at_ocmw = client_of(ocmw.post("/v1/clients", registration(850202202)));
+  const auto at_caw = client_of(caw.post("/v1/clients", registration(850202202)));
+  // A second client the CAW knows that has no data at all.
+  const auto empty_at_caw = client_of(caw.post("/v1/clients", registration(850303303)));
+
+  auto written = ocmw.post("/v1/clients/" + at_ocmw + "/fragments",
+                           R"({"category":"housing","fields":{"situation":"CANARY-housing-7f3a",)"
+                           R"("since":"2025-01"}})");
+  REQUIRE(written.status == 201);
+  const auto fragment = std::string(body_json(written).at("fragment").as_string());
+  CHECK(body_json(written).at("version") == 1);
+
+  // The owner reads its own fragment.
+  auto own = ocmw.get("/v1/clients/" + at_ocmw + "/dossier");
+  CHECK(fragment_count(own) == 1);
+
+  // Without consent: the CAW's read is indistinguishable from a client without data.
+  auto denied = caw.get("/v1/clients/" + at_caw + "/dossier");
+  auto nothing = caw.get("/v1/clients/" + empty_at_caw + "/dossier");
+  CHECK(denied.status == 200);
+  CHECK(denied.body == nothing.body);
+  CHECK(denied.body == R"({"fragments":[]})");
+  CHECK(denied.body.find("CANARY") == std::string::npos);
+
+  // Consent → permitted.
+  auto granted =
+      ocmw.post("/v1/clients/" + at_ocmw + "/consents", consent_body("caw-brussel", "housing"));
+  REQUIRE(granted.status == 201);
+  const auto consent = std::string(body_json(granted).at("consent").as_string());
+  CHECK(body_json(granted).at("status") == "active");
+  auto permitted = caw.get("/v1/clients/" + at_caw + "/dossier");
+  REQUIRE(fragment_count(permitted) == 1);
+  const auto entry = body_json(permitted).at("fragments").at(0);
+  CHECK(entry.at("fragment") == json::value(fragment));
+  CHECK(entry.at("category") == "housing");
+  CHECK(entry.at("owner").at("partner") == "ocmw-brussel");
+  CHECK(entry.at("owner").at("name") == "OCMW Brussel");
+  CHECK(entry.at("fields").at("situation") == "CANARY-housing-7f3a");
+  // The category filter.
+  CHECK(fragment_count(caw.get("/v1/clients/" + at_caw + "/dossier?category=housing")) == 1);
+  CHECK(fragment_count(caw.get("/v1/clients/" + at_caw + "/dossier?category=income")) == 0);
+
+  // The consent is listed with its status, and has a receipt in the client's language.
+  auto listed = ocmw.get("/v1/clients/" + at_ocmw + "/consents");
+  REQUIRE(listed.status == 200);
+  CHECK(body_json(listed).at("consents").at(0).at("consent") == json::value(consent));
+  auto receipt = ocmw.get("/v1/clients/" + at_ocmw + "/consents/" + consent + "/receipt");
+  CHECK(receipt.status == 200);
+  CHECK(receipt.content_type.rfind("text/html", 0) == 0);
+  CHECK(receipt.body.find("Attestation de consentement") != std::string::npos);
+  CHECK(receipt.body.find("CAW Brussel") != std::string::npos);
+  auto in_dutch = ocmw.get("/v1/clients/" + at_ocmw + "/consents/" + consent + "/receipt?lang=nl");
+  CHECK(in_dutch.body.find("Bewijs van toestemming") != std::string::npos);
+  CHECK(ocmw.get("/v1/clients/" + at_ocmw + "/consents/" + consent + "/receipt?lang=de").status ==
+        400);
+
+  // Withdrawal takes effect at once.
+  auto revoked = ocmw.call("DELETE", "/v1/clients/" + at_ocmw + "/consents/" + consent);
+  CHECK(revoked.status == 200);
+  CHECK(body_json(revoked).at("status") == "revoked");
+  auto after = caw.get("/v1/clients/" + at_caw + "/dossier");
+  CHECK(after.body == nothing.body);
+  auto twice = ocmw.call("DELETE", "/v1/clients/" + at_ocmw + "/consents/" + consent);
+  CHECK(twice.status == 409);
+  CHECK(problem_code(twice) == "already-revoked");
+
+  // Supersede: a new version, the old one is no longer current.
+  auto v2 = ocmw.post("/v1/clients/" + at_ocmw + "/fragments",
+                      R"({"category":"housing","fields":{"situation":"moved"},"supersedes":")" +
+                          fragment + R"("})");
+  REQUIRE(v2.status == 201);
+  CHECK(body_json(v2).at("version") == 2);
+  auto stale = ocmw.post("/v1/clients/" + at_ocmw + "/fragments",
+                         R"({"category":"housing","fields":{"situation":"x"},"supersedes":")" +
+                             fragment + R"("})");
+  CHECK(stale.status == 409);
+  // Another partner cannot supersede the OCMW's fragment: same answer as a fragment that is not.
+  auto foreign = caw.post("/v1/clients/" + at_caw + "/fragments",
+                          R"({"category":"housing","fields":{"situation":"x"},"supersedes":")" +
+                              std::string(body_json(v2).at("fragment").as_string()) + R"("})");
+  CHECK(foreign.status == 404);
+  CHECK(problem_code(foreign) == "fragment-not-found");
+
+  // The access report names the CAW's permitted read.
+  auto report = ocmw.get("/v1/clients/" + at_ocmw + "/access-report?lang=en");
+  CHECK(report.status == 200);
+  CHECK(report.content_type.rfind("text/html", 0) == 0);
+  CHECK(report.body.find("CAW Brussel") != std::string::npos);
+
+  // Every one of those decisions is on the record, denials included.
+  const auto root = sluis::crypto::read_root_key(s.home.dir.path() / "keys/root.key", {}).value();
+  sluis::gateway::AuditLogOptions o;
+  o.path = s.home.dir.path() / "data/audit.db";
+  o.origin.clear();
+  o.read_only = true;
+  auto log = sluis::gateway::AuditLog::open(std::move(o), root).value();
+  sluis::gateway::AuditQuery q;
+  q.partner = "caw-brussel";
+  q.action = sluis::gateway::AuditAction::read;
+  q.decision = sluis::gateway::AuditDecision::deny;
+  auto denials = log->query_all(q).value();
+  CHECK_FALSE(denials.empty());
+  q.decision = sluis::gateway::AuditDecision::permit;
+  CHECK_FALSE(log->query_all(q).value().empty());
+
+  // Nothing the requests carried reaches the log file.
+  const auto logged = read_text(s.home.log_file);
+  CHECK(logged.find("CANARY") == std::string::npos);
+  CHECK(logged.find(at_ocmw) == std::string::npos);
+  CHECK(logged.find(national_register_number(850202202)) == std::string::npos);
+}
+
+TEST_CASE("another partner's pseudonym and an unknown one are the same 404", "[integration]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  Worker caw(s.gateway, s.home.caw, "caw-sw");
+  const auto at_ocmw = client_of(ocmw.post("/v1/clients", registration(850404404)));
+  (void)caw.post("/v1/clients", registration(850404404));
+  auto theirs = caw.get("/v1/clients/" + at_ocmw + "/dossier");
+  auto unknown = caw.get("/v1/clients/p1aaaaaaaaaaaaaaaaaaaaaaaaaa/dossier");
+  CHECK(theirs.status == 404);
+  CHECK(unknown.status == 404);
+  CHECK(problem_code(theirs) == "client-not-found");
+  CHECK(problem_code(unknown) == "client-not-found");
+  // Same document apart from the request id in `instance`.
+  const std::regex instance("urn:sluis:request:[0-9a-f]+");
+  CHECK(std::regex_replace(theirs.body, instance, "") ==
+        std::regex_replace(unknown.body, instance, ""));
+  auto write = caw.post("/v1/clients/" + at_ocmw + "/fragments",
+                        R"({"category":"housing","fields":{"a":"b"}})");
+  CHECK(write.status == 404);
+}
+
+TEST_CASE("break-the-glass opens what the matrix allows in an emergency", "[integration]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  Worker nurse(s.gateway, s.home.thuiszorg, "tz-nurse");
+  const auto at_ocmw = client_of(ocmw.post("/v1/clients", registration(850505505)));
+  const auto at_tz = client_of(nurse.post("/v1/clients", registration(850505505)));
+  REQUIRE(ocmw.post("/v1/clients/" + at_ocmw + "/fragments",
+                    R"({"category":"contact","fields":{"phone":"0470 00 00 00"}})")
+              .status == 201);
+  CHECK(fragment_count(nurse.get("/v1/clients/" + at_tz + "/dossier", "emergency")) == 0);
+
+  auto no_reason = nurse.post("/v1/clients/" + at_tz + "/break-glass",
+                              R"({"categories":["contact"],"reason":"","minutes":60})");
+  CHECK(no_reason.status == 422);
+  CHECK(problem_code(no_reason) == "reason-missing");
+  auto restricted = nurse.post("/v1/clients/" + at_tz + "/break-glass",
+                               R"({"categories":["residence-status"],"reason":"client found )"
+                               R"(unconscious at home, need contact of family","minutes":60})");
+  CHECK(restricted.status == 422);
+
+  auto grant = nurse.post("/v1/clients/" + at_tz + "/break-glass",
+                          R"({"categories":["contact"],"reason":"client found unconscious at )"
+                          R"(home, need to reach the family","minutes":60})");
+  REQUIRE(grant.status == 201);
+  CHECK(body_json(grant).at("flagged") == true);
+  CHECK(fragment_count(nurse.get("/v1/clients/" + at_tz + "/dossier", "emergency")) == 1);
+  // Only for the emergency purpose the matrix names.
+  CHECK(fragment_count(nurse.get("/v1/clients/" + at_tz + "/dossier", "referral")) == 0);
+}
+
+TEST_CASE("anonymous registration, identifying data refused, client-controlled link",
+          "[integration]") {
+  auto& s = shared();
+  Worker shelter(s.gateway, s.home.shelter, "shelter-sw");
+  Worker caw(s.gateway, s.home.caw, "caw-sw");
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  const auto card = sluis::crypto::new_card_secret();
+  const auto sp_shelter = sluis::crypto::service_pseudonym(card, "nachtopvang");
+  const auto sp_caw = sluis::crypto::service_pseudonym(card, "caw-brussel");
+
+  auto reg = shelter.post("/v1/clients", R"({"service_pseudonym":")" + sp_shelter + R"("})");
+  REQUIRE(reg.status == 201);
+  const auto at_shelter = client_of(reg);
+  CHECK(shelter.post("/v1/clients", R"({"service_pseudonym":")" + sp_shelter + R"("})").status ==
+        200);
+  // Only low-threshold services register anonymously.
+  auto not_allowed = ocmw.post("/v1/clients", R"({"service_pseudonym":")" + sp_caw + R"("})");
+  CHECK(not_allowed.status == 403);
+  CHECK(problem_code(not_allowed) == "anonymous-not-permitted");
+
+  CHECK(shelter
+            .post("/v1/clients/" + at_shelter + "/fragments",
+                  R"({"category":"housing","fields":{"situation":"sleeps outside"}})")
+            .status == 201);
+  auto identifying = shelter.post("/v1/clients/" + at_shelter + "/fragments",
+                                  R"({"category":"contact","fields":{"phone":"0470"}})");
+  CHECK(identifying.status == 422);
+  CHECK(problem_code(identifying) == "identifying-category-on-anonymous");
+  CHECK(fragment_count(shelter.get("/v1/clients/" + at_shelter + "/dossier")) == 1);
+
+  // The client presents the card at the CAW and agrees to link.
+  auto link = caw.post("/v1/links", R"({"own_pseudonym":")" + sp_caw +
+                                        R"(","first_service":"nachtopvang","first_pseudonym":")" +
+                                        sp_shelter + R"(","consent_reference":"paper-2026-11"})");
+  REQUIRE(link.status == 200);
+  const auto at_caw = client_of(link);
+  CHECK(at_caw != at_shelter);
+  CHECK(caw.get("/v1/clients/" + at_caw + "/dossier").status == 200);
+  // A card nobody registered.
+  const auto other = sluis::crypto::new_card_secret();
+  auto unknown =
+      caw.post("/v1/links", R"({"own_pseudonym":")" +
+                                sluis::crypto::service_pseudonym(other, "caw-brussel") +
+                                R"(","first_service":"nachtopvang","first_pseudonym":")" +
+                                sluis::crypto::service_pseudonym(other, "nachtopvang") +
+                                R"(","consent_reference":"paper-1"})");
+  CHECK(unknown.status == 404);
+}
+
+TEST_CASE("erasure only by the roles the rule pack allows", "[integration]") {
+  auto& s = shared();
+  Worker sw(s.gateway, s.home.ocmw, "ocmw-sw");
+  Worker coord(s.gateway, s.home.ocmw, "ocmw-coord");
+  const auto client = client_of(sw.post("/v1/clients", registration(850606606)));
+  REQUIRE(sw.post("/v1/clients/" + client + "/fragments",
+                  R"({"category":"income","fields":{"benefit":"leefloon"}})")
+              .status == 201);
+  auto refused = sw.call("DELETE", "/v1/clients/" + client);
+  CHECK(refused.status == 403);
+  CHECK(problem_code(refused) == "not-permitted");
+  auto erased = coord.call("DELETE", "/v1/clients/" + client);
+  CHECK(erased.status == 200);
+  CHECK(sw.get("/v1/clients/" + client + "/dossier").status == 404);
+  CHECK(coord.call("DELETE", "/v1/clients/" + client).status == 404);
+}
+
+TEST_CASE("who may call: certificates, partners and workers", "[integration]") {
+  auto& s = shared();
+  SECTION("no client certificate") {
+    auto c = s.gateway.client(nullptr);
+    CHECK((c.connect() || !c.request("GET", "/healthz")));
+  }
+  SECTION("a certificate from another CA") {
+    auto foreign = gw::GatewayCa::create("evil CA", 24h).value();
+    const auto cred = foreign.issue_partner_certificate({"ocmw-brussel", "", 1h}).value();
+    auto c = s.gateway.client(&cred);
+    CHECK((c.connect() || !c.request("GET", "/healthz")));
+  }
+  SECTION("a revoked certificate") {
+    auto c = s.gateway.client(&s.home.revoked);
+    CHECK((c.connect() || !c.request("GET", "/healthz")));
+  }
+  SECTION("a partner revoked in the store") {
+    Worker w(s.gateway, s.home.closed, "closed-sw");
+    auto r = w.post("/v1/clients", registration(850707707));
+    CHECK(r.status == 403);
+    CHECK(problem_code(r) == "partner-revoked");
+  }
+  SECTION("no worker, an unknown worker, an inactive worker") {
+    Worker none(s.gateway, s.home.ocmw, "");
+    auto r0 = none.post("/v1/clients", registration(850707707));
+    CHECK(r0.status == 403);
+    CHECK(problem_code(r0) == "unknown-worker");
+    Worker unknown(s.gateway, s.home.ocmw, "nobody");
+    auto r1 = unknown.post("/v1/clients", registration(850707707));
+    CHECK(r1.status == 403);
+    CHECK(problem_code(r1) == "unknown-worker");
+    // Enrolled at another partner is not enrolled here.
+    Worker elsewhere(s.gateway, s.home.caw, "ocmw-sw");
+    CHECK(problem_code(elsewhere.post("/v1/clients", registration(850707707))) == "unknown-worker");
+    Worker gone(s.gateway, s.home.ocmw, "ocmw-gone");
+    auto r2 = gone.post("/v1/clients", registration(850707707));
+    CHECK(r2.status == 403);
+    CHECK(problem_code(r2) == "inactive-worker");
+  }
+}
+
+TEST_CASE("bad input gets a clear problem and changes nothing", "[integration]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  const auto client = client_of(ocmw.post("/v1/clients", registration(850808808)));
+  const auto fragments = "/v1/clients/" + client + "/fragments";
+  auto expect = [](const Response& r, int status, const std::string& code) {
+    CHECK(r.status == status);
+    CHECK(problem_code(r) == code);
+    CHECK(r.content_type == "application/problem+json");
+  };
+  SECTION("missing and unknown purpose") {
+    expect(ocmw.call("GET", "/v1/clients/" + client + "/dossier"), 400, "purpose-required");
+    expect(ocmw.get("/v1/clients/" + client + "/dossier", "curiosity"), 400, "unknown-purpose");
+    expect(ocmw.get("/v1/clients/" + client + "/dossier?color=red"), 400, "unknown-parameter");
+  }
+  SECTION("malformed JSON, duplicate keys, deep nesting, invalid UTF-8") {
+    expect(ocmw.post(fragments, R"({"category":"housing",)"), 400, "malformed-json");
+    expect(ocmw.post(fragments, R"({"category":"housing","category":"income","fields":{"a":"b"}})"),
+           400, "malformed-json");
+    expect(ocmw.post(fragments, std::string(100, '[') + std::string(100, ']')), 400,
+           "malformed-json");
+    expect(ocmw.post(fragments, "{\"category\":\"housing\",\"fields\":{\"a\":\"\xff\xfe\"}}"), 400,
+           "malformed-json");
+  }
+  SECTION("wrong shapes") {
+    expect(ocmw.post(fragments, R"(["housing"])"), 422, "invalid-body");
+    expect(ocmw.post(fragments, R"({"category":"housing","fields":{"a":"b"},"extra":1})"), 422,
+           "invalid-body");
+    expect(ocmw.post(fragments, R"({"category":"housing","fields":{"a":7}})"), 422, "invalid-body");
+    expect(ocmw.post(fragments, R"({"category":"gossip","fields":{"a":"b"}})"), 422,
+           "unknown-category");
+    expect(ocmw.post("/v1/clients/" + client + "/consents", R"({"provisions":[]})"), 422,
+           "invalid-body");
+  }
+  SECTION("wrong content type") {
+    const std::string body = R"({"category":"housing","fields":{"a":"b"}})";
+    auto r = ocmw.raw("POST " + fragments +
+                      " HTTP/1.1\r\nHost: localhost\r\nSluis-Worker: ocmw-sw\r\n"
+                      "Content-Type: text/plain\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body);
+    REQUIRE(r);
+    expect(*r, 415, "unsupported-media-type");
+  }
+  SECTION("oversized body") {
+    const std::string body =
+        R"({"category":"housing","fields":{"a":")" + std::string(70 * 1024, 'x') + R"("}})";
+    auto r = ocmw.raw("POST " + fragments +
+                      " HTTP/1.1\r\nHost: localhost\r\nSluis-Worker: ocmw-sw\r\n"
+                      "Content-Type: application/json\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n");
+    REQUIRE(r);
+    expect(*r, 413, "payload-too-large");
+  }
+  // Whatever was refused, nothing was written.
+  Worker check(s.gateway, s.home.ocmw, "ocmw-sw");
+  CHECK(fragment_count(check.get("/v1/clients/" + client + "/dossier")) == 0);
+}
+
+TEST_CASE("every path in docs/api/openapi.yaml answers on a running sluisd", "[integration]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  const auto client = client_of(ocmw.post("/v1/clients", registration(850909909)));
+  auto granted =
+      ocmw.post("/v1/clients/" + client + "/consents", consent_body("caw-brussel", "housing"));
+  REQUIRE(granted.status == 201);
+  const auto consent = std::string(body_json(granted).at("consent").as_string());
+
+  const auto spec = read_text(fs::path(SLUIS_SOURCE_DIR) / "docs/api/openapi.yaml");
+  REQUIRE_FALSE(spec.empty());
+  // Paths are the two-space-indented keys under `paths:`; methods the four-space ones below.
+  const std::regex path_line("^  (/[^:]*):\\s*$");
+  const std::regex method_line("^    (get|post|delete|put|patch):\\s*$");
+  std::istringstream lines(spec);
+  std::string line, path;
+  bool in_paths = false;
+  std::set<std::string> seen;
+  while (std::getline(lines, line)) {
+    if (line == "paths:") {
+      in_paths = true;
+      continue;
+    }
+    if (in_paths && !line.empty() && line[0] != ' ' && line[0] != '#') in_paths = false;
+    if (!in_paths) continue;
+    std::smatch m;
+    if (std::regex_match(line, m, path_line)) {
+      path = m[1];
+      continue;
+    }
+    if (path.empty() || !std::regex_match(line, m, method_line)) continue;
+    std::string method = m[1];
+    for (auto& c : method)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string target = std::regex_replace(path, std::regex("\\{client\\}"), client);
+    target = std::regex_replace(target, std::regex("\\{consent\\}"), consent);
+    const std::string body = method == "POST" ? "{}" : "";
+    auto r = ocmw.call(method, target, body, std::string("care-coordination"));
+    INFO(method << " " << path << " → " << r.status << " " << r.body);
+    CHECK(r.status != 405);
+    CHECK(problem_code(r) != "not-found");
+    seen.insert(method + " " + path);
+  }
+  // The documentation covers every resource.
+  CHECK(seen.size() >= 12);
+}
+
+TEST_CASE("SIGHUP with a broken rule pack keeps the old one, SIGTERM drains and exits 0",
+          "[integration]") {
+  GatewayHome home;
+  Sluisd gateway(home);
+  REQUIRE(gateway.wait_ready());
+  {
+    Worker ocmw(gateway, home.ocmw, "ocmw-sw");
+    const auto client = client_of(ocmw.post("/v1/clients", registration(851010101)));
+    write_text(home.rules_path, "[pack]\nname = \"broken\"\nthis is not toml\n");
+    gateway.signal(SIGHUP);
+    CHECK(eventually(
+        [&] { return gateway.stderr_text().find("previous one stays") != std::string::npos; }, 5s));
+    // Still serving with the old pack: its purposes and categories still work.
+    Worker again(gateway, home.ocmw, "ocmw-sw");
+    CHECK(again.get("/v1/clients/" + client + "/dossier").status == 200);
+    CHECK(again
+              .post("/v1/clients/" + client + "/fragments",
+                    R"({"category":"housing","fields":{"a":"b"}})")
+              .status == 201);
+  }
+  gateway.signal(SIGTERM);
+  REQUIRE(gateway.exited(10s));
+  CHECK(gateway.exit_code() == 0);
+}
+
+TEST_CASE("sluisd refuses to start with a sentence a person can act on", "[integration]") {
+  GatewayHome home;
+  SECTION("missing key file") {
+    fs::remove(home.dir.path() / "keys/root.key");
+    Sluisd g(home);
+    REQUIRE(g.exited(20s));
+    CHECK(g.exit_code() == 1);
+    CHECK(g.stderr_text().find("cannot read the root key file") != std::string::npos);
+  }
+  SECTION("a root key that does not match the database") {
+    REQUIRE(sluis::crypto::write_raw_root_key(home.dir.path() / "keys/root.key",
+                                              sluis::crypto::RootKey::random()));
+    Sluisd g(home);
+    REQUIRE(g.exited(20s));
+    CHECK(g.exit_code() == 1);
+    CHECK(g.stderr_text().find("does not open with this root key") != std::string::npos);
+  }
+  SECTION("wrong passphrase") {
+    const auto root = sluis::crypto::RootKey::random();
+    const std::string pass = "correct horse battery staple";
+    REQUIRE(sluis::crypto::write_sealed_root_key(
+        home.dir.path() / "keys/root.key", root,
+        std::span(reinterpret_cast<const std::uint8_t*>(pass.data()), pass.size()), {2, 8 << 20}));
+    write_text(home.dir.path() / "pass.txt", "wrong passphrase\n");
+    Sluisd g(home, {"--passphrase-file", (home.dir.path() / "pass.txt").string()});
+    REQUIRE(g.exited(20s));
+    CHECK(g.exit_code() == 1);
+    CHECK(g.stderr_text().find("does not open with this passphrase") != std::string::npos);
+  }
+  SECTION("unreadable rule pack") {
+    write_text(home.rules_path, "not a rule pack");
+    Sluisd g(home);
+    REQUIRE(g.exited(20s));
+    CHECK(g.exit_code() == 1);
+    CHECK(g.stderr_text().find("rule pack") != std::string::npos);
+  }
+  SECTION("port taken") {
+    Sluisd first(home);
+    REQUIRE(first.wait_ready());
+    GatewayHome other;
+    other.write_config(first.port());
+    Sluisd second(other);
+    REQUIRE(second.exited(20s));
+    CHECK(second.exit_code() == 1);
+    CHECK(second.stderr_text().find("already in use") != std::string::npos);
+  }
+}
