@@ -5,6 +5,8 @@
 #include "vectors.hpp"
 
 #include <catch2/catch.hpp>
+
+#include "result_printer.hpp"
 #include <sodium.h>
 
 #include <algorithm>
@@ -15,17 +17,6 @@
 #include <string>
 #include <vector>
 
-// Catch would print a boost::system::result through boost's unconstrained operator<<, which does
-// not compile for values without one; print value/error instead. (Identical in every crypto test
-// file that needs it.)
-namespace Catch {
-template <class T>
-struct StringMaker<boost::system::result<T>> {
-  static std::string convert(const boost::system::result<T>& r) {
-    return r.has_value() ? std::string("{value}") : "{error: " + r.error().message() + "}";
-  }
-};
-}  // namespace Catch
 
 using namespace sluis::crypto;
 

@@ -11,6 +11,8 @@
 #include <sqlcipher/sqlite3.h>
 
 #include <catch2/catch.hpp>
+
+#include "result_printer.hpp"
 #include <openssl/evp.h>
 
 #include <array>
@@ -22,15 +24,6 @@
 #include <string_view>
 #include <vector>
 
-// Catch prints results as "ok" or the error's message (values may not be printable).
-namespace Catch {
-template <class T>
-struct StringMaker<boost::system::result<T, boost::system::error_code>> {
-  static std::string convert(const boost::system::result<T, boost::system::error_code>& r) {
-    return r ? std::string("ok") : "error: " + r.error().message();
-  }
-};
-}  // namespace Catch
 
 namespace sluis::gateway::testing {
 
