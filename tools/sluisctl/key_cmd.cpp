@@ -19,7 +19,9 @@ constexpr const char* kKeyUsage =
     "      terminal, or read from F) unless --raw (for automation: protect the file yourself).\n"
     "      Argon2id defaults: 3 passes, 256 MiB.\n"
     "  sluisctl key check FILE [--passphrase-file F]\n"
-    "      Opens the key file and says whether it is sound; prints nothing secret.\n";
+    "      Opens the key file and says whether it is sound; prints nothing secret.\n"
+    "  sluisctl key rotate --home DIR [--passphrase-file F]\n"
+    "      Rotates the key-encryption key (same as 'sluisctl rotate').\n";
 
 int key_new(Args args) {
   const Options opt(args, {"out", "passphrase-file", "argon2-ops", "argon2-mem-mib"}, {"raw"});
@@ -85,6 +87,7 @@ int run_key(Args args) {
   try {
     if (!args.empty() && args[0] == "new") return key_new(args.subspan(1));
     if (!args.empty() && args[0] == "check") return key_check(args.subspan(1));
+    if (!args.empty() && args[0] == "rotate") return run_rotate(args.subspan(1));
     if (!args.empty() && args[0] == "help") {
       std::fputs(kKeyUsage, stdout);
       return kExitOk;
