@@ -65,7 +65,8 @@ DecodedSymbol decode_symbol(unsigned char c) noexcept {
 
 std::uint32_t check_value(const std::array<std::uint32_t, kCardSymbols>& v) noexcept {
   std::uint32_t s = 0;
-  for (std::size_t i = 0; i < kCardDataSymbols; ++i) s += static_cast<std::uint32_t>(i + 1) * v[i];
+  for (std::size_t i = 0; i < kCardDataSymbols; ++i)
+    s += static_cast<std::uint32_t>(i + 1) * v[i];
   return ((kCardRadix - s % kCardRadix) % kCardRadix) * kInverseOfLastWeight % kCardRadix;
 }
 
@@ -126,7 +127,8 @@ Result<CardSecret> parse_card_code(std::string_view code) {
 
   // The check is tested before the range so that a typo is always reported as a typo.
   std::uint32_t sum = 0;
-  for (std::size_t i = 0; i < kCardSymbols; ++i) sum += static_cast<std::uint32_t>(i + 1) * v[i];
+  for (std::size_t i = 0; i < kCardSymbols; ++i)
+    sum += static_cast<std::uint32_t>(i + 1) * v[i];
   const bool check_ok = sum % kCardRadix == 0;
 
   // value = sum v_i * 31^(25 - i) in five 32-bit limbs (160 bits), least significant first;

@@ -9,7 +9,9 @@
 namespace sluis::crypto {
 
 namespace detail {
-void fill_random_id(std::uint8_t* p, std::size_t n) noexcept { fill_random(p, n); }
+void fill_random_id(std::uint8_t* p, std::size_t n) noexcept {
+  fill_random(p, n);
+}
 }  // namespace detail
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {

@@ -123,8 +123,7 @@ Result<void> seal_field_with_nonce(const DataKey& key, const FieldContext& ctx, 
 }  // namespace detail
 
 Result<void> seal_field_into(const DataKey& key, const FieldContext& ctx,
-                             std::span<const std::uint8_t> plaintext,
-                             std::span<std::uint8_t> out) {
+                             std::span<const std::uint8_t> plaintext, std::span<std::uint8_t> out) {
   if (auto ok = check_seal_args(ctx, plaintext, out); !ok) return ok;
   // 192-bit random nonces: the collision probability stays negligible for any realistic number
   // of fields under one data key, so no counter state is needed (draft-irtf-cfrg-xchacha §3.1).

@@ -74,7 +74,7 @@ Result<SecretBuffer> read_key_file(const std::filesystem::path& path) {
     ~Closer() { ::close(fd); }
   } closer{fd};
 
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0) return Errc::io_error;
   if (!S_ISREG(st.st_mode)) return Errc::bad_key_file;
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) return Errc::bad_key_file;
@@ -132,8 +132,8 @@ bool parse_hex(std::string_view text, std::span<std::uint8_t> out) noexcept {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   std::size_t len = 0;
-  return sodium_hex2bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len,
-                        nullptr) == 0 &&
+  return sodium_hex2bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, nullptr) ==
+             0 &&
          len == out.size();
 }
 
@@ -195,7 +195,8 @@ Result<RootKey> open_sealed(LineReader& in, std::string_view text,
   if (*kdf != kKdfName) return Errc::unsupported_format;
   const auto ops_v = parse_u64(*ops);
   const auto mem_v = parse_u64(*mem);
-  if (!ops_v || !mem_v || !limits_ok(Argon2Limits{.ops = *ops_v, .mem_bytes = *mem_v})) return Errc::bad_key_file;
+  if (!ops_v || !mem_v || !limits_ok(Argon2Limits{.ops = *ops_v, .mem_bytes = *mem_v}))
+    return Errc::bad_key_file;
   std::array<std::uint8_t, kSaltSize> salt{};
   std::array<std::uint8_t, kNonceSize> nonce{};
   std::array<std::uint8_t, kSealedSize> sealed{};
@@ -275,8 +276,7 @@ void append(std::string& s, std::string_view key, std::string_view value) {
 }  // namespace
 
 Result<void> write_sealed_root_key(const std::filesystem::path& path, const RootKey& root,
-                                   std::span<const std::uint8_t> passphrase,
-                                   Argon2Limits limits) {
+                                   std::span<const std::uint8_t> passphrase, Argon2Limits limits) {
   if (passphrase.empty() || passphrase.size() > crypto_pwhash_PASSWD_MAX || !limits_ok(limits)) {
     return Errc::invalid_argument;
   }
@@ -311,8 +311,8 @@ Result<void> write_sealed_root_key(const std::filesystem::path& path, const Root
     return Errc::invalid_argument;
   }
   append(text, "ciphertext", to_hex(sealed));
-  return write_file_atomically(
-      path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  return write_file_atomically(path,
+                               {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
 }
 
 Result<void> write_raw_root_key(const std::filesystem::path& path, const RootKey& root) {

@@ -166,7 +166,9 @@ Result<KeyEncryptionKey> unwrap_kek(const SubKey& kek_wrapping, const WrappedKek
   return kek;
 }
 
-DataKey generate_data_key() { return DataKey::random(); }
+DataKey generate_data_key() {
+  return DataKey::random();
+}
 
 Result<WrappedDataKey> wrap_data_key(const KeyEncryptionKey& kek, const DataKeyRef& ref,
                                      const DataKey& key) {
@@ -183,8 +185,8 @@ Result<void> unwrap_data_key_into(const KeyEncryptionKey& kek, const DataKeyRef&
   if (ref.category.size() > kMaxNamePart) return fail(Errc::invalid_argument);
   std::array<std::uint8_t, kMaxDekAdSize> ad;
   const std::size_t ad_len = write_dek_ad(ref, wrapped.kek_version, ad.data());
-  if (auto ok = unwrap_key_bytes(kek.key.reveal(), wrapped.blob, {ad.data(), ad_len},
-                                 out.reveal_mut());
+  if (auto ok =
+          unwrap_key_bytes(kek.key.reveal(), wrapped.blob, {ad.data(), ad_len}, out.reveal_mut());
       !ok) {
     return fail(static_cast<Errc>(ok.error().value()));
   }
@@ -214,9 +216,8 @@ Result<WrappedKek> wrap_kek_with_nonce(const SubKey& kek_wrapping, const KeyEncr
   return wrap_kek_impl(kek_wrapping, kek, nonce.data());
 }
 
-Result<WrappedDataKey> wrap_data_key_with_nonce(const KeyEncryptionKey& kek,
-                                                const DataKeyRef& ref, const DataKey& key,
-                                                Nonce nonce) {
+Result<WrappedDataKey> wrap_data_key_with_nonce(const KeyEncryptionKey& kek, const DataKeyRef& ref,
+                                                const DataKey& key, Nonce nonce) {
   return wrap_data_key_impl(kek, ref, key, nonce.data());
 }
 
@@ -227,7 +228,9 @@ void KeyRing::add(KeyEncryptionKey kek) {
   keks_.insert_or_assign(v, std::move(kek));
 }
 
-void KeyRing::retire(KekVersion version) { keks_.erase(version.value); }
+void KeyRing::retire(KekVersion version) {
+  keks_.erase(version.value);
+}
 
 Result<const KeyEncryptionKey*> KeyRing::current() const {
   if (keks_.empty()) return Errc::key_not_found;
@@ -243,7 +246,8 @@ Result<const KeyEncryptionKey*> KeyRing::find(KekVersion version) const {
 std::vector<KekVersion> KeyRing::versions() const {
   std::vector<KekVersion> out;
   out.reserve(keks_.size());
-  for (const auto& entry : keks_) out.push_back(entry.second.version);
+  for (const auto& entry : keks_)
+    out.push_back(entry.second.version);
   return out;
 }
 

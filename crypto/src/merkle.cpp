@@ -58,7 +58,8 @@ Hash sha256(std::initializer_list<Bytes> parts) noexcept {
   ensure_sodium();
   crypto_hash_sha256_state st;
   crypto_hash_sha256_init(&st);
-  for (Bytes part : parts) crypto_hash_sha256_update(&st, part.data(), part.size());
+  for (Bytes part : parts)
+    crypto_hash_sha256_update(&st, part.data(), part.size());
   crypto_hash_sha256_final(&st, out.data());
   return out;
 }
@@ -81,7 +82,9 @@ struct Range {
 };
 
 /// The largest power of two strictly below n (RFC 9162's "k"), for n >= 2.
-std::uint64_t split_point(std::uint64_t n) noexcept { return std::bit_floor(n - 1); }
+std::uint64_t split_point(std::uint64_t n) noexcept {
+  return std::bit_floor(n - 1);
+}
 
 /// Splits [begin, end) into aligned perfect subtrees, left to right, largest first. For the ranges
 /// the RFC 9162 recursion produces (begin is a multiple of a power of two >= end - begin), the
@@ -153,8 +156,7 @@ std::vector<Range> consistency_ranges(std::uint64_t m, std::uint64_t n) {
 }
 
 /// MTH of a range from its perfect subtrees: right fold, as the recursive definition nests.
-template <class Get>
-Result<Hash> fold_range(Range r, Get& get) {
+template <class Get> Result<Hash> fold_range(Range r, Get& get) {
   const Decomposition d = decompose(r);
   if (d.count == 0) return empty_root();
   Result<Hash> right = get(d.ids[d.count - 1]);
@@ -205,7 +207,9 @@ Result<std::vector<Hash>> consistency_impl(std::uint64_t old_size, std::uint64_t
   return fold_ranges(consistency_ranges(old_size, new_size), get);
 }
 
-constexpr bool lsb(std::uint64_t v) noexcept { return (v & 1U) != 0; }
+constexpr bool lsb(std::uint64_t v) noexcept {
+  return (v & 1U) != 0;
+}
 
 }  // namespace
 
@@ -399,7 +403,8 @@ void Frontier::append(const Hash& leaf, std::vector<StoredNode>& completed) {
 Hash Frontier::root() const noexcept {
   if (nodes_.empty()) return empty_root();
   Hash acc = nodes_.back();
-  for (std::size_t i = nodes_.size() - 1; i-- > 0;) acc = node_hash(nodes_[i], acc);
+  for (std::size_t i = nodes_.size() - 1; i-- > 0;)
+    acc = node_hash(nodes_[i], acc);
   return acc;
 }
 

@@ -18,8 +18,7 @@ constexpr std::size_t kKeyIdSize = 4;
 
 /// Walks UTF-8 strictly (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) and
 /// calls `accept(code_point)` for each; false when the bytes are not UTF-8 or accept() refuses.
-template <class Accept>
-bool for_each_code_point(std::string_view s, Accept&& accept) {
+template <class Accept> bool for_each_code_point(std::string_view s, Accept&& accept) {
   std::size_t i = 0;
   while (i < s.size()) {
     const auto b0 = static_cast<unsigned char>(s[i]);
@@ -59,9 +58,8 @@ bool for_each_code_point(std::string_view s, Accept&& accept) {
 
 /// C2SP signed-note: valid UTF-8, no ASCII control characters other than newline.
 bool is_clean_text(std::string_view s, bool allow_newline) {
-  return for_each_code_point(s, [allow_newline](std::uint32_t cp) {
-    return cp >= 0x20 || (allow_newline && cp == '\n');
-  });
+  return for_each_code_point(
+      s, [allow_newline](std::uint32_t cp) { return cp >= 0x20 || (allow_newline && cp == '\n'); });
 }
 
 /// Unicode White_Space (what Go's unicode.IsSpace, used by the reference implementation, calls a
@@ -71,7 +69,9 @@ bool is_unicode_space(std::uint32_t cp) noexcept {
          cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
-std::string base64_of(std::span<const std::uint8_t> bytes) { return to_base64(bytes); }
+std::string base64_of(std::span<const std::uint8_t> bytes) {
+  return to_base64(bytes);
+}
 
 /// Standard base64 that is also canonical: decoding and re-encoding gives the same text, so one
 /// value has exactly one accepted spelling. Decodes with libsodium directly (the same codec as
@@ -115,15 +115,16 @@ std::optional<std::uint64_t> parse_decimal_u64(std::string_view s) {
   return v;
 }
 
-bool is_valid_line(std::string_view line) { return !line.empty() && is_clean_text(line, false); }
+bool is_valid_line(std::string_view line) {
+  return !line.empty() && is_clean_text(line, false);
+}
 
 }  // namespace
 
 bool is_valid_key_name(std::string_view name) noexcept {
   if (name.empty() || name.size() > kMaxNoteSize) return false;
-  return for_each_code_point(name, [](std::uint32_t cp) {
-    return cp >= 0x20 && cp != '+' && !is_unicode_space(cp);
-  });
+  return for_each_code_point(
+      name, [](std::uint32_t cp) { return cp >= 0x20 && cp != '+' && !is_unicode_space(cp); });
 }
 
 std::uint32_t note_key_id(std::string_view key_name, const VerifyingKey& key) {
@@ -170,7 +171,8 @@ Result<NoteVerifierKey> parse_verifier_key(std::string_view text) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return Errc::malformed;
   }
   std::uint32_t id = 0;
-  for (char c : id_hex) id = (id << 4) | static_cast<std::uint32_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  for (char c : id_hex)
+    id = (id << 4) | static_cast<std::uint32_t>(c <= '9' ? c - '0' : c - 'a' + 10);
   std::array<std::uint8_t, 1 + VerifyingKey::kSize> typed{};
   if (!strict_base64_exact(key_b64, typed) || typed[0] != kNoteEd25519) return Errc::malformed;
   auto key = VerifyingKey::from_bytes(std::span<const std::uint8_t>(typed).subspan(1));
@@ -257,7 +259,8 @@ Result<std::string> format_checkpoint_body(const Checkpoint& checkpoint) {
   body.append(checkpoint.origin).append("\n");
   body.append(std::to_string(checkpoint.size)).append("\n");
   body.append(base64_of(checkpoint.root)).append("\n");
-  for (const std::string& ext : checkpoint.extensions) body.append(ext).append("\n");
+  for (const std::string& ext : checkpoint.extensions)
+    body.append(ext).append("\n");
   return body;
 }
 
@@ -278,7 +281,8 @@ Result<Checkpoint> parse_checkpoint_body(std::string_view text) {
   const auto size = parse_decimal_u64(lines[1]);
   if (!size || !strict_base64_exact(lines[2], cp.root)) return Errc::malformed;
   cp.size = *size;
-  for (std::size_t i = 3; i < lines.size(); ++i) cp.extensions.emplace_back(lines[i]);
+  for (std::size_t i = 3; i < lines.size(); ++i)
+    cp.extensions.emplace_back(lines[i]);
   return cp;
 }
 
@@ -296,8 +300,7 @@ Result<std::string> sign_checkpoint(std::string_view origin, std::uint64_t size,
 }
 
 Result<Checkpoint> verify_checkpoint(std::string_view note, const VerifyingKey& key,
-                                     std::string_view key_name,
-                                     std::string_view expected_origin) {
+                                     std::string_view key_name, std::string_view expected_origin) {
   auto verifier = make_verifier_key(key_name, key);
   if (!verifier) return verifier.error();
   // Verify first: the text of a note means nothing until a trusted signature covers it.

@@ -106,9 +106,9 @@ std::string labelled_pseudonym(std::string_view prefix,
 
 std::string_view scheme_label(IdentifierScheme scheme) {
   switch (scheme) {
-    case IdentifierScheme::national_register: return "national-register";
-    case IdentifierScheme::bis: return "bis";
-    case IdentifierScheme::case_number: return "case-number";
+  case IdentifierScheme::national_register: return "national-register";
+  case IdentifierScheme::bis: return "bis";
+  case IdentifierScheme::case_number: return "case-number";
   }
   return "unknown";
 }
@@ -134,9 +134,13 @@ std::string_view scheme_label(IdentifierScheme scheme) {
 //   - the NN scheme accepts only NN months and the BIS scheme only BIS months, so a BIS number
 //     registered as a national register number (or the reverse) is rejected rather than
 //     silently indexed under the wrong scheme.
-bool is_separator(char c) { return c == ' ' || c == '.' || c == '-'; }
+bool is_separator(char c) {
+  return c == ' ' || c == '.' || c == '-';
+}
 
-bool is_leap(unsigned year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+bool is_leap(unsigned year) {
+  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
 
 unsigned days_in_month(unsigned year, unsigned month) {
   constexpr std::array<unsigned, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -192,7 +196,9 @@ Result<std::string> normalise_register_number(IdentifierScheme scheme, std::stri
   return digits;
 }
 
-bool is_printable_ascii(char c) { return c >= 0x20 && c <= 0x7e; }
+bool is_printable_ascii(char c) {
+  return c >= 0x20 && c <= 0x7e;
+}
 bool is_trimmed_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
@@ -203,8 +209,10 @@ Result<std::string> normalise_case_number(std::string_view raw, std::string_view
   for (const char c : partner_id) {
     if (!is_printable_ascii(c) || c == ':' || c == ' ') return Errc::invalid_argument;
   }
-  while (!raw.empty() && is_trimmed_space(raw.front())) raw.remove_prefix(1);
-  while (!raw.empty() && is_trimmed_space(raw.back())) raw.remove_suffix(1);
+  while (!raw.empty() && is_trimmed_space(raw.front()))
+    raw.remove_prefix(1);
+  while (!raw.empty() && is_trimmed_space(raw.back()))
+    raw.remove_suffix(1);
   if (raw.empty() || raw.size() > kMaxCaseNumber) return Errc::invalid_argument;
   for (const char c : raw) {
     if (!is_printable_ascii(c)) return Errc::invalid_argument;
@@ -222,9 +230,9 @@ Result<std::string> normalise_case_number(std::string_view raw, std::string_view
 Result<std::string> normalise_identifier(IdentifierScheme scheme, std::string_view raw,
                                          std::string_view partner_id) {
   switch (scheme) {
-    case IdentifierScheme::national_register:
-    case IdentifierScheme::bis: return normalise_register_number(scheme, raw);
-    case IdentifierScheme::case_number: return normalise_case_number(raw, partner_id);
+  case IdentifierScheme::national_register:
+  case IdentifierScheme::bis: return normalise_register_number(scheme, raw);
+  case IdentifierScheme::case_number: return normalise_case_number(raw, partner_id);
   }
   return Errc::invalid_argument;
 }

@@ -86,7 +86,9 @@ SecretBuffer& SecretBuffer::operator=(SecretBuffer&& o) noexcept {
   return *this;
 }
 
-SecretBuffer::~SecretBuffer() { detail::guarded_free(p_); }
+SecretBuffer::~SecretBuffer() {
+  detail::guarded_free(p_);
+}
 
 std::span<const std::uint8_t> SecretBuffer::reveal() const noexcept {
   if (p_ == nullptr) detail::moved_from_secret();

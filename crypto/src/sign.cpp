@@ -48,14 +48,15 @@ Result<VerifyingKey> VerifyingKey::from_base64(std::string_view text) {
   const char* end = nullptr;
   if (sodium_base642bin(raw.data(), raw.size(), text.data(), text.size(), nullptr, &len, &end,
                         sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      end != text.data() + text.size() || len != raw.size() ||
-      crypto::to_base64(raw) != text) {
+      end != text.data() + text.size() || len != raw.size() || crypto::to_base64(raw) != text) {
     return Errc::malformed;
   }
   return from_bytes(raw);
 }
 
-std::string VerifyingKey::to_base64() const { return crypto::to_base64(bytes_); }
+std::string VerifyingKey::to_base64() const {
+  return crypto::to_base64(bytes_);
+}
 
 Result<void> VerifyingKey::verify(std::span<const std::uint8_t> message,
                                   std::span<const std::uint8_t> signature) const noexcept {
@@ -88,7 +89,9 @@ SigningKey SigningKey::from_seed(SecretBytes<kEd25519SeedSize> seed) {
   return SigningKey(std::move(seed), std::move(expanded), pub);
 }
 
-SigningKey SigningKey::generate() { return from_seed(SecretBytes<kEd25519SeedSize>::random()); }
+SigningKey SigningKey::generate() {
+  return from_seed(SecretBytes<kEd25519SeedSize>::random());
+}
 
 Signature SigningKey::sign(std::span<const std::uint8_t> message) const noexcept {
   Signature sig{};

@@ -1,4 +1,5 @@
-// The one translation unit that compiles Boost.Asio, Asio SSL and Boost.Beast (separate compilation).
+// The one translation unit that compiles Boost.Asio, Asio SSL and Boost.Beast (separate
+// compilation).
 #include <boost/asio/impl/src.hpp>
 #include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>

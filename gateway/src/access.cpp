@@ -11,7 +11,9 @@
 namespace sluis::gateway {
 namespace {
 
-policy::Time to_policy_time(Instant t) { return std::chrono::floor<std::chrono::seconds>(t); }
+policy::Time to_policy_time(Instant t) {
+  return std::chrono::floor<std::chrono::seconds>(t);
+}
 
 // The store's grants as policy values; a grant naming a category the pack no longer has keeps
 // its other categories (it can only ever reach fewer, never more).
@@ -40,9 +42,8 @@ std::vector<policy::BreakGlassGrant> grants_for_policy(const std::vector<BreakGl
 
 }  // namespace
 
-Result<std::vector<policy::Consent>> consents_for_policy(const ConsentBook& book,
-                                                         const policy::RulePack& pack,
-                                                         const ClientId& client) {
+Result<std::vector<policy::Consent>>
+consents_for_policy(const ConsentBook& book, const policy::RulePack& pack, const ClientId& client) {
   auto records = book.history(client);
   if (!records) return records.error();
   std::vector<policy::Consent> out;
@@ -54,9 +55,9 @@ Result<std::vector<policy::Consent>> consents_for_policy(const ConsentBook& book
     c.id = r.id;
     if (r.revoked_at) {
       c.status = policy::ConsentStatus::revoked;
-      c.revocation = policy::Revocation{to_policy_time(*r.revoked_at),
-                                        policy::WorkerRef{r.revoked_by_partner,
-                                                          r.revoked_by_worker}};
+      c.revocation =
+          policy::Revocation{to_policy_time(*r.revoked_at),
+                             policy::WorkerRef{r.revoked_by_partner, r.revoked_by_worker}};
     } else {
       c.status = policy::ConsentStatus::active;
       c.revocation.reset();
@@ -107,7 +108,8 @@ Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
   auto partners = registry.list_partners();
   if (!partners) return partners.error();
   std::map<std::string, std::optional<policy::PartnerTypeId>, std::less<>> owner_types;
-  for (const auto& p : *partners) owner_types[p.id] = pack.partner_type(p.partner_type);
+  for (const auto& p : *partners)
+    owner_types[p.id] = pack.partner_type(p.partner_type);
 
   // Phase 1: decide every current fragment from its metadata alone.
   auto current = dossiers.list_current(client);

@@ -76,7 +76,9 @@ bool valid_utf8(std::string_view s) noexcept {
   return true;
 }
 
-bool acceptable(std::string_view s) noexcept { return s.size() <= kMaxAuditText && valid_utf8(s); }
+bool acceptable(std::string_view s) noexcept {
+  return s.size() <= kMaxAuditText && valid_utf8(s);
+}
 
 void put_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -122,9 +124,9 @@ std::optional<AuditAction> parse_audit_action(std::string_view text) noexcept {
 
 std::string_view to_string(AuditDecision d) noexcept {
   switch (d) {
-    case AuditDecision::permit: return "permit";
-    case AuditDecision::deny: return "deny";
-    case AuditDecision::not_applicable: break;
+  case AuditDecision::permit: return "permit";
+  case AuditDecision::deny: return "deny";
+  case AuditDecision::not_applicable: break;
   }
   return "n/a";
 }
@@ -198,8 +200,8 @@ Result<AuditEvent> decode_audit_event(std::string_view canonical) {
   std::string decision;
   if (!text("partner", e.partner) || !text("worker", e.worker) || !text("role", e.role) ||
       !text("action", action) || !text("client", e.client) || !text("purpose", e.purpose) ||
-      !text("decision", decision) || !text("rule", e.rule) ||
-      !text("request_id", e.request_id) || !text("owner_partner", e.owner_partner)) {
+      !text("decision", decision) || !text("rule", e.rule) || !text("request_id", e.request_id) ||
+      !text("owner_partner", e.owner_partner)) {
     return bad;
   }
   const auto a = parse_audit_action(action);

@@ -53,7 +53,8 @@ constexpr const char* kSchema[] = {
 constexpr const char* kInsertEvent =
     "INSERT INTO audit_event (leaf, time_ms, partner, worker, action, client, decision, "
     "owner_partner, canonical) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-constexpr const char* kInsertNode = "INSERT INTO merkle_node (level, idx, hash) VALUES (?1, ?2, ?3)";
+constexpr const char* kInsertNode =
+    "INSERT INTO merkle_node (level, idx, hash) VALUES (?1, ?2, ?3)";
 constexpr const char* kInsertCheckpoint =
     "INSERT INTO audit_checkpoint (size, issued_ms, note) VALUES (?1, ?2, ?3)";
 constexpr const char* kSelectNode = "SELECT hash FROM merkle_node WHERE level = ?1 AND idx = ?2";
@@ -63,7 +64,8 @@ constexpr const char* kLatestCheckpoint =
 constexpr const char* kCheckpointsFrom =
     "SELECT size, issued_ms, note FROM audit_checkpoint WHERE size >= ?1 ORDER BY size LIMIT ?2";
 constexpr const char* kSelectMeta = "SELECT value FROM audit_meta WHERE name = ?1";
-constexpr const char* kInsertMeta = "INSERT OR IGNORE INTO audit_meta (name, value) VALUES (?1, ?2)";
+constexpr const char* kInsertMeta =
+    "INSERT OR IGNORE INTO audit_meta (name, value) VALUES (?1, ?2)";
 constexpr const char* kSelectEvent = "SELECT canonical FROM audit_event WHERE leaf = ?1";
 constexpr const char* kVerifyEvents =
     "SELECT e.leaf, e.time_ms, e.partner, e.worker, e.action, e.client, e.decision, "
@@ -75,16 +77,15 @@ constexpr const char* kOrphanLeaves =
 // Query variants: one per driving index, the other filters as "?n IS NULL OR ...". Parameters:
 // ?1 cursor, ?2 client, ?3 partner, ?4 worker, ?5 action, ?6 decision, ?7 from, ?8 until,
 // ?9 scope partner, ?10 limit.
-#define SLUIS_AUDIT_FILTERS                                                                    \
-  " AND leaf >= ?1 AND (?2 IS NULL OR client = ?2) AND (?3 IS NULL OR partner = ?3)"           \
-  " AND (?4 IS NULL OR worker = ?4) AND (?5 IS NULL OR action = ?5)"                           \
-  " AND (?6 IS NULL OR decision = ?6) AND time_ms >= ?7 AND time_ms < ?8"                      \
+#define SLUIS_AUDIT_FILTERS                                                                        \
+  " AND leaf >= ?1 AND (?2 IS NULL OR client = ?2) AND (?3 IS NULL OR partner = ?3)"               \
+  " AND (?4 IS NULL OR worker = ?4) AND (?5 IS NULL OR action = ?5)"                               \
+  " AND (?6 IS NULL OR decision = ?6) AND time_ms >= ?7 AND time_ms < ?8"                          \
   " AND (?9 IS NULL OR partner = ?9 OR owner_partner = ?9) ORDER BY leaf LIMIT ?10"
 constexpr const char* kQueryByClient =
     "SELECT leaf, canonical FROM audit_event WHERE client = ?2" SLUIS_AUDIT_FILTERS;
-constexpr const char* kQueryByScope =
-    "SELECT leaf, canonical FROM audit_event WHERE (partner = ?9 OR owner_partner = ?9)"
-    SLUIS_AUDIT_FILTERS;
+constexpr const char* kQueryByScope = "SELECT leaf, canonical FROM audit_event WHERE (partner = ?9 "
+                                      "OR owner_partner = ?9)" SLUIS_AUDIT_FILTERS;
 constexpr const char* kQueryByPartner =
     "SELECT leaf, canonical FROM audit_event WHERE partner = ?3" SLUIS_AUDIT_FILTERS;
 constexpr const char* kQueryAll =
@@ -93,9 +94,13 @@ constexpr const char* kQueryAll =
 
 using boost::system::error_code;
 
-error_code err(Errc e) { return make_error_code(e); }
+error_code err(Errc e) {
+  return make_error_code(e);
+}
 
-std::int64_t to_db(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+std::int64_t to_db(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
 
 std::string_view as_text(std::span<const std::uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
@@ -228,9 +233,9 @@ struct AuditLog::Impl final {
     for (const char* ddl : kSchema) {
       if (auto r = wdb.exec(ddl); !r) return r;
     }
-    for (auto [name, value] : {std::pair<std::string_view, std::string>{
-                                   "schema", std::to_string(kAuditSchemaVersion)},
-                               {"origin", options.origin}}) {
+    for (auto [name, value] :
+         {std::pair<std::string_view, std::string>{"schema", std::to_string(kAuditSchemaVersion)},
+          {"origin", options.origin}}) {
       if (value.empty()) continue;
       auto st = wdb.prepare(kInsertMeta);
       if (!st) return st.error();
@@ -278,7 +283,8 @@ struct AuditLog::Impl final {
     auto cp = read_latest(wdb);
     if (!cp) return cp.error();
     if (*cp) {
-      auto parsed = crypto::verify_checkpoint((*cp)->note, signer().verifying_key(), origin, origin);
+      auto parsed =
+          crypto::verify_checkpoint((*cp)->note, signer().verifying_key(), origin, origin);
       if (!parsed || parsed->size != (*cp)->size || parsed->size > size) {
         return err(Errc::audit_log_inconsistent);
       }
@@ -310,7 +316,8 @@ struct AuditLog::Impl final {
     if (!result) {
       frontier = saved;
       last_checkpoint_at = std::chrono::steady_clock::now();  // a failing disk: retry later
-      for (auto* r : batch) r->error = result.error();
+      for (auto* r : batch)
+        r->error = result.error();
       return;
     }
     committed.store(frontier.size(), std::memory_order_release);
@@ -361,10 +368,11 @@ struct AuditLog::Impl final {
     }
     const bool grew = frontier.size() > last_checkpoint_size || !have_checkpoint;
     std::optional<StoredCheckpoint> cp;
-    if (grew && (force || checkpoint_due ||
-                 std::chrono::steady_clock::now() - last_checkpoint_at >=
-                     options.checkpoint_interval)) {
-      auto note = crypto::sign_checkpoint(origin, frontier.size(), frontier.root(), signer(), origin);
+    if (grew &&
+        (force || checkpoint_due ||
+         std::chrono::steady_clock::now() - last_checkpoint_at >= options.checkpoint_interval)) {
+      auto note =
+          crypto::sign_checkpoint(origin, frontier.size(), frontier.root(), signer(), origin);
       if (!note) return err(Errc::storage_failure);
       cp = StoredCheckpoint{frontier.size(), now(), std::move(*note)};
       auto st = wdb.prepare(kInsertCheckpoint);
@@ -403,9 +411,8 @@ struct AuditLog::Impl final {
       if (queue.empty() && stopping) break;
       if (!stopping && queue.size() < last_batch_requests &&
           options.group_commit_window.count() > 0) {
-        writer_cv.wait_for(lk, options.group_commit_window, [this] {
-          return stopping || queue.size() >= last_batch_requests;
-        });
+        writer_cv.wait_for(lk, options.group_commit_window,
+                           [this] { return stopping || queue.size() >= last_batch_requests; });
       }
       batch.clear();
       std::size_t events = 0;
@@ -421,7 +428,8 @@ struct AuditLog::Impl final {
       lk.unlock();
       process(batch, due);
       lk.lock();
-      for (auto* r : batch) r->done = true;
+      for (auto* r : batch)
+        r->done = true;
       done_cv.notify_all();
     }
     lk.unlock();
@@ -465,8 +473,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   const auto& opt = impl->options;
-  impl->signer_slot = crypto::SigningKey::from_seed(
-      crypto::derive_subkey(root, crypto::KeyPurpose::audit_signing));
+  impl->signer_slot =
+      crypto::SigningKey::from_seed(crypto::derive_subkey(root, crypto::KeyPurpose::audit_signing));
   const auto key = crypto::derive_subkey(root, crypto::KeyPurpose::audit_store);
 
   if (opt.read_only) {
@@ -551,7 +559,8 @@ Result<std::vector<StoredCheckpoint>> AuditLog::checkpoints(std::uint64_t min_si
   std::lock_guard lk(impl_->read_mutex);
   auto st = impl_->rdb.prepare(kCheckpointsFrom);
   if (!st) return st.error();
-  st->bind(1, to_db(min_size)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, 1u << 30)));
+  st->bind(1, to_db(min_size))
+      .bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, 1u << 30)));
   std::vector<StoredCheckpoint> out;
   for (;;) {
     auto row = st->step();
@@ -567,9 +576,13 @@ std::uint64_t AuditLog::size() const noexcept {
   return impl_->committed.load(std::memory_order_acquire);
 }
 
-const std::string& AuditLog::origin() const noexcept { return impl_->origin; }
+const std::string& AuditLog::origin() const noexcept {
+  return impl_->origin;
+}
 
-const crypto::NoteVerifierKey& AuditLog::verifier_key() const noexcept { return *impl_->verifier; }
+const crypto::NoteVerifierKey& AuditLog::verifier_key() const noexcept {
+  return *impl_->verifier;
+}
 
 Result<InclusionProof> AuditLog::inclusion_proof(std::uint64_t index, std::uint64_t size) const {
   if (index >= size || size > this->size()) return err(Errc::invalid_argument);
@@ -646,8 +659,8 @@ Result<AuditPage> AuditLog::query(const AuditQuery& q) const {
   opt(3, q.partner);
   opt(4, q.worker);
   opt(5, q.action ? std::optional<std::string>(std::string(to_string(*q.action))) : std::nullopt);
-  opt(6, q.decision ? std::optional<std::string>(std::string(to_string(*q.decision)))
-                    : std::nullopt);
+  opt(6,
+      q.decision ? std::optional<std::string>(std::string(to_string(*q.decision))) : std::nullopt);
   st->bind(7, q.from ? std::int64_t{q.from->time_since_epoch().count()}
                      : std::numeric_limits<std::int64_t>::min());
   st->bind(8, q.until ? std::int64_t{q.until->time_since_epoch().count()}
@@ -688,7 +701,8 @@ Result<std::vector<StoredEvent>> AuditLog::query_all(AuditQuery q) const {
   for (;;) {
     auto page = query(q);
     if (!page) return page.error();
-    for (auto& e : page->events) out.push_back(std::move(e));
+    for (auto& e : page->events)
+      out.push_back(std::move(e));
     if (!page->next) return out;
     q.cursor = *page->next;
   }
@@ -783,9 +797,9 @@ Result<AuditVerifyReport> AuditLog::verify() const {
       report.problems.push_back("checkpoint at size " + std::to_string(head.size) +
                                 " does not match the tree recomputed from the events");
       found_range(last_good_head, time_of(last_good_head),
-            "the events from #" + std::to_string(last_good_head) + " to #" +
-                std::to_string(head.size - 1) + " differ from what the checkpoint at size " +
-                std::to_string(head.size) + " signed");
+                  "the events from #" + std::to_string(last_good_head) + " to #" +
+                      std::to_string(head.size - 1) + " differ from what the checkpoint at size " +
+                      std::to_string(head.size) + " signed");
     }
   };
   check_heads();  // a checkpoint of the empty tree
@@ -857,8 +871,8 @@ Result<AuditVerifyReport> AuditLog::verify() const {
                                 " covers more events than the log holds (" +
                                 std::to_string(tree.size()) + ")");
       found_range(tree.size(), std::nullopt,
-            "missing: the events from #" + std::to_string(tree.size()) + " to #" +
-                std::to_string(head.size - 1) + " were signed but are not stored (deleted)");
+                  "missing: the events from #" + std::to_string(tree.size()) + " to #" +
+                      std::to_string(head.size - 1) + " were signed but are not stored (deleted)");
     }
   }
   {

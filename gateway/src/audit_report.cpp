@@ -24,8 +24,10 @@ constexpr Wording kRoles[] = {
     {"nurse", {"verpleegkundige", "infirmier / infirmière", "nurse"}},
     {"psychologist", {"psycholoog", "psychologue", "psychologist"}},
     {"doctor", {"arts", "médecin", "doctor"}},
-    {"coordinator", {"zorgcoördinator", "coordinateur / coordinatrice de soins", "care coordinator"}},
-    {"admin", {"administratief medewerker", "employé(e) administratif(ve)", "administrative staff"}},
+    {"coordinator",
+     {"zorgcoördinator", "coordinateur / coordinatrice de soins", "care coordinator"}},
+    {"admin",
+     {"administratief medewerker", "employé(e) administratif(ve)", "administrative staff"}},
     {"dpo",
      {"functionaris voor gegevensbescherming", "délégué(e) à la protection des données",
       "data protection officer"}},
@@ -146,9 +148,13 @@ constexpr std::array<std::array<std::string_view, 12>, 3> kMonths{{
      "October", "November", "December"},
 }};
 
-std::size_t idx(ReportLanguage l) { return static_cast<std::size_t>(l); }
+std::size_t idx(ReportLanguage l) {
+  return static_cast<std::size_t>(l);
+}
 
-std::string_view phrase(Phrase p, ReportLanguage l) { return kPhrases[p][idx(l)]; }
+std::string_view phrase(Phrase p, ReportLanguage l) {
+  return kPhrases[p][idx(l)];
+}
 
 template <std::size_t N>
 std::string label(const Wording (&table)[N], std::string_view name, ReportLanguage lang,
@@ -162,34 +168,34 @@ std::string label(const Wording (&table)[N], std::string_view name, ReportLangua
 
 std::string_view action_phrase(AuditAction a, ReportLanguage l) {
   switch (a) {
-    case AuditAction::read: return phrase(kActRead, l);
-    case AuditAction::consent_grant: return phrase(kActConsentGrant, l);
-    case AuditAction::consent_revoke: return phrase(kActConsentRevoke, l);
-    case AuditAction::link: return phrase(kActLink, l);
-    case AuditAction::unlink: return phrase(kActUnlink, l);
-    case AuditAction::card_replace: return phrase(kActCardReplace, l);
-    case AuditAction::break_glass_start: return phrase(kActBreakGlassStart, l);
-    case AuditAction::break_glass_expiry: return phrase(kActBreakGlassExpiry, l);
-    case AuditAction::registration: return phrase(kActRegistration, l);
-    case AuditAction::erasure: return phrase(kActErasure, l);
-    default: break;
+  case AuditAction::read: return phrase(kActRead, l);
+  case AuditAction::consent_grant: return phrase(kActConsentGrant, l);
+  case AuditAction::consent_revoke: return phrase(kActConsentRevoke, l);
+  case AuditAction::link: return phrase(kActLink, l);
+  case AuditAction::unlink: return phrase(kActUnlink, l);
+  case AuditAction::card_replace: return phrase(kActCardReplace, l);
+  case AuditAction::break_glass_start: return phrase(kActBreakGlassStart, l);
+  case AuditAction::break_glass_expiry: return phrase(kActBreakGlassExpiry, l);
+  case AuditAction::registration: return phrase(kActRegistration, l);
+  case AuditAction::erasure: return phrase(kActErasure, l);
+  default: break;
   }
   return to_string(a);
 }
 
 bool concerns_client(const AuditEvent& e) {
   switch (e.action) {
-    case AuditAction::read: return e.decision == AuditDecision::permit;
-    case AuditAction::consent_grant:
-    case AuditAction::consent_revoke:
-    case AuditAction::link:
-    case AuditAction::unlink:
-    case AuditAction::card_replace:
-    case AuditAction::break_glass_start:
-    case AuditAction::break_glass_expiry:
-    case AuditAction::registration:
-    case AuditAction::erasure: return true;
-    default: return false;
+  case AuditAction::read: return e.decision == AuditDecision::permit;
+  case AuditAction::consent_grant:
+  case AuditAction::consent_revoke:
+  case AuditAction::link:
+  case AuditAction::unlink:
+  case AuditAction::card_replace:
+  case AuditAction::break_glass_start:
+  case AuditAction::break_glass_expiry:
+  case AuditAction::registration:
+  case AuditAction::erasure: return true;
+  default: return false;
   }
 }
 
@@ -230,11 +236,11 @@ std::string html_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+    case '&': out += "&amp;"; break;
+    case '<': out += "&lt;"; break;
+    case '>': out += "&gt;"; break;
+    case '"': out += "&quot;"; break;
+    default: out += c;
     }
   }
   return out;
@@ -275,8 +281,8 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 }
 
 /// Lines grouped by calendar month (UTC): one printed page each.
-std::vector<std::pair<std::pair<int, unsigned>, std::vector<const AccessReportLine*>>> by_month(
-    const AccessReport& r) {
+std::vector<std::pair<std::pair<int, unsigned>, std::vector<const AccessReportLine*>>>
+by_month(const AccessReport& r) {
   std::vector<std::pair<std::pair<int, unsigned>, std::vector<const AccessReportLine*>>> pages;
   for (const auto& line : r.lines) {
     const auto c = civil(line.time);
@@ -301,7 +307,8 @@ LineText line_text(const AccessReportLine& l, ReportLanguage lang, const ReportN
   t.who = partner_name(l.partner, names);
   t.role = l.role.empty() ? "" : role_label(l.role, lang, names);
   std::vector<std::string> cats;
-  for (const auto& c : l.categories) cats.push_back(category_label(c, lang, names));
+  for (const auto& c : l.categories)
+    cats.push_back(category_label(c, lang, names));
   t.what = std::string(action_phrase(l.action, lang));
   if (!cats.empty()) t.what += ": " + join(cats, ", ");
   t.why = l.purpose.empty() ? "" : purpose_label(l.purpose, lang, names);
@@ -334,8 +341,7 @@ std::string category_label(std::string_view category, ReportLanguage lang,
   return label(kCategories, category, lang, fallback);
 }
 
-std::string purpose_label(std::string_view purpose, ReportLanguage lang,
-                          const ReportNames& names) {
+std::string purpose_label(std::string_view purpose, ReportLanguage lang, const ReportNames& names) {
   const std::string* fallback = nullptr;
   if (names.pack != nullptr) {
     if (auto id = names.pack->purpose(purpose)) fallback = &names.pack->def(*id).label;
@@ -417,8 +423,9 @@ std::string render_access_report_text(const AccessReport& report, ReportLanguage
     bool any_btg = std::any_of(pages[p].second.begin(), pages[p].second.end(),
                                [](const auto* l) { return l->break_glass; });
     if (any_btg) out << "\n" << phrase(kEmergencyNote, lang) << "\n";
-    out << "\n" << phrase(kPage, lang) << " " << (p + 1) << " " << phrase(kOf, lang) << " "
-        << pages.size() << "\n";
+    out << "\n"
+        << phrase(kPage, lang) << " " << (p + 1) << " " << phrase(kOf, lang) << " " << pages.size()
+        << "\n";
   }
   return out.str();
 }
@@ -463,14 +470,16 @@ std::string render_access_report_html(const AccessReport& report, ReportLanguage
     for (const auto* line : pages[p].second) {
       const auto t = line_text(*line, lang, names);
       any_btg = any_btg || line->break_glass;
-      out << "<tr" << (line->break_glass ? " class=\"btg\"" : "") << "><td>"
-          << html_escape(t.when) << "</td><td>" << html_escape(t.who) << "</td><td>"
-          << html_escape(t.role) << "</td><td>" << html_escape(t.what);
-      if (line->break_glass) out << "<br><strong>" << html_escape(phrase(kEmergency, lang)) << "</strong>";
+      out << "<tr" << (line->break_glass ? " class=\"btg\"" : "") << "><td>" << html_escape(t.when)
+          << "</td><td>" << html_escape(t.who) << "</td><td>" << html_escape(t.role) << "</td><td>"
+          << html_escape(t.what);
+      if (line->break_glass)
+        out << "<br><strong>" << html_escape(phrase(kEmergency, lang)) << "</strong>";
       out << "</td><td>" << html_escape(t.why) << "</td></tr>\n";
     }
     out << "</tbody></table>\n";
-    if (any_btg) out << "<p><strong>" << html_escape(phrase(kEmergencyNote, lang)) << "</strong></p>";
+    if (any_btg)
+      out << "<p><strong>" << html_escape(phrase(kEmergencyNote, lang)) << "</strong></p>";
     out << "<p class=\"footer\">" << html_escape(phrase(kPage, lang)) << " " << (p + 1) << " "
         << html_escape(phrase(kOf, lang)) << " " << pages.size() << "</p></section>\n";
   }
@@ -506,20 +515,24 @@ DpoReport build_dpo_report(std::span<const StoredEvent> events, const DpoReportO
   }
   auto ranked = [](const auto& m) {
     std::vector<DpoReport::WorkerCount> v;
-    for (const auto& [k, n] : m) v.push_back({k.first, k.second, n});
-    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+    for (const auto& [k, n] : m)
+      v.push_back({k.first, k.second, n});
+    std::stable_sort(v.begin(), v.end(),
+                     [](const auto& a, const auto& b) { return a.count > b.count; });
     return v;
   };
   r.denials_by_worker = ranked(denials);
   r.reads_by_worker = ranked(reads);
   for (const auto& [who, days] : daily) {
     std::vector<std::uint64_t> counts;
-    for (const auto& [d, n] : days) counts.push_back(n);
+    for (const auto& [d, n] : days)
+      counts.push_back(n);
     std::sort(counts.begin(), counts.end());
     const std::size_t n = counts.size();
-    const double median = n % 2 == 1 ? static_cast<double>(counts[n / 2])
-                                     : (static_cast<double>(counts[n / 2 - 1]) +
-                                        static_cast<double>(counts[n / 2])) / 2.0;
+    const double median =
+        n % 2 == 1
+            ? static_cast<double>(counts[n / 2])
+            : (static_cast<double>(counts[n / 2 - 1]) + static_cast<double>(counts[n / 2])) / 2.0;
     for (const auto& [d, c] : days) {
       if (c > options.volume_min_reads && static_cast<double>(c) > options.volume_factor * median) {
         r.unusual_volumes.push_back({who.first, who.second, d, c, median});
@@ -554,7 +567,8 @@ void svg_bars(std::ostringstream& out, const std::vector<DpoReport::WorkerCount>
     return;
   }
   std::uint64_t max = 1;
-  for (std::size_t i = 0; i < n; ++i) max = std::max(max, rows[i].count);
+  for (std::size_t i = 0; i < n; ++i)
+    max = std::max(max, rows[i].count);
   constexpr int kBar = 18;
   constexpr int kLabel = 260;
   constexpr int kWidth = 400;
@@ -562,8 +576,8 @@ void svg_bars(std::ostringstream& out, const std::vector<DpoReport::WorkerCount>
       << "\" height=\"" << static_cast<int>(n) * (kBar + 4) + 4 << "\" role=\"img\">\n";
   for (std::size_t i = 0; i < n; ++i) {
     const int y = static_cast<int>(i) * (kBar + 4) + 2;
-    const auto w = static_cast<int>(static_cast<double>(rows[i].count) /
-                                    static_cast<double>(max) * kWidth);
+    const auto w =
+        static_cast<int>(static_cast<double>(rows[i].count) / static_cast<double>(max) * kWidth);
     out << "<text x=\"0\" y=\"" << y + 13 << "\" font-size=\"12\">"
         << html_escape(partner_name(rows[i].partner, names) + " / " + rows[i].worker)
         << "</text><rect x=\"" << kLabel << "\" y=\"" << y << "\" width=\"" << std::max(w, 1)
@@ -584,7 +598,8 @@ std::string render_dpo_report_text(const DpoReport& r, const ReportNames& names)
     out << "Period: " << date_time(*r.first) << " to " << date_time(*r.last) << " UTC\n";
   }
   out << "\n1. Break-the-glass to review (" << r.break_glass.size() << ")\n";
-  for (const auto& se : r.break_glass) out << "  #" << se.leaf << "  " << event_line(se.event, names) << "\n";
+  for (const auto& se : r.break_glass)
+    out << "  #" << se.leaf << "  " << event_line(se.event, names) << "\n";
   out << "\n2. Denials by worker\n";
   for (const auto& w : r.denials_by_worker) {
     out << "  " << w.count << "  " << partner_name(w.partner, names) << " / " << w.worker << "\n";
@@ -711,30 +726,30 @@ std::string export_fhir(const StoredEvent& se, std::string_view origin) {
   // sluis's own names travel in sluis code systems (the bindings are extensible/example).
   std::string crude = "E";
   switch (e.action) {
-    case AuditAction::read: crude = "R"; break;
-    case AuditAction::registration:
-    case AuditAction::fragment_write:
-    case AuditAction::consent_grant:
-    case AuditAction::partner_add:
-    case AuditAction::worker_add:
-    case AuditAction::break_glass_start: crude = "C"; break;
-    case AuditAction::fragment_supersede:
-    case AuditAction::consent_revoke:
-    case AuditAction::link:
-    case AuditAction::unlink:
-    case AuditAction::card_replace:
-    case AuditAction::partner_revoke:
-    case AuditAction::worker_disable:
-    case AuditAction::worker_enable:
-    case AuditAction::key_rotate:
-    case AuditAction::policy_reload:
-    case AuditAction::restore: crude = "U"; break;
-    case AuditAction::erasure: crude = "D"; break;
-    default: break;
+  case AuditAction::read: crude = "R"; break;
+  case AuditAction::registration:
+  case AuditAction::fragment_write:
+  case AuditAction::consent_grant:
+  case AuditAction::partner_add:
+  case AuditAction::worker_add:
+  case AuditAction::break_glass_start: crude = "C"; break;
+  case AuditAction::fragment_supersede:
+  case AuditAction::consent_revoke:
+  case AuditAction::link:
+  case AuditAction::unlink:
+  case AuditAction::card_replace:
+  case AuditAction::partner_revoke:
+  case AuditAction::worker_disable:
+  case AuditAction::worker_enable:
+  case AuditAction::key_rotate:
+  case AuditAction::policy_reload:
+  case AuditAction::restore: crude = "U"; break;
+  case AuditAction::erasure: crude = "D"; break;
+  default: break;
   }
   const bool denied = e.decision == AuditDecision::deny;
-  std::string j = "{\"resourceType\":\"AuditEvent\",\"id\":\"sluis-audit-" +
-                  std::to_string(se.leaf) + "\"";
+  std::string j =
+      "{\"resourceType\":\"AuditEvent\",\"id\":\"sluis-audit-" + std::to_string(se.leaf) + "\"";
   j += ",\"category\":[{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/"
        "audit-event-type\",\"code\":\"rest\",\"display\":\"RESTful Operation\"}]}]";
   j += ",\"code\":{\"coding\":[{\"system\":" + json_string(std::string(kSluis) + "audit-action") +
@@ -783,13 +798,15 @@ std::string export_fhir(const StoredEvent& se, std::string_view origin) {
        ",\"value\":" + json_string(e.worker.empty() ? "unknown" : e.worker) + "}}";
   j += ",\"requestor\":true}]";
   j += ",\"source\":{\"observer\":{\"identifier\":{\"system\":\"urn:sluis:gateway\",\"value\":" +
-       json_string(origin) + "}},\"type\":[{\"coding\":[{\"system\":\"http://terminology.hl7.org/"
+       json_string(origin) +
+       "}},\"type\":[{\"coding\":[{\"system\":\"http://terminology.hl7.org/"
        "CodeSystem/security-source-type\",\"code\":\"4\",\"display\":\"Application Server\"}]}]}";
   j += ",\"entity\":[";
   bool first_entity = true;
   if (!e.client.empty()) {
     j += "{\"what\":{\"identifier\":{\"system\":\"urn:sluis:audit-pseudonym\",\"value\":" +
-         json_string(e.client) + "}},\"role\":{\"coding\":[{\"system\":\"http://"
+         json_string(e.client) +
+         "}},\"role\":{\"coding\":[{\"system\":\"http://"
          "terminology.hl7.org/CodeSystem/object-role\",\"code\":\"1\",\"display\":\"Patient\"}]}";
     if (!e.categories.empty()) {
       j += ",\"detail\":[{\"type\":{\"coding\":[{\"system\":" +
@@ -799,8 +816,7 @@ std::string export_fhir(const StoredEvent& se, std::string_view origin) {
       if (!e.owner_partner.empty()) {
         j += ",{\"type\":{\"coding\":[{\"system\":" +
              json_string(std::string(kSluis) + "entity-detail") +
-             ",\"code\":\"owner-partner\"}]},\"valueString\":" + json_string(e.owner_partner) +
-             "}";
+             ",\"code\":\"owner-partner\"}]},\"valueString\":" + json_string(e.owner_partner) + "}";
       }
       j += "]";
     }

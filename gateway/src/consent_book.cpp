@@ -16,11 +16,11 @@ constexpr const char* kConsentSelect =
 Result<ConsentRecord> read_consent(const sql::Stmt& s) {
   auto client = client_from_blob(s.blob(1));
   if (!client) return client.error();
-  ConsentRecord c{s.text(0),          *client,
-                  s.text(2),          s.text(3),
+  ConsentRecord c{s.text(0),           *client,
+                  s.text(2),           s.text(3),
                   from_db(s.int64(4)), from_db(s.int64(5)),
                   from_db(s.int64(6)), std::nullopt,
-                  s.text(8),          s.text(9),
+                  s.text(8),           s.text(9),
                   s.text(10)};
   if (!s.is_null(7)) c.revoked_at = from_db(s.int64(7));
   return c;
@@ -107,11 +107,16 @@ Result<ConsentRecord> ConsentBook::record(const ClientId& client, const NewConse
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   if (auto r = client_exists(i, client); !r) return r.error();
-  ConsentRecord c{random_record_id(),         client,
-                  consent.recorded_by_partner, consent.recorded_by_worker,
-                  i.now(),                     consent.valid_from,
-                  consent.valid_until,         std::nullopt,
-                  {},                          {},
+  ConsentRecord c{random_record_id(),
+                  client,
+                  consent.recorded_by_partner,
+                  consent.recorded_by_worker,
+                  i.now(),
+                  consent.valid_from,
+                  consent.valid_until,
+                  std::nullopt,
+                  {},
+                  {},
                   consent.document};
   auto s = i.data.prepare(
       "INSERT INTO consents(id, client_id, recorded_by_partner, recorded_by_worker, recorded_at, "
@@ -133,8 +138,7 @@ Result<ConsentRecord> ConsentBook::record(const ClientId& client, const NewConse
 }
 
 Result<ConsentRecord> ConsentBook::revoke(const ClientId& client, std::string_view consent_id,
-                                          std::string_view partner_id,
-                                          std::string_view worker_id) {
+                                          std::string_view partner_id, std::string_view worker_id) {
   if (!valid_name(partner_id) || worker_id.empty() || worker_id.size() > 128) {
     return make_error_code(Errc::invalid_argument);
   }
@@ -226,9 +230,10 @@ Result<BreakGlassGrant> ConsentBook::grant_break_glass(BreakGlassGrant grant) {
   return grant;
 }
 
-Result<std::vector<BreakGlassGrant>> ConsentBook::break_glass_in_force(
-    const ClientId& client, std::string_view partner_id, std::string_view worker_id,
-    Instant at) const {
+Result<std::vector<BreakGlassGrant>> ConsentBook::break_glass_in_force(const ClientId& client,
+                                                                       std::string_view partner_id,
+                                                                       std::string_view worker_id,
+                                                                       Instant at) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   auto s = i.data.prepare(
@@ -240,8 +245,8 @@ Result<std::vector<BreakGlassGrant>> ConsentBook::break_glass_in_force(
   return collect_grants(*s);
 }
 
-Result<std::vector<BreakGlassGrant>> ConsentBook::break_glass_history(
-    const ClientId& client) const {
+Result<std::vector<BreakGlassGrant>>
+ConsentBook::break_glass_history(const ClientId& client) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   auto s = i.data.prepare(

@@ -49,14 +49,16 @@ const char* field_batch_sql(std::size_t count) {
     for (std::size_t b = 0; b < texts.size(); ++b) {
       std::string sql = "SELECT fragment_seq, name, sealed FROM fragment_fields "
                         "WHERE fragment_seq IN (?";
-      for (std::size_t n = 1; n < (std::size_t{8} << b); ++n) sql += ",?";
+      for (std::size_t n = 1; n < (std::size_t{8} << b); ++n)
+        sql += ",?";
       sql += ") ORDER BY fragment_seq, position";
       texts[b] = std::move(sql);
     }
     return texts;
   }();
   std::size_t b = 0;
-  while ((std::size_t{8} << b) < count) ++b;
+  while ((std::size_t{8} << b) < count)
+    ++b;
   return kTexts[b].c_str();
 }
 
@@ -114,8 +116,8 @@ Result<Partner> active_partner(Impl& i, std::string_view id) {
 }
 
 Result<bool> has_relationship(Impl& i, std::string_view partner, const ClientId& client) {
-  auto s = i.data.prepare(
-      "SELECT 1 FROM care_relationships WHERE partner_id = ? AND client_id = ?");
+  auto s =
+      i.data.prepare("SELECT 1 FROM care_relationships WHERE partner_id = ? AND client_id = ?");
   if (!s) return bool_error(s.error());
   s->bind(1, partner).bind(2, client.view());
   return s->step();
@@ -133,12 +135,9 @@ Result<bool> client_anonymous(Impl& i, const ClientId& client) {
 }
 
 /// Seals every field for fragment `id` (outside any transaction: pure CPU work).
-Result<std::vector<std::vector<std::uint8_t>>> seal_all(const crypto::DataKey& key,
-                                                        crypto::DataKeyVersion version,
-                                                        const FragmentId& id,
-                                                        const ClientId& client,
-                                                        std::string_view category,
-                                                        std::span<const FieldInput> fields) {
+Result<std::vector<std::vector<std::uint8_t>>>
+seal_all(const crypto::DataKey& key, crypto::DataKeyVersion version, const FragmentId& id,
+         const ClientId& client, std::string_view category, std::span<const FieldInput> fields) {
   std::vector<std::vector<std::uint8_t>> sealed;
   sealed.reserve(fields.size());
   for (const auto& f : fields) {
@@ -218,8 +217,14 @@ Result<FragmentMeta> Dossiers::add_fragment(const ClientId& client, std::string_
   }
   auto key = i.data_key_for_write(client, category);
   if (!key) return key.error();
-  FragmentMeta meta{FragmentId::random(), client,   std::string(category), std::string(partner_id),
-                    std::string(worker_id), i.now(), 1,                     std::nullopt};
+  FragmentMeta meta{FragmentId::random(),
+                    client,
+                    std::string(category),
+                    std::string(partner_id),
+                    std::string(worker_id),
+                    i.now(),
+                    1,
+                    std::nullopt};
   auto sealed = seal_all(key->second, key->first, meta.id, client, category, fields);
   if (!sealed) return sealed.error();
   sql::Transaction tx(i.data);
@@ -245,8 +250,14 @@ Result<FragmentMeta> Dossiers::supersede(const FragmentId& previous, std::string
   const auto& category = prev->meta.category;
   auto key = i.data_key_for_write(client, category);
   if (!key) return key.error();
-  FragmentMeta meta{FragmentId::random(),   client,  category, std::string(partner_id),
-                    std::string(worker_id), i.now(), prev->meta.version + 1, previous};
+  FragmentMeta meta{FragmentId::random(),
+                    client,
+                    category,
+                    std::string(partner_id),
+                    std::string(worker_id),
+                    i.now(),
+                    prev->meta.version + 1,
+                    previous};
   auto sealed = seal_all(key->second, key->first, meta.id, client, category, fields);
   if (!sealed) return sealed.error();
   sql::Transaction tx(i.data);
@@ -263,8 +274,8 @@ Result<FragmentMeta> Dossiers::supersede(const FragmentId& previous, std::string
   return meta;
 }
 
-Result<std::vector<FragmentId>> Dossiers::add_fragments_bulk(
-    std::span<const NewFragment> fragments) {
+Result<std::vector<FragmentId>>
+Dossiers::add_fragments_bulk(std::span<const NewFragment> fragments) {
   for (const auto& f : fragments) {
     if (!valid_name(f.category) || f.worker.empty()) return make_error_code(Errc::invalid_argument);
     if (auto r = check_fields(f.fields); !r) return r.error();
@@ -290,8 +301,9 @@ Result<std::vector<FragmentId>> Dossiers::add_fragments_bulk(
       }
       auto key = i.data_key_for_write(f.client, f.category);
       if (!key) return key.error();
-      FragmentMeta meta{FragmentId::random(), f.client, f.category, f.owner_partner,
-                        f.worker,             i.now(),  1,          std::nullopt};
+      FragmentMeta meta{
+          FragmentId::random(), f.client, f.category, f.owner_partner, f.worker, i.now(), 1,
+          std::nullopt};
       auto sealed = seal_all(key->second, key->first, meta.id, f.client, f.category, f.fields);
       if (!sealed) return sealed.error();
       prepared.push_back({std::move(meta), key->first, std::move(*sealed)});
@@ -342,9 +354,10 @@ Result<FragmentMeta> Dossiers::find(const FragmentId& fragment) const {
   return std::move(m->meta);
 }
 
-Result<std::vector<DossierEntry>> Dossiers::read_dossier(
-    const ClientId& client, std::string_view requesting_partner, const FragmentPermit& permit,
-    std::optional<std::string_view> category) const {
+Result<std::vector<DossierEntry>>
+Dossiers::read_dossier(const ClientId& client, std::string_view requesting_partner,
+                       const FragmentPermit& permit,
+                       std::optional<std::string_view> category) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   // One snapshot for the whole read: every statement below sees the same state, and the WAL
@@ -389,14 +402,16 @@ Result<std::vector<DossierEntry>> Dossiers::read_dossier(
   // Fragments by seq: rows arrive in (fragment_seq, position) order.
   std::vector<std::pair<std::int64_t, std::size_t>> by_seq;
   by_seq.reserve(permitted.size());
-  for (std::size_t n = 0; n < permitted.size(); ++n) by_seq.emplace_back(permitted[n].seq, n);
+  for (std::size_t n = 0; n < permitted.size(); ++n)
+    by_seq.emplace_back(permitted[n].seq, n);
   std::sort(by_seq.begin(), by_seq.end());
   for (std::size_t first = 0; first < by_seq.size(); first += kMaxFieldBatch) {
     const std::size_t count = std::min(kMaxFieldBatch, by_seq.size() - first);
     auto f = i.data.prepare(field_batch_sql(count));
     if (!f) return f.error();
     // Placeholders past `count` stay NULL, and `x IN (NULL)` matches nothing.
-    for (std::size_t n = 0; n < count; ++n) f->bind(static_cast<int>(n + 1), by_seq[first + n].first);
+    for (std::size_t n = 0; n < count; ++n)
+      f->bind(static_cast<int>(n + 1), by_seq[first + n].first);
     std::size_t cursor = first;  // the by_seq entry the current rows belong to
     const crypto::DataKey* key = nullptr;
     for (;;) {
@@ -405,7 +420,8 @@ Result<std::vector<DossierEntry>> Dossiers::read_dossier(
       if (!*row) break;
       const std::int64_t seq = f->int64(0);
       if (key == nullptr || by_seq[cursor].first != seq) {
-        while (cursor < first + count && by_seq[cursor].first != seq) ++cursor;
+        while (cursor < first + count && by_seq[cursor].first != seq)
+          ++cursor;
         if (cursor == first + count) return make_error_code(Errc::storage_failure);
         const auto& m = permitted[by_seq[cursor].second];
         // Valid until the next lookup, which comes only after this fragment's fields are open.

@@ -33,17 +33,17 @@ bool valid_text(std::string_view s, std::size_t max) {
 
 RelationshipOrigin origin_from_db(std::int64_t v) {
   switch (v) {
-    case 2: return RelationshipOrigin::card_presented;
-    case 3: return RelationshipOrigin::linked;
-    default: return RelationshipOrigin::registered;
+  case 2: return RelationshipOrigin::card_presented;
+  case 3: return RelationshipOrigin::linked;
+  default: return RelationshipOrigin::registered;
   }
 }
 
 std::int64_t origin_to_db(RelationshipOrigin o) {
   switch (o) {
-    case RelationshipOrigin::registered: return 1;
-    case RelationshipOrigin::card_presented: return 2;
-    case RelationshipOrigin::linked: return 3;
+  case RelationshipOrigin::registered: return 1;
+  case RelationshipOrigin::card_presented: return 2;
+  case RelationshipOrigin::linked: return 3;
   }
   return 1;
 }
@@ -71,8 +71,7 @@ Result<Partner> active_partner(Impl& i, std::string_view id) {
 
 Result<ClientId> create_client(Impl& i, bool anonymous) {
   const auto client = ClientId::random();
-  auto s = i.data.prepare(
-      "INSERT INTO clients(id, tag, anonymous, created_at) VALUES(?, ?, ?, ?)");
+  auto s = i.data.prepare("INSERT INTO clients(id, tag, anonymous, created_at) VALUES(?, ?, ?, ?)");
   if (!s) return s.error();
   if (auto r = s->bind(1, client.view())
                    .bind(2, i.tag_of(client))
@@ -121,10 +120,9 @@ struct ServicePseudonymRow {
   bool retired = false;
 };
 
-Result<std::optional<ServicePseudonymRow>> find_service_pseudonym(
-    Impl& i, const crypto::IdentifierDigest& digest) {
-  auto s = i.data.prepare(
-      "SELECT client_id, retired_at FROM service_pseudonyms WHERE digest = ?");
+Result<std::optional<ServicePseudonymRow>>
+find_service_pseudonym(Impl& i, const crypto::IdentifierDigest& digest) {
+  auto s = i.data.prepare("SELECT client_id, retired_at FROM service_pseudonyms WHERE digest = ?");
   if (!s) return s.error();
   s->bind(1, digest);
   auto row = s->step();
@@ -137,9 +135,9 @@ Result<std::optional<ServicePseudonymRow>> find_service_pseudonym(
 
 Result<void> insert_service_pseudonym(Impl& i, const crypto::IdentifierDigest& digest,
                                       const ClientId& client, std::string_view service_id) {
-  auto s = i.data.prepare(
-      "INSERT INTO service_pseudonyms(digest, client_id, service_id, created_at) "
-      "VALUES(?, ?, ?, ?)");
+  auto s =
+      i.data.prepare("INSERT INTO service_pseudonyms(digest, client_id, service_id, created_at) "
+                     "VALUES(?, ?, ?, ?)");
   if (!s) return s.error();
   return s->bind(1, digest)
       .bind(2, client.view())
@@ -151,9 +149,8 @@ Result<void> insert_service_pseudonym(Impl& i, const crypto::IdentifierDigest& d
 Result<void> record_card_event(Impl& i, const ClientId& client, std::int64_t kind,
                                std::string_view first_service, std::string_view second_service,
                                std::string_view reference) {
-  auto s = i.data.prepare(
-      "INSERT INTO card_events(client_id, kind, first_service, second_service, "
-      "consent_reference, at) VALUES(?, ?, ?, ?, ?, ?)");
+  auto s = i.data.prepare("INSERT INTO card_events(client_id, kind, first_service, second_service, "
+                          "consent_reference, at) VALUES(?, ?, ?, ?, ?, ?)");
   if (!s) return s.error();
   s->bind(1, client.view()).bind(2, kind);
   if (first_service.empty()) {
@@ -202,7 +199,11 @@ Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& ab
       auto fid = fragment_from_blob(s->blob(2));
       if (!fid) return fid.error();
       const auto sealed = s->blob(6);
-      rows.push_back({s->int64(0), s->int64(1), *fid, s->text(3), s->text(4),
+      rows.push_back({s->int64(0),
+                      s->int64(1),
+                      *fid,
+                      s->text(3),
+                      s->text(4),
                       static_cast<std::uint32_t>(s->int64(5)),
                       {sealed.begin(), sealed.end()}});
     }
@@ -290,9 +291,11 @@ Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& ab
     if (auto r = s->bind(1, survivor.view()).bind(2, absorbed.view()).run(); !r) return r;
   }
   {
-    auto s = i.data.prepare("INSERT OR IGNORE INTO erasures(tag, erased_at, reason) VALUES(?, ?, ?)");
+    auto s =
+        i.data.prepare("INSERT OR IGNORE INTO erasures(tag, erased_at, reason) VALUES(?, ?, ?)");
     if (!s) return s.error();
-    if (auto r = s->bind(1, i.tag_of(absorbed)).bind(2, to_db(i.now())).bind(3, kAbsorbedByLink).run();
+    if (auto r =
+            s->bind(1, i.tag_of(absorbed)).bind(2, to_db(i.now())).bind(3, kAbsorbedByLink).run();
         !r) {
       return r;
     }
@@ -398,8 +401,8 @@ Result<void> Registry::add_worker(std::string_view partner_id, std::string_view 
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   if (auto p = load_partner(i, partner_id); !p) return p.error();
-  auto s = i.data.prepare(
-      "INSERT INTO workers(partner_id, worker_id, role, active) VALUES(?, ?, ?, 1)");
+  auto s =
+      i.data.prepare("INSERT INTO workers(partner_id, worker_id, role, active) VALUES(?, ?, ?, 1)");
   if (!s) return s.error();
   return s->bind(1, partner_id).bind(2, worker_id).bind(3, role).run();
 }
@@ -408,8 +411,8 @@ Result<Worker> Registry::find_worker(std::string_view partner_id,
                                      std::string_view worker_id) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
-  auto s = i.data.prepare(
-      "SELECT role, active FROM workers WHERE partner_id = ? AND worker_id = ?");
+  auto s =
+      i.data.prepare("SELECT role, active FROM workers WHERE partner_id = ? AND worker_id = ?");
   if (!s) return s.error();
   s->bind(1, partner_id).bind(2, worker_id);
   auto row = s->step();
@@ -441,7 +444,8 @@ Result<void> Registry::set_worker_active(std::string_view partner_id, std::strin
   std::lock_guard lock(i.mutex);
   auto s = i.data.prepare("UPDATE workers SET active = ? WHERE partner_id = ? AND worker_id = ?");
   if (!s) return s.error();
-  if (auto r = s->bind(1, std::int64_t{active ? 1 : 0}).bind(2, partner_id).bind(3, worker_id).run();
+  if (auto r =
+          s->bind(1, std::int64_t{active ? 1 : 0}).bind(2, partner_id).bind(3, worker_id).run();
       !r) {
     return r;
   }
@@ -463,9 +467,9 @@ Result<Registration> Registry::register_identified(std::string_view partner_id,
   return reg;
 }
 
-Result<std::vector<Registration>> Registry::register_identified_bulk(
-    std::string_view partner_id, crypto::IdentifierScheme scheme,
-    std::span<const std::string> identifiers) {
+Result<std::vector<Registration>>
+Registry::register_identified_bulk(std::string_view partner_id, crypto::IdentifierScheme scheme,
+                                   std::span<const std::string> identifiers) {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   if (auto p = active_partner(i, partner_id); !p) return p.error();
@@ -688,7 +692,8 @@ Result<std::string> Registry::erase_client(const ClientId& client) {
   {
     sql::Transaction tx(i.data);
     if (auto r = tx.begin(); !r) return r.error();
-    auto ins = i.data.prepare("INSERT OR IGNORE INTO erasures(tag, erased_at, reason) VALUES(?, ?, ?)");
+    auto ins =
+        i.data.prepare("INSERT OR IGNORE INTO erasures(tag, erased_at, reason) VALUES(?, ?, ?)");
     if (!ins) return ins.error();
     if (auto r = ins->bind(1, tag).bind(2, to_db(i.now())).bind(3, kErasedByRequest).run(); !r) {
       return r.error();

@@ -10,11 +10,11 @@ namespace sluis::gateway::sql {
 
 boost::system::error_code to_error(int rc) noexcept {
   switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return make_error_code(Errc::busy);
-    case SQLITE_CONSTRAINT: return make_error_code(Errc::conflict);
-    case SQLITE_NOTADB: return make_error_code(Errc::database_key_mismatch);
-    default: return make_error_code(Errc::storage_failure);
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED: return make_error_code(Errc::busy);
+  case SQLITE_CONSTRAINT: return make_error_code(Errc::conflict);
+  case SQLITE_NOTADB: return make_error_code(Errc::database_key_mismatch);
+  default: return make_error_code(Errc::storage_failure);
   }
 }
 
@@ -76,7 +76,9 @@ Result<void> Stmt::run() {
   return {};
 }
 
-std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(s_, col); }
+std::int64_t Stmt::int64(int col) const {
+  return sqlite3_column_int64(s_, col);
+}
 
 std::string Stmt::text(int col) const {
   const auto* p = sqlite3_column_text(s_, col);
@@ -99,7 +101,9 @@ std::span<const std::uint8_t> Stmt::blob(int col) const {
   return {p, static_cast<std::size_t>(n)};
 }
 
-bool Stmt::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+bool Stmt::is_null(int col) const {
+  return sqlite3_column_type(s_, col) == SQLITE_NULL;
+}
 
 namespace {
 
@@ -152,10 +156,8 @@ Result<void> verify_key(sqlite3* db) {
 Result<sqlite3*> open_keyed(const std::filesystem::path& path, const crypto::SubKey& key,
                             std::chrono::milliseconds busy_timeout) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                     SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     static_cast<void>(sqlite3_close(db));
     return make_error_code(Errc::storage_failure);
@@ -177,10 +179,13 @@ Result<sqlite3*> open_keyed(const std::filesystem::path& path, const crypto::Sub
 
 }  // namespace
 
-Db::~Db() { close(); }
+Db::~Db() {
+  close();
+}
 
 void Db::close() noexcept {
-  for (auto& [sql, stmt] : cache_) static_cast<void>(sqlite3_finalize(stmt));
+  for (auto& [sql, stmt] : cache_)
+    static_cast<void>(sqlite3_finalize(stmt));
   cache_.clear();
   if (db_ != nullptr) {
     static_cast<void>(sqlite3_close(db_));
@@ -209,9 +214,8 @@ Result<void> Db::open(const std::filesystem::path& path, const crypto::SubKey& k
       return make_error_code(Errc::storage_failure);
     }
   }
-  for (const char* pragma :
-       {"PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON",
-        "PRAGMA temp_store = MEMORY"}) {
+  for (const char* pragma : {"PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
+                             "PRAGMA secure_delete = ON", "PRAGMA temp_store = MEMORY"}) {
     if (auto r = exec(pragma); !r) {
       close();
       return r.error();
@@ -232,7 +236,9 @@ Result<void> Db::run_cached(const char* sql) {
   return s->run();
 }
 
-bool Db::in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
+bool Db::in_transaction() const noexcept {
+  return sqlite3_get_autocommit(db_) == 0;
+}
 
 Result<Stmt> Db::prepare(const char* sql) {
   if (auto it = cache_.find(sql); it != cache_.end()) return Stmt(it->second);
@@ -246,9 +252,13 @@ Result<Stmt> Db::prepare(const char* sql) {
   return Stmt(s);
 }
 
-std::int64_t Db::changes() const noexcept { return sqlite3_changes(db_); }
+std::int64_t Db::changes() const noexcept {
+  return sqlite3_changes(db_);
+}
 
-std::int64_t Db::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
+std::int64_t Db::last_insert_rowid() const noexcept {
+  return sqlite3_last_insert_rowid(db_);
+}
 
 namespace {
 

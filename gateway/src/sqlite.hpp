@@ -1,4 +1,5 @@
-// Private thin RAII layer over SQLCipher: keyed connections, cached prepared statements, transactions.
+// Private thin RAII layer over SQLCipher: keyed connections, cached prepared statements,
+// transactions.
 #pragma once
 
 #include "sluis/crypto/keys.hpp"

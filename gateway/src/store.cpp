@@ -195,8 +195,8 @@ Result<void> Store::Impl::load_keks() {
   return {};
 }
 
-Result<std::pair<DataKeyVersion, crypto::DataKey>> Store::Impl::data_key_for_write(
-    const ClientId& client, std::string_view category) {
+Result<std::pair<DataKeyVersion, crypto::DataKey>>
+Store::Impl::data_key_for_write(const ClientId& client, std::string_view category) {
   {
     auto s = keys.prepare(
         "SELECT version, kek_version, wrapped FROM data_keys WHERE client_id = ? AND category = ? "
@@ -378,7 +378,9 @@ Result<const crypto::DataKey*> Store::Impl::cached_data_key(const ClientId& clie
   });
 }
 
-void Store::Impl::forget_cached_keys() noexcept { key_cache.clear_everywhere(); }
+void Store::Impl::forget_cached_keys() noexcept {
+  key_cache.clear_everywhere();
+}
 
 Result<void> Store::Impl::shred_keys(std::string_view tag) {
   // First, whatever follows: a cached copy must not outlive the wrapped key it came from.
@@ -485,14 +487,20 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, const crypto::R
       options.data_path == options.key_store_path) {
     return make_error_code(Errc::invalid_argument);
   }
-  auto impl = std::unique_ptr<Impl>(new Impl{
-      std::move(options), 0, crypto::derive_subkey(root, crypto::KeyPurpose::database),
-      crypto::derive_subkey(root, crypto::KeyPurpose::keystore),
-      crypto::derive_subkey(root, crypto::KeyPurpose::identifier_index),
-      crypto::derive_subkey(root, crypto::KeyPurpose::partner_pseudonym),
-      crypto::derive_subkey(root, crypto::KeyPurpose::audit_pseudonym),
-      crypto::derive_subkey(root, crypto::KeyPurpose::service_pseudonym_index),
-      crypto::derive_subkey(root, crypto::KeyPurpose::kek_wrapping), {}, {}, {}, {}});
+  auto impl = std::unique_ptr<Impl>(
+      new Impl{std::move(options),
+               0,
+               crypto::derive_subkey(root, crypto::KeyPurpose::database),
+               crypto::derive_subkey(root, crypto::KeyPurpose::keystore),
+               crypto::derive_subkey(root, crypto::KeyPurpose::identifier_index),
+               crypto::derive_subkey(root, crypto::KeyPurpose::partner_pseudonym),
+               crypto::derive_subkey(root, crypto::KeyPurpose::audit_pseudonym),
+               crypto::derive_subkey(root, crypto::KeyPurpose::service_pseudonym_index),
+               crypto::derive_subkey(root, crypto::KeyPurpose::kek_wrapping),
+               {},
+               {},
+               {},
+               {}});
   auto& i = *impl;
   if (auto r = i.data.open(i.options.data_path, i.database_key, i.options.busy_timeout); !r) {
     return r.error();
@@ -511,7 +519,9 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, const crypto::R
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
-int Store::schema_version() const { return impl_->schema_version; }
+int Store::schema_version() const {
+  return impl_->schema_version;
+}
 
 Result<void> Store::backup_data(const std::filesystem::path& dest) {
   std::lock_guard lock(impl_->mutex);
@@ -573,9 +583,9 @@ Result<KekVersion> Store::rotate_kek() {
   };
   std::vector<Rewrapped> rewrapped;
   {
-    auto s = i.keys.prepare(
-        "SELECT client_id, category, version, kek_version, wrapped FROM data_keys "
-        "WHERE kek_version <> ?");
+    auto s =
+        i.keys.prepare("SELECT client_id, category, version, kek_version, wrapped FROM data_keys "
+                       "WHERE kek_version <> ?");
     if (!s) return s.error();
     s->bind(1, std::int64_t{next});
     for (;;) {
@@ -593,15 +603,16 @@ Result<KekVersion> Store::rotate_kek() {
       auto nw = crypto::rewrap_data_key(**old_kek, fresh, {*client, category, version},
                                         crypto::WrappedDataKey{from, {blob.begin(), blob.end()}});
       if (!nw) return make_error_code(Errc::crypto_failure);
-      rewrapped.push_back({{client->bytes.begin(), client->bytes.end()}, std::move(category),
-                           std::int64_t{version.value}, std::move(nw->blob)});
+      rewrapped.push_back({{client->bytes.begin(), client->bytes.end()},
+                           std::move(category),
+                           std::int64_t{version.value},
+                           std::move(nw->blob)});
     }
   }
   if (auto r = i.step("rotate_kek.rewrap"); !r) return r.error();
   for (const auto& k : rewrapped) {
-    auto up = i.keys.prepare(
-        "UPDATE data_keys SET kek_version = ?, wrapped = ? "
-        "WHERE client_id = ? AND category = ? AND version = ?");
+    auto up = i.keys.prepare("UPDATE data_keys SET kek_version = ?, wrapped = ? "
+                             "WHERE client_id = ? AND category = ? AND version = ?");
     if (!up) return up.error();
     if (auto r = up->bind(1, std::int64_t{next})
                      .bind(2, k.blob)
@@ -627,7 +638,8 @@ Result<KekVersion> Store::rotate_kek() {
   // under the new one).
   i.forget_cached_keys();
   if (auto r = i.keys.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
-  for (auto v : i.ring.versions()) i.ring.retire(v);
+  for (auto v : i.ring.versions())
+    i.ring.retire(v);
   i.ring.add(std::move(fresh));
   return KekVersion{next};
 }

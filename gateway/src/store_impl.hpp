@@ -16,7 +16,9 @@
 namespace sluis::gateway {
 
 /// Milliseconds since the Unix epoch, as stored.
-[[nodiscard]] inline std::int64_t to_db(Instant t) noexcept { return t.time_since_epoch().count(); }
+[[nodiscard]] inline std::int64_t to_db(Instant t) noexcept {
+  return t.time_since_epoch().count();
+}
 [[nodiscard]] inline Instant from_db(std::int64_t ms) noexcept {
   return Instant{std::chrono::milliseconds{ms}};
 }
@@ -69,8 +71,8 @@ struct Store::Impl {
   /// The current data key of client × category for sealing, created (random, wrapped under the
   /// current KEK, committed to the key store) on first use. Must be called before the data-store
   /// transaction that uses it: a key without data is harmless, data without its key is lost.
-  [[nodiscard]] Result<std::pair<crypto::DataKeyVersion, crypto::DataKey>> data_key_for_write(
-      const ClientId& client, std::string_view category);
+  [[nodiscard]] Result<std::pair<crypto::DataKeyVersion, crypto::DataKey>>
+  data_key_for_write(const ClientId& client, std::string_view category);
   /// The data key that sealed a field. Errc::key_unavailable when it is gone (erased).
   [[nodiscard]] Result<crypto::DataKey> data_key_for_read(const ClientId& client,
                                                           std::string_view category,

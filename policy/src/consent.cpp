@@ -9,46 +9,46 @@ namespace sluis::policy {
 
 std::string_view to_string(Channel c) noexcept {
   switch (c) {
-    case Channel::in_person: return "in-person";
-    case Channel::paper_signed: return "paper-signed";
-    case Channel::other: return "other";
+  case Channel::in_person: return "in-person";
+  case Channel::paper_signed: return "paper-signed";
+  case Channel::other: return "other";
   }
   return "unknown";
 }
 
 std::string_view to_string(Language l) noexcept {
   switch (l) {
-    case Language::nl: return "nl";
-    case Language::fr: return "fr";
-    case Language::en: return "en";
+  case Language::nl: return "nl";
+  case Language::fr: return "fr";
+  case Language::en: return "en";
   }
   return "unknown";
 }
 
 std::string_view to_string(LegalBasis b) noexcept {
   switch (b) {
-    case LegalBasis::consent: return "consent";
-    case LegalBasis::vital_interest: return "vital-interest";
-    case LegalBasis::legal_obligation: return "legal-obligation";
-    case LegalBasis::public_task: return "public-task";
+  case LegalBasis::consent: return "consent";
+  case LegalBasis::vital_interest: return "vital-interest";
+  case LegalBasis::legal_obligation: return "legal-obligation";
+  case LegalBasis::public_task: return "public-task";
   }
   return "unknown";
 }
 
 std::string_view to_string(Relationship r) noexcept {
   switch (r) {
-    case Relationship::parent: return "parent";
-    case Relationship::legal_guardian: return "legal-guardian";
-    case Relationship::court_appointed_administrator: return "court-appointed-administrator";
-    case Relationship::trusted_person: return "trusted-person";
+  case Relationship::parent: return "parent";
+  case Relationship::legal_guardian: return "legal-guardian";
+  case Relationship::court_appointed_administrator: return "court-appointed-administrator";
+  case Relationship::trusted_person: return "trusted-person";
   }
   return "unknown";
 }
 
 std::string_view to_string(ConsentStatus s) noexcept {
   switch (s) {
-    case ConsentStatus::active: return "active";
-    case ConsentStatus::revoked: return "revoked";
+  case ConsentStatus::active: return "active";
+  case ConsentStatus::revoked: return "revoked";
   }
   return "unknown";
 }
@@ -72,10 +72,9 @@ Result<void> check_provision(const ConsentProvision& p, const RulePack& pack, Ti
                                               : (std::uint64_t{1} << pack.categories().size()) - 1);
   if ((p.categories.bits() & ~all.bits()) != 0) return Errc::unknown_category;
   if (p.categories.empty() && !p.all_non_restricted) return Errc::no_categories;
-  const auto all_purposes =
-      PurposeSet::from_bits(pack.purposes().size() >= 64
-                                ? ~std::uint64_t{0}
-                                : (std::uint64_t{1} << pack.purposes().size()) - 1);
+  const auto all_purposes = PurposeSet::from_bits(
+      pack.purposes().size() >= 64 ? ~std::uint64_t{0}
+                                   : (std::uint64_t{1} << pack.purposes().size()) - 1);
   if ((p.purposes.bits() & ~all_purposes.bits()) != 0) return Errc::unknown_purpose;
   if (p.purposes.empty()) return Errc::no_purposes;
 
@@ -93,18 +92,18 @@ Result<void> check_provision(const ConsentProvision& p, const RulePack& pack, Ti
   if (p.exceptions.size() > kMaxExceptions) return Errc::too_many_items;
   for (const ConsentException& e : p.exceptions) {
     switch (e.kind) {
-      case ConsentException::Kind::partner:
-        if (!e.worker.empty()) return Errc::bad_exception;
-        if (!is_valid_id(e.partner)) return Errc::bad_id;
-        break;
-      case ConsentException::Kind::worker:
-        if (!is_valid_id(e.partner) || !is_valid_id(e.worker)) return Errc::bad_id;
-        break;
-      case ConsentException::Kind::category:
-        if (!e.partner.empty() || !e.worker.empty()) return Errc::bad_exception;
-        if (!pack.valid(e.category)) return Errc::unknown_category;
-        break;
-      default: return Errc::bad_exception;
+    case ConsentException::Kind::partner:
+      if (!e.worker.empty()) return Errc::bad_exception;
+      if (!is_valid_id(e.partner)) return Errc::bad_id;
+      break;
+    case ConsentException::Kind::worker:
+      if (!is_valid_id(e.partner) || !is_valid_id(e.worker)) return Errc::bad_id;
+      break;
+    case ConsentException::Kind::category:
+      if (!e.partner.empty() || !e.worker.empty()) return Errc::bad_exception;
+      if (!pack.valid(e.category)) return Errc::unknown_category;
+      break;
+    default: return Errc::bad_exception;
     }
   }
   return {};
@@ -155,7 +154,8 @@ Result<void> revoke_consent(Consent& consent, const WorkerRef& by, Time at) {
 
 Time consent_end(const Consent& consent) noexcept {
   Time end = consent.evidence.recorded_at;
-  for (const ConsentProvision& p : consent.provisions) end = std::max(end, p.period.end);
+  for (const ConsentProvision& p : consent.provisions)
+    end = std::max(end, p.period.end);
   return end;
 }
 

@@ -7,11 +7,11 @@
 #include <initializer_list>
 
 // Assigns the value of a Result expression or returns its error from the enclosing function.
-#define SLUIS_TRY_ASSIGN(lhs, expr)          \
-  do {                                       \
-    auto sluis_try_ = (expr);                \
-    if (!sluis_try_) return sluis_try_.error(); \
-    (lhs) = std::move(*sluis_try_);          \
+#define SLUIS_TRY_ASSIGN(lhs, expr)                                                                \
+  do {                                                                                             \
+    auto sluis_try_ = (expr);                                                                      \
+    if (!sluis_try_) return sluis_try_.error();                                                    \
+    (lhs) = std::move(*sluis_try_);                                                                \
   } while (false)
 
 namespace sluis::policy {
@@ -83,7 +83,8 @@ Result<WorkerRef> worker_member(const json::object& o, std::string_view key, boo
 }
 
 template <class E, std::size_t N>
-Result<E> enum_member(const json::object& o, std::string_view key, const E (&values)[N], Errc unknown) {
+Result<E> enum_member(const json::object& o, std::string_view key, const E (&values)[N],
+                      Errc unknown) {
   auto s = string_member(o, key);
   if (!s) return s.error();
   for (const E e : values) {
@@ -217,8 +218,8 @@ json::value consent_to_json(const Consent& c, const RulePack& pack) {
   o["id"] = c.id;
   o["status"] = to_string(c.status);
   if (c.revocation) {
-    o["revocation"] = json::object{{"at", format_time(c.revocation->at)},
-                                   {"by", worker_json(c.revocation->by)}};
+    o["revocation"] =
+        json::object{{"at", format_time(c.revocation->at)}, {"by", worker_json(c.revocation->by)}};
   }
   o["legal_basis"] = to_string(c.legal_basis);
   json::array provisions;
@@ -238,13 +239,15 @@ json::value consent_to_json(const Consent& c, const RulePack& pack) {
       json::array ex;
       for (const ConsentException& e : p.exceptions) {
         switch (e.kind) {
-          case ConsentException::Kind::partner: ex.push_back(json::object{{"partner", e.partner}}); break;
-          case ConsentException::Kind::worker:
-            ex.push_back(json::object{{"partner", e.partner}, {"worker", e.worker}});
-            break;
-          case ConsentException::Kind::category:
-            ex.push_back(json::object{{"category", pack.def(e.category).name}});
-            break;
+        case ConsentException::Kind::partner:
+          ex.push_back(json::object{{"partner", e.partner}});
+          break;
+        case ConsentException::Kind::worker:
+          ex.push_back(json::object{{"partner", e.partner}, {"worker", e.worker}});
+          break;
+        case ConsentException::Kind::category:
+          ex.push_back(json::object{{"category", pack.def(e.category).name}});
+          break;
         }
       }
       po["except"] = std::move(ex);
@@ -291,8 +294,7 @@ Result<Consent> consent_from_json(const json::value& v, const RulePack& pack) {
     c.revocation = std::move(rev);
   }
   if ((c.status == ConsentStatus::revoked) != c.revocation.has_value()) return Errc::bad_revocation;
-  SLUIS_TRY_ASSIGN(c.legal_basis,
-                          enum_member(o, "legal_basis", kBases, Errc::unknown_legal_basis));
+  SLUIS_TRY_ASSIGN(c.legal_basis, enum_member(o, "legal_basis", kBases, Errc::unknown_legal_basis));
 
   const json::value* ps = o.if_contains("provisions");
   if (ps == nullptr || !ps->is_array()) return Errc::malformed;
@@ -319,7 +321,7 @@ Result<Consent> consent_from_json(const json::value& v, const RulePack& pack) {
     c.evidence.recorder_role = *role;
   }
   SLUIS_TRY_ASSIGN(c.evidence.channel,
-                          enum_member(**ev, "channel", kChannels, Errc::unknown_channel));
+                   enum_member(**ev, "channel", kChannels, Errc::unknown_channel));
   if ((*ev)->contains("channel_note")) {
     auto note = string_member(**ev, "channel_note");
     if (!note) return note.error();
@@ -327,7 +329,7 @@ Result<Consent> consent_from_json(const json::value& v, const RulePack& pack) {
     c.evidence.channel_note = std::string(*note);
   }
   SLUIS_TRY_ASSIGN(c.evidence.language,
-                          enum_member(**ev, "language", kLanguages, Errc::unknown_language));
+                   enum_member(**ev, "language", kLanguages, Errc::unknown_language));
   SLUIS_TRY_ASSIGN(c.evidence.recorded_at, time_member(**ev, "recorded_at"));
 
   if (const json::value* r = o.if_contains("representative")) {
@@ -336,8 +338,8 @@ Result<Consent> consent_from_json(const json::value& v, const RulePack& pack) {
     if (!only_keys(**ro, {"reference", "relationship"})) return Errc::malformed;
     Representative rep;
     SLUIS_TRY_ASSIGN(rep.reference, id_member(**ro, "reference"));
-    SLUIS_TRY_ASSIGN(rep.relationship, enum_member(**ro, "relationship", kRelationships,
-                                                          Errc::unknown_relationship));
+    SLUIS_TRY_ASSIGN(rep.relationship,
+                     enum_member(**ro, "relationship", kRelationships, Errc::unknown_relationship));
     c.representative = std::move(rep);
   }
   return c;
@@ -365,8 +367,8 @@ json::value break_glass_to_json(const BreakGlassGrant& g, const RulePack& pack) 
 Result<BreakGlassGrant> break_glass_from_json(const json::value& v, const RulePack& pack) {
   if (!v.is_object()) return Errc::malformed;
   const json::object& o = v.get_object();
-  if (!only_keys(o, {"id", "partner", "worker", "categories", "reason", "start", "expiry",
-                     "flagged"})) {
+  if (!only_keys(
+          o, {"id", "partner", "worker", "categories", "reason", "start", "expiry", "flagged"})) {
     return Errc::malformed;
   }
   BreakGlassGrant g;

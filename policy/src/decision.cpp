@@ -5,29 +5,29 @@ namespace sluis::policy {
 
 std::string_view rule_name(Rule r) noexcept {
   switch (r) {
-    case Rule::request_invalid: return "request.invalid";
-    case Rule::partner_revoked: return "partner.revoked";
-    case Rule::worker_inactive: return "worker.inactive";
-    case Rule::relationship_none: return "relationship.none";
-    case Rule::matrix_no: return "matrix.no";
-    case Rule::owner_own_data: return "owner.own-data";
-    case Rule::disclosure_unlinked: return "disclosure.unlinked";
-    case Rule::disclosure_not_allowed: return "disclosure.not-allowed";
-    case Rule::consent_none: return "consent.none";
-    case Rule::consent_restricted_not_named: return "consent.restricted-not-named";
-    case Rule::consent_revoked: return "consent.revoked";
-    case Rule::consent_not_yet_valid: return "consent.not-yet-valid";
-    case Rule::consent_expired: return "consent.expired";
-    case Rule::consent_excepted_partner: return "consent.excepted-partner";
-    case Rule::consent_excepted_worker: return "consent.excepted-worker";
-    case Rule::consent_excepted_category: return "consent.excepted-category";
-    case Rule::consent_active: return "consent.active";
-    case Rule::btg_matrix_consent_only: return "btg.matrix-consent-only";
-    case Rule::btg_owner_forbids: return "btg.owner-forbids";
-    case Rule::btg_restricted_category: return "btg.restricted-category";
-    case Rule::btg_not_yet_valid: return "btg.not-yet-valid";
-    case Rule::btg_expired: return "btg.expired";
-    case Rule::btg_valid: return "btg.valid";
+  case Rule::request_invalid: return "request.invalid";
+  case Rule::partner_revoked: return "partner.revoked";
+  case Rule::worker_inactive: return "worker.inactive";
+  case Rule::relationship_none: return "relationship.none";
+  case Rule::matrix_no: return "matrix.no";
+  case Rule::owner_own_data: return "owner.own-data";
+  case Rule::disclosure_unlinked: return "disclosure.unlinked";
+  case Rule::disclosure_not_allowed: return "disclosure.not-allowed";
+  case Rule::consent_none: return "consent.none";
+  case Rule::consent_restricted_not_named: return "consent.restricted-not-named";
+  case Rule::consent_revoked: return "consent.revoked";
+  case Rule::consent_not_yet_valid: return "consent.not-yet-valid";
+  case Rule::consent_expired: return "consent.expired";
+  case Rule::consent_excepted_partner: return "consent.excepted-partner";
+  case Rule::consent_excepted_worker: return "consent.excepted-worker";
+  case Rule::consent_excepted_category: return "consent.excepted-category";
+  case Rule::consent_active: return "consent.active";
+  case Rule::btg_matrix_consent_only: return "btg.matrix-consent-only";
+  case Rule::btg_owner_forbids: return "btg.owner-forbids";
+  case Rule::btg_restricted_category: return "btg.restricted-category";
+  case Rule::btg_not_yet_valid: return "btg.not-yet-valid";
+  case Rule::btg_expired: return "btg.expired";
+  case Rule::btg_valid: return "btg.valid";
   }
   return "unknown";
 }
@@ -46,21 +46,21 @@ namespace {
 // How close a consent came to covering the request; the closest one explains a denial.
 int consent_rank(Rule r) noexcept {
   switch (r) {
-    case Rule::consent_restricted_not_named: return 1;
-    case Rule::consent_revoked: return 2;
-    case Rule::consent_not_yet_valid: return 3;
-    case Rule::consent_expired: return 4;
-    case Rule::consent_excepted_partner:
-    case Rule::consent_excepted_worker:
-    case Rule::consent_excepted_category: return 5;
-    default: return 0;
+  case Rule::consent_restricted_not_named: return 1;
+  case Rule::consent_revoked: return 2;
+  case Rule::consent_not_yet_valid: return 3;
+  case Rule::consent_expired: return 4;
+  case Rule::consent_excepted_partner:
+  case Rule::consent_excepted_worker:
+  case Rule::consent_excepted_category: return 5;
+  default: return 0;
   }
 }
 
 // Runs every check in order. `trace` is null on the hot path: then nothing allocates.
 AccessDecision run_checks(const RulePack& pack, const AccessRequest& req,
-                          std::span<const Consent> consents, std::span<const BreakGlassGrant> grants,
-                          DecisionTrace* trace) {
+                          std::span<const Consent> consents,
+                          std::span<const BreakGlassGrant> grants, DecisionTrace* trace) {
   const auto record = [trace](Check c, bool passed, Rule r, std::string_view subject = {}) {
     if (trace != nullptr) trace->steps.push_back(DecisionStep{c, passed, r, subject});
   };
@@ -140,15 +140,15 @@ AccessDecision run_checks(const RulePack& pack, const AccessRequest& req,
           bool by_category = false;
           for (const ConsentException& e : p.exceptions) {
             switch (e.kind) {
-              case ConsentException::Kind::partner:
-                by_partner = by_partner || e.partner == req.partner_id;
-                break;
-              case ConsentException::Kind::worker:
-                by_worker = by_worker || (e.partner == req.partner_id && e.worker == req.worker_id);
-                break;
-              case ConsentException::Kind::category:
-                by_category = by_category || e.category == req.category;
-                break;
+            case ConsentException::Kind::partner:
+              by_partner = by_partner || e.partner == req.partner_id;
+              break;
+            case ConsentException::Kind::worker:
+              by_worker = by_worker || (e.partner == req.partner_id && e.worker == req.worker_id);
+              break;
+            case ConsentException::Kind::category:
+              by_category = by_category || e.category == req.category;
+              break;
             }
           }
           if (by_partner) {

@@ -16,19 +16,19 @@ namespace sluis::policy {
 
 std::string_view to_string(Sensitivity s) noexcept {
   switch (s) {
-    case Sensitivity::personal: return "personal";
-    case Sensitivity::sensitive: return "sensitive";
-    case Sensitivity::special: return "special";
-    case Sensitivity::judicial: return "judicial";
+  case Sensitivity::personal: return "personal";
+  case Sensitivity::sensitive: return "sensitive";
+  case Sensitivity::special: return "special";
+  case Sensitivity::judicial: return "judicial";
   }
   return "unknown";
 }
 
 std::string_view to_string(AccessLevel a) noexcept {
   switch (a) {
-    case AccessLevel::no: return "no";
-    case AccessLevel::consent: return "consent";
-    case AccessLevel::consent_or_break_glass: return "consent-or-break-glass";
+  case AccessLevel::no: return "no";
+  case AccessLevel::consent: return "consent";
+  case AccessLevel::consent_or_break_glass: return "consent-or-break-glass";
   }
   return "unknown";
 }
@@ -43,7 +43,8 @@ namespace {
 
 std::string join_lines(const Diagnostics& d) {
   std::string text = "the rule pack is not valid:";
-  for (const auto& item : d.items) text += "\n" + item.to_string();
+  for (const auto& item : d.items)
+    text += "\n" + item.to_string();
   return text;
 }
 
@@ -58,7 +59,8 @@ void throw_exception_from_error(const Diagnostics& d, const boost::source_locati
 namespace {
 
 template <class Def>
-std::optional<std::uint8_t> find_index(const std::vector<Def>& defs, std::string_view name) noexcept {
+std::optional<std::uint8_t> find_index(const std::vector<Def>& defs,
+                                       std::string_view name) noexcept {
   for (std::size_t i = 0; i < defs.size(); ++i) {
     if (defs[i].name == name) return static_cast<std::uint8_t>(i);
   }
@@ -108,7 +110,8 @@ class RulePackParser {
     for (auto&& [k, v] : t) {
       if (std::find(allowed.begin(), allowed.end(), k.str()) != allowed.end()) continue;
       std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      for (auto a : allowed)
+        list += (list.empty() ? "" : ", ") + std::string(a);
       diag(k.source(), "unknown key '" + std::string(k.str()) + "' in " + std::string(where) +
                            "; allowed keys are: " + list);
     }
@@ -181,12 +184,15 @@ class RulePackParser {
   // Names are lower-case words joined by hyphens, so they read the same in TOML, JSON and logs.
   bool check_name(const toml::key& k, std::string_view kind) {
     const std::string_view s = k.str();
-    bool ok = !s.empty() && s.size() <= 32 && s.front() >= 'a' && s.front() <= 'z' && s.back() != '-';
-    for (const char c : s) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+    bool ok =
+        !s.empty() && s.size() <= 32 && s.front() >= 'a' && s.front() <= 'z' && s.back() != '-';
+    for (const char c : s)
+      ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
     if (!ok) {
-      diag(k.source(), std::string(kind) + " name '" + std::string(s) +
-                           "' must be 1 to 32 lower-case letters, digits and hyphens, starting with "
-                           "a letter (e.g. 'mental-health')");
+      diag(k.source(),
+           std::string(kind) + " name '" + std::string(s) +
+               "' must be 1 to 32 lower-case letters, digits and hyphens, starting with "
+               "a letter (e.g. 'mental-health')");
       return false;
     }
     if (s == kAllNonRestricted) {
@@ -197,10 +203,10 @@ class RulePackParser {
     return true;
   }
 
-  template <class Def>
-  std::string names_of(const std::vector<Def>& defs) const {
+  template <class Def> std::string names_of(const std::vector<Def>& defs) const {
     std::string list;
-    for (const auto& d : defs) list += (list.empty() ? "" : ", ") + d.name;
+    for (const auto& d : defs)
+      list += (list.empty() ? "" : ", ") + d.name;
     return list;
   }
 
@@ -212,11 +218,13 @@ class RulePackParser {
       if (!check_name(k, kind)) continue;
       const std::string where = "[" + std::string(section_key) + "." + std::string(k.str()) + "]";
       if (!v.is_table()) {
-        diag(k.source(), where + " must be a table: write it as a " + where + " header with keys below");
+        diag(k.source(),
+             where + " must be a table: write it as a " + where + " header with keys below");
         continue;
       }
       if (out.size() >= kMaxNamesPerKind) {
-        diag(k.source(), "too many " + std::string(section_key) + ": a rule pack may define at most " +
+        diag(k.source(), "too many " + std::string(section_key) +
+                             ": a rule pack may define at most " +
                              std::to_string(kMaxNamesPerKind));
         continue;
       }
@@ -250,7 +258,8 @@ class RulePackParser {
 
 std::optional<CategorySet> RulePackParser::category_list(const toml::node& n,
                                                          const std::string& where,
-                                                         bool allow_wildcard, bool allow_restricted) {
+                                                         bool allow_wildcard,
+                                                         bool allow_restricted) {
   if (n.is_string() && allow_wildcard) {
     if (n.as_string()->get() == kAllNonRestricted) {
       CategorySet all;
@@ -279,8 +288,8 @@ std::optional<CategorySet> RulePackParser::category_list(const toml::node& n,
     const auto id = pack_.category(name);
     if (!id) {
       diag(item.source(), "unknown category '" + name + "' in " + where +
-                              ": define it as [categories." + name + "] or use one of: " +
-                              names_of(pack_.categories_));
+                              ": define it as [categories." + name +
+                              "] or use one of: " + names_of(pack_.categories_));
       ok = false;
       continue;
     }
@@ -290,8 +299,10 @@ std::optional<CategorySet> RulePackParser::category_list(const toml::node& n,
       continue;
     }
     if (!allow_restricted && pack_.categories_[id->value].restricted) {
-      diag(item.source(), "category '" + name + "' is restricted and is never disclosed by default: "
-                          "remove it from " + where + " (only a consent naming it discloses it)");
+      diag(item.source(), "category '" + name +
+                              "' is restricted and is never disclosed by default: "
+                              "remove it from " +
+                              where + " (only a consent naming it discloses it)");
       ok = false;
       continue;
     }
@@ -301,7 +312,8 @@ std::optional<CategorySet> RulePackParser::category_list(const toml::node& n,
   return set;
 }
 
-std::optional<PurposeSet> RulePackParser::purpose_list(const toml::node& n, const std::string& where) {
+std::optional<PurposeSet> RulePackParser::purpose_list(const toml::node& n,
+                                                       const std::string& where) {
   if (!n.is_array()) {
     diag(n.source(), where + " must be a list of purpose names, e.g. [\"care-coordination\"]");
     return std::nullopt;
@@ -317,8 +329,9 @@ std::optional<PurposeSet> RulePackParser::purpose_list(const toml::node& n, cons
     const std::string name(item.as_string()->get());
     const auto id = pack_.purpose(name);
     if (!id) {
-      diag(item.source(), "unknown purpose '" + name + "' in " + where + ": define it as [purposes." +
-                              name + "] or use one of: " + names_of(pack_.purposes_));
+      diag(item.source(), "unknown purpose '" + name + "' in " + where +
+                              ": define it as [purposes." + name +
+                              "] or use one of: " + names_of(pack_.purposes_));
       ok = false;
       continue;
     }
@@ -348,9 +361,11 @@ void RulePackParser::read_pack_meta(const toml::table& root) {
       pack_.consent_max_ = std::chrono::days{*v};
     }
   }
-  if (const toml::table* t = section(root, "break-glass", "how long and how well-reasoned an "
-                                                          "emergency access must be")) {
-    check_keys(*t, {"max-duration-minutes", "reason-min-chars", "reason-max-chars"}, "[break-glass]");
+  if (const toml::table* t = section(root, "break-glass",
+                                     "how long and how well-reasoned an "
+                                     "emergency access must be")) {
+    check_keys(*t, {"max-duration-minutes", "reason-min-chars", "reason-max-chars"},
+               "[break-glass]");
     if (auto v = req_int(*t, "max-duration-minutes", "[break-glass]", 1, 7 * 24 * 60)) {
       pack_.break_glass_max_ = std::chrono::minutes{*v};
     }
@@ -415,8 +430,8 @@ void RulePackParser::read_matrix(const toml::table* sec) {
       const auto cid = pack_.category(cat);
       if (!cid) {
         diag(ck.source(), "unknown category '" + cat + "' in [matrix." + role +
-                              "]: define it as [categories." + cat + "] or use one of: " +
-                              names_of(pack_.categories_));
+                              "]: define it as [categories." + cat +
+                              "] or use one of: " + names_of(pack_.categories_));
         continue;
       }
       if (!cv.is_table()) {
@@ -433,22 +448,26 @@ void RulePackParser::read_matrix(const toml::table* sec) {
         if (auto s = purpose_list(*n, where + " consent-or-break-glass")) {
           cell.break_glass = *s;
           if (!s->empty() && pack_.categories_[cid->value].restricted) {
-            diag(n->source(), "category '" + cat + "' is restricted: break-the-glass can never "
-                              "reach it; move these purposes to `consent` in " + where);
+            diag(n->source(), "category '" + cat +
+                                  "' is restricted: break-the-glass can never "
+                                  "reach it; move these purposes to `consent` in " +
+                                  where);
           }
         }
       }
       const PurposeSet both = cell.consent & cell.break_glass;
       both.for_each([&](PurposeId p) {
-        diag(cv.source(), "purpose '" + pack_.purposes_[p.value].name + "' is listed under both "
-                          "`consent` and `consent-or-break-glass` in " + where +
-                          "; keep it in one of them");
+        diag(cv.source(), "purpose '" + pack_.purposes_[p.value].name +
+                              "' is listed under both "
+                              "`consent` and `consent-or-break-glass` in " +
+                              where + "; keep it in one of them");
       });
     }
   }
   for (std::size_t i = 0; i < seen.size(); ++i) {
     if (seen[i]) continue;
-    diag(sec->source(), "role '" + pack_.roles_[i].name + "' has no [matrix." + pack_.roles_[i].name +
+    diag(sec->source(), "role '" + pack_.roles_[i].name + "' has no [matrix." +
+                            pack_.roles_[i].name +
                             "] table: add one (an empty table if the role reads no fragments)");
   }
 }
@@ -462,9 +481,10 @@ void RulePackParser::read_disclosure(const toml::table* sec) {
     const std::string owner(ok.str());
     const auto oid = pack_.partner_type(owner);
     if (!oid) {
-      diag(ok.source(), "unknown partner type '" + owner + "' in [disclosure]: define it as "
-                        "[partner-types." + owner + "] or use one of: " +
-                        names_of(pack_.partner_types_));
+      diag(ok.source(), "unknown partner type '" + owner +
+                            "' in [disclosure]: define it as "
+                            "[partner-types." +
+                            owner + "] or use one of: " + names_of(pack_.partner_types_));
       continue;
     }
     seen[oid->value] = true;
@@ -475,7 +495,8 @@ void RulePackParser::read_disclosure(const toml::table* sec) {
     }
     const toml::table& t = *ov.as_table();
     check_keys(t, {"require-client-link", "break-glass", "to"}, where);
-    if (auto b = req_bool(t, "require-client-link", where); b && *b) pack_.require_link_.insert(*oid);
+    if (auto b = req_bool(t, "require-client-link", where); b && *b)
+      pack_.require_link_.insert(*oid);
     if (auto b = req_bool(t, "break-glass", where); b && *b) pack_.owner_break_glass_.insert(*oid);
     const toml::node* to = t.get("to");
     if (to == nullptr) continue;  // discloses nothing to anyone: the strictest default
@@ -529,7 +550,8 @@ RulePackResult RulePackParser::run(std::string_view text) {
                    [&](RoleDef& d, const toml::table& t, const std::string& where) {
                      check_keys(t, {"label", "may-record-consent", "may-erase-client"}, where);
                      if (auto v = req_string(t, "label", where)) d.label = *v;
-                     if (auto v = req_bool(t, "may-record-consent", where)) d.may_record_consent = *v;
+                     if (auto v = req_bool(t, "may-record-consent", where))
+                       d.may_record_consent = *v;
                      if (auto v = req_bool(t, "may-erase-client", where)) d.may_erase_client = *v;
                    });
   read_definitions(
@@ -567,8 +589,9 @@ RulePackResult RulePackParser::run(std::string_view text) {
 
   read_retention(section(root, "retention", "how many days each category is kept"));
   read_matrix(section(root, "matrix", "which role may read which category for which purpose"));
-  read_disclosure(section(root, "disclosure", "which partner types may ever receive which "
-                                              "categories from each owner type"));
+  read_disclosure(section(root, "disclosure",
+                          "which partner types may ever receive which "
+                          "categories from each owner type"));
 
   if (!diags_.items.empty()) {
     std::stable_sort(diags_.items.begin(), diags_.items.end(),
@@ -596,8 +619,9 @@ RulePackResult load_rule_pack(const std::string& path) {
   buf << in.rdbuf();
   const std::string text = buf.str();
   if (text.size() > 4U * 1024U * 1024U) {
-    return Diagnostics{{Diagnostic{path, 0, 0, "the rule pack file is larger than 4 MiB; a rule "
-                                                "pack is a short, human-edited file"}}};
+    return Diagnostics{{Diagnostic{path, 0, 0,
+                                   "the rule pack file is larger than 4 MiB; a rule "
+                                   "pack is a short, human-edited file"}}};
   }
   return parse_rule_pack(text, path);
 }

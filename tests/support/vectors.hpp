@@ -20,8 +20,8 @@ struct VectorRecord {
   [[nodiscard]] const std::string& at(const std::string& key) const {
     auto it = fields.find(key);
     if (it == fields.end()) {
-      throw std::runtime_error("vector record at line " + std::to_string(line) + " lacks '" +
-                               key + "'");
+      throw std::runtime_error("vector record at line " + std::to_string(line) + " lacks '" + key +
+                               "'");
     }
     return it->second;
   }

@@ -47,11 +47,10 @@ constexpr const char* kAuditUsage =
     "  Names on reports: --data FILE --key-store FILE (partner display names from the store)\n"
     "  and --pack FILE (labels of a rule pack).\n";
 
-const std::set<std::string_view> kCommon{"key", "passphrase-file", "log", "data", "key-store",
-                                         "pack"};
-const std::set<std::string_view> kFilters{"client-pseudonym", "partner", "worker",
-                                          "action",           "decision", "from",
-                                          "until",            "scope-partner"};
+const std::set<std::string_view> kCommon{"key",  "passphrase-file", "log",
+                                         "data", "key-store",       "pack"};
+const std::set<std::string_view> kFilters{"client-pseudonym", "partner", "worker", "action",
+                                          "decision",         "from",    "until",  "scope-partner"};
 
 std::set<std::string_view> with(std::set<std::string_view> base,
                                 std::initializer_list<std::string_view> more) {
@@ -132,7 +131,8 @@ std::optional<Opened> open_log(const Options& opt) {
       std::cerr << "sluisctl: cannot list partners: " << partners.error().message() << "\n";
       return std::nullopt;
     }
-    for (const auto& p : *partners) o.names.partner_display_names[p.id] = p.display_name;
+    for (const auto& p : *partners)
+      o.names.partner_display_names[p.id] = p.display_name;
   }
   if (auto pack = opt.get("pack")) {
     auto loaded = policy::load_rule_pack(*pack);
@@ -167,7 +167,8 @@ gateway::AuditQuery query_from(const Options& opt) {
     q.action = gateway::parse_audit_action(*a);
     if (!q.action) {
       throw UsageError("option --action needs an action such as read, consent-grant or "
-                       "break-glass-start, not '" + *a + "'");
+                       "break-glass-start, not '" +
+                       *a + "'");
     }
   }
   if (auto d = opt.get("decision")) {
@@ -194,7 +195,9 @@ bool write_output(const std::optional<std::string>& path, const std::string& tex
   return true;
 }
 
-std::string hex(const crypto::Hash& h) { return crypto::to_hex(h); }
+std::string hex(const crypto::Hash& h) {
+  return crypto::to_hex(h);
+}
 
 int audit_verify(Args args) {
   const Options opt(args, kCommon, {});
@@ -202,13 +205,12 @@ int audit_verify(Args args) {
   if (!o) return kExitFailed;
   auto report = o->log->verify();
   if (!report) {
-    std::cerr << "sluisctl: the audit log could not be read: " << report.error().message()
-              << "\n";
+    std::cerr << "sluisctl: the audit log could not be read: " << report.error().message() << "\n";
     return kExitFailed;
   }
   if (report->ok()) {
-    std::cout << "The audit log verifies: " << report->events << " events, "
-              << report->checkpoints << " signed checkpoints, all consistent.\n"
+    std::cout << "The audit log verifies: " << report->events << " events, " << report->checkpoints
+              << " signed checkpoints, all consistent.\n"
               << "Root of the whole log: " << hex(report->root) << "\n";
     if (report->latest) std::cout << "Latest checkpoint:\n" << report->latest->note;
     return kExitOk;
@@ -217,14 +219,14 @@ int audit_verify(Args args) {
   if (const auto& f = report->first_difference) {
     std::cout << "First event that differs: #" << f->leaf;
     if (f->time) {
-      std::cout << " ("
-                << policy::format_time(std::chrono::floor<std::chrono::seconds>(*f->time))
+      std::cout << " (" << policy::format_time(std::chrono::floor<std::chrono::seconds>(*f->time))
                 << ")";
     }
     std::cout << ": " << f->what << "\n";
   }
   std::cout << "Problems found (" << report->problems.size() << "):\n";
-  for (const auto& p : report->problems) std::cout << "  - " << p << "\n";
+  for (const auto& p : report->problems)
+    std::cout << "  - " << p << "\n";
   return kExitFailed;
 }
 
@@ -281,7 +283,8 @@ int audit_query(Args args) {
     std::cerr << "sluisctl: the query failed: " << page.error().message() << "\n";
     return kExitFailed;
   }
-  for (const auto& se : page->events) print_event(se);
+  for (const auto& se : page->events)
+    print_event(se);
   std::cout << page->events.size() << " event(s).";
   if (page->next) std::cout << " More: add --cursor " << *page->next;
   std::cout << "\n";

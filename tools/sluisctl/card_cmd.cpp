@@ -51,7 +51,8 @@ bool write_qr_svg(const std::string& path, const std::string& text) {
       << "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n<path fill=\"#000\" d=\"";
   for (int y = 0; y < w; ++y) {
     for (int x = 0; x < w; ++x) {
-      if ((qr->data[y * w + x] & 1) != 0) svg << 'M' << x + kQuiet << ',' << y + kQuiet << "h1v1h-1z";
+      if ((qr->data[y * w + x] & 1) != 0)
+        svg << 'M' << x + kQuiet << ',' << y + kQuiet << "h1v1h-1z";
     }
   }
   svg << "\"/>\n</svg>\n";
@@ -93,7 +94,8 @@ int card_pseudonym(Args args) {
   if (opt.positional().empty()) {
     std::getline(std::cin, code);
   } else {
-    for (const auto& part : opt.positional()) code += part;
+    for (const auto& part : opt.positional())
+      code += part;
   }
   auto secret = crypto::parse_card_code(code);
   if (!secret) {

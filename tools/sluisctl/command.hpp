@@ -15,14 +15,14 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 
-int run_card(Args args);    // card_cmd.cpp
-int run_policy(Args args);  // policy_cmd.cpp
-int run_key(Args args);     // key_cmd.cpp
-int run_init(Args args);    // gateway_cmd.cpp
-int run_partner(Args args); // gateway_cmd.cpp
-int run_worker(Args args);  // gateway_cmd.cpp
-int run_rotate(Args args);  // gateway_cmd.cpp
-int run_backup(Args args);  // gateway_cmd.cpp
-int run_audit(Args args);   // audit_cmd.cpp
+int run_card(Args args);     // card_cmd.cpp
+int run_policy(Args args);   // policy_cmd.cpp
+int run_key(Args args);      // key_cmd.cpp
+int run_init(Args args);     // gateway_cmd.cpp
+int run_partner(Args args);  // gateway_cmd.cpp
+int run_worker(Args args);   // gateway_cmd.cpp
+int run_rotate(Args args);   // gateway_cmd.cpp
+int run_backup(Args args);   // gateway_cmd.cpp
+int run_audit(Args args);    // audit_cmd.cpp
 
 }  // namespace sluis::ctl

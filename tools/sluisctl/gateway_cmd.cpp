@@ -61,13 +61,17 @@ struct Home {
   static Home open(const std::string& dir) {
     const fs::path d = fs::absolute(dir);
     if (!fs::exists(d / "sluis.toml")) {
-      throw UsageError(d.string() + " is not a gateway home (no sluis.toml); run 'sluisctl init "
-                       "--home " + dir + "' first");
+      throw UsageError(d.string() +
+                       " is not a gateway home (no sluis.toml); run 'sluisctl init "
+                       "--home " +
+                       dir + "' first");
     }
     return Home{d, gateway::load_server_config(d / "sluis.toml")};
   }
   [[nodiscard]] fs::path partner_dir(const std::string& id) const { return dir / "partners" / id; }
-  [[nodiscard]] fs::path ca_key() const { return config.tls.ca_certificate.parent_path() / "ca.key"; }
+  [[nodiscard]] fs::path ca_key() const {
+    return config.tls.ca_certificate.parent_path() / "ca.key";
+  }
 };
 
 // The gateway's rule pack: partner types and roles must be names it defines.
@@ -118,8 +122,7 @@ void check(const gateway::Result<void>& r, const std::string& what) {
   if (!r) throw std::runtime_error(what + ": " + r.error().message());
 }
 
-template <class T>
-void check_server(const gateway::ServerResult<T>& r, const std::string& what) {
+template <class T> void check_server(const gateway::ServerResult<T>& r, const std::string& what) {
   if (!r) throw std::runtime_error(what + ": " + r.error().message());
 }
 
@@ -130,8 +133,10 @@ int init(Args args) {
                     {"raw-key"});
   const fs::path dir = fs::absolute(opt.require("home"));
   if (fs::exists(dir / "sluis.toml")) {
-    std::fprintf(stderr, "sluisctl: %s already holds a gateway (sluis.toml exists); init never "
-                         "overwrites one. Choose another --home.\n", dir.c_str());
+    std::fprintf(stderr,
+                 "sluisctl: %s already holds a gateway (sluis.toml exists); init never "
+                 "overwrites one. Choose another --home.\n",
+                 dir.c_str());
     return kExitFailed;
   }
   fs::create_directories(dir);
@@ -142,9 +147,11 @@ int init(Args args) {
   auto replace_line = [&config](const std::string& key, const std::string& from,
                                 const std::string& to) {
     const auto pos = config.find(key + " = " + from);
-    if (pos != std::string::npos) config.replace(pos, key.size() + 3 + from.size(), key + " = " + to);
+    if (pos != std::string::npos)
+      config.replace(pos, key.size() + 3 + from.size(), key + " = " + to);
   };
-  if (auto p = opt.get("port")) replace_line("port", "8443", std::to_string(parse_count("port", *p)));
+  if (auto p = opt.get("port"))
+    replace_line("port", "8443", std::to_string(parse_count("port", *p)));
   if (auto p = opt.get("metrics-port")) {
     replace_line("port", "9464", std::to_string(parse_count("metrics-port", *p)));
   }
@@ -170,9 +177,10 @@ int init(Args args) {
   } else {
     crypto::Argon2Limits limits;
     if (auto ops = opt.get("argon2-ops")) limits.ops = parse_count("argon2-ops", *ops);
-    if (auto mem = opt.get("argon2-mem-mib")) limits.mem_bytes = parse_count("argon2-mem-mib", *mem) << 20;
-    const auto pass = read_passphrase(opt.get("passphrase-file"), "Passphrase for the root key: ",
-                                      true);
+    if (auto mem = opt.get("argon2-mem-mib"))
+      limits.mem_bytes = parse_count("argon2-mem-mib", *mem) << 20;
+    const auto pass =
+        read_passphrase(opt.get("passphrase-file"), "Passphrase for the root key: ", true);
     if (auto w = crypto::write_sealed_root_key(c.key_file, root, pass.reveal(), limits); !w) {
       throw std::runtime_error("cannot write the root key: " + w.error().message());
     }
@@ -183,7 +191,8 @@ int init(Args args) {
   check_server(ca, "cannot create the gateway CA");
   check_server(ca->save(c.tls.ca_certificate, home.ca_key()), "cannot save the gateway CA");
   gateway::ServerCertificateRequest req;
-  for (const auto& part : opt.positional()) (void)part;
+  for (const auto& part : opt.positional())
+    (void)part;
   req.dns_names = {"localhost"};
   req.ip_addresses = {"127.0.0.1", "::1"};
   // --server-name / --server-ip may be given once each here (Options keeps the last).
@@ -198,9 +207,8 @@ int init(Args args) {
                "cannot write the revocation list");
 
   // Rule pack.
-  const fs::path pack_source = opt.get("rule-pack")
-                                   ? fs::path(*opt.get("rule-pack"))
-                                   : fs::path(SLUIS_DEFAULT_RULE_PACK);
+  const fs::path pack_source =
+      opt.get("rule-pack") ? fs::path(*opt.get("rule-pack")) : fs::path(SLUIS_DEFAULT_RULE_PACK);
   fs::copy_file(pack_source, c.rule_pack, fs::copy_options::overwrite_existing);
 
   // Empty store (both files, migrated, with KEK version 1).
@@ -354,9 +362,9 @@ int backup(Args args) {
   fs::create_directories(out);
   fs::permissions(out, fs::perms::owner_all, fs::perm_options::replace);
   auto store = open_store(home, opt);
-  const auto stamp = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch()).count());
+  const auto stamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
   const fs::path data = out / ("data-" + stamp + ".db");
   check(store->backup_data(data), "the data backup failed");
   std::printf("Data store backed up to %s (encrypted; no key material).\n", data.c_str());
@@ -387,11 +395,17 @@ int guarded(const char* group, int (*fn)(Args), Args args) {
 
 }  // namespace
 
-int run_init(Args args) { return guarded("init", &init, args); }
+int run_init(Args args) {
+  return guarded("init", &init, args);
+}
 
-int run_rotate(Args args) { return guarded("rotate", &rotate, args); }
+int run_rotate(Args args) {
+  return guarded("rotate", &rotate, args);
+}
 
-int run_backup(Args args) { return guarded("backup", &backup, args); }
+int run_backup(Args args) {
+  return guarded("backup", &backup, args);
+}
 
 int run_partner(Args args) {
   if (!args.empty() && args[0] == "add") return guarded("partner", &partner_add, args.subspan(1));

@@ -30,13 +30,16 @@ constexpr std::string_view kUsage =
     "  STATE: none|active|expired|revoked|excepted-partner|excepted-worker|excepted-category\n";
 
 // Usage mistakes become UsageError (shared with the other groups) and exit kExitUsage.
-[[noreturn]] void usage_error(const std::string& sentence) { throw UsageError(sentence); }
+[[noreturn]] void usage_error(const std::string& sentence) {
+  throw UsageError(sentence);
+}
 
 // Loads a pack, printing diagnostics as file:line:col: message; nullopt when it has errors.
 std::optional<pol::RulePack> load_and_report(const std::string& path) {
   auto r = pol::load_rule_pack(path);
   if (!r) {
-    for (const pol::Diagnostic& d : r.error().items) std::cerr << d.to_string() << "\n";
+    for (const pol::Diagnostic& d : r.error().items)
+      std::cerr << d.to_string() << "\n";
     std::cerr << path << ": " << r.error().items.size() << " error"
               << (r.error().items.size() == 1 ? "" : "s") << "; the rule pack was not accepted\n";
     return std::nullopt;
@@ -47,7 +50,7 @@ std::optional<pol::RulePack> load_and_report(const std::string& path) {
 int run_check(Args args) {
   if (args.size() != 1) {
     usage_error("`check` takes exactly one rule pack file, e.g. "
-                       "`sluisctl policy check policy/packs/brussels-welfare.toml`");
+                "`sluisctl policy check policy/packs/brussels-welfare.toml`");
   }
   const auto pack = load_and_report(std::string(args[0]));
   if (!pack) return kExitFailed;
@@ -66,8 +69,8 @@ constexpr std::string_view kOwner = "owning-partner";
 
 int run_explain(Args args) {
   const Options opts(args,
-                     {"pack", "role", "partner-type", "owner-type", "category", "purpose", "consent",
-                      "relationship", "break-glass", "linked"},
+                     {"pack", "role", "partner-type", "owner-type", "category", "purpose",
+                      "consent", "relationship", "break-glass", "linked"},
                      {});
   if (!opts.positional().empty()) {
     throw UsageError("`explain` takes only options; remove '" + opts.positional().front() + "'");
@@ -92,12 +95,16 @@ int run_explain(Args args) {
   if (!relationship) usage_error("--relationship takes yes or no");
   if (!linked) usage_error("--linked takes yes or no");
   const std::string consent_state = get("consent", "none");
-  static constexpr std::array kStates = {"none",    "active",           "expired",
-                                         "revoked", "excepted-partner", "excepted-worker",
+  static constexpr std::array kStates = {"none",
+                                         "active",
+                                         "expired",
+                                         "revoked",
+                                         "excepted-partner",
+                                         "excepted-worker",
                                          "excepted-category"};
   if (std::find(kStates.begin(), kStates.end(), consent_state) == kStates.end()) {
     usage_error("--consent takes one of none, active, expired, revoked, excepted-partner, "
-                       "excepted-worker, excepted-category");
+                "excepted-worker, excepted-category");
   }
   const std::string btg_state = get("break-glass", "none");
   if (btg_state != "none" && btg_state != "valid" && btg_state != "expired") {
@@ -113,7 +120,8 @@ int run_explain(Args args) {
   const auto purpose = pack->purpose(get("purpose", ""));
   const auto names = [](auto defs) {
     std::string s;
-    for (const auto& d : defs) s += (s.empty() ? "" : ", ") + d.name;
+    for (const auto& d : defs)
+      s += (s.empty() ? "" : ", ") + d.name;
     return s;
   };
   if (!role) usage_error("--role must be one of: " + names(pack->roles()));
@@ -139,11 +147,12 @@ int run_explain(Args args) {
       c.revocation = pol::Revocation{now - days{1}, {std::string(kOwner), "recording-worker"}};
     }
     if (consent_state == "excepted-partner") {
-      p.exceptions.push_back({pol::ConsentException::Kind::partner, std::string(kRequester), {}, {}});
+      p.exceptions.push_back(
+          {pol::ConsentException::Kind::partner, std::string(kRequester), {}, {}});
     }
     if (consent_state == "excepted-worker") {
-      p.exceptions.push_back({pol::ConsentException::Kind::worker, std::string(kRequester),
-                              std::string(kWorker), {}});
+      p.exceptions.push_back(
+          {pol::ConsentException::Kind::worker, std::string(kRequester), std::string(kWorker), {}});
     }
     if (consent_state == "excepted-category") {
       p.exceptions.push_back({pol::ConsentException::Kind::category, {}, {}, *category});
@@ -184,8 +193,8 @@ int run_explain(Args args) {
   const pol::AccessDecision d = pol::decide(*pack, req, consents, grants, trace);
   std::cout << "pack: " << pack->name() << " version " << pack->version() << "\n"
             << "consent: " << consent_state << "; break-the-glass: " << btg_state
-            << "; relationship: " << get("relationship", "yes") << "; linked: "
-            << get("linked", "no") << "\n"
+            << "; relationship: " << get("relationship", "yes")
+            << "; linked: " << get("linked", "no") << "\n"
             << pol::explain(*pack, req, trace, d);
   return d.permitted() ? kExitOk : kExitFailed;
 }

@@ -107,9 +107,9 @@ void open_raw(benchmark::State& state, std::size_t size) {
   std::vector<std::uint8_t> out(plain.size());
   for (auto _ : state) {
     unsigned long long mlen = 0;
-    const int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-        out.data(), &mlen, nullptr, ct.data(), ct.size(), f.ad.data(), f.ad.size(), nonce.data(),
-        f.key.reveal().data());
+    const int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &mlen, nullptr, ct.data(),
+                                                              ct.size(), f.ad.data(), f.ad.size(),
+                                                              nonce.data(), f.key.reveal().data());
     benchmark::DoNotOptimize(rc);
     benchmark::DoNotOptimize(out.data());
   }

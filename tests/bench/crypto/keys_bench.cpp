@@ -46,13 +46,12 @@ void unwrap_raw(benchmark::State& state) {
   std::array<std::uint8_t, 48> ct{};
   unsigned long long clen = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(ct.data(), &clen, dk.data(), dk.size(), ad.data(),
-                                             ad.size(), nullptr, nonce.data(),
-                                             key.reveal().data());
+                                             ad.size(), nullptr, nonce.data(), key.reveal().data());
   for (auto _ : state) {
     unsigned long long mlen = 0;
-    const int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-        dk.data(), &mlen, nullptr, ct.data(), ct.size(), ad.data(), ad.size(), nonce.data(),
-        key.reveal().data());
+    const int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(dk.data(), &mlen, nullptr, ct.data(),
+                                                              ct.size(), ad.data(), ad.size(),
+                                                              nonce.data(), key.reveal().data());
     benchmark::DoNotOptimize(rc);
     benchmark::DoNotOptimize(dk.data());
   }

@@ -16,7 +16,8 @@ namespace {
 
 Hash leaf_n(std::uint64_t i) {
   std::array<std::uint8_t, 8> b{};
-  for (std::size_t k = 0; k < 8; ++k) b[k] = static_cast<std::uint8_t>(i >> (8 * k));
+  for (std::size_t k = 0; k < 8; ++k)
+    b[k] = static_cast<std::uint8_t>(i >> (8 * k));
   return leaf_hash(b);
 }
 
@@ -122,8 +123,10 @@ BENCHMARK(BM_tree_append);
 
 void BM_frontier_root_2p20_minus_1(benchmark::State& state) {
   Frontier f;
-  for (std::uint64_t i = 0; i < (1U << 20) - 1; ++i) f.append(leaf_n(i));
-  for (auto _ : state) benchmark::DoNotOptimize(f.root());  // 19 node hashes
+  for (std::uint64_t i = 0; i < (1U << 20) - 1; ++i)
+    f.append(leaf_n(i));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(f.root());  // 19 node hashes
 }
 BENCHMARK(BM_frontier_root_2p20_minus_1);
 
@@ -132,7 +135,8 @@ struct BigTree {
   MerkleTree tree;
   Hash root{};
   BigTree() {
-    for (std::uint64_t i = 0; i < kSize; ++i) tree.append(leaf_n(i));
+    for (std::uint64_t i = 0; i < kSize; ++i)
+      tree.append(leaf_n(i));
     root = tree.root();
   }
 };

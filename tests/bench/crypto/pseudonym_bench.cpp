@@ -34,8 +34,8 @@ void partner_pseudonym_raw(benchmark::State& state) {
   randombytes_buf(message.data(), message.size());
   std::array<std::uint8_t, 16> out{};
   for (auto _ : state) {
-    crypto_generichash(out.data(), out.size(), message.data(), message.size(),
-                       key.reveal().data(), key.size());
+    crypto_generichash(out.data(), out.size(), message.data(), message.size(), key.reveal().data(),
+                       key.size());
     benchmark::DoNotOptimize(out);
   }
 }
@@ -60,16 +60,16 @@ void identifier_digest_raw(benchmark::State& state) {
   randombytes_buf(message.data(), message.size());
   std::array<std::uint8_t, 32> out{};
   for (auto _ : state) {
-    crypto_generichash(out.data(), out.size(), message.data(), message.size(),
-                       key.reveal().data(), key.size());
+    crypto_generichash(out.data(), out.size(), message.data(), message.size(), key.reveal().data(),
+                       key.size());
     benchmark::DoNotOptimize(out);
   }
 }
 
 void normalise_national_register(benchmark::State& state) {
   for (auto _ : state) {
-    auto n = sluis::crypto::normalise_identifier(
-        sluis::crypto::IdentifierScheme::national_register, "85.07.30-033.28", "");
+    auto n = sluis::crypto::normalise_identifier(sluis::crypto::IdentifierScheme::national_register,
+                                                 "85.07.30-033.28", "");
     benchmark::DoNotOptimize(n);
   }
 }

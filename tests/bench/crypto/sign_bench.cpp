@@ -22,8 +22,9 @@ void BM_raw_crypto_sign_detached(benchmark::State& state) {
   crypto_sign_keypair(pk.data(), sk.data());
   std::array<unsigned char, crypto_sign_BYTES> sig{};
   for (auto _ : state) {
-    crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const unsigned char*>(kMessage.data()),
-                         kMessage.size(), sk.data());
+    crypto_sign_detached(sig.data(), nullptr,
+                         reinterpret_cast<const unsigned char*>(kMessage.data()), kMessage.size(),
+                         sk.data());
     benchmark::DoNotOptimize(sig);
   }
 }
@@ -31,7 +32,8 @@ BENCHMARK(BM_raw_crypto_sign_detached);
 
 void BM_sign(benchmark::State& state) {
   const auto key = SigningKey::generate();
-  for (auto _ : state) benchmark::DoNotOptimize(key.sign(kMessage));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(key.sign(kMessage));
 }
 BENCHMARK(BM_sign);
 
@@ -78,8 +80,8 @@ void BM_checkpoint_verify(benchmark::State& state) {
   const std::string note =
       sign_checkpoint("sluis.example/audit", 12345678, root, key, "sluis.example/audit").value();
   for (auto _ : state) {
-    auto cp = verify_checkpoint(note, key.verifying_key(), "sluis.example/audit",
-                                "sluis.example/audit");
+    auto cp =
+        verify_checkpoint(note, key.verifying_key(), "sluis.example/audit", "sluis.example/audit");
     if (!cp) state.SkipWithError("did not verify");
     benchmark::DoNotOptimize(cp);
   }

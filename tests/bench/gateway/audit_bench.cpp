@@ -99,7 +99,11 @@ void BM_AuditAppendDurable(benchmark::State& state) {
     g_dir.reset();
   }
 }
-BENCHMARK(BM_AuditAppendDurable)->Threads(1)->Threads(8)->Threads(64)->UseRealTime()
+BENCHMARK(BM_AuditAppendDurable)
+    ->Threads(1)
+    ->Threads(8)
+    ->Threads(64)
+    ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
 /// The read path's shape: one append per dossier read carrying one event per fragment decision
@@ -112,7 +116,8 @@ void BM_AuditAppendDurable_Read8(benchmark::State& state) {
   std::vector<AuditEvent> read(8, sample(0));
   std::uint64_t i = static_cast<std::uint64_t>(state.thread_index()) << 32;
   for (auto _ : state) {
-    for (auto& e : read) e.request_id = "req-" + std::to_string(i);
+    for (auto& e : read)
+      e.request_id = "req-" + std::to_string(i);
     ++i;
     auto r = g_log->append(read);
     if (!r) state.SkipWithError("append failed");
@@ -124,7 +129,10 @@ void BM_AuditAppendDurable_Read8(benchmark::State& state) {
     g_dir.reset();
   }
 }
-BENCHMARK(BM_AuditAppendDurable_Read8)->Threads(1)->Threads(64)->UseRealTime()
+BENCHMARK(BM_AuditAppendDurable_Read8)
+    ->Threads(1)
+    ->Threads(64)
+    ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
 /// A log of prefill_events() events for the proof benchmarks.

@@ -41,7 +41,9 @@ constexpr int kFields = 5;
 constexpr std::size_t kSpread = 256;
 constexpr const char* kCategories[] = {"housing", "income", "health", "case-note", "appointment"};
 
-crypto::PlainBytes bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
+crypto::PlainBytes bytes_of(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 std::vector<FieldInput> make_fields(int seed) {
   std::vector<FieldInput> out;
@@ -75,9 +77,11 @@ struct Fixture {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::string> ids;
     ids.reserve(kClients);
-    for (std::size_t n = 0; n < kClients; ++n) ids.push_back("case-" + std::to_string(n));
-    auto regs = reg.register_identified_bulk("ocmw-brussel", crypto::IdentifierScheme::case_number,
-                                             ids).value();
+    for (std::size_t n = 0; n < kClients; ++n)
+      ids.push_back("case-" + std::to_string(n));
+    auto regs =
+        reg.register_identified_bulk("ocmw-brussel", crypto::IdentifierScheme::case_number, ids)
+            .value();
     // Every client gets one fragment so the fragment tables and key store are realistically full.
     std::vector<NewFragment> bulk;
     bulk.reserve(kClients);
@@ -86,7 +90,8 @@ struct Fixture {
     for (std::size_t n = 0; n < kClients; ++n) {
       auto c = reg.resolve("ocmw-brussel", regs[n].pseudonym).value();
       clients.push_back(c);
-      bulk.push_back({c, "ocmw-brussel", "w1", kCategories[n % 5], make_fields(static_cast<int>(n))});
+      bulk.push_back(
+          {c, "ocmw-brussel", "w1", kCategories[n % 5], make_fields(static_cast<int>(n))});
     }
     Dossiers d(*store);
     if (!d.add_fragments_bulk(bulk)) std::abort();
@@ -117,8 +122,7 @@ struct Fixture {
     }
     const auto t1 = std::chrono::steady_clock::now();
     std::fprintf(stderr, "filled %zu clients, %zu fragments in %.1f s\n", kClients,
-                 kClients + kFragments - 1,
-                 std::chrono::duration<double>(t1 - t0).count());
+                 kClients + kFragments - 1, std::chrono::duration<double>(t1 - t0).count());
   }
   ~Fixture() {
     store.reset();
@@ -144,7 +148,8 @@ void BM_DossierRead_AllPermitted(benchmark::State& state) {
       break;
     }
     fields = 0;
-    for (const auto& e : *r) fields += e.fields.size();
+    for (const auto& e : *r)
+      fields += e.fields.size();
     benchmark::DoNotOptimize(r);
   }
   state.counters["fragments"] = kFragments;

@@ -33,36 +33,36 @@ std::vector<Consent> five_consents() {
     v.purposes.insert(*p.purpose("referral"));
     v.period = {kNow - std::chrono::days{30}, kNow + std::chrono::days{300}};
     switch (i) {
-      case 0:  // expired, for the whole home-care sector
-        v.grantee.partner_type = *p.partner_type("home-care");
-        v.all_non_restricted = true;
-        v.period = {kNow - std::chrono::days{800}, kNow - std::chrono::days{70}};
-        break;
-      case 1:  // revoked
-        v.grantee.partner_type = *p.partner_type("mental-health");
-        v.all_non_restricted = true;
-        c.status = ConsentStatus::revoked;
-        c.revocation = Revocation{kNow - std::chrono::days{2}, {"caw-1", "w-1"}};
-        break;
-      case 2:  // active for caw, except one caw and one worker, not addiction
-        v.grantee.partner_type = *p.partner_type("caw");
-        v.all_non_restricted = true;
-        v.exceptions.push_back({ConsentException::Kind::partner, "caw-elsewhere", "", {}});
-        v.exceptions.push_back({ConsentException::Kind::worker, "caw-noord", "w-excluded", {}});
-        v.exceptions.push_back({ConsentException::Kind::category, "", "", *p.category("addiction")});
-        break;
-      case 3:  // active for nurses at community health centres
-        v.grantee.partner_type = *p.partner_type("community-health");
-        v.grantee.role = *p.role("nurse");
-        v.categories.insert(*p.category("health"));
-        v.categories.insert(*p.category("appointment"));
-        break;
-      default:  // residence status, by name, for one OCMW
-        v.grantee.partner = "ocmw-anderlecht";
-        v.categories.insert(*p.category("residence-status"));
-        v.categories.insert(*p.category("income"));
-        v.purposes.insert(*p.purpose("administration"));
-        break;
+    case 0:  // expired, for the whole home-care sector
+      v.grantee.partner_type = *p.partner_type("home-care");
+      v.all_non_restricted = true;
+      v.period = {kNow - std::chrono::days{800}, kNow - std::chrono::days{70}};
+      break;
+    case 1:  // revoked
+      v.grantee.partner_type = *p.partner_type("mental-health");
+      v.all_non_restricted = true;
+      c.status = ConsentStatus::revoked;
+      c.revocation = Revocation{kNow - std::chrono::days{2}, {"caw-1", "w-1"}};
+      break;
+    case 2:  // active for caw, except one caw and one worker, not addiction
+      v.grantee.partner_type = *p.partner_type("caw");
+      v.all_non_restricted = true;
+      v.exceptions.push_back({ConsentException::Kind::partner, "caw-elsewhere", "", {}});
+      v.exceptions.push_back({ConsentException::Kind::worker, "caw-noord", "w-excluded", {}});
+      v.exceptions.push_back({ConsentException::Kind::category, "", "", *p.category("addiction")});
+      break;
+    case 3:  // active for nurses at community health centres
+      v.grantee.partner_type = *p.partner_type("community-health");
+      v.grantee.role = *p.role("nurse");
+      v.categories.insert(*p.category("health"));
+      v.categories.insert(*p.category("appointment"));
+      break;
+    default:  // residence status, by name, for one OCMW
+      v.grantee.partner = "ocmw-anderlecht";
+      v.categories.insert(*p.category("residence-status"));
+      v.categories.insert(*p.category("income"));
+      v.purposes.insert(*p.purpose("administration"));
+      break;
     }
     c.provisions.push_back(v);
     c.evidence.recorded_by = {"caw-1", "w-1"};
@@ -96,12 +96,13 @@ AccessRequest request(const char* partner, const char* type, const char* role, c
 const std::array<AccessRequest, 6>& mix() {
   static const std::array<AccessRequest, 6> m = [] {
     std::array<AccessRequest, 6> a{
-        request("caw-noord", "caw", "social-worker", "housing", "care-coordination"),    // permit
-        request("caw-noord", "caw", "social-worker", "addiction", "referral"),           // excepted
-        request("ocmw-anderlecht", "ocmw", "social-worker", "residence-status", "administration"),  // permit
-        request("hc-1", "home-care", "nurse", "contact", "care-coordination"),          // all scanned
-        request("caw-noord", "caw", "admin", "health", "administration"),               // matrix.no
-        request("ocmw-1", "ocmw", "social-worker", "income", "referral"),               // own data
+        request("caw-noord", "caw", "social-worker", "housing", "care-coordination"),  // permit
+        request("caw-noord", "caw", "social-worker", "addiction", "referral"),         // excepted
+        request("ocmw-anderlecht", "ocmw", "social-worker", "residence-status",
+                "administration"),                                              // permit
+        request("hc-1", "home-care", "nurse", "contact", "care-coordination"),  // all scanned
+        request("caw-noord", "caw", "admin", "health", "administration"),       // matrix.no
+        request("ocmw-1", "ocmw", "social-worker", "income", "referral"),       // own data
     };
     return a;
   }();

@@ -25,15 +25,16 @@ CardSecret secret_from_hex(const std::string& hex) {
   return CardSecret::copy_of(std::span<const std::uint8_t, 16>(bytes->data(), 16));
 }
 
-std::string hex_of(const CardSecret& s) { return sluis::crypto::to_hex(s.reveal()); }
+std::string hex_of(const CardSecret& s) {
+  return sluis::crypto::to_hex(s.reveal());
+}
 
 std::string without_dashes(std::string s) {
   s.erase(std::remove(s.begin(), s.end(), '-'), s.end());
   return s;
 }
 
-template <class T>
-boost::system::error_code error_of(const sluis::crypto::Result<T>& r) {
+template <class T> boost::system::error_code error_of(const sluis::crypto::Result<T>& r) {
   return r.has_error() ? r.error() : boost::system::error_code{};
 }
 
@@ -47,7 +48,8 @@ std::vector<CardSecret> sample_secrets(std::size_t random_count) {
   out.push_back(secret_from_hex("ffffffffffffffffffffffffffffffff"));
   out.push_back(secret_from_hex("80000000000000000000000000000000"));
   out.push_back(secret_from_hex("00000000000000000000000000000001"));
-  for (std::size_t i = 0; i < random_count; ++i) out.push_back(sluis::crypto::new_card_secret());
+  for (std::size_t i = 0; i < random_count; ++i)
+    out.push_back(sluis::crypto::new_card_secret());
   return out;
 }
 
@@ -113,8 +115,7 @@ TEST_CASE("card codes round-trip and have the documented shape", "[card]") {
         "000-000-000-000-000-000-000-000-");
 }
 
-TEST_CASE("every single substitution and adjacent transposition is caught (exhaustive)",
-          "[card]") {
+TEST_CASE("every single substitution and adjacent transposition is caught (exhaustive)", "[card]") {
   const auto secrets = sample_secrets(60);
   std::size_t substitutions = 0;
   std::size_t transpositions = 0;
@@ -216,12 +217,12 @@ TEST_CASE("parsing is strict about everything else", "[card]") {
     }
   }
   SECTION("Unicode look-alikes and separators") {
-    for (const std::string& u : {std::string("\xc3\x89"),       // É
-                                 std::string("\xef\xbc\x90"),   // fullwidth zero
-                                 std::string("\xc2\xa0"),       // no-break space
-                                 std::string("\xe2\x80\x93"),   // en dash
-                                 std::string("\xe2\x80\x8b"),   // zero-width space
-                                 std::string("\xd0\x90")}) {    // Cyrillic A
+    for (const std::string& u : {std::string("\xc3\x89"),      // É
+                                 std::string("\xef\xbc\x90"),  // fullwidth zero
+                                 std::string("\xc2\xa0"),      // no-break space
+                                 std::string("\xe2\x80\x93"),  // en dash
+                                 std::string("\xe2\x80\x8b"),  // zero-width space
+                                 std::string("\xd0\x90")}) {   // Cyrillic A
       CHECK(error_of(sluis::crypto::parse_card_code(flat.substr(0, 9) + u + flat.substr(9))) ==
             kBadCode);
     }
@@ -259,8 +260,7 @@ TEST_CASE("parsing is strict about everything else", "[card]") {
   }
 }
 
-TEST_CASE("service pseudonyms: stable per service, unrelated across services and cards",
-          "[card]") {
+TEST_CASE("service pseudonyms: stable per service, unrelated across services and cards", "[card]") {
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) {
     const auto card = sluis::crypto::new_card_secret();

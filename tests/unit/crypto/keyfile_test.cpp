@@ -48,8 +48,7 @@ std::span<const std::uint8_t> pass(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
-template <class T>
-Errc errc_of(const sc::Result<T>& r) {
+template <class T> Errc errc_of(const sc::Result<T>& r) {
   REQUIRE_FALSE(r.has_value());
   REQUIRE(r.error().category() == sc::crypto_category());
   return static_cast<Errc>(r.error().value());
@@ -70,7 +69,7 @@ void put(const fs::path& p, const std::string& content) {
 }
 
 unsigned mode_of(const fs::path& p) {
-  struct stat st {};
+  struct stat st{};
   REQUIRE(::stat(p.c_str(), &st) == 0);
   return st.st_mode & 07777U;
 }
@@ -106,8 +105,8 @@ TEST_CASE("sealed key file: round trip with fast and with interactive limits", "
   TempDir dir;
   const auto root = sc::RootKey::random();
   for (const sc::Argon2Limits limits :
-       {kFastLimits, sc::Argon2Limits{crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                      crypto_pwhash_MEMLIMIT_INTERACTIVE}}) {
+       {kFastLimits,
+        sc::Argon2Limits{crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE}}) {
     const auto file = dir / ("root-" + std::to_string(limits.mem_bytes) + ".key");
     REQUIRE(sc::write_sealed_root_key(file, root, pass("correct horse battery staple"), limits)
                 .has_value());
@@ -184,8 +183,8 @@ TEST_CASE("raw key file: malformed contents are refused", "[keyfile]") {
       "",
       "not a key file\n",
       "sluis-root-key v1 raw\n",
-      "sluis-root-key v1 raw\nkey " + hex64,                // no final newline
-      "sluis-root-key v1 raw\nkey " + hex64 + "\n\n",       // trailing line
+      "sluis-root-key v1 raw\nkey " + hex64,           // no final newline
+      "sluis-root-key v1 raw\nkey " + hex64 + "\n\n",  // trailing line
       "sluis-root-key v1 raw\nkey " + std::string(63, 'a') + "\n",
       "sluis-root-key v1 raw\nkey " + std::string(66, 'a') + "\n",
       "sluis-root-key v1 raw\nkey " + std::string(64, 'A') + "\n",  // hex must be lowercase
@@ -202,7 +201,7 @@ TEST_CASE("raw key file: malformed contents are refused", "[keyfile]") {
   }
   // A sluis key file of a version or kind this build does not know.
   for (const std::string& content : {"sluis-root-key v2 raw\nkey " + hex64 + "\n",
-                                    "sluis-root-key v1 hsm\nkey " + hex64 + "\n"}) {
+                                     "sluis-root-key v1 hsm\nkey " + hex64 + "\n"}) {
     put(file, content);
     CHECK(errc_of(sc::read_root_key(file, {})) == Errc::unsupported_format);
     CHECK(errc_of(sc::root_key_file_is_sealed(file)) == Errc::unsupported_format);
@@ -217,8 +216,8 @@ TEST_CASE("raw key file: malformed contents are refused", "[keyfile]") {
 TEST_CASE("sealed key file: out-of-range Argon2 limits in the file are refused", "[keyfile]") {
   TempDir dir;
   const auto file = dir / "root.key";
-  REQUIRE(sc::write_sealed_root_key(file, sc::RootKey::random(), pass("pw"), kFastLimits)
-              .has_value());
+  REQUIRE(
+      sc::write_sealed_root_key(file, sc::RootKey::random(), pass("pw"), kFastLimits).has_value());
   const std::string text = slurp(file);
   const std::string ops_line = "\nops " + std::to_string(kFastLimits.ops) + "\n";
   const std::string mem_line = "\nmem " + std::to_string(kFastLimits.mem_bytes) + "\n";
@@ -287,8 +286,8 @@ TEST_CASE("write_sealed_root_key validates its arguments", "[keyfile]") {
   const auto file = dir / "root.key";
   const auto root = sc::RootKey::random();
   CHECK(errc_of(sc::write_sealed_root_key(file, root, {}, kFastLimits)) == Errc::invalid_argument);
-  CHECK(errc_of(sc::write_sealed_root_key(file, root, pass("pw"),
-                                          {0, kFastLimits.mem_bytes})) == Errc::invalid_argument);
+  CHECK(errc_of(sc::write_sealed_root_key(file, root, pass("pw"), {0, kFastLimits.mem_bytes})) ==
+        Errc::invalid_argument);
   CHECK(errc_of(sc::write_sealed_root_key(file, root, pass("pw"),
                                           {1, crypto_pwhash_MEMLIMIT_MIN - 1})) ==
         Errc::invalid_argument);

@@ -32,16 +32,14 @@ Bytes hex(const std::string& s) {
   return *r;
 }
 
-template <std::size_t N>
-std::array<std::uint8_t, N> fixed(const Bytes& b) {
+template <std::size_t N> std::array<std::uint8_t, N> fixed(const Bytes& b) {
   REQUIRE(b.size() == N);
   std::array<std::uint8_t, N> a{};
   std::copy(b.begin(), b.end(), a.begin());
   return a;
 }
 
-template <class T>
-Errc errc_of(const sc::Result<T>& r) {
+template <class T> Errc errc_of(const sc::Result<T>& r) {
   REQUIRE_FALSE(r.has_value());
   REQUIRE(r.error().category() == sc::crypto_category());
   return static_cast<Errc>(r.error().value());
@@ -60,13 +58,15 @@ Errc errc_named(const std::string& name) {
   return it->second;
 }
 
-std::uint32_t u32(const std::string& s) { return static_cast<std::uint32_t>(std::stoul(s)); }
+std::uint32_t u32(const std::string& s) {
+  return static_cast<std::uint32_t>(std::stoul(s));
+}
 
 constexpr sc::KeyPurpose kAllPurposes[] = {
-    sc::KeyPurpose::database,          sc::KeyPurpose::keystore,
-    sc::KeyPurpose::identifier_index,  sc::KeyPurpose::partner_pseudonym,
-    sc::KeyPurpose::audit_pseudonym,   sc::KeyPurpose::audit_signing,
-    sc::KeyPurpose::kek_wrapping,      sc::KeyPurpose::service_pseudonym_index,
+    sc::KeyPurpose::database,         sc::KeyPurpose::keystore,
+    sc::KeyPurpose::identifier_index, sc::KeyPurpose::partner_pseudonym,
+    sc::KeyPurpose::audit_pseudonym,  sc::KeyPurpose::audit_signing,
+    sc::KeyPurpose::kek_wrapping,     sc::KeyPurpose::service_pseudonym_index,
     sc::KeyPurpose::audit_store,
 };
 
@@ -75,7 +75,8 @@ constexpr sc::KeyPurpose kAllPurposes[] = {
 // hash API, not through crypto_kdf, as a cross-check of the construction we document.
 Bytes blake2b_kdf(std::span<const std::uint8_t, 32> root, std::uint64_t id) {
   std::array<std::uint8_t, 16> salt{};
-  for (std::size_t i = 0; i < 8; ++i) salt[i] = static_cast<std::uint8_t>(id >> (8 * i));
+  for (std::size_t i = 0; i < 8; ++i)
+    salt[i] = static_cast<std::uint8_t>(id >> (8 * i));
   std::array<std::uint8_t, 16> personal{};
   const std::string_view ctx = "sluis-v1";
   std::copy(ctx.begin(), ctx.end(), personal.begin());
@@ -85,7 +86,9 @@ Bytes blake2b_kdf(std::span<const std::uint8_t, 32> root, std::uint64_t id) {
   return out;
 }
 
-Bytes to_bytes(std::span<const std::uint8_t> s) { return {s.begin(), s.end()}; }
+Bytes to_bytes(std::span<const std::uint8_t> s) {
+  return {s.begin(), s.end()};
+}
 
 }  // namespace
 
@@ -140,8 +143,8 @@ TEST_CASE("KEK wrap / unwrap round trip and every failure", "[keys]") {
   }
   SECTION("every truncation, and trailing bytes") {
     for (std::size_t n = 0; n < wrapped->blob.size(); ++n) {
-      sc::WrappedKek w{wrapped->version, Bytes(wrapped->blob.begin(), wrapped->blob.begin() +
-                                                                         static_cast<long>(n))};
+      sc::WrappedKek w{wrapped->version,
+                       Bytes(wrapped->blob.begin(), wrapped->blob.begin() + static_cast<long>(n))};
       INFO("length " << n);
       CHECK(errc_of(sc::unwrap_kek(wrapping, w)) == Errc::truncated);
     }
@@ -175,8 +178,7 @@ TEST_CASE("data-key wrap / unwrap binds client, category, version and KEK versio
     CHECK(slot == sc::DataKey{});
     slot = sc::DataKey::random();
     const auto kek2 = sc::KeyEncryptionKey::generate(sc::KekVersion{2});
-    CHECK(errc_of(sc::unwrap_data_key_into(kek2, ref, *wrapped, slot)) ==
-          Errc::wrong_key_version);
+    CHECK(errc_of(sc::unwrap_data_key_into(kek2, ref, *wrapped, slot)) == Errc::wrong_key_version);
     CHECK(slot == sc::DataKey{});
   }
   SECTION("moved to another client") {
@@ -284,8 +286,8 @@ TEST_CASE("rotation: rewrap under a new KEK, fields untouched, old KEK retired",
     REQUIRE(w.has_value());
     stored_v1 = *w;
     const std::string_view text = "confidential";
-    auto s = sc::seal_field(dk, ctx, {reinterpret_cast<const std::uint8_t*>(text.data()),
-                                      text.size()});
+    auto s =
+        sc::seal_field(dk, ctx, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
     REQUIRE(s.has_value());
     field = *s;
   }
@@ -362,9 +364,9 @@ TEST_CASE("crypto-shredding: once a client's wrapped data keys are gone nothing 
     const auto slot = keystore.find(Slot{f.ctx.client, std::string(f.ctx.category), 1});
     CHECK((slot == keystore.end()) == is_erased);
     if (!is_erased) {
-      auto dk = sc::unwrap_data_key(**ring.find(slot->second.kek_version),
-                                    {f.ctx.client, f.ctx.category, f.ctx.key_version},
-                                    slot->second);
+      auto dk =
+          sc::unwrap_data_key(**ring.find(slot->second.kek_version),
+                              {f.ctx.client, f.ctx.category, f.ctx.key_version}, slot->second);
       REQUIRE(dk.has_value());
       CHECK(sc::open_field(*dk, f.ctx, f.bytes).has_value());
       continue;
@@ -388,10 +390,9 @@ TEST_CASE("crypto-shredding: once a client's wrapped data keys are gone nothing 
     // And a data key guessed at random, or an empty "wrapped key", fails cleanly too.
     CHECK(errc_of(sc::open_field(sc::generate_data_key(), f.ctx, f.bytes)) ==
           Errc::authentication_failed);
-    CHECK(errc_of(sc::unwrap_data_key(**ring.current(),
-                                      {f.ctx.client, f.ctx.category, f.ctx.key_version},
-                                      sc::WrappedDataKey{sc::KekVersion{2}, {}})) ==
-          Errc::truncated);
+    CHECK(errc_of(sc::unwrap_data_key(
+              **ring.current(), {f.ctx.client, f.ctx.category, f.ctx.key_version},
+              sc::WrappedDataKey{sc::KekVersion{2}, {}})) == Errc::truncated);
   }
 }
 
@@ -435,8 +436,7 @@ TEST_CASE("key-hierarchy known-answer vectors (keys_v1.vec)", "[keys][vectors]")
                                        hex(r.at("blob"))};
       if (op == "wrap_dek") {
         const auto dk = sc::DataKey::copy_of(fixed<32>(hex(r.at("data_key"))));
-        auto w =
-            sc::detail::wrap_data_key_with_nonce(kek, ref, dk, fixed<24>(hex(r.at("nonce"))));
+        auto w = sc::detail::wrap_data_key_with_nonce(kek, ref, dk, fixed<24>(hex(r.at("nonce"))));
         REQUIRE(w.has_value());
         CHECK(sc::to_hex(w->blob) == r.at("blob"));
         auto back = sc::unwrap_data_key(kek, ref, wrapped);

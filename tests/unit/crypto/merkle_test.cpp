@@ -17,7 +17,6 @@
 #include <string>
 #include <vector>
 
-
 using namespace sluis::crypto;
 
 namespace {
@@ -30,7 +29,8 @@ constexpr std::uint64_t kMaxSize = 130;
 Hash ref_sha256(std::initializer_list<std::span<const std::uint8_t>> parts) {
   crypto_hash_sha256_state st;
   crypto_hash_sha256_init(&st);
-  for (auto p : parts) crypto_hash_sha256_update(&st, p.data(), p.size());
+  for (auto p : parts)
+    crypto_hash_sha256_update(&st, p.data(), p.size());
   Hash out{};
   crypto_hash_sha256_final(&st, out.data());
   return out;
@@ -48,7 +48,8 @@ Hash ref_node(const Hash& l, const Hash& r) {
 
 std::uint64_t ref_k(std::uint64_t n) {
   std::uint64_t k = 1;
-  while (k * 2 < n) k *= 2;
+  while (k * 2 < n)
+    k *= 2;
   return k;
 }
 
@@ -122,7 +123,8 @@ Hash hash_hex(const std::string& s) {
 std::vector<Hash> hash_list(const std::string& s) {
   std::vector<Hash> out;
   std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');) out.push_back(hash_hex(item));
+  for (std::string item; std::getline(ss, item, ',');)
+    out.push_back(hash_hex(item));
   return out;
 }
 
@@ -137,7 +139,8 @@ struct Fixture {
   std::vector<Hash> leaves = make_leaves(kMaxSize);
   MerkleTree tree;
   Fixture() {
-    for (const Hash& h : leaves) tree.append(h);
+    for (const Hash& h : leaves)
+      tree.append(h);
   }
   [[nodiscard]] std::span<const Hash> prefix(std::uint64_t n) const {
     return std::span<const Hash>(leaves).first(n);
@@ -152,8 +155,7 @@ const Fixture& fixture() {
 }  // namespace
 
 TEST_CASE("leaf and node hashing follow RFC 9162 §2.1.1", "[merkle]") {
-  CHECK(to_hex(empty_root()) ==
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(to_hex(empty_root()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(to_hex(leaf_hash(std::string_view{})) ==
         "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
   // Large leaves take the same path as small ones.
@@ -165,8 +167,7 @@ TEST_CASE("leaf and node hashing follow RFC 9162 §2.1.1", "[merkle]") {
   CHECK(node_hash(a, b) != node_hash(b, a));
 }
 
-TEST_CASE("tree, frontier, node source and the naive MTH agree on every root 0..130",
-          "[merkle]") {
+TEST_CASE("tree, frontier, node source and the naive MTH agree on every root 0..130", "[merkle]") {
   const auto& f = fixture();
   MerkleTree tree;
   Frontier frontier;
@@ -198,7 +199,8 @@ TEST_CASE("tree, frontier, node source and the naive MTH agree on every root 0..
     // Every node the frontier reports as completed is the tree's node of that id.
     REQUIRE_FALSE(completed.empty());
     CHECK(completed.front().id == NodeId{0, n});
-    for (const auto& node : completed) CHECK(f.tree.node(node.id).value() == node.hash);
+    for (const auto& node : completed)
+      CHECK(f.tree.node(node.id).value() == node.hash);
     CHECK(completed.size() == 1 + static_cast<std::size_t>(std::countr_one(n)));
   }
   CHECK(Frontier::restore(5, std::vector<Hash>(1)).error() ==
@@ -206,12 +208,12 @@ TEST_CASE("tree, frontier, node source and the naive MTH agree on every root 0..
   CHECK(f.tree.root_at(kMaxSize + 1).error() == make_error_code(Errc::invalid_argument));
 }
 
-TEST_CASE("inclusion proofs for every size 1..130 and index verify; tampering fails",
-          "[merkle]") {
+TEST_CASE("inclusion proofs for every size 1..130 and index verify; tampering fails", "[merkle]") {
   const auto& f = fixture();
   const auto source = f.tree.source();
   std::vector<Hash> roots;
-  for (std::uint64_t n = 0; n <= kMaxSize; ++n) roots.push_back(f.tree.root_at(n).value());
+  for (std::uint64_t n = 0; n <= kMaxSize; ++n)
+    roots.push_back(f.tree.root_at(n).value());
   std::uint64_t checked = 0;
   for (std::uint64_t n = 1; n <= kMaxSize; ++n) {
     const Hash& root = roots[n];
@@ -297,12 +299,12 @@ TEST_CASE("an inclusion proof binds the size only through the root (RFC 9162 beh
   CHECK_FALSE(verify_inclusion(f.leaves[0], 0, 7, proof, f.tree.root_at(7).value()));
 }
 
-TEST_CASE("consistency proofs for every 1 <= m <= n <= 130 verify; tampering fails",
-          "[merkle]") {
+TEST_CASE("consistency proofs for every 1 <= m <= n <= 130 verify; tampering fails", "[merkle]") {
   const auto& f = fixture();
   const auto source = f.tree.source();
   std::vector<Hash> roots;
-  for (std::uint64_t n = 0; n <= kMaxSize; ++n) roots.push_back(f.tree.root_at(n).value());
+  for (std::uint64_t n = 0; n <= kMaxSize; ++n)
+    roots.push_back(f.tree.root_at(n).value());
   // forks[m]: the same log, except that leaf m-1 (inside the old tree of size m) was rewritten.
   std::vector<MerkleTree> forks(kMaxSize + 1);
   for (std::uint64_t m = 1; m <= kMaxSize; ++m) {
@@ -382,8 +384,7 @@ TEST_CASE("trivial and invalid consistency cases", "[merkle]") {
 TEST_CASE("invalid inclusion arguments and hostile proof lengths", "[merkle]") {
   const auto& f = fixture();
   CHECK(f.tree.inclusion_proof(5, 5).error() == make_error_code(Errc::invalid_argument));
-  CHECK(f.tree.inclusion_proof(0, kMaxSize + 1).error() ==
-        make_error_code(Errc::invalid_argument));
+  CHECK(f.tree.inclusion_proof(0, kMaxSize + 1).error() == make_error_code(Errc::invalid_argument));
   CHECK(inclusion_proof_nodes(3, 3).error() == make_error_code(Errc::invalid_argument));
   CHECK(verify_inclusion(f.leaves[0], 0, 0, {}, empty_root()).error() ==
         make_error_code(Errc::invalid_argument));
@@ -416,7 +417,8 @@ TEST_CASE("a node source is asked only for the announced nodes; its errors pass 
       REQUIRE(inclusion_proof(i, n, recording));
       const auto announced = inclusion_proof_nodes(i, n).value();
       CHECK(std::set<NodeId>(announced.begin(), announced.end()) == asked);
-      for (const NodeId& id : asked) CHECK(id.first_leaf() < n);
+      for (const NodeId& id : asked)
+        CHECK(id.first_leaf() < n);
 
       asked.clear();
       const std::uint64_t m = i + 1;

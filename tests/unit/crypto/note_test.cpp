@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-
 using namespace sluis::crypto;
 
 namespace {
@@ -33,7 +32,8 @@ std::string text_hex(const std::string& s) {
 SigningKey key_from_seed_hex(const std::string& s) {
   const auto b = hex(s);
   REQUIRE(b.size() == 32);
-  return SigningKey::from_seed(SecretBytes<32>::copy_of(std::span<const std::uint8_t, 32>(b.data(), 32)));
+  return SigningKey::from_seed(
+      SecretBytes<32>::copy_of(std::span<const std::uint8_t, 32>(b.data(), 32)));
 }
 
 Errc errc_named(const std::string& name) {
@@ -46,7 +46,9 @@ Errc errc_named(const std::string& name) {
 
 constexpr std::string_view kOrigin = "sluis.example/audit";
 
-Hash some_root() { return leaf_hash(std::string_view("some root")); }
+Hash some_root() {
+  return leaf_hash(std::string_view("some root"));
+}
 
 }  // namespace
 
@@ -95,7 +97,8 @@ TEST_CASE("checkpoint, note and verifier-key known answers (checkpoint_v1.vec)",
         CHECK(to_hex(cp->root) == rec.at("root"));
         std::vector<std::string> ext;
         std::stringstream ss(rec.at("extensions"));
-        for (std::string item; std::getline(ss, item, ',');) ext.push_back(text_hex(item));
+        for (std::string item; std::getline(ss, item, ',');)
+          ext.push_back(text_hex(item));
         CHECK(cp->extensions == ext);
         // Records signed by the log key alone must be reproduced byte for byte.
         const auto mine =
@@ -122,9 +125,8 @@ TEST_CASE("checkpoint round trip", "[note]") {
   const Hash root = some_root();
   const auto note = sign_checkpoint(kOrigin, 1234567, root, key, kOrigin);
   REQUIRE(note);
-  const std::string expected_body =
-      std::string(kOrigin) + "\n1234567\n" + to_base64(root) + "\n\n\xE2\x80\x94 " +
-      std::string(kOrigin) + " ";
+  const std::string expected_body = std::string(kOrigin) + "\n1234567\n" + to_base64(root) +
+                                    "\n\n\xE2\x80\x94 " + std::string(kOrigin) + " ";
   CHECK(note->starts_with(expected_body));
   CHECK(note->ends_with("\n"));
 
@@ -191,20 +193,23 @@ TEST_CASE("checkpoint rejects malformed notes", "[note]") {
   REQUIRE(verify_checkpoint(note, vk, kOrigin, kOrigin));
 
   rejects("", Errc::malformed);
-  rejects(body, Errc::malformed);                       // no signatures at all
-  rejects(body + "\n", Errc::malformed);                // blank line, no signatures
-  rejects(body + sig_line, Errc::malformed);            // no blank line
-  rejects(note + "\n", Errc::malformed);                // trailing blank line
-  rejects(note + "junk\n", Errc::malformed);            // trailing non-signature line
+  rejects(body, Errc::malformed);                             // no signatures at all
+  rejects(body + "\n", Errc::malformed);                      // blank line, no signatures
+  rejects(body + sig_line, Errc::malformed);                  // no blank line
+  rejects(note + "\n", Errc::malformed);                      // trailing blank line
+  rejects(note + "junk\n", Errc::malformed);                  // trailing non-signature line
   rejects(note.substr(0, note.size() - 1), Errc::malformed);  // no final newline
   std::string crlf;
-  for (char c : note) crlf += (c == '\n') ? std::string("\r\n") : std::string(1, c);
+  for (char c : note)
+    crlf += (c == '\n') ? std::string("\r\n") : std::string(1, c);
   rejects(crlf, Errc::malformed);
   rejects(std::string(kMaxNoteSize + 1, 'a'), Errc::malformed);
   // More signature lines than kMaxNoteSignatures (unknown signers, so only the count objects).
   std::string too_many = body + "\n" + sig_line;
-  const std::string unknown_line = "\xE2\x80\x94 w.example " + sig_line.substr(sig_line.rfind(' ') + 1);
-  for (std::size_t i = 0; i < kMaxNoteSignatures; ++i) too_many += unknown_line;
+  const std::string unknown_line =
+      "\xE2\x80\x94 w.example " + sig_line.substr(sig_line.rfind(' ') + 1);
+  for (std::size_t i = 0; i < kMaxNoteSignatures; ++i)
+    too_many += unknown_line;
   rejects(too_many, Errc::malformed);
   // A second copy of our own signature is refused rather than counted twice.
   rejects(note + sig_line, Errc::bad_signature);
@@ -213,11 +218,11 @@ TEST_CASE("checkpoint rejects malformed notes", "[note]") {
   rejects(sign_note(std::string(kOrigin) + "\n007\n" + to_base64(some_root()) + "\n", key, kOrigin)
               .value(),
           Errc::malformed);
-  rejects(sign_note(std::string(kOrigin) + "\n18446744073709551616\n" + to_base64(some_root()) +
-                        "\n",
-                    key, kOrigin)
-              .value(),
-          Errc::malformed);
+  rejects(
+      sign_note(std::string(kOrigin) + "\n18446744073709551616\n" + to_base64(some_root()) + "\n",
+                key, kOrigin)
+          .value(),
+      Errc::malformed);
   CHECK(verify_checkpoint(sign_note(std::string(kOrigin) + "\n18446744073709551615\n" +
                                         to_base64(some_root()) + "\n",
                                     key, kOrigin)
@@ -269,9 +274,13 @@ TEST_CASE("verifier keys: format, parse, key id", "[note]") {
   CHECK_FALSE(make_verifier_key("", key.verifying_key()));
   CHECK_FALSE(make_verifier_key("a+b", key.verifying_key()));
   CHECK_FALSE(make_verifier_key("a b", key.verifying_key()));
-  CHECK_FALSE(make_verifier_key("a\xC2\xA0" "b", key.verifying_key()));  // U+00A0
-  CHECK_FALSE(make_verifier_key("a\xE3\x80\x80" "b", key.verifying_key()));  // U+3000
-  CHECK_FALSE(make_verifier_key("a\xC0\xAF", key.verifying_key()));  // overlong '/'
+  CHECK_FALSE(make_verifier_key("a\xC2\xA0"
+                                "b",
+                                key.verifying_key()));  // U+00A0
+  CHECK_FALSE(make_verifier_key("a\xE3\x80\x80"
+                                "b",
+                                key.verifying_key()));                         // U+3000
+  CHECK_FALSE(make_verifier_key("a\xC0\xAF", key.verifying_key()));            // overlong '/'
   CHECK(make_verifier_key("gemeente.example/\xC3\xA9", key.verifying_key()));  // é is fine
 }
 

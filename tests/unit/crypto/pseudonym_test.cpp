@@ -40,9 +40,8 @@ IdentifierScheme scheme_from(const std::string& name) {
 }
 
 bool is_base32_lower(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '2' && c <= '7');
-  });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'); });
 }
 
 /// Builds an 11-digit number from its first nine digits with the check of the given century.
@@ -62,9 +61,8 @@ TEST_CASE("pseudonym known-answer vectors", "[pseudonym]") {
     const std::string& type = r.at("type");
     const std::string& expect = r.at("expect");
     if (type == "normalise") {
-      const auto got =
-          sluis::crypto::normalise_identifier(scheme_from(r.at("scheme")), r.at("input"),
-                                              r.get("partner", "partner-x"));
+      const auto got = sluis::crypto::normalise_identifier(
+          scheme_from(r.at("scheme")), r.at("input"), r.get("partner", "partner-x"));
       if (expect == "ok") {
         REQUIRE(got.has_value());
         CHECK(*got == r.at("normal"));
@@ -74,9 +72,8 @@ TEST_CASE("pseudonym known-answer vectors", "[pseudonym]") {
         CHECK(got.error() == make_error_code(Errc::invalid_argument));
       }
     } else if (type == "identifier_digest") {
-      const auto d = sluis::crypto::identifier_digest(key_from_hex(r.at("key")),
-                                                      scheme_from(r.at("scheme")),
-                                                      r.at("normalised"));
+      const auto d = sluis::crypto::identifier_digest(
+          key_from_hex(r.at("key")), scheme_from(r.at("scheme")), r.at("normalised"));
       CHECK((sluis::crypto::to_hex(d) == r.at("digest")) == (expect == "ok"));
     } else if (type == "partner_pseudonym") {
       const auto p = sluis::crypto::partner_pseudonym(key_from_hex(r.at("key")), r.at("partner"),
@@ -144,8 +141,8 @@ TEST_CASE("BIS month rules: +20 and +40 accepted, register months rejected", "[p
   for (int month_field = 0; month_field < 100; ++month_field) {
     const std::string mm = (month_field < 10 ? "0" : "") + std::to_string(month_field);
     const std::string first9 = "85" + mm + "00" + "017";  // day 00: valid for every real month
-    const bool bis_month = (month_field >= 20 && month_field <= 32) ||
-                           (month_field >= 40 && month_field <= 52);
+    const bool bis_month =
+        (month_field >= 20 && month_field <= 32) || (month_field >= 40 && month_field <= 52);
     const bool nn_month = month_field <= 12;
     for (const bool born_2000s : {false, true}) {
       const std::string n = with_check(first9, born_2000s);
@@ -156,12 +153,11 @@ TEST_CASE("BIS month rules: +20 and +40 accepted, register months rejected", "[p
     }
   }
   // A known BIS month applies the calendar: 31 June (+40) is not a date, 30 June is.
-  CHECK(normalise_identifier(IdentifierScheme::bis, with_check("854631001", false), "")
-            .has_error());
-  CHECK(normalise_identifier(IdentifierScheme::bis, with_check("854630001", false), "")
-            .has_value());
-  CHECK(normalise_identifier(IdentifierScheme::bis, with_check("852630001", true), "")
-            .has_value());
+  CHECK(
+      normalise_identifier(IdentifierScheme::bis, with_check("854631001", false), "").has_error());
+  CHECK(
+      normalise_identifier(IdentifierScheme::bis, with_check("854630001", false), "").has_value());
+  CHECK(normalise_identifier(IdentifierScheme::bis, with_check("852630001", true), "").has_value());
 }
 
 TEST_CASE("case numbers are trimmed, bounded and scoped to the partner", "[pseudonym]") {
@@ -170,7 +166,7 @@ TEST_CASE("case numbers are trimmed, bounded and scoped to the partner", "[pseud
   CHECK(normalise_identifier(kCase, " \t 2024/0042 \r\n", "caw-brussel").value() ==
         "caw-brussel:2024/0042");
   CHECK(normalise_identifier(kCase, "a  b", "p").value() == "p:a  b");  // inner spaces kept
-  CHECK(normalise_identifier(kCase, "AbC", "p").value() == "p:AbC");   // case kept
+  CHECK(normalise_identifier(kCase, "AbC", "p").value() == "p:AbC");    // case kept
   CHECK(normalise_identifier(kCase, "~!", "p").value() == "p:~!");
   CHECK(normalise_identifier(kCase, std::string(64, 'z'), "p").has_value());
   CHECK(normalise_identifier(kCase, "  " + std::string(64, 'z') + "  ", "p").has_value());
@@ -180,7 +176,7 @@ TEST_CASE("case numbers are trimmed, bounded and scoped to the partner", "[pseud
     CHECK(normalise_identifier(kCase, bad, "p").error() == make_error_code(Errc::invalid_argument));
   }
   for (const std::string& bad_partner : {std::string(), std::string("a:b"), std::string("a b"),
-                                        std::string(256, 'p'), std::string("p\xc3\xa9")}) {
+                                         std::string(256, 'p'), std::string("p\xc3\xa9")}) {
     CHECK(normalise_identifier(kCase, "42", bad_partner).has_error());
   }
   CHECK(normalise_identifier(kCase, "42", std::string(255, 'p')).has_value());
@@ -218,7 +214,8 @@ TEST_CASE("partner pseudonyms are stable, well-formed and unrelated across partn
     }
     // Unrelated, not merely different: no shared prefix beyond chance.
     std::size_t common = 0;
-    while (common < 26 && at_caw[2 + common] == at_ocmw[2 + common]) ++common;
+    while (common < 26 && at_caw[2 + common] == at_ocmw[2 + common])
+      ++common;
     CHECK(common < 6);
     CHECK(seen.insert(at_caw).second);
     CHECK(seen.insert(at_ocmw).second);
@@ -249,8 +246,8 @@ TEST_CASE("identifier and service-index digests are domain separated", "[pseudon
   CHECK(nn == identifier_digest(key, IdentifierScheme::national_register, "85073003328"));
   CHECK(nn != identifier_digest(key, IdentifierScheme::bis, "85073003328"));
   CHECK(nn != identifier_digest(key, IdentifierScheme::case_number, "85073003328"));
-  CHECK(nn != identifier_digest(SubKey::random(), IdentifierScheme::national_register,
-                                "85073003328"));
+  CHECK(nn !=
+        identifier_digest(SubKey::random(), IdentifierScheme::national_register, "85073003328"));
   // Same key, inputs lined up so that an unlabelled, unprefixed hash would collide.
   CHECK(identifier_digest(key, IdentifierScheme::case_number, "a:b") !=
         sluis::crypto::service_pseudonym_digest(key, "a:", "b"));

@@ -14,8 +14,7 @@ namespace {
 // A recognisable canary: if any printed form of a secret contains it, the secret leaked.
 constexpr std::string_view kCanary = "CANARY-7f3a9e-SECRET";
 
-template <class T>
-std::string printed(const T& v) {
+template <class T> std::string printed(const T& v) {
   std::ostringstream os;
   os << v;
   return os.str();
@@ -29,8 +28,8 @@ TEST_CASE("SecretBytes prints as <redacted:NB> and never its bytes", "[secret]")
   CHECK(text == "<redacted:20B>");
   CHECK(text.find("CANARY") == std::string::npos);
 
-  auto buf = SecretBuffer::copy_of(std::span(reinterpret_cast<const std::uint8_t*>(kCanary.data()),
-                                             kCanary.size()));
+  auto buf = SecretBuffer::copy_of(
+      std::span(reinterpret_cast<const std::uint8_t*>(kCanary.data()), kCanary.size()));
   CHECK(printed(buf) == "<redacted:20B>");
 }
 

@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-
 using namespace sluis::crypto;
 
 namespace {
@@ -80,8 +79,7 @@ TEST_CASE("sign/verify round trip; tampered message, signature or key fails", "[
 
   std::string changed = msg;
   changed[0] = 'S';
-  CHECK(key.verifying_key().verify(changed, sig).error() ==
-        make_error_code(Errc::bad_signature));
+  CHECK(key.verifying_key().verify(changed, sig).error() == make_error_code(Errc::bad_signature));
   CHECK_FALSE(key.verifying_key().verify(msg.substr(1), sig));
   CHECK_FALSE(other.verifying_key().verify(msg, sig));
 

@@ -11,18 +11,17 @@
 #include <string>
 
 using namespace sluis::gateway;
-using sluis::gateway::testing::StoreFixture;
 using sluis::gateway::testing::fields_of;
+using sluis::gateway::testing::StoreFixture;
 using sluis::gateway::testing::text_of;
 using namespace std::chrono_literals;
 
 namespace {
 
 const sluis::policy::RulePack& pack() {
-  static const auto p =
-      sluis::policy::load_rule_pack(std::string(SLUIS_SOURCE_DIR) +
-                                    "/policy/packs/brussels-welfare.toml")
-          .value();
+  static const auto p = sluis::policy::load_rule_pack(std::string(SLUIS_SOURCE_DIR) +
+                                                      "/policy/packs/brussels-welfare.toml")
+                            .value();
   return p;
 }
 
@@ -73,9 +72,9 @@ struct Sector : StoreFixture {
     client = r.resolve("ocmw-brussel", pseudonym->pseudonym).value();
 
     auto d = dossiers();
-    REQUIRE(d.add_fragment(client, "ocmw-brussel", "ocmw-sw", "housing",
-                           fields_of({{"situation", "sleeps at a friend's place"},
-                                      {"since", "2025-01"}})));
+    REQUIRE(d.add_fragment(
+        client, "ocmw-brussel", "ocmw-sw", "housing",
+        fields_of({{"situation", "sleeps at a friend's place"}, {"since", "2025-01"}})));
     REQUIRE(d.add_fragment(client, "ocmw-brussel", "ocmw-sw", "income",
                            fields_of({{"benefit", "leefloon"}})));
     REQUIRE(d.add_fragment(client, "ocmw-brussel", "ocmw-sw", "contact",
@@ -108,15 +107,16 @@ TEST_CASE("without consent another partner sees nothing, and every decision is r
   CHECK(rule_of(*r, "housing") == "consent.none");
   CHECK(rule_of(*r, "income") == "consent.none");
   CHECK(r->role == "social-worker");
-  for (const auto& d : r->decisions) CHECK_FALSE(d.permitted);
+  for (const auto& d : r->decisions)
+    CHECK_FALSE(d.permitted);
 }
 
 TEST_CASE("consent granted permits exactly what it covers; revoked, denied again", "[access]") {
   Sector s;
   ConsentBook book(*s.store);
-  auto rec = book.record(s.client, NewConsent{"ocmw-brussel", "ocmw-sw", s.now - 1h,
-                                              s.now + 24h * 30,
-                                              consent_json("caw-brussel", "housing", s.now)});
+  auto rec =
+      book.record(s.client, NewConsent{"ocmw-brussel", "ocmw-sw", s.now - 1h, s.now + 24h * 30,
+                                       consent_json("caw-brussel", "housing", s.now)});
   REQUIRE(rec);
 
   auto r = s.read("caw-brussel", "caw-sw");
@@ -146,7 +146,8 @@ TEST_CASE("the owner's own workers read their own fragments under the matrix alo
   auto r = s.read("ocmw-brussel", "ocmw-sw");
   REQUIRE(r);
   CHECK(r->entries.size() == 3);
-  for (const auto& d : r->decisions) CHECK(d.rule == "owner.own-data");
+  for (const auto& d : r->decisions)
+    CHECK(d.rule == "owner.own-data");
 }
 
 TEST_CASE("unknown workers, unknown purposes and strangers are refused", "[access]") {

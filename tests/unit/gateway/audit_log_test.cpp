@@ -21,7 +21,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Instant at_ms(std::int64_t ms) { return Instant(std::chrono::milliseconds(ms)); }
+Instant at_ms(std::int64_t ms) {
+  return Instant(std::chrono::milliseconds(ms));
+}
 
 // 2025-03-01T00:00:00Z
 constexpr std::int64_t kT0 = 1740787200000;
@@ -174,7 +176,8 @@ TEST_CASE("audit: group commit under 64 concurrent writers", "[audit]") {
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   REQUIRE(failures == 0);
   std::set<std::uint64_t> all;
   for (const auto& v : leaves) {
@@ -199,8 +202,7 @@ TEST_CASE("audit: group commit under 64 concurrent writers", "[audit]") {
   CHECK(report->ok());
 }
 
-TEST_CASE("audit: a failing commit fails every waiter of that batch and keeps nothing",
-          "[audit]") {
+TEST_CASE("audit: a failing commit fails every waiter of that batch and keeps nothing", "[audit]") {
   LogFixture f;
   std::atomic<bool> fail{false};
   f.options.inject_failure = [&](std::string_view step) {
@@ -218,7 +220,8 @@ TEST_CASE("audit: a failing commit fails every waiter of that batch and keeps no
       if (!r && r.error() == make_error_code(Errc::injected_failure)) ++errors;
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   CHECK(errors == kThreads);
   CHECK(f.log->size() == 5);
   fail = false;
@@ -230,7 +233,8 @@ TEST_CASE("audit: a failing commit fails every waiter of that batch and keeps no
   auto page = f.log->query(q);
   REQUIRE(page);
   CHECK(page->events.size() == 6);
-  for (const auto& e : page->events) CHECK(e.event.request_id.rfind("lost-", 0) != 0);
+  for (const auto& e : page->events)
+    CHECK(e.event.request_id.rfind("lost-", 0) != 0);
   auto report = f.log->verify();
   REQUIRE(report);
   CHECK(report->ok());
@@ -255,12 +259,14 @@ TEST_CASE("audit: a read whose audit append fails is not answered", "[audit]") {
   };
   f.open();
   const auto pseudonym = s.store->audit_pseudonym(client);
-  const Instant now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  const Instant now =
+      std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
   ReadRequest request{"ocmw-brussel", "w1", "care-coordination", std::nullopt};
   // The API layer's hook: append the decisions, durable, before any field opens.
-  BeforeOpen hook = [&](std::span<const FragmentDecision> d, std::string_view role) -> Result<void> {
-    const ReadAuditContext ctx{now, request.partner_id, request.worker_id, request.purpose,
-                               pseudonym, "req-1"};
+  BeforeOpen hook = [&](std::span<const FragmentDecision> d,
+                        std::string_view role) -> Result<void> {
+    const ReadAuditContext ctx{
+        now, request.partner_id, request.worker_id, request.purpose, pseudonym, "req-1"};
     auto r = f.log->append(audit_events_for_read(ctx, d, role));
     if (!r) return r.error();
     return {};
@@ -280,8 +286,7 @@ TEST_CASE("audit: a read whose audit append fails is not answered", "[audit]") {
   CHECK(f.log->size() == 1);
 }
 
-TEST_CASE("audit: changing, deleting or reordering a past event is detected and named",
-          "[audit]") {
+TEST_CASE("audit: changing, deleting or reordering a past event is detected and named", "[audit]") {
   LogFixture f;
   f.fill(20);
   REQUIRE(f.log->checkpoint());
@@ -329,8 +334,7 @@ TEST_CASE("audit: changing, deleting or reordering a past event is detected and 
     const auto key = f.store_key();
     RawDb raw(f.options.path, &key);
     REQUIRE(raw.try_query("DELETE FROM audit_event WHERE leaf = 3") == SQLITE_DONE);
-    REQUIRE(raw.try_query("UPDATE audit_event SET leaf = leaf - 1 WHERE leaf > 3") ==
-            SQLITE_DONE);
+    REQUIRE(raw.try_query("UPDATE audit_event SET leaf = leaf - 1 WHERE leaf > 3") == SQLITE_DONE);
     REQUIRE(raw.try_query("DELETE FROM merkle_node") == SQLITE_DONE);
     auto report = f.open_read_only()->verify();
     REQUIRE(report);
@@ -391,8 +395,8 @@ TEST_CASE("audit: checkpoints verify and an old one is proven consistent with a 
   REQUIRE(parsed_key);
   CHECK(crypto::open_note(*new_note, *parsed_key));
   // Another root key's log cannot pass for this one.
-  auto other = crypto::SigningKey::from_seed(crypto::derive_subkey(
-      crypto::RootKey::random(), crypto::KeyPurpose::audit_signing));
+  auto other = crypto::SigningKey::from_seed(
+      crypto::derive_subkey(crypto::RootKey::random(), crypto::KeyPurpose::audit_signing));
   CHECK_FALSE(crypto::verify_checkpoint(*new_note, other.verifying_key(), f.log->origin(),
                                         f.log->origin()));
 
@@ -411,8 +415,7 @@ TEST_CASE("audit: checkpoints verify and an old one is proven consistent with a 
   CHECK(*same == *new_note);
 }
 
-TEST_CASE("audit: checkpoints are issued at least every interval while events arrive",
-          "[audit]") {
+TEST_CASE("audit: checkpoints are issued at least every interval while events arrive", "[audit]") {
   LogFixture f;
   f.options.checkpoint_interval = 50ms;
   f.open();
@@ -449,8 +452,8 @@ TEST_CASE("audit: inclusion proofs verify and fail when tampered", "[audit]") {
     }
     auto other = ev->canonical;
     other[other.size() - 3] = 'X';
-    CHECK_FALSE(crypto::verify_inclusion(crypto::leaf_hash(other), i, cp.size, proof->path,
-                                         cp.root));
+    CHECK_FALSE(
+        crypto::verify_inclusion(crypto::leaf_hash(other), i, cp.size, proof->path, cp.root));
   }
   CHECK(f.log->inclusion_proof(13, 13).error() == make_error_code(Errc::invalid_argument));
   CHECK(f.log->inclusion_proof(0, 14).error() == make_error_code(Errc::invalid_argument));
@@ -463,14 +466,14 @@ TEST_CASE("audit: queries filter and page; the partner-scoped query never leaks"
     const auto ms = kT0 + i * 60'000;
     const std::string req = "r" + std::to_string(i);
     switch (i % 3) {
-      case 0: events.push_back(read_event("a1one", "w1", ms, req)); break;  // caw reads ocmw's
-      case 1:
-        events.push_back(read_event("a1two", "n1", ms, req, AuditDecision::deny, "thuiszorg",
-                                    "mentaal"));
-        break;
-      default:
-        events.push_back(read_event("a1one", "x1", ms, req, AuditDecision::permit, "elsewhere",
-                                    "elsewhere"));
+    case 0: events.push_back(read_event("a1one", "w1", ms, req)); break;  // caw reads ocmw's
+    case 1:
+      events.push_back(
+          read_event("a1two", "n1", ms, req, AuditDecision::deny, "thuiszorg", "mentaal"));
+      break;
+    default:
+      events.push_back(
+          read_event("a1one", "x1", ms, req, AuditDecision::permit, "elsewhere", "elsewhere"));
     }
   }
   REQUIRE(f.log->append(events));
@@ -486,7 +489,8 @@ TEST_CASE("audit: queries filter and page; the partner-scoped query never leaks"
   auto rest = f.log->query_all(by_client);
   REQUIRE(rest);
   CHECK(page->events.size() + rest->size() == 20);
-  for (const auto& e : *rest) CHECK(e.event.client == "a1one");
+  for (const auto& e : *rest)
+    CHECK(e.event.client == "a1one");
 
   AuditQuery denials;
   denials.decision = AuditDecision::deny;
@@ -502,8 +506,8 @@ TEST_CASE("audit: queries filter and page; the partner-scoped query never leaks"
   REQUIRE(w);
   CHECK(w->size() == 3);
 
-  for (const std::string partner : {"ocmw-brussel", "caw-brussel", "thuiszorg", "mentaal",
-                                    "elsewhere", "nobody"}) {
+  for (const std::string partner :
+       {"ocmw-brussel", "caw-brussel", "thuiszorg", "mentaal", "elsewhere", "nobody"}) {
     AuditQuery scoped;
     scoped.scope_partner = partner;
     auto s = f.log->query_all(scoped);

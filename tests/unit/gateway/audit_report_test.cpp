@@ -190,13 +190,14 @@ TEST_CASE("audit: the DPO report lists break-the-glass, denials, outside access,
           "[audit]") {
   std::vector<StoredEvent> events;
   std::uint64_t leaf = 0;
-  for (const auto& e : scenario()) events.push_back({leaf++, e, encode_audit_event(e).value()});
+  for (const auto& e : scenario())
+    events.push_back({leaf++, e, encode_audit_event(e).value()});
   // A worker with 2 reads a day for 5 days, then 40 in one day.
   for (int d = 0; d < 6; ++d) {
     const int n = d == 5 ? 40 : 2;
     for (int i = 0; i < n; ++i) {
-      auto e = ev(AuditAction::read, "a1x", kMarch + d * kDay + i, "caw-brussel", "busy",
-                  "housing");
+      auto e =
+          ev(AuditAction::read, "a1x", kMarch + d * kDay + i, "caw-brussel", "busy", "housing");
       events.push_back({leaf++, e, encode_audit_event(e).value()});
     }
   }
@@ -247,8 +248,8 @@ TEST_CASE("audit: sluisctl audit verify, query, export, report and access-report
   CHECK(v.code == sluis::ctl::kExitOk);
   CHECK(has(v.out, "The audit log verifies: 10 events"));
 
-  auto q = run({"query", "--key", key, "--log", log, "--client-pseudonym", "a1alice",
-                "--decision", "deny"});
+  auto q = run(
+      {"query", "--key", key, "--log", log, "--client-pseudonym", "a1alice", "--decision", "deny"});
   CHECK(q.code == 0);
   CHECK(has(q.out, "rule=matrix.no"));
   CHECK(has(q.out, "1 event(s)."));
@@ -276,16 +277,16 @@ TEST_CASE("audit: sluisctl audit verify, query, export, report and access-report
   CHECK(has(rep.out, "Break-the-glass to review (2)"));
   CHECK(std::filesystem::file_size(html) > 100);
 
-  auto ar = run({"access-report", "--key", key, "--log", log, "--client-pseudonym", "a1alice",
-                 "--lang", "fr", "--pack", std::string(SLUIS_SOURCE_DIR) +
-                                              "/policy/packs/brussels-welfare.toml"});
+  auto ar =
+      run({"access-report", "--key", key, "--log", log, "--client-pseudonym", "a1alice", "--lang",
+           "fr", "--pack", std::string(SLUIS_SOURCE_DIR) + "/policy/packs/brussels-welfare.toml"});
   CHECK(ar.code == 0);
   CHECK(has(ar.out, "Qui a consulté vos données ?"));
   CHECK_FALSE(has(ar.out, "a1bob"));
 
   // Usage errors say what to type.
-  auto u = run({"access-report", "--key", key, "--log", log, "--lang", "de",
-                "--client-pseudonym", "a1alice"});
+  auto u = run({"access-report", "--key", key, "--log", log, "--lang", "de", "--client-pseudonym",
+                "a1alice"});
   CHECK(u.code == sluis::ctl::kExitUsage);
   CHECK(has(u.err, "--lang needs nl, fr or en"));
   CHECK(run({}).code == sluis::ctl::kExitUsage);

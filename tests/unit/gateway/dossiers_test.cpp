@@ -23,7 +23,8 @@ std::vector<std::string> flatten(const std::vector<DossierEntry>& dossier) {
   std::vector<std::string> out;
   for (const auto& e : dossier) {
     std::string line = e.meta.category + "@" + e.meta.owner_partner + ":";
-    for (const auto& fld : e.fields) line += fld.name + "=" + text_of(fld.value) + ";";
+    for (const auto& fld : e.fields)
+      line += fld.name + "=" + text_of(fld.value) + ";";
     out.push_back(line);
   }
   return out;
@@ -37,7 +38,8 @@ TEST_CASE("an identifying category on an anonymous client is rejected, nothing w
   f.add_sector();
   auto reg = f.registry();
   const auto card = sluis::crypto::new_card_secret();
-  auto r = reg.register_anonymous("shelter-north", sluis::crypto::service_pseudonym(card, "shelter-north"));
+  auto r = reg.register_anonymous("shelter-north",
+                                  sluis::crypto::service_pseudonym(card, "shelter-north"));
   REQUIRE(r);
   const auto client = reg.resolve("shelter-north", r->pseudonym).value();
   auto d = f.dossiers();
@@ -103,8 +105,8 @@ TEST_CASE("a denied fragment changes neither count nor order and is never opened
   REQUIRE(all->size() == 4);
   CHECK(all->at(1).meta.id == *secret);
   // Category filter.
-  auto only_income = d.read_dossier(with_x, "ocmw-brussel", [](const auto&) { return true; },
-                                    "income");
+  auto only_income =
+      d.read_dossier(with_x, "ocmw-brussel", [](const auto&) { return true; }, "income");
   REQUIRE(only_income);
   REQUIRE(only_income->size() == 1);
   CHECK(text_of(only_income->at(0).fields.at(0).value) == "900");
@@ -144,8 +146,8 @@ TEST_CASE("an injected failure mid-write leaves the store as before", "[dossiers
   StoreFixture f;
   f.add_sector();
   const auto client = register_case(f, "ocmw-brussel", "c1");
-  REQUIRE(f.dossiers().add_fragment(client, "ocmw-brussel", "w1", "housing",
-                                    fields_of({{"a", "1"}})));
+  REQUIRE(
+      f.dossiers().add_fragment(client, "ocmw-brussel", "w1", "housing", fields_of({{"a", "1"}})));
   for (const char* step : {"add_fragment.after_fragment_row", "add_fragment.fields"}) {
     f.store.reset();
     f.options.inject_failure = [step](std::string_view s) { return s == step; };
@@ -214,8 +216,7 @@ TEST_CASE("erasure: no field opens anywhere, even from a backup taken before",
     CHECK_FALSE(contains(plain, wrapped_erased));
     CHECK_FALSE(contains(wal_plain, wrapped_erased));
     RawDb keys(f.options.key_store_path, &keystore_key);
-    CHECK(keys.column("SELECT wrapped FROM data_keys WHERE client_id = ?1", erased.view())
-              .empty());
+    CHECK(keys.column("SELECT wrapped FROM data_keys WHERE client_id = ?1", erased.view()).empty());
   }
   // The old data backup still holds the sealed fields — and nothing can open them: restoring it
   // next to the live key store brings back no key, and the tombstone removes the rows again.
@@ -239,13 +240,14 @@ TEST_CASE("erasure: no field opens anywhere, even from a backup taken before",
   REQUIRE(f.store->restore_key_store_snapshot(f.dir / "keys-before.db"));
   {
     RawDb keys(f.options.key_store_path, &keystore_key);
-    CHECK(keys.column("SELECT wrapped FROM data_keys WHERE client_id = ?1", erased.view())
-              .empty());
+    CHECK(keys.column("SELECT wrapped FROM data_keys WHERE client_id = ?1", erased.view()).empty());
     CHECK(keys.column("SELECT wrapped FROM data_keys WHERE client_id = ?1", kept.view()).size() ==
           1);
   }
-  CHECK(text_of(f.dossiers().read_dossier(kept, "ocmw-brussel", all).value().at(0).fields.at(0)
-                    .value) == "keep me");
+  CHECK(
+      text_of(
+          f.dossiers().read_dossier(kept, "ocmw-brussel", all).value().at(0).fields.at(0).value) ==
+      "keep me");
 }
 
 TEST_CASE("consents keep their history; grants expire", "[consents]") {
@@ -277,7 +279,7 @@ TEST_CASE("consents keep their history; grants expire", "[consents]") {
   bad.valid_until = bad.valid_from;
   CHECK(book.record(client, bad).error() == Errc::invalid_argument);
 
-  BreakGlassGrant g{{}, client, "caw-brussel", "w1", {"health", "housing"}, "unconscious",
+  BreakGlassGrant g{{},  client,        "caw-brussel", "w1", {"health", "housing"}, "unconscious",
                     now, now + hours(4)};
   auto granted = book.grant_break_glass(g);
   REQUIRE(granted);

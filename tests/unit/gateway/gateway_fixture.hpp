@@ -24,7 +24,6 @@
 #include <string_view>
 #include <vector>
 
-
 namespace sluis::gateway::testing {
 
 namespace fs = std::filesystem;
@@ -54,12 +53,15 @@ inline crypto::PlainBytes bytes_of(std::string_view s) {
   return crypto::PlainBytes(s.begin(), s.end());
 }
 
-inline std::string text_of(const crypto::PlainBytes& b) { return std::string(b.begin(), b.end()); }
+inline std::string text_of(const crypto::PlainBytes& b) {
+  return std::string(b.begin(), b.end());
+}
 
-inline std::vector<FieldInput> fields_of(
-    std::initializer_list<std::pair<std::string_view, std::string_view>> list) {
+inline std::vector<FieldInput>
+fields_of(std::initializer_list<std::pair<std::string_view, std::string_view>> list) {
   std::vector<FieldInput> out;
-  for (const auto& [name, value] : list) out.push_back({std::string(name), bytes_of(value)});
+  for (const auto& [name, value] : list)
+    out.push_back({std::string(name), bytes_of(value)});
   return out;
 }
 

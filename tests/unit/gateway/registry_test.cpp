@@ -15,8 +15,8 @@ TEST_CASE("two partners' pseudonyms for one client differ and are stable", "[reg
   auto a = reg.register_identified("ocmw-brussel", IdentifierScheme::national_register,
                                    "85.07.30-033.28");
   REQUIRE(a);
-  auto b = reg.register_identified("caw-brussel", IdentifierScheme::national_register,
-                                   "85073003328");
+  auto b =
+      reg.register_identified("caw-brussel", IdentifierScheme::national_register, "85073003328");
   REQUIRE(b);
   CHECK_FALSE(a->existing);
   CHECK(b->existing);  // the same person, found through the keyed index
@@ -29,8 +29,8 @@ TEST_CASE("two partners' pseudonyms for one client differ and are stable", "[reg
   // Stable: registering again answers the same pseudonym, also after reopening.
   f.reopen();
   auto reg2 = f.registry();
-  auto again = reg2.register_identified("ocmw-brussel", IdentifierScheme::national_register,
-                                        "85073003328");
+  auto again =
+      reg2.register_identified("ocmw-brussel", IdentifierScheme::national_register, "85073003328");
   REQUIRE(again);
   CHECK(again->pseudonym == a->pseudonym);
   // A partner's pseudonym does not resolve for another partner.

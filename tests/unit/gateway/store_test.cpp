@@ -61,8 +61,7 @@ TEST_CASE("the database file does not open without the key", "[store][at-rest]")
   CHECK(swapped.try_query("SELECT count(*) FROM sqlite_master") == SQLITE_NOTADB);
 }
 
-TEST_CASE("no plaintext field value or identifier on any page, WAL or backup",
-          "[store][at-rest]") {
+TEST_CASE("no plaintext field value or identifier on any page, WAL or backup", "[store][at-rest]") {
   StoreFixture f;
   f.add_sector();
   constexpr std::string_view kCanary = "CANARY-field-value-7f3a9c";

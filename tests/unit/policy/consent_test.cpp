@@ -73,36 +73,56 @@ TEST_CASE("consent validation rejects each problem with its own code", "[policy]
   check([](Consent& c) { c.provisions[0].purposes = {}; }, Errc::no_purposes);
   check([](Consent& c) { c.provisions[0].period.end = c.provisions[0].period.start; },
         Errc::end_not_after_start);
-  check([](Consent& c) { c.provisions[0].period.end = c.provisions[0].period.start + std::chrono::days{731}; },
-        Errc::period_too_long);
-  check([](Consent& c) { c.provisions[0].period = {kNow - std::chrono::days{30}, kNow - std::chrono::days{1}}; },
-        Errc::period_ended);
+  check(
+      [](Consent& c) {
+        c.provisions[0].period.end = c.provisions[0].period.start + std::chrono::days{731};
+      },
+      Errc::period_too_long);
+  check(
+      [](Consent& c) {
+        c.provisions[0].period = {kNow - std::chrono::days{30}, kNow - std::chrono::days{1}};
+      },
+      Errc::period_ended);
   // Residence status only to one named partner, by name.
   check([](Consent& c) { c.provisions[0].categories.insert(category("residence-status")); },
         Errc::restricted_needs_partner);
   check([](Consent& c) { c.provisions[1].grantee.role = role("social-worker"); },
         Errc::restricted_needs_partner);
-  check([](Consent& c) { c.provisions[0].categories = CategorySet::from_bits(std::uint64_t{1} << 60); },
-        Errc::unknown_category);
+  check(
+      [](Consent& c) {
+        c.provisions[0].categories = CategorySet::from_bits(std::uint64_t{1} << 60);
+      },
+      Errc::unknown_category);
   check([](Consent& c) { c.provisions[0].purposes.insert(PurposeId{40}); }, Errc::unknown_purpose);
   check([](Consent& c) { c.evidence.recorder_role = role("admin"); }, Errc::recorder_not_allowed);
   check([](Consent& c) { c.evidence.channel = Channel::other; }, Errc::channel_note_required);
-  check([](Consent& c) {
-    c.evidence.channel = Channel::other;
-    c.evidence.channel_note = std::string(kMaxNoteChars + 1, 'x');
-  }, Errc::text_too_long);
-  check([](Consent& c) { c.evidence.recorded_at = kNow + std::chrono::hours{1}; }, Errc::recorded_in_future);
+  check(
+      [](Consent& c) {
+        c.evidence.channel = Channel::other;
+        c.evidence.channel_note = std::string(kMaxNoteChars + 1, 'x');
+      },
+      Errc::text_too_long);
+  check([](Consent& c) { c.evidence.recorded_at = kNow + std::chrono::hours{1}; },
+        Errc::recorded_in_future);
   check([](Consent& c) { c.status = ConsentStatus::revoked; }, Errc::bad_revocation);
-  check([](Consent& c) { c.provisions[0].exceptions.push_back({ConsentException::Kind::partner, "p", "w", {}}); },
-        Errc::bad_exception);
-  check([](Consent& c) { c.provisions[0].exceptions.resize(kMaxExceptions + 1, {ConsentException::Kind::partner, "p", "", {}}); },
-        Errc::too_many_items);
+  check(
+      [](Consent& c) {
+        c.provisions[0].exceptions.push_back({ConsentException::Kind::partner, "p", "w", {}});
+      },
+      Errc::bad_exception);
+  check(
+      [](Consent& c) {
+        c.provisions[0].exceptions.resize(kMaxExceptions + 1,
+                                          {ConsentException::Kind::partner, "p", "", {}});
+      },
+      Errc::too_many_items);
   check([](Consent& c) { c.representative->reference = "Jan Janssens"; }, Errc::bad_id);
 }
 
 TEST_CASE("revocation takes effect at once and only once", "[policy][consent]") {
   Consent c = valid_consent();
-  CHECK(error_of(revoke_consent(c, {"caw-brussel", "w-3"}, c.evidence.recorded_at - std::chrono::seconds{1})) ==
+  CHECK(error_of(revoke_consent(c, {"caw-brussel", "w-3"},
+                                c.evidence.recorded_at - std::chrono::seconds{1})) ==
         Errc::bad_revocation);
   REQUIRE(revoke_consent(c, {"caw-brussel", "w-3"}, kNow).has_value());
   CHECK(c.status == ConsentStatus::revoked);
@@ -168,7 +188,8 @@ TEST_CASE("consent JSON from the API: shape and names are checked", "[policy][co
   CHECK(code("\"housing\",\"income\"", "\"housing\",\"housing\"") == Errc::duplicate_name);
   CHECK(code("\"status\":\"active\"", "\"status\":\"revoked\"") == Errc::bad_revocation);
   CHECK(static_cast<Errc>(parse_consent("{not json", pack).error().value()) == Errc::malformed);
-  CHECK(static_cast<Errc>(parse_consent(std::string(kMaxConsentJsonBytes + 1, ' '), pack).error().value()) ==
+  CHECK(static_cast<Errc>(
+            parse_consent(std::string(kMaxConsentJsonBytes + 1, ' '), pack).error().value()) ==
         Errc::text_too_long);
 }
 
@@ -210,11 +231,14 @@ TEST_CASE("break-the-glass grant validation", "[policy][break-glass]") {
         Errc::break_glass_not_allowed, nurse);
   check([](BreakGlassGrant&) {}, Errc::break_glass_not_allowed, role("admin"));
   check([](BreakGlassGrant& x) { x.expiry = x.start; }, Errc::end_not_after_start, nurse);
-  check([](BreakGlassGrant& x) { x.expiry = x.start + std::chrono::minutes{481}; }, Errc::period_too_long, nurse);
-  check([](BreakGlassGrant& x) {
-    x.start = kNow - std::chrono::hours{3};
-    x.expiry = kNow - std::chrono::hours{1};
-  }, Errc::period_ended, nurse);
+  check([](BreakGlassGrant& x) { x.expiry = x.start + std::chrono::minutes{481}; },
+        Errc::period_too_long, nurse);
+  check(
+      [](BreakGlassGrant& x) {
+        x.start = kNow - std::chrono::hours{3};
+        x.expiry = kNow - std::chrono::hours{1};
+      },
+      Errc::period_ended, nurse);
   check([](BreakGlassGrant& x) { x.worker = ""; }, Errc::bad_id, nurse);
 
   // JSON round trip.

@@ -16,10 +16,21 @@ using namespace sluis::policy::test;
 
 namespace {
 
-enum class ConsentState { none, active, expired, revoked, excepted_partner, excepted_worker, excepted_category };
-constexpr std::array kConsentStates = {ConsentState::none,           ConsentState::active,
-                                       ConsentState::expired,        ConsentState::revoked,
-                                       ConsentState::excepted_partner, ConsentState::excepted_worker,
+enum class ConsentState {
+  none,
+  active,
+  expired,
+  revoked,
+  excepted_partner,
+  excepted_worker,
+  excepted_category
+};
+constexpr std::array kConsentStates = {ConsentState::none,
+                                       ConsentState::active,
+                                       ConsentState::expired,
+                                       ConsentState::revoked,
+                                       ConsentState::excepted_partner,
+                                       ConsentState::excepted_worker,
                                        ConsentState::excepted_category};
 enum class GlassState { none, valid, expired };
 constexpr std::array kGlassStates = {GlassState::none, GlassState::valid, GlassState::expired};
@@ -45,21 +56,23 @@ Consent consent_for(ConsentState s, CategoryId requested) {
   p.purposes.insert(purpose("emergency"));
   p.period = {kNow - std::chrono::days{10}, kNow + std::chrono::days{100}};
   switch (s) {
-    case ConsentState::expired: p.period = {kNow - std::chrono::days{100}, kNow - std::chrono::days{1}}; break;
-    case ConsentState::revoked:
-      c.status = ConsentStatus::revoked;
-      c.revocation = Revocation{kNow - std::chrono::hours{1}, {kOwner, "w-1"}};
-      break;
-    case ConsentState::excepted_partner:
-      p.exceptions.push_back({ConsentException::Kind::partner, kRequester, "", {}});
-      break;
-    case ConsentState::excepted_worker:
-      p.exceptions.push_back({ConsentException::Kind::worker, kRequester, kWorker, {}});
-      break;
-    case ConsentState::excepted_category:
-      p.exceptions.push_back({ConsentException::Kind::category, "", "", requested});
-      break;
-    default: break;
+  case ConsentState::expired:
+    p.period = {kNow - std::chrono::days{100}, kNow - std::chrono::days{1}};
+    break;
+  case ConsentState::revoked:
+    c.status = ConsentStatus::revoked;
+    c.revocation = Revocation{kNow - std::chrono::hours{1}, {kOwner, "w-1"}};
+    break;
+  case ConsentState::excepted_partner:
+    p.exceptions.push_back({ConsentException::Kind::partner, kRequester, "", {}});
+    break;
+  case ConsentState::excepted_worker:
+    p.exceptions.push_back({ConsentException::Kind::worker, kRequester, kWorker, {}});
+    break;
+  case ConsentState::excepted_category:
+    p.exceptions.push_back({ConsentException::Kind::category, "", "", requested});
+    break;
+  default: break;
   }
   c.provisions.push_back(p);
   return c;
@@ -70,9 +83,11 @@ BreakGlassGrant grant_for(GlassState s) {
   g.id = "g-table";
   g.partner = kRequester;
   g.worker = kWorker;
-  g.categories = CategorySet::from_bits((std::uint64_t{1} << default_pack().categories().size()) - 1);
+  g.categories =
+      CategorySet::from_bits((std::uint64_t{1} << default_pack().categories().size()) - 1);
   g.reason = "client found unconscious at home";
-  g.start = s == GlassState::valid ? kNow - std::chrono::minutes{30} : kNow - std::chrono::hours{10};
+  g.start =
+      s == GlassState::valid ? kNow - std::chrono::minutes{30} : kNow - std::chrono::hours{10};
   g.expiry = g.start + std::chrono::hours{2};
   return g;
 }
@@ -100,17 +115,20 @@ Expected expected_decision(const RulePack& pack, RoleId r, CategoryId c, Purpose
   std::string consent_reason = "consent.none";
   if (consent != ConsentState::none && purpose_covered) {
     switch (consent) {
-      case ConsentState::active: return {true, "consent.active:c-table"};
-      case ConsentState::expired: consent_reason = "consent.expired:c-table"; break;
-      case ConsentState::revoked: consent_reason = "consent.revoked:c-table"; break;
-      case ConsentState::excepted_partner: consent_reason = "consent.excepted-partner:c-table"; break;
-      case ConsentState::excepted_worker: consent_reason = "consent.excepted-worker:c-table"; break;
-      case ConsentState::excepted_category: consent_reason = "consent.excepted-category:c-table"; break;
-      default: break;
+    case ConsentState::active: return {true, "consent.active:c-table"};
+    case ConsentState::expired: consent_reason = "consent.expired:c-table"; break;
+    case ConsentState::revoked: consent_reason = "consent.revoked:c-table"; break;
+    case ConsentState::excepted_partner: consent_reason = "consent.excepted-partner:c-table"; break;
+    case ConsentState::excepted_worker: consent_reason = "consent.excepted-worker:c-table"; break;
+    case ConsentState::excepted_category:
+      consent_reason = "consent.excepted-category:c-table";
+      break;
+    default: break;
     }
   }
   if (glass != GlassState::none) {
-    if (cell != AccessLevel::consent_or_break_glass) return {false, "btg.matrix-consent-only:g-table"};
+    if (cell != AccessLevel::consent_or_break_glass)
+      return {false, "btg.matrix-consent-only:g-table"};
     if (!pack.allows_break_glass(owner)) return {false, "btg.owner-forbids:g-table"};
     if (restricted) return {false, "btg.restricted-category:g-table"};
     if (glass == GlassState::valid) return {true, "btg.valid:g-table", true};
@@ -133,7 +151,8 @@ TEST_CASE("exhaustive decision table over the default pack", "[policy][decision]
   for (std::size_t s = 0; s < kConsentStates.size(); ++s) {
     for (std::size_t c = 0; c < ncats; ++c) {
       if (kConsentStates[s] != ConsentState::none) {
-        consents[s * ncats + c].push_back(consent_for(kConsentStates[s], CategoryId{static_cast<std::uint8_t>(c)}));
+        consents[s * ncats + c].push_back(
+            consent_for(kConsentStates[s], CategoryId{static_cast<std::uint8_t>(c)}));
       }
     }
   }
@@ -172,20 +191,22 @@ TEST_CASE("exhaustive decision table over the default pack", "[policy][decision]
                     req.client_linked = linked;
                     req.now = kNow;
                     const AccessDecision d = decide(pack, req, consents[s * ncats + c], grants[g]);
-                    const Expected e =
-                        expected_decision(pack, req.role, req.category, req.purpose, owner, recipient,
-                                          linked, kConsentStates[s], relationship, kGlassStates[g]);
+                    const Expected e = expected_decision(
+                        pack, req.role, req.category, req.purpose, owner, recipient, linked,
+                        kConsentStates[s], relationship, kGlassStates[g]);
                     ++cases;
                     const std::string got = d.rule_id();
                     ++seen_rules[std::string(rule_name(d.rule))];
-                    if (d.permitted() != e.permit || got != e.rule || d.break_glass != e.break_glass) {
+                    if (d.permitted() != e.permit || got != e.rule ||
+                        d.break_glass != e.break_glass) {
                       if (++mismatches <= 10) {
-                        first_mismatches += pack.def(req.role).name + " x " + pack.def(req.category).name +
-                                            " x " + pack.def(req.purpose).name + ", owner " +
-                                            pack.def(owner).name + " -> " + pack.def(recipient).name +
-                                            ", consent state " + std::to_string(s) + ", relationship " +
-                                            (relationship ? "yes" : "no") + ", glass " + std::to_string(g) +
-                                            ": expected " + e.rule + ", got " + got + "\n";
+                        first_mismatches +=
+                            pack.def(req.role).name + " x " + pack.def(req.category).name + " x " +
+                            pack.def(req.purpose).name + ", owner " + pack.def(owner).name +
+                            " -> " + pack.def(recipient).name + ", consent state " +
+                            std::to_string(s) + ", relationship " + (relationship ? "yes" : "no") +
+                            ", glass " + std::to_string(g) + ": expected " + e.rule + ", got " +
+                            got + "\n";
                       }
                     }
                   }
@@ -201,12 +222,11 @@ TEST_CASE("exhaustive decision table over the default pack", "[policy][decision]
   CHECK(mismatches == 0);
   CHECK(cases > 900000);
   // The table reaches every way a decision can go for a non-owner, active worker.
-  for (const char* rule : {"relationship.none", "matrix.no", "disclosure.unlinked",
-                           "disclosure.not-allowed", "consent.none", "consent.active",
-                           "consent.expired", "consent.revoked", "consent.excepted-partner",
-                           "consent.excepted-worker", "consent.excepted-category",
-                           "btg.matrix-consent-only", "btg.owner-forbids", "btg.valid",
-                           "btg.expired"}) {
+  for (const char* rule :
+       {"relationship.none", "matrix.no", "disclosure.unlinked", "disclosure.not-allowed",
+        "consent.none", "consent.active", "consent.expired", "consent.revoked",
+        "consent.excepted-partner", "consent.excepted-worker", "consent.excepted-category",
+        "btg.matrix-consent-only", "btg.owner-forbids", "btg.valid", "btg.expired"}) {
     INFO(rule);
     CHECK(seen_rules[rule] > 0);
   }
@@ -255,7 +275,8 @@ TEST_CASE("own partner's workers: the matrix alone decides", "[policy][decision]
   }
 }
 
-TEST_CASE("revoked partner and inactive worker are denied before anything else", "[policy][decision]") {
+TEST_CASE("revoked partner and inactive worker are denied before anything else",
+          "[policy][decision]") {
   const RulePack& pack = default_pack();
   const std::vector<Consent> consent{consent_for(ConsentState::active, category("housing"))};
   const std::vector<BreakGlassGrant> grant{grant_for(GlassState::valid)};
@@ -331,7 +352,8 @@ TEST_CASE("grantee forms: partner, partner type, role, and conjunctions", "[poli
   CHECK(with(Grantee{"", std::nullopt, role("social-worker")}) == "consent.active:c-table");
   CHECK(with(Grantee{"", std::nullopt, role("nurse")}) == "consent.none");
   CHECK(with(Grantee{"", partner_type("caw"), role("nurse")}) == "consent.none");
-  CHECK(with(Grantee{kRequester, partner_type("caw"), role("social-worker")}) == "consent.active:c-table");
+  CHECK(with(Grantee{kRequester, partner_type("caw"), role("social-worker")}) ==
+        "consent.active:c-table");
   CHECK(with(Grantee{"other-partner", std::nullopt, std::nullopt}) == "consent.none");
 }
 
@@ -346,7 +368,8 @@ TEST_CASE("several consents: first permit wins, else the closest denial", "[poli
   active.id = "c-new";
   Consent excepted = consent_for(ConsentState::excepted_worker, req.category);
   excepted.id = "c-except";
-  CHECK(decide(pack, req, std::vector{revoked, expired, active}, {}).rule_id() == "consent.active:c-new");
+  CHECK(decide(pack, req, std::vector{revoked, expired, active}, {}).rule_id() ==
+        "consent.active:c-new");
   CHECK(decide(pack, req, std::vector{revoked, expired}, {}).rule_id() == "consent.expired:c-old");
   CHECK(decide(pack, req, std::vector{expired, excepted, revoked}, {}).rule_id() ==
         "consent.excepted-worker:c-except");
@@ -405,7 +428,8 @@ TEST_CASE("names outside the pack and empty ids are denied", "[policy][decision]
   CHECK(decide(pack, req, {}, {}).rule_id() == "request.invalid");
 }
 
-TEST_CASE("the traced decision matches the plain one and explains it", "[policy][decision][explain]") {
+TEST_CASE("the traced decision matches the plain one and explains it",
+          "[policy][decision][explain]") {
   const RulePack& pack = default_pack();
   AccessRequest req = base_request();
   const std::vector<Consent> consent{consent_for(ConsentState::excepted_partner, req.category)};

@@ -36,7 +36,9 @@ Run policy(std::vector<std::string> args) {
   return r;
 }
 
-const std::string& pack_path() { return sluis::policy::test::kDefaultPackPath; }
+const std::string& pack_path() {
+  return sluis::policy::test::kDefaultPackPath;
+}
 
 std::vector<std::string> explain_args(std::vector<std::string> extra) {
   std::vector<std::string> a{"explain", "--pack", pack_path()};
@@ -49,8 +51,9 @@ std::vector<std::string> explain_args(std::vector<std::string> extra) {
 TEST_CASE("policy check accepts the default pack", "[policy][sluisctl]") {
   const Run r = policy({"check", pack_path()});
   CHECK(r.code == sluis::ctl::kExitOk);
-  CHECK(r.out.find("rule pack 'brussels-welfare' version 2025.1 is valid: 8 partner types, 7 roles, "
-                   "11 categories, 4 purposes") != std::string::npos);
+  CHECK(
+      r.out.find("rule pack 'brussels-welfare' version 2025.1 is valid: 8 partner types, 7 roles, "
+                 "11 categories, 4 purposes") != std::string::npos);
   CHECK(r.err.empty());
 }
 
@@ -64,14 +67,15 @@ TEST_CASE("policy check prints file:line:col diagnostics and fails", "[policy][s
   REQUIRE(pos != std::string::npos);
   broken.insert(pos + from.size(), "helth = { consent = [\"referral\"] }\n");
   std::uint32_t line = 1;
-  for (std::size_t i = 0; i < pos + from.size(); ++i) line += broken[i] == '\n' ? 1U : 0U;
+  for (std::size_t i = 0; i < pos + from.size(); ++i)
+    line += broken[i] == '\n' ? 1U : 0U;
   const std::string path = std::string(SLUIS_BINARY_DIR) + "/policy-cmd-test-broken.toml";
   std::ofstream(path) << broken;
 
   const Run r = policy({"check", path});
   CHECK(r.code == sluis::ctl::kExitFailed);
-  CHECK(r.err.find(path + ":" + std::to_string(line) + ":1: unknown category 'helth' in [matrix.nurse]") !=
-        std::string::npos);
+  CHECK(r.err.find(path + ":" + std::to_string(line) +
+                   ":1: unknown category 'helth' in [matrix.nurse]") != std::string::npos);
   CHECK(r.err.find("1 error; the rule pack was not accepted") != std::string::npos);
   std::remove(path.c_str());
 }
@@ -109,32 +113,36 @@ TEST_CASE("policy explain: permit through consent", "[policy][sluisctl]") {
   CHECK(r.out.find("access matrix: nurse x health x care-coordination is consent - passed") !=
         std::string::npos);
   CHECK(r.out.find("community-health discloses health to home-care - passed") != std::string::npos);
-  CHECK(r.out.find("decision: PERMIT by rule consent.active:hypothetical-consent") != std::string::npos);
+  CHECK(r.out.find("decision: PERMIT by rule consent.active:hypothetical-consent") !=
+        std::string::npos);
 }
 
 TEST_CASE("policy explain: each consent state and break-the-glass", "[policy][sluisctl]") {
   const auto decide = [](const std::string& consent, const std::string& glass,
                          const std::string& relationship) {
-    const Run r = policy(explain_args({"--role", "doctor", "--partner-type", "community-health",
-                                       "--owner-type", "mental-health", "--category",
-                                       "mental-health", "--purpose", "emergency", "--consent",
-                                       consent, "--break-glass", glass, "--relationship",
-                                       relationship}));
+    const Run r = policy(explain_args(
+        {"--role", "doctor", "--partner-type", "community-health", "--owner-type", "mental-health",
+         "--category", "mental-health", "--purpose", "emergency", "--consent", consent,
+         "--break-glass", glass, "--relationship", relationship}));
     const auto pos = r.out.find("decision: ");
     return std::to_string(r.code) + " " +
            (pos == std::string::npos ? r.err : r.out.substr(pos, r.out.find(" (", pos) - pos));
   };
   CHECK(decide("none", "none", "yes") == "1 decision: DENY by rule consent.none");
-  CHECK(decide("expired", "none", "yes") == "1 decision: DENY by rule consent.expired:hypothetical-consent");
-  CHECK(decide("revoked", "none", "yes") == "1 decision: DENY by rule consent.revoked:hypothetical-consent");
+  CHECK(decide("expired", "none", "yes") ==
+        "1 decision: DENY by rule consent.expired:hypothetical-consent");
+  CHECK(decide("revoked", "none", "yes") ==
+        "1 decision: DENY by rule consent.revoked:hypothetical-consent");
   CHECK(decide("excepted-partner", "none", "yes") ==
         "1 decision: DENY by rule consent.excepted-partner:hypothetical-consent");
   CHECK(decide("excepted-worker", "none", "yes") ==
         "1 decision: DENY by rule consent.excepted-worker:hypothetical-consent");
   CHECK(decide("excepted-category", "none", "yes") ==
         "1 decision: DENY by rule consent.excepted-category:hypothetical-consent");
-  CHECK(decide("none", "valid", "yes") == "0 decision: PERMIT by rule btg.valid:hypothetical-grant");
-  CHECK(decide("none", "expired", "yes") == "1 decision: DENY by rule btg.expired:hypothetical-grant");
+  CHECK(decide("none", "valid", "yes") ==
+        "0 decision: PERMIT by rule btg.valid:hypothetical-grant");
+  CHECK(decide("none", "expired", "yes") ==
+        "1 decision: DENY by rule btg.expired:hypothetical-grant");
   CHECK(decide("active", "valid", "no") == "1 decision: DENY by rule relationship.none");
 }
 
@@ -149,9 +157,9 @@ TEST_CASE("policy explain: low-threshold owner and admin", "[policy][sluisctl]")
                            "low-threshold", "--category", "addiction", "--purpose", "referral",
                            "--consent", "active", "--linked", "yes"}));
   CHECK(r.code == sluis::ctl::kExitOk);
-  r = policy(explain_args({"--role", "admin", "--partner-type", "ocmw", "--owner-type", "ocmw",
-                           "--category", "health", "--purpose", "administration", "--consent",
-                           "active"}));
+  r = policy(
+      explain_args({"--role", "admin", "--partner-type", "ocmw", "--owner-type", "ocmw",
+                    "--category", "health", "--purpose", "administration", "--consent", "active"}));
   CHECK(r.code == sluis::ctl::kExitFailed);
   CHECK(r.out.find("decision: DENY by rule matrix.no") != std::string::npos);
 }

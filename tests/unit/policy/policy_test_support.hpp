@@ -24,9 +24,17 @@ inline Time at(const char* rfc3339) {
   return *t;
 }
 
-inline RoleId role(const char* n) { return default_pack().role(n).value(); }
-inline CategoryId category(const char* n) { return default_pack().category(n).value(); }
-inline PurposeId purpose(const char* n) { return default_pack().purpose(n).value(); }
-inline PartnerTypeId partner_type(const char* n) { return default_pack().partner_type(n).value(); }
+inline RoleId role(const char* n) {
+  return default_pack().role(n).value();
+}
+inline CategoryId category(const char* n) {
+  return default_pack().category(n).value();
+}
+inline PurposeId purpose(const char* n) {
+  return default_pack().purpose(n).value();
+}
+inline PartnerTypeId partner_type(const char* n) {
+  return default_pack().partner_type(n).value();
+}
 
 }  // namespace sluis::policy::test

@@ -1,4 +1,5 @@
-// Rule pack loading: the default pack validates, and every kind of mistake gets a located diagnostic.
+// Rule pack loading: the default pack validates, and every kind of mistake gets a located
+// diagnostic.
 #include "policy_test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -85,7 +86,8 @@ std::uint32_t line_of(const std::string& text, const std::string& needle) {
   const auto pos = text.find(needle);
   REQUIRE(pos != std::string::npos);
   std::uint32_t line = 1;
-  for (std::size_t i = 0; i < pos; ++i) line += text[i] == '\n' ? 1U : 0U;
+  for (std::size_t i = 0; i < pos; ++i)
+    line += text[i] == '\n' ? 1U : 0U;
   return line;
 }
 
@@ -103,7 +105,8 @@ Diagnostic diagnostic_with(const std::string& text, const std::string& fragment)
     if (d.message.find(fragment) != std::string::npos) return d;
   }
   std::string all;
-  for (const Diagnostic& d : r.error().items) all += d.to_string() + "\n";
+  for (const Diagnostic& d : r.error().items)
+    all += d.to_string() + "\n";
   FAIL("no diagnostic containing '" << fragment << "' among:\n" << all);
   return {};
 }
@@ -114,7 +117,8 @@ TEST_CASE("the default Brussels welfare pack validates", "[policy][rule-pack]") 
   const auto r = load_rule_pack(sluis::policy::test::kDefaultPackPath);
   std::string problems;
   if (!r) {
-    for (const auto& d : r.error().items) problems += d.to_string() + "\n";
+    for (const auto& d : r.error().items)
+      problems += d.to_string() + "\n";
   }
   INFO(problems);
   REQUIRE(r.has_value());
@@ -124,8 +128,8 @@ TEST_CASE("the default Brussels welfare pack validates", "[policy][rule-pack]") 
                         "youth-care", "housing", "low-threshold"}) {
     CHECK(pack.partner_type(t).has_value());
   }
-  for (const char* role : {"social-worker", "nurse", "psychologist", "doctor", "coordinator",
-                           "admin", "dpo"}) {
+  for (const char* role :
+       {"social-worker", "nurse", "psychologist", "doctor", "coordinator", "admin", "dpo"}) {
     CHECK(pack.role(role).has_value());
   }
   for (const char* c : {"contact", "identity", "housing", "income", "health", "mental-health",
@@ -213,7 +217,8 @@ TEST_CASE("the mini pack used by the diagnostic tests is valid", "[policy][rule-
   REQUIRE(r.has_value());
   CHECK(r->access(*r->role("nurse"), *r->category("health"), *r->purpose("emergency")) ==
         AccessLevel::consent_or_break_glass);
-  CHECK(r->disclosed(*r->partner_type("ocmw"), *r->partner_type("ocmw")).contains(*r->category("health")));
+  CHECK(r->disclosed(*r->partner_type("ocmw"), *r->partner_type("ocmw"))
+            .contains(*r->category("health")));
   CHECK_FALSE(r->disclosed(*r->partner_type("ocmw"), *r->partner_type("ocmw"))
                   .contains(*r->category("residence-status")));
 }
@@ -245,30 +250,35 @@ TEST_CASE("diagnostic: unknown category in the matrix", "[policy][rule-pack][dia
 }
 
 TEST_CASE("diagnostic: unknown purpose in the matrix", "[policy][rule-pack][diagnostics]") {
-  const std::string text =
-      replaced(kMiniPack, "consent-or-break-glass = [\"emergency\"]", "consent-or-break-glass = [\"emergncy\"]");
+  const std::string text = replaced(kMiniPack, "consent-or-break-glass = [\"emergency\"]",
+                                    "consent-or-break-glass = [\"emergncy\"]");
   const Diagnostic d = diagnostic_with(text, "unknown purpose 'emergncy'");
   CHECK(d.line == line_of(text, "emergncy"));
 }
 
-TEST_CASE("diagnostic: unknown role and partner type references", "[policy][rule-pack][diagnostics]") {
+TEST_CASE("diagnostic: unknown role and partner type references",
+          "[policy][rule-pack][diagnostics]") {
   const std::string t1 = replaced(kMiniPack, "[matrix.dpo]", "[matrix.dpo]\n[matrix.nurce]");
-  CHECK(diagnostic_with(t1, "unknown role 'nurce' in [matrix]").line == line_of(t1, "[matrix.nurce]"));
+  CHECK(diagnostic_with(t1, "unknown role 'nurce' in [matrix]").line ==
+        line_of(t1, "[matrix.nurce]"));
   const std::string t2 = replaced(kMiniPack, "to.ocmw = [\"health\"]", "to.ocmv = [\"health\"]");
   CHECK(diagnostic_with(t2, "unknown partner type 'ocmv'").line == line_of(t2, "to.ocmv"));
-  const std::string t3 = replaced(kMiniPack, "[disclosure.low-threshold]", "[disclosure.low-treshold]");
+  const std::string t3 =
+      replaced(kMiniPack, "[disclosure.low-threshold]", "[disclosure.low-treshold]");
   CHECK(diagnostic_with(t3, "unknown partner type 'low-treshold' in [disclosure]").line ==
         line_of(t3, "[disclosure.low-treshold]"));
   // ... and then low-threshold has no disclosure table.
   diagnostic_with(t3, "partner type 'low-threshold' has no [disclosure.low-threshold] table");
 }
 
-TEST_CASE("diagnostic: unknown category in retention and disclosure", "[policy][rule-pack][diagnostics]") {
+TEST_CASE("diagnostic: unknown category in retention and disclosure",
+          "[policy][rule-pack][diagnostics]") {
   const std::string t1 = replaced(kMiniPack, "health = 200", "healt = 200");
-  CHECK(diagnostic_with(t1, "unknown category 'healt' in [retention]").line == line_of(t1, "healt = 200"));
+  CHECK(diagnostic_with(t1, "unknown category 'healt' in [retention]").line ==
+        line_of(t1, "healt = 200"));
   const std::string t2 = replaced(kMiniPack, "to.ocmw = [\"health\"]", "to.ocmw = [\"housing\"]");
-  CHECK(diagnostic_with(t2, "unknown category 'housing' in [disclosure.low-threshold] to.ocmw").line ==
-        line_of(t2, "to.ocmw = [\"housing\"]"));
+  CHECK(diagnostic_with(t2, "unknown category 'housing' in [disclosure.low-threshold] to.ocmw")
+            .line == line_of(t2, "to.ocmw = [\"housing\"]"));
 }
 
 TEST_CASE("diagnostic: duplicates", "[policy][rule-pack][diagnostics]") {
@@ -276,8 +286,9 @@ TEST_CASE("diagnostic: duplicates", "[policy][rule-pack][diagnostics]") {
   const std::string t1 = replaced(kMiniPack, "[matrix.dpo]", "[matrix.dpo]\n[matrix.dpo]");
   diagnostic_with(t1, "not valid TOML");
   // A purpose listed twice in one cell.
-  const std::string t2 = replaced(kMiniPack, "consent = [\"care-coordination\"], consent-or",
-                                  "consent = [\"care-coordination\", \"care-coordination\"], consent-or");
+  const std::string t2 =
+      replaced(kMiniPack, "consent = [\"care-coordination\"], consent-or",
+               "consent = [\"care-coordination\", \"care-coordination\"], consent-or");
   CHECK(diagnostic_with(t2, "purpose 'care-coordination' is listed twice").line ==
         line_of(t2, "\"care-coordination\", \"care-coordination\""));
   // A purpose in both levels of one cell.
@@ -285,12 +296,14 @@ TEST_CASE("diagnostic: duplicates", "[policy][rule-pack][diagnostics]") {
                                   "consent = [\"emergency\"], consent-or");
   CHECK(diagnostic_with(t3, "listed under both").line == line_of(t3, "consent = [\"emergency\"]"));
   // A category listed twice in a disclosure list.
-  const std::string t4 = replaced(kMiniPack, "to.ocmw = [\"health\"]", "to.ocmw = [\"health\", \"health\"]");
+  const std::string t4 =
+      replaced(kMiniPack, "to.ocmw = [\"health\"]", "to.ocmw = [\"health\", \"health\"]");
   diagnostic_with(t4, "category 'health' is listed twice");
 }
 
 TEST_CASE("diagnostic: missing required section and keys", "[policy][rule-pack][diagnostics]") {
-  const std::string t1 = replaced(kMiniPack, "[retention]\ncontact = 100\nhealth = 200\nresidence-status = 50\n", "");
+  const std::string t1 =
+      replaced(kMiniPack, "[retention]\ncontact = 100\nhealth = 200\nresidence-status = 50\n", "");
   const Diagnostic d = diagnostic_with(t1, "missing required section [retention]");
   CHECK(d.line == 1);
   const std::string t2 = replaced(kMiniPack, "max-duration-days = 365\n", "");
@@ -301,17 +314,24 @@ TEST_CASE("diagnostic: missing required section and keys", "[policy][rule-pack][
 }
 
 TEST_CASE("diagnostic: bad values", "[policy][rule-pack][diagnostics]") {
-  const std::string t1 = replaced(kMiniPack, "sensitivity = \"special\"", "sensitivity = \"secret\"");
-  CHECK(diagnostic_with(t1, "must be one of personal, sensitive, special, judicial, not 'secret'").line ==
-        line_of(t1, "\"secret\""));
-  const std::string t2 = replaced(kMiniPack, "may-erase-client = false", "may-erase-client = \"no\"");
-  CHECK(diagnostic_with(t2, "must be true or false").line == line_of(t2, "may-erase-client = \"no\""));
-  const std::string t3 = replaced(kMiniPack, "max-duration-minutes = 60", "max-duration-minutes = -5");
-  CHECK(diagnostic_with(t3, "'max-duration-minutes' in [break-glass] must be a whole number").line ==
-        line_of(t3, "-5"));
+  const std::string t1 =
+      replaced(kMiniPack, "sensitivity = \"special\"", "sensitivity = \"secret\"");
+  CHECK(diagnostic_with(t1, "must be one of personal, sensitive, special, judicial, not 'secret'")
+            .line == line_of(t1, "\"secret\""));
+  const std::string t2 =
+      replaced(kMiniPack, "may-erase-client = false", "may-erase-client = \"no\"");
+  CHECK(diagnostic_with(t2, "must be true or false").line ==
+        line_of(t2, "may-erase-client = \"no\""));
+  const std::string t3 =
+      replaced(kMiniPack, "max-duration-minutes = 60", "max-duration-minutes = -5");
+  CHECK(
+      diagnostic_with(t3, "'max-duration-minutes' in [break-glass] must be a whole number").line ==
+      line_of(t3, "-5"));
   const std::string t4 = replaced(kMiniPack, "[roles.dpo]", "[roles.Data_Officer]");
-  CHECK(diagnostic_with(t4, "role name 'Data_Officer' must be").line == line_of(t4, "Data_Officer"));
-  const std::string t5 = replaced(kMiniPack, "to.ocmw = \"all-non-restricted\"", "to.ocmw = \"everything\"");
+  CHECK(diagnostic_with(t4, "role name 'Data_Officer' must be").line ==
+        line_of(t4, "Data_Officer"));
+  const std::string t5 =
+      replaced(kMiniPack, "to.ocmw = \"all-non-restricted\"", "to.ocmw = \"everything\"");
   diagnostic_with(t5, "must be a list of categories or \"all-non-restricted\"");
   const std::string t6 = replaced(kMiniPack, "reason-min-chars = 10", "reason-min-chars = 500");
   diagnostic_with(t6, "must not exceed 'reason-max-chars'");
@@ -331,12 +351,15 @@ TEST_CASE("diagnostic: role without a matrix table", "[policy][rule-pack][diagno
 
 TEST_CASE("diagnostic: restricted categories stay restricted", "[policy][rule-pack][diagnostics]") {
   // Never in a disclosure default ...
-  const std::string t1 = replaced(kMiniPack, "to.ocmw = [\"health\"]", "to.ocmw = [\"health\", \"residence-status\"]");
-  CHECK(diagnostic_with(t1, "category 'residence-status' is restricted and is never disclosed by default").line ==
-        line_of(t1, "\"health\", \"residence-status\""));
+  const std::string t1 =
+      replaced(kMiniPack, "to.ocmw = [\"health\"]", "to.ocmw = [\"health\", \"residence-status\"]");
+  CHECK(diagnostic_with(
+            t1, "category 'residence-status' is restricted and is never disclosed by default")
+            .line == line_of(t1, "\"health\", \"residence-status\""));
   // ... and never reachable by break-the-glass.
-  const std::string t2 = replaced(kMiniPack, "residence-status = { consent = [\"care-coordination\"] }",
-                                  "residence-status = { consent-or-break-glass = [\"emergency\"] }");
+  const std::string t2 =
+      replaced(kMiniPack, "residence-status = { consent = [\"care-coordination\"] }",
+               "residence-status = { consent-or-break-glass = [\"emergency\"] }");
   diagnostic_with(t2, "break-the-glass can never reach it");
 }
 

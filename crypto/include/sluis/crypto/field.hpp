@@ -43,9 +43,8 @@ inline constexpr std::size_t kMaxFieldPlaintext = std::size_t{1} << 20;
 
 /// Seals `plaintext` under `key` for `ctx`, with a fresh random nonce.
 /// Errors: invalid_argument (name parts too long, plaintext over kMaxFieldPlaintext).
-[[nodiscard]] Result<std::vector<std::uint8_t>> seal_field(const DataKey& key,
-                                                           const FieldContext& ctx,
-                                                           std::span<const std::uint8_t> plaintext);
+[[nodiscard]] Result<std::vector<std::uint8_t>>
+seal_field(const DataKey& key, const FieldContext& ctx, std::span<const std::uint8_t> plaintext);
 
 /// As seal_field, writing into `out`, which must be exactly plaintext.size() + kFieldOverhead
 /// bytes and must not overlap `plaintext`. No allocation. Errors: invalid_argument.

@@ -23,13 +23,13 @@ using SubKey = SecretBytes<32>;
 /// The purposes a sub-key is derived for. Each has its own domain; values are part of the
 /// derivation and must never change (docs/crypto/key-hierarchy.md, "Sub-keys").
 enum class KeyPurpose : std::uint64_t {
-  database = 1,           ///< SQLCipher raw key of the main store
-  keystore = 2,           ///< SQLCipher raw key of the key store (wrapped KEKs and data keys)
-  identifier_index = 3,   ///< keyed hash of normalised client identifiers
-  partner_pseudonym = 4,  ///< partner-local client pseudonyms
-  audit_pseudonym = 5,    ///< client pseudonyms in the audit log
-  audit_signing = 6,      ///< Ed25519 seed of the audit checkpoint signer
-  kek_wrapping = 7,       ///< wraps the versioned key-encryption keys at rest
+  database = 1,                 ///< SQLCipher raw key of the main store
+  keystore = 2,                 ///< SQLCipher raw key of the key store (wrapped KEKs and data keys)
+  identifier_index = 3,         ///< keyed hash of normalised client identifiers
+  partner_pseudonym = 4,        ///< partner-local client pseudonyms
+  audit_pseudonym = 5,          ///< client pseudonyms in the audit log
+  audit_signing = 6,            ///< Ed25519 seed of the audit checkpoint signer
+  kek_wrapping = 7,             ///< wraps the versioned key-encryption keys at rest
   service_pseudonym_index = 8,  ///< keyed hash of anonymous service pseudonyms
   audit_store = 9,              ///< SQLCipher raw key of the audit log file
 };

@@ -84,9 +84,8 @@ using NodeSource = std::function<Result<Hash>(NodeId)>;
 /// The consistency proof PROOF(old_size, D[new_size]) of RFC 9162 §2.1.4.1. O(log n) lookups.
 /// Empty when old_size == new_size or old_size == 0 (nothing to prove; see verify_consistency).
 /// Errors: invalid_argument when old_size > new_size; whatever the source returns.
-[[nodiscard]] Result<std::vector<Hash>> consistency_proof(std::uint64_t old_size,
-                                                          std::uint64_t new_size,
-                                                          const NodeSource& source);
+[[nodiscard]] Result<std::vector<Hash>>
+consistency_proof(std::uint64_t old_size, std::uint64_t new_size, const NodeSource& source);
 
 /// Verifies an inclusion proof exactly as RFC 9162 §2.1.3.2.
 /// Errors: invalid_argument when index >= size; bad_proof when the proof does not lead from

@@ -71,8 +71,7 @@ struct NoteVerifierKey {
 /// and appear once.
 /// Errors: malformed (syntax), bad_signature (missing, invalid or duplicated signature by
 /// `verifier`). Thread-safe.
-[[nodiscard]] Result<std::string> open_note(std::string_view note,
-                                            const NoteVerifierKey& verifier);
+[[nodiscard]] Result<std::string> open_note(std::string_view note, const NoteVerifierKey& verifier);
 
 /// A transparency-log checkpoint (C2SP tlog-checkpoint): the signed head of the audit log.
 struct Checkpoint {

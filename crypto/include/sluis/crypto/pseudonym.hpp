@@ -37,9 +37,8 @@ enum class IdentifierScheme {
 ///
 /// Errors: invalid_argument, and nothing else: the error never carries the value (it is personal
 /// data). Pure function, thread-safe.
-[[nodiscard]] Result<std::string> normalise_identifier(IdentifierScheme scheme,
-                                                       std::string_view raw,
-                                                       std::string_view partner_id);
+[[nodiscard]] Result<std::string>
+normalise_identifier(IdentifierScheme scheme, std::string_view raw, std::string_view partner_id);
 
 /// 32-byte keyed hash of a normalised identifier: BLAKE2b-256 keyed with the identifier_index
 /// sub-key over LP("sluis/identifier/v1") || LP(scheme label) || LP(normalised), where LP(x) is x's

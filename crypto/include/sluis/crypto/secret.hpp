@@ -40,8 +40,7 @@ std::ostream& print_redacted(std::ostream& os, std::size_t n);
 /// move-only; equality is constant-time; streaming it prints `<redacted:NB>` and never the bytes.
 /// The bytes are reachable only through `reveal()`, so every use of a secret is greppable.
 /// A moved-from object holds nothing; calling reveal() on it aborts (a programming error).
-template <std::size_t N>
-class SecretBytes {
+template <std::size_t N> class SecretBytes {
  public:
   static_assert(N > 0);
   static constexpr std::size_t kSize = N;
@@ -127,12 +126,10 @@ class SecretBuffer {
 
 /// Allocator that zeroises memory before handing it back. For short-lived plaintext buffers where
 /// guarded pages would be too costly (one per opened field); not locked, but never left behind.
-template <class T>
-struct ZeroizingAllocator {
+template <class T> struct ZeroizingAllocator {
   using value_type = T;
   ZeroizingAllocator() noexcept = default;
-  template <class U>
-  explicit ZeroizingAllocator(const ZeroizingAllocator<U>&) noexcept {}
+  template <class U> explicit ZeroizingAllocator(const ZeroizingAllocator<U>&) noexcept {}
   [[nodiscard]] T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
   void deallocate(T* p, std::size_t n) noexcept {
     detail::zeroise(p, n * sizeof(T));

@@ -11,8 +11,7 @@ namespace sluis::crypto {
 
 /// A 128-bit random identifier. `Tag` makes ClientId and FragmentId distinct types so one cannot
 /// be passed where the other is expected. Not secret, but never printed to logs (no operator<<).
-template <class Tag>
-struct Id128 {
+template <class Tag> struct Id128 {
   std::array<std::uint8_t, 16> bytes{};
 
   /// A fresh random id (CSPRNG).
@@ -49,8 +48,7 @@ namespace detail {
 void fill_random_id(std::uint8_t* p, std::size_t n) noexcept;
 }
 
-template <class Tag>
-Id128<Tag> Id128<Tag>::random() {
+template <class Tag> Id128<Tag> Id128<Tag>::random() {
   Id128 id;
   detail::fill_random_id(id.bytes.data(), id.bytes.size());
   return id;

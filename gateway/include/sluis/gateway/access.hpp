@@ -20,9 +20,9 @@ namespace sluis::gateway {
 
 /// Who asks, and why.
 struct ReadRequest {
-  std::string_view partner_id;  ///< from the partner's TLS certificate
-  std::string_view worker_id;   ///< the worker the partner's system names
-  std::string_view purpose;     ///< a purpose of the rule pack
+  std::string_view partner_id;               ///< from the partner's TLS certificate
+  std::string_view worker_id;                ///< the worker the partner's system names
+  std::string_view purpose;                  ///< a purpose of the rule pack
   std::optional<std::string_view> category;  ///< only this category, when given
 };
 
@@ -71,7 +71,7 @@ using BeforeOpen =
 /// revocation taken from the store's record (the store is the source of truth for both).
 /// Documents that no longer parse under `pack` (a category removed from the pack, say) are
 /// skipped: they cannot permit anything. Errors: as ConsentBook::history.
-[[nodiscard]] Result<std::vector<policy::Consent>> consents_for_policy(
-    const ConsentBook& book, const policy::RulePack& pack, const ClientId& client);
+[[nodiscard]] Result<std::vector<policy::Consent>>
+consents_for_policy(const ConsentBook& book, const policy::RulePack& pack, const ClientId& client);
 
 }  // namespace sluis::gateway

@@ -18,17 +18,17 @@ namespace sluis::gateway {
 /// What happened. Values and strings are stable: both are part of stored events and exports.
 /// Add new actions at the end only.
 enum class AuditAction : std::uint8_t {
-  registration = 1,        ///< a partner registered a client (identified or anonymous)
-  read = 2,                ///< one fragment's access decision during a dossier read
-  fragment_write = 3,      ///< a partner wrote a first fragment version
-  fragment_supersede = 4,  ///< a partner wrote a new version of its fragment
-  consent_grant = 5,       ///< a consent was recorded
-  consent_revoke = 6,      ///< a consent was withdrawn
-  link = 7,                ///< the client linked two services with their card
-  card_replace = 8,        ///< the client got a new card
-  break_glass_start = 9,   ///< a break-the-glass grant was opened
-  break_glass_expiry = 10, ///< a break-the-glass grant ended
-  erasure = 11,            ///< the client was erased (crypto-shredded)
+  registration = 1,         ///< a partner registered a client (identified or anonymous)
+  read = 2,                 ///< one fragment's access decision during a dossier read
+  fragment_write = 3,       ///< a partner wrote a first fragment version
+  fragment_supersede = 4,   ///< a partner wrote a new version of its fragment
+  consent_grant = 5,        ///< a consent was recorded
+  consent_revoke = 6,       ///< a consent was withdrawn
+  link = 7,                 ///< the client linked two services with their card
+  card_replace = 8,         ///< the client got a new card
+  break_glass_start = 9,    ///< a break-the-glass grant was opened
+  break_glass_expiry = 10,  ///< a break-the-glass grant ended
+  erasure = 11,             ///< the client was erased (crypto-shredded)
   partner_add = 12,
   partner_revoke = 13,
   worker_add = 14,
@@ -37,8 +37,8 @@ enum class AuditAction : std::uint8_t {
   policy_reload = 17,  ///< a new rule pack was loaded
   backup = 18,         ///< a backup or key-store snapshot was taken
   worker_enable = 19,
-  restore = 20,        ///< a key-store snapshot was restored
-  unlink = 21,         ///< the client undid a link (new card, or on request)
+  restore = 20,  ///< a key-store snapshot was restored
+  unlink = 21,   ///< the client undid a link (new card, or on request)
 };
 inline constexpr AuditAction kLastAuditAction = AuditAction::unlink;
 
@@ -60,19 +60,19 @@ inline constexpr std::size_t kMaxAuditCategories = 64;
 /// One audit event. Holds pseudonyms and names only — never an identifier, a field value or the
 /// internal client id. Empty strings mean "not applicable".
 struct AuditEvent {
-  Instant time{};                       ///< UTC, millisecond resolution
-  std::string partner;                  ///< acting partner id (empty for gateway/operator acts)
-  std::string worker;                   ///< acting worker id ("" or e.g. "operator" for sluisctl)
-  std::string role;                     ///< the worker's role
+  Instant time{};       ///< UTC, millisecond resolution
+  std::string partner;  ///< acting partner id (empty for gateway/operator acts)
+  std::string worker;   ///< acting worker id ("" or e.g. "operator" for sluisctl)
+  std::string role;     ///< the worker's role
   AuditAction action = AuditAction::read;
-  std::string client;                   ///< the client's audit pseudonym "a1..." (Store::audit_pseudonym)
+  std::string client;  ///< the client's audit pseudonym "a1..." (Store::audit_pseudonym)
   std::vector<std::string> categories;  ///< categories concerned (in the given order)
   std::string purpose;                  ///< the stated purpose of a read
   AuditDecision decision = AuditDecision::not_applicable;
-  std::string rule;                     ///< deciding rule id, e.g. "consent.active:<id>"
-  bool break_glass = false;             ///< permitted through (or concerns) break-the-glass
-  std::string request_id;               ///< the API request this came from
-  std::string owner_partner;            ///< for reads: the partner whose data it was
+  std::string rule;           ///< deciding rule id, e.g. "consent.active:<id>"
+  bool break_glass = false;   ///< permitted through (or concerns) break-the-glass
+  std::string request_id;     ///< the API request this came from
+  std::string owner_partner;  ///< for reads: the partner whose data it was
 
   friend bool operator==(const AuditEvent&, const AuditEvent&) = default;
 };
@@ -109,8 +109,8 @@ struct ReadAuditContext {
 
 /// One `read` event per fragment decision (permits and denials alike), in order: what the API
 /// layer's BeforeOpen hook appends. The role comes from the hook's `role` argument.
-[[nodiscard]] std::vector<AuditEvent> audit_events_for_read(
-    const ReadAuditContext& context, std::span<const FragmentDecision> decisions,
-    std::string_view role);
+[[nodiscard]] std::vector<AuditEvent>
+audit_events_for_read(const ReadAuditContext& context, std::span<const FragmentDecision> decisions,
+                      std::string_view role);
 
 }  // namespace sluis::gateway

@@ -116,12 +116,12 @@ struct AuditFinding {
 
 /// The outcome of AuditLog::verify.
 struct AuditVerifyReport {
-  std::uint64_t events = 0;       ///< event rows read
-  std::uint64_t checkpoints = 0;  ///< stored checkpoints checked
-  crypto::Hash root{};            ///< the root recomputed from the event bytes alone
-  std::optional<StoredCheckpoint> latest;  ///< the newest stored checkpoint, if any
+  std::uint64_t events = 0;                      ///< event rows read
+  std::uint64_t checkpoints = 0;                 ///< stored checkpoints checked
+  crypto::Hash root{};                           ///< the root recomputed from the event bytes alone
+  std::optional<StoredCheckpoint> latest;        ///< the newest stored checkpoint, if any
   std::optional<AuditFinding> first_difference;  ///< the earliest event that differs
-  std::vector<std::string> problems;  ///< every problem found, in the order found
+  std::vector<std::string> problems;             ///< every problem found, in the order found
 
   [[nodiscard]] bool ok() const noexcept { return problems.empty(); }
 };

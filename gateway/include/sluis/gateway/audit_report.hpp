@@ -67,15 +67,15 @@ struct AccessReport {
 [[nodiscard]] Result<AccessReport> access_report(const AuditLog& log, std::string_view client);
 
 /// Plain text, one page per calendar month (UTC) of activity, pages separated by a form feed.
-[[nodiscard]] std::string render_access_report_text(const AccessReport& report,
-                                                    ReportLanguage lang, const ReportNames& names);
+[[nodiscard]] std::string render_access_report_text(const AccessReport& report, ReportLanguage lang,
+                                                    const ReportNames& names);
 /// One self-contained printable HTML document, one page (CSS page break) per month of activity.
-[[nodiscard]] std::string render_access_report_html(const AccessReport& report,
-                                                    ReportLanguage lang, const ReportNames& names);
+[[nodiscard]] std::string render_access_report_html(const AccessReport& report, ReportLanguage lang,
+                                                    const ReportNames& names);
 
 /// Thresholds of the DPO report.
 struct DpoReportOptions {
-  double volume_factor = 3.0;   ///< flag a worker's day above this × their median daily reads
+  double volume_factor = 3.0;  ///< flag a worker's day above this × their median daily reads
   std::uint64_t volume_min_reads = 10;  ///< ... and above this many reads (noise floor)
 };
 

@@ -1,4 +1,5 @@
-// The consent book: consents as opaque JSON documents with indexed metadata, and break-the-glass grants.
+// The consent book: consents as opaque JSON documents with indexed metadata, and break-the-glass
+// grants.
 #pragma once
 
 #include "sluis/gateway/domain.hpp"
@@ -41,12 +42,12 @@ class ConsentBook {
   /// invalid_argument (empty reason or categories, expires_at not after starts_at), not_found.
   [[nodiscard]] Result<BreakGlassGrant> grant_break_glass(BreakGlassGrant grant);
   /// Grants of the client for this worker at this partner in force at `at`.
-  [[nodiscard]] Result<std::vector<BreakGlassGrant>> break_glass_in_force(
-      const ClientId& client, std::string_view partner_id, std::string_view worker_id,
-      Instant at) const;
+  [[nodiscard]] Result<std::vector<BreakGlassGrant>>
+  break_glass_in_force(const ClientId& client, std::string_view partner_id,
+                       std::string_view worker_id, Instant at) const;
   /// Every grant of the client (for review and the client's access report).
-  [[nodiscard]] Result<std::vector<BreakGlassGrant>> break_glass_history(
-      const ClientId& client) const;
+  [[nodiscard]] Result<std::vector<BreakGlassGrant>>
+  break_glass_history(const ClientId& client) const;
 
  private:
   Store& store_;

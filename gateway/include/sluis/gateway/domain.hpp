@@ -1,4 +1,5 @@
-// Domain records the store keeps and the gateway's services exchange: partners, fragments, consents.
+// Domain records the store keeps and the gateway's services exchange: partners, fragments,
+// consents.
 #pragma once
 
 #include "sluis/crypto/secret.hpp"
@@ -61,8 +62,8 @@ struct FragmentMeta {
   FragmentId id;
   ClientId client;
   std::string category;
-  std::string owner_partner;       ///< the partner that wrote it (provenance)
-  std::string created_by_worker;   ///< the worker who wrote it
+  std::string owner_partner;      ///< the partner that wrote it (provenance)
+  std::string created_by_worker;  ///< the worker who wrote it
   Instant created_at{};
   std::uint32_t version = 1;             ///< 1 for a first version, +1 per supersession
   std::optional<FragmentId> supersedes;  ///< the version this one replaced

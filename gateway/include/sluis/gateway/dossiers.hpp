@@ -51,11 +51,9 @@ class Dossiers {
   /// Errors: invalid_argument; not_found (no such client, or the partner has no care
   /// relationship with it); not_permitted (partner revoked);
   /// identifying_category_on_anonymous (nothing is written).
-  [[nodiscard]] Result<FragmentMeta> add_fragment(const ClientId& client,
-                                                  std::string_view partner_id,
-                                                  std::string_view worker_id,
-                                                  std::string_view category,
-                                                  std::span<const FieldInput> fields);
+  [[nodiscard]] Result<FragmentMeta>
+  add_fragment(const ClientId& client, std::string_view partner_id, std::string_view worker_id,
+               std::string_view category, std::span<const FieldInput> fields);
   /// Writes a new version of `previous` (same client and category) with `fields`; the previous
   /// version stops being current. Only the owning partner may supersede. Errors: not_found,
   /// not_permitted (another partner's fragment), conflict (already superseded), invalid_argument.
@@ -65,8 +63,8 @@ class Dossiers {
                                                std::span<const FieldInput> fields);
   /// Bulk import path (one transaction, prepared statements): as add_fragment for each, without
   /// relationship checks (operator import). All or nothing.
-  [[nodiscard]] Result<std::vector<FragmentId>> add_fragments_bulk(
-      std::span<const NewFragment> fragments);
+  [[nodiscard]] Result<std::vector<FragmentId>>
+  add_fragments_bulk(std::span<const NewFragment> fragments);
 
   /// Metadata of the client's current fragments (oldest first). Never opens a field.
   [[nodiscard]] Result<std::vector<FragmentMeta>> list_current(const ClientId& client) const;
@@ -80,9 +78,10 @@ class Dossiers {
   /// read: the result carries nothing about them (not a count, a gap or an order change).
   /// Errors: not_found, key_unavailable / crypto_failure (a permitted field did not open; no
   /// partial result is returned).
-  [[nodiscard]] Result<std::vector<DossierEntry>> read_dossier(
-      const ClientId& client, std::string_view requesting_partner, const FragmentPermit& permit,
-      std::optional<std::string_view> category = std::nullopt) const;
+  [[nodiscard]] Result<std::vector<DossierEntry>>
+  read_dossier(const ClientId& client, std::string_view requesting_partner,
+               const FragmentPermit& permit,
+               std::optional<std::string_view> category = std::nullopt) const;
 
  private:
   Store& store_;

@@ -65,9 +65,9 @@ class Registry {
                                                          std::string_view identifier);
   /// Bulk import path (one transaction, prepared statements): as register_identified for each
   /// identifier, in order. All or nothing.
-  [[nodiscard]] Result<std::vector<Registration>> register_identified_bulk(
-      std::string_view partner_id, crypto::IdentifierScheme scheme,
-      std::span<const std::string> identifiers);
+  [[nodiscard]] Result<std::vector<Registration>>
+  register_identified_bulk(std::string_view partner_id, crypto::IdentifierScheme scheme,
+                           std::span<const std::string> identifiers);
   /// Anonymous registration by the service itself from the service pseudonym its own system
   /// derived from the client's card (the gateway never sees the card). Indexed by a keyed digest
   /// of (partner_id, pseudonym). The partner's type must be in RegistryOptions. Registering the
@@ -110,8 +110,8 @@ class Registry {
                                                   const ClientId& client) const;
   [[nodiscard]] Result<bool> has_care_relationship(std::string_view partner_id,
                                                    const ClientId& client) const;
-  [[nodiscard]] Result<std::vector<CareRelationship>> care_relationships(
-      const ClientId& client) const;
+  [[nodiscard]] Result<std::vector<CareRelationship>>
+  care_relationships(const ClientId& client) const;
   /// Errors: not_found.
   [[nodiscard]] Result<bool> is_anonymous(const ClientId& client) const;
   /// Number of clients in the store.

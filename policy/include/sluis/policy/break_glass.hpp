@@ -16,13 +16,13 @@ namespace sluis::policy {
 /// category, never data of an owner type whose disclosure forbids break-the-glass.
 struct BreakGlassGrant {
   std::string id;
-  std::string partner;       ///< the worker's partner id
-  std::string worker;        ///< the worker id at that partner
+  std::string partner;  ///< the worker's partner id
+  std::string worker;   ///< the worker id at that partner
   CategorySet categories;
-  std::string reason;        ///< why; shown to the DPO and in the client's access report
+  std::string reason;  ///< why; shown to the DPO and in the client's access report
   Time start{};
-  Time expiry{};             ///< exclusive; expiry - start <= the pack's maximum
-  bool flagged = true;       ///< always true: every grant is flagged for DPO review and reporting
+  Time expiry{};        ///< exclusive; expiry - start <= the pack's maximum
+  bool flagged = true;  ///< always true: every grant is flagged for DPO review and reporting
   friend bool operator==(const BreakGlassGrant&, const BreakGlassGrant&) = default;
 };
 

@@ -16,7 +16,7 @@ namespace sluis::policy {
 /// Bounds on a consent (hostile input stays small; a real consent is far below them).
 inline constexpr std::size_t kMaxProvisions = 32;
 inline constexpr std::size_t kMaxExceptions = 64;
-inline constexpr std::size_t kMaxNoteChars = 500;       ///< evidence channel note
+inline constexpr std::size_t kMaxNoteChars = 500;        ///< evidence channel note
 inline constexpr std::size_t kMaxReferenceLength = 128;  ///< representative reference (an id)
 
 /// A named person at a partner (the partner-scoped worker id as the partner's system sends it).
@@ -29,7 +29,7 @@ struct WorkerRef {
 /// Who a provision permits. Every field given must match the requester (a conjunction); at least
 /// one is given. E.g. {partner_type: home-care, role: nurse} = nurses at any home-care partner.
 struct Grantee {
-  std::string partner;                       ///< a partner id; empty = any partner
+  std::string partner;                        ///< a partner id; empty = any partner
   std::optional<PartnerTypeId> partner_type;  ///< any partner of this type
   std::optional<RoleId> role;                 ///< workers with this role
   friend bool operator==(const Grantee&, const Grantee&) = default;
@@ -39,9 +39,9 @@ struct Grantee {
 struct ConsentException {
   enum class Kind : std::uint8_t { partner, worker, category };
   Kind kind = Kind::partner;
-  std::string partner;        ///< partner (kind partner) or the worker's partner (kind worker)
-  std::string worker;         ///< kind worker only
-  CategoryId category{};      ///< kind category only
+  std::string partner;    ///< partner (kind partner) or the worker's partner (kind worker)
+  std::string worker;     ///< kind worker only
+  CategoryId category{};  ///< kind category only
   friend bool operator==(const ConsentException&, const ConsentException&) = default;
 };
 
@@ -80,10 +80,10 @@ enum class LegalBasis : std::uint8_t { consent, vital_interest, legal_obligation
 
 /// Who speaks for a client who cannot (Belgian patient-rights and protection law).
 enum class Relationship : std::uint8_t {
-  parent,                        ///< parent of a minor
-  legal_guardian,                ///< guardian (voogd / tuteur) of a minor
-  court_appointed_administrator, ///< bewindvoerder / administrateur for a protected adult
-  trusted_person,                ///< vertrouwenspersoon / personne de confiance
+  parent,                         ///< parent of a minor
+  legal_guardian,                 ///< guardian (voogd / tuteur) of a minor
+  court_appointed_administrator,  ///< bewindvoerder / administrateur for a protected adult
+  trusted_person,                 ///< vertrouwenspersoon / personne de confiance
 };
 
 /// A representative, by a name-free reference (e.g. the partner's own contact-person id).

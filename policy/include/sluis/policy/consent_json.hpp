@@ -32,14 +32,16 @@ inline constexpr std::size_t kMaxConsentJsonBytes = 64 * 1024;
 /// Reads a consent from JSON, resolving names through `pack`. Unknown members, wrong types,
 /// unknown names (unknown_category, ...), bad times (bad_time), a missing period end (missing_end)
 /// are errors. Shape only: call validate_consent before storing a new consent.
-[[nodiscard]] Result<Consent> consent_from_json(const boost::json::value& json, const RulePack& pack);
+[[nodiscard]] Result<Consent> consent_from_json(const boost::json::value& json,
+                                                const RulePack& pack);
 
 /// Parses text (at most kMaxConsentJsonBytes) then consent_from_json.
 [[nodiscard]] Result<Consent> parse_consent(std::string_view json, const RulePack& pack);
 
 /// JSON form of a grant: {"id","partner","worker","categories":[names],"reason","start","expiry",
 /// "flagged"}.
-[[nodiscard]] boost::json::value break_glass_to_json(const BreakGlassGrant& grant, const RulePack& pack);
+[[nodiscard]] boost::json::value break_glass_to_json(const BreakGlassGrant& grant,
+                                                     const RulePack& pack);
 
 /// Reads a grant from JSON (same rules as consent_from_json); validate_break_glass before storing.
 [[nodiscard]] Result<BreakGlassGrant> break_glass_from_json(const boost::json::value& json,

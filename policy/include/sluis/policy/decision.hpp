@@ -18,19 +18,19 @@ namespace sluis::policy {
 /// One read of one category for one purpose, with the facts the gateway established about it.
 /// The string views must outlive the decide() call only.
 struct AccessRequest {
-  std::string_view partner_id;        ///< requesting partner (from its TLS certificate)
+  std::string_view partner_id;  ///< requesting partner (from its TLS certificate)
   PartnerTypeId partner_type{};
-  bool partner_revoked = false;       ///< certificate or partner revoked
-  std::string_view worker_id;         ///< the worker the partner's system names
+  bool partner_revoked = false;  ///< certificate or partner revoked
+  std::string_view worker_id;    ///< the worker the partner's system names
   RoleId role{};
-  bool worker_active = false;         ///< enrolled at that partner with this role, not suspended
+  bool worker_active = false;  ///< enrolled at that partner with this role, not suspended
   CategoryId category{};
   PurposeId purpose{};
   std::string_view owner_partner_id;  ///< the partner that owns the fragment
   PartnerTypeId owner_type{};
-  bool care_relationship = false;     ///< the requesting partner has one with the client
-  bool client_linked = false;         ///< the client linked their card to the requesting partner
-                                      ///< (only consulted when the owner type requires a link)
+  bool care_relationship = false;  ///< the requesting partner has one with the client
+  bool client_linked = false;      ///< the client linked their card to the requesting partner
+                                   ///< (only consulted when the owner type requires a link)
   Time now{};
 };
 
@@ -38,16 +38,17 @@ enum class Effect : std::uint8_t { deny = 0, permit = 1 };
 
 /// Every rule that can decide. Stable names (rule_name) are written to the audit log.
 enum class Rule : std::uint8_t {
-  request_invalid,               ///< "request.invalid": an id outside the pack, or an empty id
-  partner_revoked,               ///< "partner.revoked"
-  worker_inactive,               ///< "worker.inactive"
-  relationship_none,             ///< "relationship.none"
-  matrix_no,                     ///< "matrix.no": role × category × purpose is `no`
-  owner_own_data,                ///< "owner.own-data" (permit): the owner's own worker
-  disclosure_unlinked,           ///< "disclosure.unlinked": owner requires the client's link
-  disclosure_not_allowed,        ///< "disclosure.not-allowed": owner type never gives it to this type
-  consent_none,                  ///< "consent.none": no consent covers grantee × category × purpose
-  consent_restricted_not_named,  ///< "consent.restricted-not-named": only a wildcard, restricted category
+  request_invalid,         ///< "request.invalid": an id outside the pack, or an empty id
+  partner_revoked,         ///< "partner.revoked"
+  worker_inactive,         ///< "worker.inactive"
+  relationship_none,       ///< "relationship.none"
+  matrix_no,               ///< "matrix.no": role × category × purpose is `no`
+  owner_own_data,          ///< "owner.own-data" (permit): the owner's own worker
+  disclosure_unlinked,     ///< "disclosure.unlinked": owner requires the client's link
+  disclosure_not_allowed,  ///< "disclosure.not-allowed": owner type never gives it to this type
+  consent_none,            ///< "consent.none": no consent covers grantee × category × purpose
+  consent_restricted_not_named,  ///< "consent.restricted-not-named": only a wildcard, restricted
+                                 ///< category
   consent_revoked,               ///< "consent.revoked"
   consent_not_yet_valid,         ///< "consent.not-yet-valid"
   consent_expired,               ///< "consent.expired"
@@ -55,12 +56,12 @@ enum class Rule : std::uint8_t {
   consent_excepted_worker,       ///< "consent.excepted-worker"
   consent_excepted_category,     ///< "consent.excepted-category"
   consent_active,                ///< "consent.active" (permit)
-  btg_matrix_consent_only,       ///< "btg.matrix-consent-only": cell is `consent`, not break-the-glass
-  btg_owner_forbids,             ///< "btg.owner-forbids": owner type excludes break-the-glass
-  btg_restricted_category,       ///< "btg.restricted-category"
-  btg_not_yet_valid,             ///< "btg.not-yet-valid"
-  btg_expired,                   ///< "btg.expired"
-  btg_valid,                     ///< "btg.valid" (permit, break_glass flag set)
+  btg_matrix_consent_only,  ///< "btg.matrix-consent-only": cell is `consent`, not break-the-glass
+  btg_owner_forbids,        ///< "btg.owner-forbids": owner type excludes break-the-glass
+  btg_restricted_category,  ///< "btg.restricted-category"
+  btg_not_yet_valid,        ///< "btg.not-yet-valid"
+  btg_expired,              ///< "btg.expired"
+  btg_valid,                ///< "btg.valid" (permit, break_glass flag set)
 };
 
 /// "consent.active", "matrix.no", ... (without the ":<id>" suffix).
@@ -82,7 +83,15 @@ struct AccessDecision {
 
 /// The checks in the order decide() runs them.
 enum class Check : std::uint8_t {
-  request, partner, worker, relationship, matrix, own_data, client_link, disclosure, consent,
+  request,
+  partner,
+  worker,
+  relationship,
+  matrix,
+  own_data,
+  client_link,
+  disclosure,
+  consent,
   break_glass,
 };
 

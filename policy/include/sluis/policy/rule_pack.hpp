@@ -87,7 +87,8 @@ class RulePackError final : public std::runtime_error {
 };
 
 /// Used by boost::system::result when value() is called on a failed load.
-[[noreturn]] void throw_exception_from_error(const Diagnostics& d, const boost::source_location& loc);
+[[noreturn]] void throw_exception_from_error(const Diagnostics& d,
+                                             const boost::source_location& loc);
 
 /// A validated rule pack. Immutable after loading; safe to share between threads (const use).
 /// Every lookup by id is O(1) and allocation-free; lookups by name are for request parsing only.
@@ -98,7 +99,9 @@ class RulePack {
   /// The file (or name) the pack was parsed from.
   [[nodiscard]] const std::string& source() const noexcept { return source_; }
 
-  [[nodiscard]] std::span<const PartnerTypeDef> partner_types() const noexcept { return partner_types_; }
+  [[nodiscard]] std::span<const PartnerTypeDef> partner_types() const noexcept {
+    return partner_types_;
+  }
   [[nodiscard]] std::span<const RoleDef> roles() const noexcept { return roles_; }
   [[nodiscard]] std::span<const CategoryDef> categories() const noexcept { return categories_; }
   [[nodiscard]] std::span<const PurposeDef> purposes() const noexcept { return purposes_; }
@@ -110,13 +113,19 @@ class RulePack {
   [[nodiscard]] std::optional<PurposeId> purpose(std::string_view name) const noexcept;
 
   /// Id → definition. Precondition: the id came from this pack.
-  [[nodiscard]] const PartnerTypeDef& def(PartnerTypeId id) const noexcept { return partner_types_[id.value]; }
+  [[nodiscard]] const PartnerTypeDef& def(PartnerTypeId id) const noexcept {
+    return partner_types_[id.value];
+  }
   [[nodiscard]] const RoleDef& def(RoleId id) const noexcept { return roles_[id.value]; }
-  [[nodiscard]] const CategoryDef& def(CategoryId id) const noexcept { return categories_[id.value]; }
+  [[nodiscard]] const CategoryDef& def(CategoryId id) const noexcept {
+    return categories_[id.value];
+  }
   [[nodiscard]] const PurposeDef& def(PurposeId id) const noexcept { return purposes_[id.value]; }
 
   /// True when the id is in range for this pack (the decision checks this first).
-  [[nodiscard]] bool valid(PartnerTypeId id) const noexcept { return id.value < partner_types_.size(); }
+  [[nodiscard]] bool valid(PartnerTypeId id) const noexcept {
+    return id.value < partner_types_.size();
+  }
   [[nodiscard]] bool valid(RoleId id) const noexcept { return id.value < roles_.size(); }
   [[nodiscard]] bool valid(CategoryId id) const noexcept { return id.value < categories_.size(); }
   [[nodiscard]] bool valid(PurposeId id) const noexcept { return id.value < purposes_.size(); }
@@ -133,7 +142,8 @@ class RulePack {
   [[nodiscard]] CategorySet disclosed(PartnerTypeId owner, PartnerTypeId recipient) const noexcept {
     return disclosure_[owner.value * partner_types_.size() + recipient.value];
   }
-  /// True when data owned by this partner type leaves only to partners the client linked their card to.
+  /// True when data owned by this partner type leaves only to partners the client linked their card
+  /// to.
   [[nodiscard]] bool requires_client_link(PartnerTypeId owner) const noexcept {
     return require_link_.contains(owner);
   }
@@ -145,16 +155,26 @@ class RulePack {
   [[nodiscard]] CategorySet restricted_categories() const noexcept { return restricted_; }
   [[nodiscard]] CategorySet identifying_categories() const noexcept { return identifying_; }
   /// True when a fragment of this category may be stored on an anonymous client (not identifying).
-  [[nodiscard]] bool accepts_on_anonymous_client(CategoryId c) const noexcept { return !identifying_.contains(c); }
+  [[nodiscard]] bool accepts_on_anonymous_client(CategoryId c) const noexcept {
+    return !identifying_.contains(c);
+  }
 
-  [[nodiscard]] bool may_record_consent(RoleId r) const noexcept { return roles_[r.value].may_record_consent; }
-  [[nodiscard]] bool may_erase_client(RoleId r) const noexcept { return roles_[r.value].may_erase_client; }
-  [[nodiscard]] std::chrono::days retention(CategoryId c) const noexcept { return categories_[c.value].retention; }
+  [[nodiscard]] bool may_record_consent(RoleId r) const noexcept {
+    return roles_[r.value].may_record_consent;
+  }
+  [[nodiscard]] bool may_erase_client(RoleId r) const noexcept {
+    return roles_[r.value].may_erase_client;
+  }
+  [[nodiscard]] std::chrono::days retention(CategoryId c) const noexcept {
+    return categories_[c.value].retention;
+  }
 
   /// Longest period a consent provision may span.
   [[nodiscard]] std::chrono::days consent_max_duration() const noexcept { return consent_max_; }
   /// Longest a break-the-glass grant may last.
-  [[nodiscard]] std::chrono::minutes break_glass_max_duration() const noexcept { return break_glass_max_; }
+  [[nodiscard]] std::chrono::minutes break_glass_max_duration() const noexcept {
+    return break_glass_max_;
+  }
   /// Bounds on a break-the-glass reason, in characters (UTF-8 code points).
   [[nodiscard]] std::size_t break_glass_reason_min_chars() const noexcept { return reason_min_; }
   [[nodiscard]] std::size_t break_glass_reason_max_chars() const noexcept { return reason_max_; }
@@ -176,8 +196,8 @@ class RulePack {
   std::vector<RoleDef> roles_;
   std::vector<CategoryDef> categories_;
   std::vector<PurposeDef> purposes_;
-  std::vector<MatrixCell> matrix_;         // roles × categories
-  std::vector<CategorySet> disclosure_;    // owner type × recipient type
+  std::vector<MatrixCell> matrix_;       // roles × categories
+  std::vector<CategorySet> disclosure_;  // owner type × recipient type
   PartnerTypeSet require_link_;
   PartnerTypeSet owner_break_glass_;
   CategorySet restricted_;

@@ -19,8 +19,7 @@ inline constexpr std::size_t kMaxNamesPerKind = 64;
 
 /// A name interned by a RulePack: an index into the pack's definitions of that kind. Only
 /// meaningful together with the pack that produced it (re-resolve names after a pack reload).
-template <class Tag>
-struct NameId {
+template <class Tag> struct NameId {
   std::uint8_t value = 0;
   friend constexpr auto operator<=>(const NameId&, const NameId&) = default;
 };
@@ -35,8 +34,7 @@ using CategoryId = NameId<CategoryTag>;
 using PurposeId = NameId<PurposeTag>;
 
 /// A set of interned names of one kind, as a 64-bit mask (allocation-free, O(1) membership).
-template <class Id>
-class NameSet {
+template <class Id> class NameSet {
  public:
   constexpr NameSet() noexcept = default;
   [[nodiscard]] static constexpr NameSet from_bits(std::uint64_t bits) noexcept {
@@ -51,13 +49,16 @@ class NameSet {
   [[nodiscard]] constexpr bool empty() const noexcept { return bits_ == 0; }
   [[nodiscard]] constexpr int size() const noexcept { return std::popcount(bits_); }
   [[nodiscard]] constexpr std::uint64_t bits() const noexcept { return bits_; }
-  [[nodiscard]] constexpr NameSet operator|(NameSet o) const noexcept { return from_bits(bits_ | o.bits_); }
-  [[nodiscard]] constexpr NameSet operator&(NameSet o) const noexcept { return from_bits(bits_ & o.bits_); }
+  [[nodiscard]] constexpr NameSet operator|(NameSet o) const noexcept {
+    return from_bits(bits_ | o.bits_);
+  }
+  [[nodiscard]] constexpr NameSet operator&(NameSet o) const noexcept {
+    return from_bits(bits_ & o.bits_);
+  }
   friend constexpr bool operator==(const NameSet&, const NameSet&) = default;
 
   /// Calls f(Id) for every member in ascending id order.
-  template <class F>
-  constexpr void for_each(F&& f) const {
+  template <class F> constexpr void for_each(F&& f) const {
     for (std::uint64_t b = bits_; b != 0; b &= b - 1) {
       f(Id{static_cast<std::uint8_t>(std::countr_zero(b))});
     }
@@ -82,8 +83,8 @@ inline constexpr std::size_t kMaxIdLength = 128;
 /// Formats a time as RFC 3339 UTC, e.g. "2025-03-01T09:30:00Z".
 [[nodiscard]] std::string format_time(Time t);
 
-/// Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339, UTC, no fraction, no offset); nullopt otherwise,
-/// including impossible dates such as 2025-02-30.
+/// Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339, UTC, no fraction, no offset); nullopt
+/// otherwise, including impossible dates such as 2025-02-30.
 [[nodiscard]] std::optional<Time> parse_time(std::string_view text) noexcept;
 
 }  // namespace sluis::policy
