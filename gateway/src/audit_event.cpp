@@ -1,6 +1,8 @@
 // Audit event names and the canonical byte encoding the Merkle leaves are computed over.
 #include "sluis/gateway/audit_event.hpp"
 
+#include "json_text.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -81,22 +83,7 @@ bool acceptable(std::string_view s) noexcept {
 }
 
 void put_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0f];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
+  detail::append_json_string(out, s);
 }
 
 void put_member(std::string& out, std::string_view name, std::string_view value) {
@@ -249,5 +236,28 @@ std::vector<AuditEvent> audit_events_for_read(const ReadAuditContext& context,
   }
   return out;
 }
+
+namespace detail {
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0f];
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
+}  // namespace detail
 
 }  // namespace sluis::gateway

@@ -1,6 +1,8 @@
 // Access reports for clients (nl/fr/en, text and printable HTML), the DPO report, and exports.
 #include "sluis/gateway/audit_report.hpp"
 
+#include "json_text.hpp"
+
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/policy/types.hpp"
 
@@ -247,22 +249,9 @@ std::string html_escape(std::string_view s) {
 }
 
 std::string json_string(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0f];
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
+  std::string out;
+  detail::append_json_string(out, s);
+  return out;
 }
 
 std::string partner_name(std::string_view id, const ReportNames& names) {
