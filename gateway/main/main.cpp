@@ -2,10 +2,14 @@
 #include "startup.hpp"
 
 #include "sluis/gateway/api.hpp"
+#include "sluis/gateway/break_glass_expiry.hpp"
+#include "sluis/gateway/operator.hpp"
+#include "sluis/gateway/operator_channel.hpp"
 #include "sluis/gateway/server.hpp"
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 int main(int argc, char** argv) {
   using namespace sluis;
@@ -24,7 +28,11 @@ int main(int argc, char** argv) {
     {
       // The root key is needed only to open the store and the log; it is wiped when this scope
       // ends (they keep their own derived keys in guarded memory).
-      const auto root = daemon::unlock_root_key(config.key_file, cli.passphrase_file);
+      auto passphrase_file = cli.passphrase_file;
+      if (!passphrase_file && !config.passphrase_file.empty()) {
+        passphrase_file = config.passphrase_file;
+      }
+      const auto root = daemon::unlock_root_key(config.key_file, passphrase_file);
       store = daemon::open_store(config, root);
       audit = daemon::open_audit_log(config, root);
     }
@@ -36,22 +44,59 @@ int main(int argc, char** argv) {
     context.rules = &rules;
     context.limits.max_body_bytes = config.limits.body_limit_bytes;
 
-    gateway::ServerHooks hooks;
-    hooks.log = log;
-    hooks.on_reload = [&rules, &config, log] {
+    // Operator acts (sluisctl over the local socket, SIGHUP) run through one audited path.
+    gateway::OperatorContext operator_context;
+    operator_context.store = store.get();
+    operator_context.audit = audit.get();
+    operator_context.rules = [&rules] { return rules.get(); };
+    operator_context.reload_rules = [&rules, &config]() -> std::string {
       // A broken pack never replaces a working one: the old rules stay in force.
       auto pack = policy::load_rule_pack(config.rule_pack.string());
       if (!pack) {
-        log->event(gateway::LogLevel::error, "rule_pack_reload_failed", "kept_previous_rule_pack");
-        std::fprintf(stderr,
-                     "sluisd: the rule pack %s did not load; the previous one stays in "
-                     "force:%s\n",
-                     config.rule_pack.c_str(), daemon::describe(pack.error(), 10).c_str());
-        return;
+        return "the rule pack " + config.rule_pack.string() +
+               " did not load; the previous one stays in force:" +
+               daemon::describe(pack.error(), 10);
       }
       rules.replace(std::make_shared<const policy::RulePack>(std::move(*pack)));
-      log->event(gateway::LogLevel::info, "rule_pack_reloaded");
+      return {};
     };
+
+    gateway::ServerHooks hooks;
+    hooks.log = log;
+    hooks.on_reload = [&operator_context, log] {
+      const auto answer = gateway::execute_operator_request(
+          operator_context, gateway::OperatorIdentity{"sighup"}, R"({"op":"policy.reload"})");
+      if (answer.starts_with(R"({"ok":true)")) {
+        log->event(gateway::LogLevel::info, "rule_pack_reloaded");
+      } else {
+        log->event(gateway::LogLevel::error, "rule_pack_reload_failed", "kept_previous_rule_pack");
+        std::fprintf(stderr, "sluisd: SIGHUP: %s\n", answer.c_str());
+      }
+    };
+
+    std::optional<gateway::OperatorChannel> channel;
+    if (!config.operator_socket.empty()) {
+      gateway::OperatorChannelOptions channel_options;
+      channel_options.socket = config.operator_socket;
+      channel_options.handler = [&operator_context, log](std::string_view request,
+                                                         const gateway::PeerAccount& peer) {
+        log->event(gateway::LogLevel::info, "operator_request");
+        return gateway::execute_operator_request(operator_context,
+                                                 gateway::OperatorIdentity{peer.user}, request);
+      };
+      try {
+        channel.emplace(std::move(channel_options));
+      } catch (const std::runtime_error& e) {
+        throw daemon::StartupRefusal(e.what());
+      }
+    }
+
+    // Ends of break-the-glass grants go on the record within seconds (and at start, for grants
+    // that ended while the gateway was stopped).
+    gateway::BreakGlassExpirySweeper sweeper(
+        *store, *audit, std::chrono::seconds(5), [log](boost::system::error_code) {
+          log->event(gateway::LogLevel::error, "break_glass_expiry_not_recorded", "will_retry");
+        });
 
     gateway::HttpsServer server(config, gateway::make_api_router(context), hooks);
     server.start();

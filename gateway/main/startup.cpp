@@ -160,7 +160,8 @@ std::unique_ptr<gateway::AuditLog> open_audit_log(const gateway::ServerConfig& c
   options.path = config.data_dir / "audit.db";
   // An existing log keeps the origin it was created with.
   std::error_code ec;
-  options.origin = fs::exists(options.path, ec) ? std::string() : std::string(kAuditOrigin);
+  options.origin = fs::exists(options.path, ec) ? std::string() : config.audit.origin;
+  options.checkpoint_interval = config.audit.checkpoint_interval;
   auto log = gateway::AuditLog::open(std::move(options), root);
   if (!log) {
     const auto e = log.error();
@@ -168,6 +169,11 @@ std::unique_ptr<gateway::AuditLog> open_audit_log(const gateway::ServerConfig& c
       throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
                            " does not open with this root key: the key file belongs to another "
                            "gateway, or the file is not a sluis audit log");
+    }
+    if (e == gateway::Errc::in_use) {
+      throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
+                           " is held by another process (another sluisd, or a sluisctl command "
+                           "working on a stopped gateway); stop it or wait for it to finish");
     }
     if (e == gateway::Errc::audit_log_inconsistent) {
       throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +

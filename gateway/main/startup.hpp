@@ -21,9 +21,6 @@ class StartupRefusal : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// The audit log's origin line for a log sluisd creates (an existing log keeps its own).
-inline constexpr const char* kAuditOrigin = "sluis-gateway/audit";
-
 /// sluisd's command line.
 struct CommandLine {
   std::filesystem::path config = "/etc/sluis/sluis.toml";

@@ -8,8 +8,13 @@
 #include "sluis/policy/types.hpp"
 #include "sqlite.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <limits>
 #include <map>
@@ -157,8 +162,37 @@ class ReadSnapshot {
 
 }  // namespace
 
+/// The writer's exclusive claim on the log: an flock on "<path>.lock", held while the log is open,
+/// so that exactly one process (sluisd, or sluisctl while sluisd is stopped) ever appends. A second
+/// writer would extend the file behind the first one's in-memory tree frontier.
+class WriterLock {
+ public:
+  WriterLock() = default;
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+  ~WriterLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+  }
+  [[nodiscard]] Result<void> acquire(const std::filesystem::path& log_path) {
+    const auto path = log_path.string() + ".lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) return err(Errc::storage_failure);
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int e = errno;
+      ::close(fd_);
+      fd_ = -1;
+      return err(e == EWOULDBLOCK ? Errc::in_use : Errc::storage_failure);
+    }
+    return {};
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 struct AuditLog::Impl final {
   AuditLogOptions options;
+  WriterLock writer_lock;
   std::string origin;
   std::optional<crypto::SigningKey> signer_slot;
   std::optional<crypto::NoteVerifierKey> verifier;
@@ -481,6 +515,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
     std::error_code ec;
     if (!std::filesystem::exists(opt.path, ec)) return err(Errc::not_found);
   } else {
+    if (auto r = impl->writer_lock.acquire(opt.path); !r) return r.error();
     if (auto r = impl->wdb.open(opt.path, key, opt.busy_timeout); !r) return r.error();
     if (auto r = impl->create_schema(); !r) return r.error();
   }

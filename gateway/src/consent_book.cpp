@@ -257,4 +257,30 @@ ConsentBook::break_glass_history(const ClientId& client) const {
   return collect_grants(*s);
 }
 
+Result<std::vector<BreakGlassGrant>> ConsentBook::expired_unrecorded(Instant now,
+                                                                     std::size_t limit) const {
+  auto& i = store_.impl();
+  std::lock_guard lock(i.mutex);
+  auto s = i.data.prepare(
+      "SELECT id, client_id, partner_id, worker_id, categories, reason, starts_at, expires_at "
+      "FROM break_glass_grants WHERE expiry_recorded = 0 AND expires_at <= ?1 "
+      "ORDER BY expires_at, rowid LIMIT ?2");
+  if (!s) return s.error();
+  s->bind(1, to_db(now)).bind(2, static_cast<std::int64_t>(limit));
+  return collect_grants(*s);
+}
+
+Result<void> ConsentBook::mark_expiry_recorded(std::span<const std::string> grant_ids) {
+  auto& i = store_.impl();
+  std::lock_guard lock(i.mutex);
+  sql::Transaction tx(i.data);
+  if (auto r = tx.begin(); !r) return r.error();
+  for (const auto& id : grant_ids) {
+    auto s = i.data.prepare("UPDATE break_glass_grants SET expiry_recorded = 1 WHERE id = ?");
+    if (!s) return s.error();
+    if (auto r = s->bind(1, id).run(); !r) return r;
+  }
+  return tx.commit();
+}
+
 }  // namespace sluis::gateway

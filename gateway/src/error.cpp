@@ -30,6 +30,7 @@ class GatewayCategory final : public boost::system::error_category {
     case Errc::audit_log_inconsistent:
       return "the audit log does not match its latest signed checkpoint; run sluisctl audit "
              "verify";
+    case Errc::in_use: return "another process holds this file for writing";
     }
     return "unknown gateway error";
   }

@@ -305,26 +305,36 @@ Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& ab
   return del->bind(1, absorbed.view()).run();
 }
 
-/// Registers one identifier inside the caller's transaction.
-Result<Registration> register_one(Impl& i, std::string_view partner_id,
-                                  crypto::IdentifierScheme scheme, std::string_view identifier) {
+/// The keyed digest of an identifier (normalised in memory that is wiped afterwards) and the
+/// client it names, if any. Errors: invalid_argument (malformed identifier), storage errors.
+Result<std::pair<crypto::IdentifierDigest, std::optional<ClientId>>>
+lookup_identifier(Impl& i, std::string_view partner_id, crypto::IdentifierScheme scheme,
+                  std::string_view identifier) {
   auto normalised = crypto::normalise_identifier(scheme, identifier, partner_id);
   if (!normalised) return make_error_code(Errc::invalid_argument);
   const auto digest = crypto::identifier_digest(i.identifier_key, scheme, *normalised);
   crypto::detail::zeroise(normalised->data(), normalised->size());
+  auto s = i.data.prepare("SELECT client_id FROM identifiers WHERE digest = ?");
+  if (!s) return s.error();
+  s->bind(1, digest);
+  auto row = s->step();
+  if (!row) return row.error();
   std::optional<ClientId> client;
-  {
-    auto s = i.data.prepare("SELECT client_id FROM identifiers WHERE digest = ?");
-    if (!s) return s.error();
-    s->bind(1, digest);
-    auto row = s->step();
-    if (!row) return row.error();
-    if (*row) {
-      auto c = client_from_blob(s->blob(0));
-      if (!c) return c.error();
-      client = *c;
-    }
+  if (*row) {
+    auto c = client_from_blob(s->blob(0));
+    if (!c) return c.error();
+    client = *c;
   }
+  return std::pair{digest, client};
+}
+
+/// Registers one identifier inside the caller's transaction.
+Result<Registration> register_one(Impl& i, std::string_view partner_id,
+                                  crypto::IdentifierScheme scheme, std::string_view identifier) {
+  auto found = lookup_identifier(i, partner_id, scheme, identifier);
+  if (!found) return found.error();
+  const auto& digest = found->first;
+  auto client = found->second;
   const bool existing = client.has_value();
   if (!client) {
     auto c = create_client(i, false);
@@ -341,6 +351,14 @@ Result<Registration> register_one(Impl& i, std::string_view partner_id,
 }
 
 }  // namespace
+
+bool is_valid_name(std::string_view s) noexcept {
+  return valid_name(s);
+}
+
+bool is_valid_worker_id(std::string_view s) noexcept {
+  return valid_text(s, 128);
+}
 
 Registry::Registry(Store& store, RegistryOptions options)
     : store_(store), options_(std::move(options)) {}
@@ -613,6 +631,17 @@ Result<Registration> Registry::replace_card(std::string_view partner_id,
   if (!rel) return rel.error();
   if (auto r = tx.commit(); !r) return r.error();
   return Registration{std::move(rel->first), true};
+}
+
+Result<ClientId> Registry::find_identified(crypto::IdentifierScheme scheme,
+                                           std::string_view identifier,
+                                           std::string_view case_partner_id) const {
+  auto& i = store_.impl();
+  std::lock_guard lock(i.mutex);
+  auto found = lookup_identifier(i, case_partner_id, scheme, identifier);
+  if (!found) return found.error();
+  if (!found->second) return make_error_code(Errc::not_found);
+  return *found->second;
 }
 
 Result<ClientId> Registry::resolve(std::string_view partner_id, std::string_view pseudonym) const {

@@ -24,7 +24,7 @@ struct Migration {
   const char* sql;
 };
 
-// The data store. Audit tables arrive as migration 2 (issue 5); fields are only ever sealed bytes.
+// The data store (the audit log has its own file). Fields are only ever sealed bytes.
 constexpr std::array kDataMigrations{
     Migration{1, R"sql(
 CREATE TABLE partners(
@@ -80,6 +80,12 @@ CREATE TABLE break_glass_grants(
   reason TEXT NOT NULL, starts_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
 CREATE INDEX break_glass_client ON break_glass_grants(client_id, expires_at);
 CREATE TABLE erasures(tag TEXT PRIMARY KEY, erased_at INTEGER NOT NULL, reason INTEGER NOT NULL);
+)sql"},
+    // Break-the-glass expiries are recorded in the audit log by a sweeper; this marks the grants
+    // whose end is on the record (docs/dpo-guide.md §5).
+    Migration{2, R"sql(
+ALTER TABLE break_glass_grants ADD COLUMN expiry_recorded INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX break_glass_pending ON break_glass_grants(expiry_recorded, expires_at);
 )sql"},
 };
 

@@ -1,21 +1,31 @@
-// sluisctl init | partner | worker: set up a gateway home, enrol partners and their workers.
+// sluisctl init | partner | worker | rotate | backup | client | status: set up a gateway home,
+// enrol partners and workers, rotate keys, back up, erase clients.
 //
-// These commands work on the gateway's files directly (store, key file, CA, revocation list).
-// SQLite's locking lets them run while sluisd runs: sluisd re-reads the revocation list within a
-// second of a change and checks partners and workers in the store on every request, so a
-// revocation or a disabled worker takes effect at once.
+// Every act after init is an operator act (gateway/operator): while sluisd runs, sluisctl asks it
+// over the operator socket, so the act is recorded by sluisd's own audit writer and takes effect
+// in its caches at once; while sluisd is stopped, sluisctl does the act on the files itself,
+// recorded in the audit log the same way (the log's writer lock keeps the two from mixing).
+// Certificates and the revocation list are files sluisctl writes in both cases; sluisd re-reads
+// the revocation list within a second of a change.
 #include "sluis/crypto/keyfile.hpp"
+#include "sluis/gateway/audit_log.hpp"
 #include "sluis/gateway/ca.hpp"
 #include "sluis/gateway/config.hpp"
-#include "sluis/gateway/registry.hpp"
+#include "sluis/gateway/operator.hpp"
+#include "sluis/gateway/operator_channel.hpp"
 #include "sluis/gateway/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
 #include "sluisctl/command.hpp"
 #include "sluisctl/options.hpp"
 #include "sluisctl/passphrase.hpp"
 
-#include <sys/stat.h>
+#include <boost/json.hpp>
+#include <sodium.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -27,6 +37,7 @@ namespace sluis::ctl {
 namespace {
 
 namespace fs = std::filesystem;
+namespace json = boost::json;
 using namespace std::chrono_literals;
 
 constexpr const char* kGatewayUsage =
@@ -51,7 +62,17 @@ constexpr const char* kGatewayUsage =
     "      Online backup of the data store (SQLCipher, no key material) into DIR2; with\n"
     "      --with-key-snapshot also a key-store snapshot (keep few, keep them short: see\n"
     "      docs/operations.md).\n"
-    "Every command that opens the store takes --passphrase-file F when the root key is sealed.\n";
+    "  sluisctl client erase --home DIR --reason TEXT [--yes]\n"
+    "        (--scheme national-register|bis|case-number [--case-partner ID]\n"
+    "         [--identifier-file F] | --partner ID --pseudonym P)\n"
+    "      Erases a client for good (crypto-shredding). The number is read from F or asked\n"
+    "      without echo, never taken from the command line. TEXT (e.g. the request's\n"
+    "      reference) goes into the audit log.\n"
+    "  sluisctl status --home DIR\n"
+    "      Says whether the gateway runs, with counts.\n"
+    "While sluisd runs these go through its operator socket ([paths] operator_socket) and are\n"
+    "audited by it; when it is stopped they work on the files, audited the same way, and need\n"
+    "the root key: --passphrase-file F (or [paths] passphrase_file) when it is sealed.\n";
 
 // The gateway home as the configuration describes it.
 struct Home {
@@ -108,18 +129,11 @@ crypto::RootKey unlock(const fs::path& key_file, const std::optional<std::string
   return std::move(*root);
 }
 
-std::unique_ptr<gateway::Store> open_store(const Home& home, const Options& opt) {
-  const auto root = unlock(home.config.key_file, opt.get("passphrase-file"));
-  auto store = gateway::Store::open(store_options(home.config), root);
-  if (!store) {
-    throw std::runtime_error("the store in " + home.config.data_dir.string() +
-                             " does not open: " + store.error().message());
-  }
-  return std::move(*store);
-}
-
-void check(const gateway::Result<void>& r, const std::string& what) {
-  if (!r) throw std::runtime_error(what + ": " + r.error().message());
+/// --passphrase-file, else the configuration's [paths] passphrase_file, else none (prompt).
+std::optional<std::string> passphrase_file(const Home& home, const Options& opt) {
+  if (auto f = opt.get("passphrase-file")) return f;
+  if (!home.config.passphrase_file.empty()) return home.config.passphrase_file.string();
+  return std::nullopt;
 }
 
 template <class T> void check_server(const gateway::ServerResult<T>& r, const std::string& what) {
@@ -225,6 +239,100 @@ int init(Args args) {
   return kExitOk;
 }
 
+// ---- operator acts: through the running gateway's socket, or here when it is stopped ----------
+
+std::string account_of_this_process() {
+  return gateway::account_name(static_cast<unsigned>(::geteuid()));
+}
+
+/// Wipes a request that may hold an identifier once it is no longer needed.
+void wipe(std::string& s) {
+  if (!s.empty()) sodium_memzero(s.data(), s.size());
+  s.clear();
+}
+
+/// Does one operator act (gateway/operator/include/sluis/gateway/operator.hpp) and returns the
+/// answer's members. When sluisd runs, the act goes over its operator socket, so sluisd's own
+/// audit writer records it and its caches see it; when sluisd is stopped, sluisctl opens the
+/// store and the audit log itself (taking the log's writer lock, which a running sluisd holds)
+/// and records it the same way. Throws std::runtime_error with the gateway's sentence when the act
+/// is refused.
+json::object operator_act(const Home& home, const Options& opt, std::string request) {
+  std::string answer;
+  const auto& socket = home.config.operator_socket;
+  auto call = gateway::call_operator_channel(socket, request, std::chrono::minutes(30));
+  if (call.outcome == gateway::OperatorCall::Outcome::failed) {
+    wipe(request);
+    throw std::runtime_error(call.error);
+  }
+  if (call.outcome == gateway::OperatorCall::Outcome::answered) {
+    answer = std::move(call.answer);
+  } else {
+    // The gateway is not running: do the act here, on the files, audited by this process.
+    const auto root = unlock(home.config.key_file, passphrase_file(home, opt));
+    gateway::AuditLogOptions log_options;
+    log_options.path = home.config.data_dir / "audit.db";
+    std::error_code ec;
+    log_options.origin =
+        fs::exists(log_options.path, ec) ? std::string() : home.config.audit.origin;
+    auto log = gateway::AuditLog::open(std::move(log_options), root);
+    if (!log) {
+      wipe(request);
+      if (log.error() == gateway::Errc::in_use) {
+        throw std::runtime_error(
+            "the gateway is running (it holds the audit log) but its operator socket " +
+            socket.string() +
+            " does not answer; check [paths] operator_socket in sluis.toml, or stop sluisd");
+      }
+      throw std::runtime_error("the audit log " + (home.config.data_dir / "audit.db").string() +
+                               " does not open: " + log.error().message() +
+                               "; acts are not done without their audit record");
+    }
+    auto store = gateway::Store::open(store_options(home.config), root);
+    if (!store) {
+      wipe(request);
+      throw std::runtime_error("the store in " + home.config.data_dir.string() +
+                               " does not open: " + store.error().message());
+    }
+    auto pack = std::make_shared<const policy::RulePack>(rule_pack(home));
+    gateway::OperatorContext context;
+    context.store = store->get();
+    context.audit = log->get();
+    context.rules = [pack] { return pack; };
+    answer = gateway::execute_operator_request(
+        context, gateway::OperatorIdentity{account_of_this_process()}, request);
+  }
+  wipe(request);
+  boost::system::error_code ec;
+  auto parsed = json::parse(answer, ec);
+  if (ec || !parsed.is_object()) {
+    throw std::runtime_error("the gateway's answer was not understood: " + answer);
+  }
+  auto& object = parsed.get_object();
+  if (!object["ok"].is_bool() || !object["ok"].get_bool()) {
+    const auto* error = object.if_contains("error");
+    throw std::runtime_error(error != nullptr && error->is_string()
+                                 ? std::string(error->get_string())
+                                 : "the gateway refused the act");
+  }
+  return std::move(object);
+}
+
+std::string text_of(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+void say(const json::object& answer) {
+  const auto message = text_of(answer, "message");
+  std::printf("%c%s.\n", message.empty() ? ' ' : static_cast<char>(std::toupper(message[0])),
+              message.empty() ? "" : message.c_str() + 1);
+}
+
+std::string request_of(json::object o) {
+  return json::serialize(o);
+}
+
 int partner_add(Args args) {
   const Options opt(args, {"home", "id", "type", "name", "passphrase-file", "p12-password-file"},
                     {});
@@ -233,15 +341,13 @@ int partner_add(Args args) {
   if (!gateway::is_valid_partner_id(id)) {
     throw UsageError("--id must be 1-64 characters of a-z, 0-9 and '-', e.g. ocmw-brussel");
   }
-  if (!rule_pack(home).partner_type(opt.require("type"))) {
-    throw UsageError("--type '" + opt.require("type") +
-                     "' is not a partner type of the rule pack (see its [partner-types])");
+  const fs::path out = home.partner_dir(id);
+  if (fs::exists(out / (id + ".crt"))) {
+    throw std::runtime_error("partner " + id + " has a certificate in " + out.string() +
+                             " already; see 'sluisctl partner list'");
   }
-  auto store = open_store(home, opt);
-  gateway::Registry registry(*store);
-  check(registry.add_partner(id, opt.require("type"), opt.require("name")),
-        "cannot add partner " + id + " (does it exist already? see 'sluisctl partner list')");
-
+  // The credentials are made first, into a staging directory: nothing is registered for a
+  // partner whose certificate could not be issued, and nothing is overwritten.
   auto ca = gateway::GatewayCa::load(home.config.tls.ca_certificate, home.ca_key());
   check_server(ca, "cannot load the gateway CA");
   gateway::PartnerCertificateRequest req;
@@ -249,11 +355,12 @@ int partner_add(Args args) {
   req.organisation = opt.require("name");
   auto cred = ca->issue_partner_certificate(req);
   check_server(cred, "cannot issue the certificate of " + id);
-  const fs::path out = home.partner_dir(id);
-  fs::create_directories(out);
-  fs::permissions(out, fs::perms::owner_all, fs::perm_options::replace);
-  check_server(cred->key.write_pem_file(out / (id + ".key")), "cannot write the partner key");
-  check_server(cred->certificate.write_pem_file(out / (id + ".crt")),
+  const fs::path staging = home.dir / "partners" / (".staging-" + id);
+  fs::remove_all(staging);
+  fs::create_directories(staging);
+  fs::permissions(staging, fs::perms::owner_all, fs::perm_options::replace);
+  check_server(cred->key.write_pem_file(staging / (id + ".key")), "cannot write the partner key");
+  check_server(cred->certificate.write_pem_file(staging / (id + ".crt")),
                "cannot write the partner certificate");
   if (auto pw_file = opt.get("p12-password-file")) {
     const auto pw = read_passphrase(pw_file, "", false);
@@ -262,11 +369,23 @@ int partner_add(Args args) {
     auto p12 = gateway::export_pkcs12(*cred, ca->certificate(), password, id);
     check_server(p12, "cannot export the PKCS#12 bundle");
     const mode_t old = ::umask(077);
-    std::ofstream f(out / (id + ".p12"), std::ios::binary | std::ios::trunc);
+    std::ofstream f(staging / (id + ".p12"), std::ios::binary | std::ios::trunc);
     ::umask(old);
     f.write(reinterpret_cast<const char*>(p12->data()), static_cast<std::streamsize>(p12->size()));
     if (!f.flush()) throw std::runtime_error("cannot write the PKCS#12 bundle");
   }
+  try {
+    (void)operator_act(home, opt,
+                       request_of({{"op", "partner.add"},
+                                   {"id", id},
+                                   {"type", opt.require("type")},
+                                   {"name", opt.require("name")}}));
+  } catch (...) {
+    fs::remove_all(staging);
+    throw;
+  }
+  fs::remove_all(out);
+  fs::rename(staging, out);
   std::printf("Partner %s added. Certificate (serial %s) and key are in %s — hand them to the "
               "partner over a secure channel; the key never needs to come back.\n",
               id.c_str(), cred->certificate.serial_hex().c_str(), out.c_str());
@@ -276,13 +395,12 @@ int partner_add(Args args) {
 int partner_list(Args args) {
   const Options opt(args, {"home", "passphrase-file"}, {});
   const Home home = Home::open(opt.require("home"));
-  auto store = open_store(home, opt);
-  auto partners = gateway::Registry(*store).list_partners();
-  if (!partners) throw std::runtime_error("cannot list partners: " + partners.error().message());
+  const auto answer = operator_act(home, opt, request_of({{"op", "partner.list"}}));
   std::printf("%-28s %-18s %-8s %s\n", "ID", "TYPE", "STATUS", "NAME");
-  for (const auto& p : *partners) {
-    std::printf("%-28s %-18s %-8s %s\n", p.id.c_str(), p.partner_type.c_str(),
-                p.revoked_at ? "revoked" : "active", p.display_name.c_str());
+  for (const auto& v : answer.at("partners").as_array()) {
+    const auto& p = v.as_object();
+    std::printf("%-28s %-18s %-8s %s\n", text_of(p, "id").c_str(), text_of(p, "type").c_str(),
+                text_of(p, "status").c_str(), text_of(p, "name").c_str());
   }
   return kExitOk;
 }
@@ -300,8 +418,7 @@ int partner_revoke(Args args) {
   check_server(list->add(cert->serial_hex()), "cannot add the serial");
   check_server(list->save_file(home.config.tls.revocation_list),
                "cannot write the revocation list");
-  auto store = open_store(home, opt);
-  check(gateway::Registry(*store).revoke_partner(id), "cannot revoke partner " + id);
+  (void)operator_act(home, opt, request_of({{"op", "partner.revoke"}, {"id", id}}));
   std::printf("Partner %s revoked: its certificate (serial %s) is refused from now on.\n",
               id.c_str(), cert->serial_hex().c_str());
   return kExitOk;
@@ -310,48 +427,30 @@ int partner_revoke(Args args) {
 int worker_cmd(std::string_view verb, Args args) {
   const Options opt(args, {"home", "partner", "worker", "role", "passphrase-file"}, {});
   const Home home = Home::open(opt.require("home"));
-  auto store = open_store(home, opt);
-  gateway::Registry registry(*store);
   const std::string partner = opt.require("partner");
   if (verb == "list") {
-    auto workers = registry.list_workers(partner);
-    if (!workers) throw std::runtime_error("cannot list workers: " + workers.error().message());
+    const auto answer =
+        operator_act(home, opt, request_of({{"op", "worker.list"}, {"partner", partner}}));
     std::printf("%-28s %-16s %s\n", "WORKER", "ROLE", "STATUS");
-    for (const auto& w : *workers) {
-      std::printf("%-28s %-16s %s\n", w.worker_id.c_str(), w.role.c_str(),
-                  w.active ? "active" : "disabled");
+    for (const auto& v : answer.at("workers").as_array()) {
+      const auto& w = v.as_object();
+      std::printf("%-28s %-16s %s\n", text_of(w, "worker").c_str(), text_of(w, "role").c_str(),
+                  text_of(w, "status").c_str());
     }
     return kExitOk;
   }
-  const std::string worker = opt.require("worker");
-  if (verb == "add") {
-    if (!rule_pack(home).role(opt.require("role"))) {
-      throw UsageError("--role '" + opt.require("role") +
-                       "' is not a role of the rule pack (see its [roles])");
-    }
-    if (!registry.find_partner(partner)) {
-      throw UsageError("there is no partner '" + partner + "'; see 'sluisctl partner list'");
-    }
-    check(registry.add_worker(partner, worker, opt.require("role")),
-          "cannot add worker " + worker + " (enrolled already?)");
-    std::printf("Worker %s enrolled at %s.\n", worker.c_str(), partner.c_str());
-  } else {
-    const bool enable = verb == "enable";
-    check(registry.set_worker_active(partner, worker, enable), "cannot change the worker");
-    std::printf("Worker %s at %s %s.\n", worker.c_str(), partner.c_str(),
-                enable ? "enabled" : "disabled: refused from now on");
-  }
+  json::object request{{"op", "worker." + std::string(verb)},
+                       {"partner", partner},
+                       {"worker", opt.require("worker")}};
+  if (verb == "add") request["role"] = opt.require("role");
+  say(operator_act(home, opt, request_of(std::move(request))));
   return kExitOk;
 }
 
 int rotate(Args args) {
   const Options opt(args, {"home", "passphrase-file"}, {});
   const Home home = Home::open(opt.require("home"));
-  auto store = open_store(home, opt);
-  auto version = store->rotate_kek();
-  if (!version) throw std::runtime_error("rotation failed: " + version.error().message());
-  std::printf("Key-encryption key rotated: version %u is current; older versions are destroyed.\n",
-              version->value);
+  say(operator_act(home, opt, request_of({{"op", "key.rotate"}})));
   return kExitOk;
 }
 
@@ -359,22 +458,91 @@ int backup(Args args) {
   const Options opt(args, {"home", "out", "passphrase-file"}, {"with-key-snapshot"});
   const Home home = Home::open(opt.require("home"));
   const fs::path out = fs::absolute(opt.require("out"));
-  fs::create_directories(out);
-  fs::permissions(out, fs::perms::owner_all, fs::perm_options::replace);
-  auto store = open_store(home, opt);
-  const auto stamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-  const fs::path data = out / ("data-" + stamp + ".db");
-  check(store->backup_data(data), "the data backup failed");
-  std::printf("Data store backed up to %s (encrypted; no key material).\n", data.c_str());
+  const auto answer = operator_act(home, opt,
+                                   request_of({{"op", "backup"},
+                                               {"out", out.string()},
+                                               {"key_snapshot", opt.flag("with-key-snapshot")}}));
+  say(answer);
   if (opt.flag("with-key-snapshot")) {
-    const fs::path keys = out / ("keys-" + stamp + ".db");
-    check(store->snapshot_key_store(keys), "the key-store snapshot failed");
-    std::printf("Key store snapshot written to %s. It can bring back erased clients' keys until\n"
-                "it is destroyed: keep it apart from data backups and delete it on schedule.\n",
-                keys.c_str());
+    std::printf(
+        "The key-store snapshot can bring back erased clients' keys until it is destroyed:\n"
+        "keep it apart from data backups and delete it on schedule.\n");
   }
+  return kExitOk;
+}
+
+int status(Args args) {
+  const Options opt(args, {"home", "passphrase-file"}, {});
+  const Home home = Home::open(opt.require("home"));
+  auto call = gateway::call_operator_channel(
+      home.config.operator_socket, request_of({{"op", "status"}}), std::chrono::seconds(10));
+  if (call.outcome == gateway::OperatorCall::Outcome::no_gateway) {
+    std::printf("The gateway is not running (nothing answers on %s).\n",
+                home.config.operator_socket.c_str());
+    return kExitFailed;
+  }
+  if (call.outcome == gateway::OperatorCall::Outcome::failed) throw std::runtime_error(call.error);
+  boost::system::error_code ec;
+  auto answer = json::parse(call.answer, ec);
+  if (ec || !answer.is_object())
+    throw std::runtime_error("the gateway's answer was not understood");
+  const auto& o = answer.as_object();
+  std::printf("The gateway is running: %s partners, %s clients, %s audit events (log %s).\n",
+              json::serialize(o.at("partners")).c_str(), json::serialize(o.at("clients")).c_str(),
+              json::serialize(o.at("audit_events")).c_str(), text_of(o, "audit_origin").c_str());
+  return kExitOk;
+}
+
+bool confirmed_on_terminal(std::string_view what) {
+  if (::isatty(STDIN_FILENO) == 0) return false;
+  std::printf("%.*s\nType 'erase' to confirm: ", static_cast<int>(what.size()), what.data());
+  std::fflush(stdout);
+  char line[32] = {};
+  if (std::fgets(line, sizeof line, stdin) == nullptr) return false;
+  return std::string_view(line).starts_with("erase");
+}
+
+int client_erase(Args args) {
+  const Options opt(args,
+                    {"home", "scheme", "identifier-file", "case-partner", "partner", "pseudonym",
+                     "reason", "passphrase-file"},
+                    {"yes"});
+  const Home home = Home::open(opt.require("home"));
+  const auto reason = opt.require("reason");
+  json::object request{{"op", "client.erase"}, {"reason", reason}};
+  std::string described;
+  if (auto pseudonym = opt.get("pseudonym")) {
+    if (opt.get("scheme")) throw UsageError("give either --scheme or --partner/--pseudonym");
+    request["partner"] = opt.require("partner");
+    request["pseudonym"] = *pseudonym;
+    described = "the client known to " + opt.require("partner") + " as " + *pseudonym;
+  } else {
+    const auto scheme = opt.get("scheme");
+    if (!scheme) {
+      throw UsageError("name the client: --scheme national-register|bis|case-number (the number "
+                       "is read from --identifier-file or asked without echo), or --partner and "
+                       "--pseudonym");
+    }
+    request["scheme"] = *scheme;
+    if (auto cp = opt.get("case-partner")) request["case_partner"] = *cp;
+    // The identifier never goes on the command line (shell history, ps): a file or a prompt.
+    const auto identifier =
+        read_passphrase(opt.get("identifier-file"), "Client's " + *scheme + " number: ", false);
+    request["identifier"] = std::string_view(
+        reinterpret_cast<const char*>(identifier.reveal().data()), identifier.reveal().size());
+    described = "the client with this " + *scheme + " number";
+  }
+  const std::string warning = "This erases " + described +
+                              " for good: every fragment, pseudonym, relationship and consent, "
+                              "and the keys of their data (also in every backup).";
+  if (!opt.flag("yes") && !confirmed_on_terminal(warning)) {
+    throw UsageError("an erasure cannot be undone; confirm it on a terminal, or pass --yes");
+  }
+  std::string serialized = json::serialize(request);
+  for (auto& [k, v] : request) {
+    if (v.is_string()) sodium_memzero(v.get_string().data(), v.get_string().size());
+  }
+  say(operator_act(home, opt, std::move(serialized)));
   return kExitOk;
 }
 
@@ -405,6 +573,16 @@ int run_rotate(Args args) {
 
 int run_backup(Args args) {
   return guarded("backup", &backup, args);
+}
+
+int run_status(Args args) {
+  return guarded("status", &status, args);
+}
+
+int run_client(Args args) {
+  if (!args.empty() && args[0] == "erase") return guarded("client", &client_erase, args.subspan(1));
+  std::fputs(kGatewayUsage, stderr);
+  return kExitUsage;
 }
 
 int run_partner(Args args) {

@@ -17,6 +17,8 @@ constexpr std::string_view kUsage =
     "  worker  add | list | disable | enable   named workers at a partner\n"
     "  rotate                       rotate the key-encryption key\n"
     "  backup                       back up the data store (and optionally the key store)\n"
+    "  client  erase                erase a client for good (crypto-shredding)\n"
+    "  status                       is the gateway running? (its operator socket)\n"
     "  key     new | check          create or check a root key file\n"
     "  card    new | pseudonym      anonymous client cards (low-threshold services)\n"
     "  policy  check | explain      validate a rule pack, explain an access decision\n"
@@ -43,6 +45,8 @@ int main(int argc, char** argv) {
     if (group == "worker") return run_worker(rest);
     if (group == "rotate") return run_rotate(rest);
     if (group == "backup") return run_backup(rest);
+    if (group == "client") return run_client(rest);
+    if (group == "status") return run_status(rest);
     if (group == "card") return run_card(rest);
     if (group == "policy") return run_policy(rest);
     if (group == "audit") return run_audit(rest);

@@ -52,11 +52,26 @@ max_requests_per_connection = 1000  # then the connection is closed (Connection:
 data_dir = "data"                   # the store's directory
 key_file = "keys/root.key"          # root key file
 rule_pack = "policy/rules.toml"     # the rule pack
+passphrase_file = ""                # file holding the root key passphrase (sealed key); "" = none
+operator_socket = "run/operator.sock" # local socket for sluisctl (owner only); "" = no channel
+
+[audit]
+origin = "sluis-gateway/audit"      # the log's name in signed checkpoints (fixed at creation)
+checkpoint_interval_ms = 1000       # a signed checkpoint at least this often while events arrive
 
 [log]
 destination = "stderr"              # "stderr", "stdout" or a file path (appended)
 level = "info"                      # debug, info, warn or error
 )toml";
+
+// sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
+constexpr std::size_t kMaxSocketPath = 108;
+
+bool is_valid_audit_origin(std::string_view origin) {
+  if (origin.empty() || origin.size() > 128) return false;
+  return std::all_of(origin.begin(), origin.end(),
+                     [](char ch) { return ch > ' ' && ch < 0x7f && ch != '+'; });
+}
 
 /// Collects the key handlers of one table and reports unknown keys with their line.
 class Reader {
@@ -196,8 +211,9 @@ ServerConfig parse_server_config(std::string_view text, std::string_view source_
   auto resolve = [&](std::filesystem::path& p) {
     if (!p.is_absolute()) p = (base_dir / p).lexically_normal();
   };
-  for (auto* p : {&c.tls.certificate, &c.tls.private_key, &c.tls.ca_certificate,
-                  &c.tls.revocation_list, &c.data_dir, &c.key_file, &c.rule_pack}) {
+  for (auto* p :
+       {&c.tls.certificate, &c.tls.private_key, &c.tls.ca_certificate, &c.tls.revocation_list,
+        &c.data_dir, &c.key_file, &c.rule_pack, &c.operator_socket}) {
     resolve(*p);
   }
   toml::source_region metrics_at{};
@@ -214,6 +230,14 @@ ServerConfig parse_server_config(std::string_view text, std::string_view source_
   const auto path = [&](T table, T key, std::filesystem::path& out) {
     return KeySpec{key,
                    [&, table, key](const toml::node& n) { out = rd.path_value(n, table, key); }};
+  };
+  // A path that may be switched off with "".
+  const auto optional_path = [&](T table, T key, std::filesystem::path& out) {
+    return KeySpec{key, [&, table, key](const toml::node& n) {
+                     out = rd.string_value(n, table, key, true).empty()
+                               ? std::filesystem::path()
+                               : rd.path_value(n, table, key);
+                   }};
   };
   const auto threads = [&](T table, T key, unsigned& out) {
     return KeySpec{key, [&, table, key](const toml::node& n) {
@@ -266,7 +290,19 @@ ServerConfig parse_server_config(std::string_view text, std::string_view source_
              100'000'000)}},
       {"paths",
        {path("paths", "data_dir", c.data_dir), path("paths", "key_file", c.key_file),
-        path("paths", "rule_pack", c.rule_pack)}},
+        path("paths", "rule_pack", c.rule_pack),
+        optional_path("paths", "passphrase_file", c.passphrase_file),
+        optional_path("paths", "operator_socket", c.operator_socket)}},
+      {"audit",
+       {{"origin",
+         [&](const toml::node& n) {
+           c.audit.origin = rd.string_value(n, "audit", "origin");
+           if (!is_valid_audit_origin(c.audit.origin)) {
+             rd.fail(n.source(), "'origin' in [audit] must be 1-128 printable ASCII characters "
+                                 "without spaces or '+', e.g. \"ocmw-brussel.example/audit\"");
+           }
+         }},
+        ms("audit", "checkpoint_interval_ms", c.audit.checkpoint_interval)}},
       {"log",
        {{"destination",
          [&](const toml::node& n) {
@@ -318,6 +354,10 @@ ServerConfig parse_server_config(std::string_view text, std::string_view source_
       }
       spec->handle(node);
     }
+  }
+  if (!c.operator_socket.empty() && c.operator_socket.string().size() >= kMaxSocketPath) {
+    rd.fail({}, "[paths] operator_socket is longer than " + std::to_string(kMaxSocketPath - 1) +
+                    " bytes, which a local socket's path cannot be; choose a shorter path");
   }
   if (c.metrics_enabled && !is_loopback_address(c.metrics_address)) {
     rd.fail(metrics_at, "'address' in [metrics] must be a loopback address (127.0.0.1 or ::1): "

@@ -250,6 +250,23 @@ TEST_CASE("configuration: defaults, and refusals that name file and line", "[con
              Catch::StartsWith("sluis.toml:2: this is not valid TOML"));
   CHECK_THAT(message("[log]\nlevel = \"loud\"\n"), Catch::StartsWith("sluis.toml:2:"));
   CHECK_THAT(message("[tls]\nallow_tls12 = 1\n"), Catch::Contains("true or false"));
+  // Operator socket, passphrase file, audit settings.
+  CHECK(def.operator_socket == std::filesystem::path("/etc/sluis/run/operator.sock"));
+  CHECK(def.passphrase_file.empty());
+  CHECK(def.audit.origin == plain.audit.origin);
+  const auto audit = gw::parse_server_config(
+      "[paths]\noperator_socket = \"\"\npassphrase_file = \"keys/pass\"\n"
+      "[audit]\norigin = \"ocmw.example/audit\"\ncheckpoint_interval_ms = 250\n",
+      "t.toml", "/base");
+  CHECK(audit.operator_socket.empty());
+  CHECK(audit.passphrase_file == std::filesystem::path("/base/keys/pass"));
+  CHECK(audit.audit.origin == "ocmw.example/audit");
+  CHECK(audit.audit.checkpoint_interval == std::chrono::milliseconds(250));
+  CHECK_THAT(message("[audit]\norigin = \"two words\"\n"),
+             Catch::StartsWith("sluis.toml:2:") && Catch::Contains("origin"));
+  CHECK_THAT(message("[audit]\norigin = \"a+b\"\n"), Catch::StartsWith("sluis.toml:2:"));
+  CHECK_THAT(message("[paths]\noperator_socket = \"/" + std::string(120, 'x') + "\"\n"),
+             Catch::Contains("operator_socket") && Catch::Contains("shorter"));
   CHECK(gw::is_loopback_address("127.0.0.1"));
   CHECK(gw::is_loopback_address("127.8.0.1"));
   CHECK(gw::is_loopback_address("::1"));

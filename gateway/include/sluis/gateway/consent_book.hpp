@@ -6,6 +6,7 @@
 #include "sluis/gateway/error.hpp"
 #include "sluis/gateway/store.hpp"
 
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -45,6 +46,12 @@ class ConsentBook {
   [[nodiscard]] Result<std::vector<BreakGlassGrant>>
   break_glass_in_force(const ClientId& client, std::string_view partner_id,
                        std::string_view worker_id, Instant at) const;
+  /// Grants that ended at or before `now` whose end is not yet on the audit record, earliest
+  /// first, at most `limit` (across all clients).
+  [[nodiscard]] Result<std::vector<BreakGlassGrant>> expired_unrecorded(Instant now,
+                                                                       std::size_t limit) const;
+  /// Marks these grants' ends as recorded. Unknown ids (erased meanwhile) are ignored.
+  [[nodiscard]] Result<void> mark_expiry_recorded(std::span<const std::string> grant_ids);
   /// Every grant of the client (for review and the client's access report).
   [[nodiscard]] Result<std::vector<BreakGlassGrant>>
   break_glass_history(const ClientId& client) const;

@@ -27,6 +27,7 @@ enum class Errc {
   injected_failure = 13,        ///< a test's fault injection fired (never in production)
   unknown_worker = 14,          ///< the named worker is not enrolled at the calling partner
   audit_log_inconsistent = 15,  ///< the audit log does not match its latest signed checkpoint
+  in_use = 16,                  ///< another process holds the file for writing (its lock)
 };
 
 /// The error category of sluis::gateway ("sluis.gateway").

@@ -14,6 +14,11 @@
 
 namespace sluis::gateway {
 
+/// True for partner ids, partner types, roles and categories: 1-64 of a-z, 0-9, '-', '_', '.'.
+[[nodiscard]] bool is_valid_name(std::string_view s) noexcept;
+/// True for worker ids: 1-128 bytes, no control characters.
+[[nodiscard]] bool is_valid_worker_id(std::string_view s) noexcept;
+
 /// Registry settings the rule pack supplies.
 struct RegistryOptions {
   /// Partner types allowed to register clients anonymously from a card-derived pseudonym.
@@ -101,6 +106,12 @@ class Registry {
 
   // --- lookups ---
 
+  /// The client an identifier names, without registering anything (operator acts such as an
+  /// erasure ordered by the client). `case_partner_id` scopes case numbers (ignored for the
+  /// other schemes). Errors: invalid_argument (malformed identifier), not_found.
+  [[nodiscard]] Result<ClientId> find_identified(crypto::IdentifierScheme scheme,
+                                                 std::string_view identifier,
+                                                 std::string_view case_partner_id = {}) const;
   /// The client behind a partner's own pseudonym. Only a partner with a care relationship has
   /// one, so not_found covers "unknown" and "not yours" alike.
   [[nodiscard]] Result<ClientId> resolve(std::string_view partner_id,

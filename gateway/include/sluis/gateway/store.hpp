@@ -152,7 +152,7 @@ class DataKeyCache {
 class Store {
  public:
   /// The newest data-store schema version this code knows.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   /// The newest key-store schema version this code knows.
   static constexpr int kKeyStoreSchemaVersion = 1;
 

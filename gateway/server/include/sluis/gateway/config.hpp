@@ -44,6 +44,14 @@ struct LimitsConfig {
   std::size_t max_requests_per_connection = 1000;
 };
 
+/// The audit log's settings (docs/dpo-guide.md).
+struct AuditConfig {
+  /// The log's name in its signed checkpoints and the signing key's name; used when the log is
+  /// created. An existing log keeps the origin it was created with (witnesses pinned it).
+  std::string origin = "sluis-gateway/audit";
+  std::chrono::milliseconds checkpoint_interval{1000};  ///< a checkpoint at least this often
+};
+
 /// The whole server configuration. Relative paths in the file are resolved against the
 /// directory that holds the file.
 struct ServerConfig {
@@ -59,6 +67,13 @@ struct ServerConfig {
   std::filesystem::path data_dir = "data";
   std::filesystem::path key_file = "keys/root.key";
   std::filesystem::path rule_pack = "policy/rules.toml";
+  /// The root key's passphrase, for a sealed key file; empty = none (or sluisd --passphrase-file).
+  std::filesystem::path passphrase_file;
+  /// The operator channel: a local socket (mode 0600 in a 0700 directory) through which sluisctl
+  /// asks the running gateway to do operator acts, so they are audited by its own writer
+  /// (docs/operations.md). Empty = off.
+  std::filesystem::path operator_socket = "run/operator.sock";
+  AuditConfig audit;
   std::string log_destination = "stderr";  ///< "stderr", "stdout" or a file path
   LogLevel log_level = LogLevel::info;
 

@@ -1,0 +1,69 @@
+// Operator acts: what an operator asks of a gateway (partners, workers, key rotation, backups,
+// erasure, rule-pack reload), as JSON requests with JSON answers, each act audited before it is
+// done. The same code runs inside sluisd (behind the operator socket) and inside sluisctl when the
+// gateway is stopped, so an act is recorded the same way whichever process does it.
+#pragma once
+
+#include "sluis/gateway/audit_log.hpp"
+#include "sluis/gateway/domain.hpp"
+#include "sluis/gateway/store.hpp"
+#include "sluis/policy/rule_pack.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace sluis::gateway {
+
+/// Everything operator acts need. The pointed-to objects must outlive every call.
+struct OperatorContext {
+  Store* store = nullptr;
+  AuditLog* audit = nullptr;
+  /// The rule pack in force (partner types and roles must be names it defines).
+  std::function<std::shared_ptr<const policy::RulePack>()> rules;
+  /// Reloads the rule pack from its file and puts it in force; returns an empty string on
+  /// success, else a sentence naming what is wrong (the old pack then stays in force). Empty
+  /// function: reloading is not available (sluisctl on a stopped gateway loads the file at start).
+  std::function<std::string()> reload_rules;
+  /// The clock events are stamped with (system clock when empty).
+  std::function<Instant()> clock;
+};
+
+/// Who asked: the operating-system account on the other end of the operator socket, or the
+/// account running sluisctl. Events record it as worker "operator:<user>", role "operator".
+struct OperatorIdentity {
+  std::string user;
+};
+
+/// Executes one operator request and returns the JSON answer (compact, one line).
+///
+/// A request is a JSON object with "op" and that op's members; unknown members are refused:
+///   {"op":"status"}
+///   {"op":"partner.add","id":..,"type":..,"name":..}   {"op":"partner.list"}
+///   {"op":"partner.revoke","id":..}
+///   {"op":"worker.add","partner":..,"worker":..,"role":..}  {"op":"worker.list","partner":..}
+///   {"op":"worker.disable"|"worker.enable","partner":..,"worker":..}
+///   {"op":"key.rotate"}
+///   {"op":"backup","out":"/absolute/dir","key_snapshot":false}
+///   {"op":"client.erase","scheme":"national-register"|"bis"|"case-number","identifier":..,
+///    ["case_partner":..], "reason":..}
+///   {"op":"client.erase","partner":..,"pseudonym":..,"reason":..}
+///   {"op":"policy.reload"}
+/// The answer is {"ok":true,"message":<sentence>, ...op-specific members} or
+/// {"ok":false,"code":<stable code>,"error":<sentence a person can act on>}; codes: bad-request,
+/// not-found, conflict, unavailable (policy.reload outside sluisd), audit-unavailable, failed.
+///
+/// Every act is appended to the audit log (durably) before it is done; a refused request changes
+/// nothing and is not an act. If the act then fails in the store, a second event with decision
+/// "deny" and rule "store.failed" records that it did not happen. Events never carry an
+/// identifier: an erasure names the client by its audit pseudonym, the operator's reason as
+/// its purpose. Never throws. Thread-safe as the store and the log are.
+[[nodiscard]] std::string execute_operator_request(const OperatorContext& context,
+                                                   const OperatorIdentity& who,
+                                                   std::string_view request);
+
+/// The longest request execute_operator_request and the operator socket accept (bytes).
+inline constexpr std::size_t kMaxOperatorRequest = 64 * 1024;
+
+}  // namespace sluis::gateway
