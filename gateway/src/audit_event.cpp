@@ -16,7 +16,7 @@ struct ActionName {
   std::string_view name;
 };
 
-constexpr std::array<ActionName, 21> kActionNames{{
+constexpr std::array<ActionName, 24> kActionNames{{
     {AuditAction::registration, "registration"},
     {AuditAction::read, "read"},
     {AuditAction::fragment_write, "fragment-write"},
@@ -38,6 +38,9 @@ constexpr std::array<ActionName, 21> kActionNames{{
     {AuditAction::worker_enable, "worker-enable"},
     {AuditAction::restore, "restore"},
     {AuditAction::unlink, "unlink"},
+    {AuditAction::consent_read, "consent-read"},
+    {AuditAction::access_report, "access-report"},
+    {AuditAction::audit_query, "audit-query"},
 }};
 
 /// Well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).

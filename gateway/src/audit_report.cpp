@@ -97,6 +97,9 @@ enum Phrase : std::size_t {
   kActBreakGlassExpiry,
   kActRegistration,
   kActErasure,
+  kActConsentRead,
+  kActAccessReport,
+  kActAuditQuery,
   kPhraseCount,
 };
 
@@ -139,6 +142,11 @@ constexpr std::array<std::array<std::string_view, 3>, kPhraseCount> kPhrases{{
     {"noodtoegang beëindigd", "accès d'urgence terminé", "emergency access ended"},
     {"ingeschreven", "inscription", "registered"},
     {"gegevens gewist", "données effacées", "data erased"},
+    {"uw toestemmingen ingekeken", "a consulté vos consentements", "looked at your consents"},
+    {"dit overzicht opgevraagd", "a demandé ce relevé", "asked for this report"},
+    {"het toegangsregister over u ingekeken (functionaris voor gegevensbescherming)",
+     "a consulté le registre d'accès vous concernant (délégué à la protection des données)",
+     "looked at the access record about you (data protection officer)"},
 }};
 
 constexpr std::array<std::array<std::string_view, 12>, 3> kMonths{{
@@ -180,6 +188,9 @@ std::string_view action_phrase(AuditAction a, ReportLanguage l) {
   case AuditAction::break_glass_expiry: return phrase(kActBreakGlassExpiry, l);
   case AuditAction::registration: return phrase(kActRegistration, l);
   case AuditAction::erasure: return phrase(kActErasure, l);
+  case AuditAction::consent_read: return phrase(kActConsentRead, l);
+  case AuditAction::access_report: return phrase(kActAccessReport, l);
+  case AuditAction::audit_query: return phrase(kActAuditQuery, l);
   default: break;
   }
   return to_string(a);
@@ -197,6 +208,9 @@ bool concerns_client(const AuditEvent& e) {
   case AuditAction::break_glass_expiry:
   case AuditAction::registration:
   case AuditAction::erasure: return true;
+  case AuditAction::consent_read:
+  case AuditAction::access_report:
+  case AuditAction::audit_query: return e.decision == AuditDecision::permit;
   default: return false;
   }
 }
@@ -715,7 +729,10 @@ std::string export_fhir(const StoredEvent& se, std::string_view origin) {
   // sluis's own names travel in sluis code systems (the bindings are extensible/example).
   std::string crude = "E";
   switch (e.action) {
-  case AuditAction::read: crude = "R"; break;
+  case AuditAction::read:
+  case AuditAction::consent_read:
+  case AuditAction::access_report:
+  case AuditAction::audit_query: crude = "R"; break;
   case AuditAction::registration:
   case AuditAction::fragment_write:
   case AuditAction::consent_grant:

@@ -548,11 +548,17 @@ RulePackResult RulePackParser::run(std::string_view text) {
                    });
   read_definitions(section(root, "roles", "the roles workers have"), "roles", "role", pack_.roles_,
                    [&](RoleDef& d, const toml::table& t, const std::string& where) {
-                     check_keys(t, {"label", "may-record-consent", "may-erase-client"}, where);
+                     check_keys(
+                         t, {"label", "may-record-consent", "may-erase-client", "may-query-audit"},
+                         where);
                      if (auto v = req_string(t, "label", where)) d.label = *v;
                      if (auto v = req_bool(t, "may-record-consent", where))
                        d.may_record_consent = *v;
                      if (auto v = req_bool(t, "may-erase-client", where)) d.may_erase_client = *v;
+                     // Optional (default false): packs written before it keep loading.
+                     if (t.contains("may-query-audit")) {
+                       if (auto v = req_bool(t, "may-query-audit", where)) d.may_query_audit = *v;
+                     }
                    });
   read_definitions(
       section(root, "categories", "the kinds of fragment"), "categories", "category",

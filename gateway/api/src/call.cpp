@@ -313,18 +313,27 @@ Router build_router(const GatewayContext& context) {
   router.add("POST", "/v1/clients/{client}/consents",
              guarded(ctx, {A::consent_grant, true, false, true}, record_consent));
   router.add("GET", "/v1/clients/{client}/consents",
-             guarded(ctx, {std::nullopt, true, true, false}, list_consents));
+             guarded(ctx, {A::consent_read, true, true, false}, list_consents));
   router.add("DELETE", "/v1/clients/{client}/consents/{consent}",
              guarded(ctx, {A::consent_revoke, true, false, false}, revoke_consent));
   router.add("GET", "/v1/clients/{client}/consents/{consent}/receipt",
-             guarded(ctx, {std::nullopt, true, true, false}, consent_receipt));
+             guarded(ctx, {A::consent_read, true, true, false}, consent_receipt));
   router.add("POST", "/v1/clients/{client}/break-glass",
              guarded(ctx, {A::break_glass_start, true, false, true}, break_glass));
   router.add("POST", "/v1/links", guarded(ctx, {A::link, true, false, true}, link_card));
   router.add("DELETE", "/v1/clients/{client}",
              guarded(ctx, {A::erasure, true, false, false}, erase_client));
   router.add("GET", "/v1/clients/{client}/access-report",
-             guarded(ctx, {std::nullopt, true, true, false}, access_report));
+             guarded(ctx, {A::access_report, true, true, false}, access_report));
+  // Witnesses (a partner's system, no worker) and the partner's DPO.
+  router.add("GET", "/v1/audit/checkpoint",
+             guarded(ctx, {std::nullopt, false, false, false}, audit_checkpoint));
+  router.add("GET", "/v1/audit/proofs/inclusion",
+             guarded(ctx, {std::nullopt, false, false, false}, audit_inclusion_proof));
+  router.add("GET", "/v1/audit/proofs/consistency",
+             guarded(ctx, {std::nullopt, false, false, false}, audit_consistency_proof));
+  router.add("GET", "/v1/audit/events",
+             guarded(ctx, {A::audit_query, true, false, false}, audit_events));
   return router;
 }
 

@@ -133,5 +133,9 @@ HttpResponse revoke_consent(Call& call);
 HttpResponse consent_receipt(Call& call);
 HttpResponse break_glass(Call& call);
 HttpResponse access_report(Call& call);
+HttpResponse audit_checkpoint(Call& call);
+HttpResponse audit_inclusion_proof(Call& call);
+HttpResponse audit_consistency_proof(Call& call);
+HttpResponse audit_events(Call& call);
 
 }  // namespace sluis::gateway::api

@@ -180,6 +180,10 @@ HttpResponse list_consents(Call& call) {
     if (!concerns(r, parsed, call)) continue;
     out.push_back(consent_summary(r, parsed, call));
   }
+  AuditEvent seen = call.event(AuditAction::consent_read);
+  seen.decision = AuditDecision::permit;
+  seen.rule = "consent.list";
+  if (auto failed = record(call, seen)) return std::move(*failed);
   return json_answer(200, json::object{{"consents", std::move(out)}});
 }
 
@@ -234,6 +238,10 @@ HttpResponse consent_receipt(Call& call) {
   if (!lang) {
     return problem(call.req, 400, "unknown-language", "The language must be nl, fr or en");
   }
+  AuditEvent seen = call.event(AuditAction::consent_read);
+  seen.decision = AuditDecision::permit;
+  seen.rule = "consent.receipt:" + found.id;
+  if (auto failed = record(call, seen)) return std::move(*failed);
   HttpResponse res;
   res.status = 200;
   res.content_type = "text/html; charset=utf-8";
@@ -321,6 +329,11 @@ HttpResponse access_report(Call& call) {
   const auto lang = requested_language(call.req, ReportLanguage::nl);
   if (!lang) return problem(call.req, 400, "unknown-language", "The language must be nl, fr or en");
   if (auto refused = resolve_client(call)) return std::move(*refused);
+  // Recorded first, so the report the client receives shows that it was asked for.
+  AuditEvent seen = call.event(AuditAction::access_report);
+  seen.decision = AuditDecision::permit;
+  seen.rule = "access-report";
+  if (auto failed = record(call, seen)) return std::move(*failed);
   auto report = gateway::access_report(*call.ctx.audit, call.client_audit);
   if (!report) {
     return problem(call.req, 503, "audit-unavailable", "The audit log cannot be read now");

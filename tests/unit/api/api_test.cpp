@@ -1,4 +1,7 @@
 // Unit tests of the /v1 handlers without sockets: routing, audit ordering, strict JSON, receipts.
+#include "sluis/crypto/card.hpp"
+#include "sluis/crypto/encoding.hpp"
+#include "sluis/crypto/note.hpp"
 #include "sluis/gateway/api.hpp"
 #include "sluis/gateway/registry.hpp"
 
@@ -8,6 +11,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <random>
@@ -256,4 +260,240 @@ TEST_CASE("the consent receipt escapes every text it prints", "[api]") {
       api.call("ocmw-brussel", "ocmw-sw", "POST", "/v1/clients/" + client + "/consents", forged);
   CHECK(mismatch.status == 422);
   CHECK(code_of(mismatch) == "recorder-mismatch");
+}
+
+namespace {
+
+// The events one request appended, as "action/decision" in leaf order (reads sorted, since their
+// order follows the dossier's).
+std::vector<std::string> events_since(const Api& api, std::uint64_t since) {
+  std::vector<std::string> out;
+  for (auto leaf = since; leaf < api.audit->size(); ++leaf) {
+    const auto e = api.audit->event(leaf).value().event;
+    out.push_back(std::string(gw::to_string(e.action)) + "/" +
+                  std::string(gw::to_string(e.decision)));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string consent_for(const std::string& grantee, const std::string& category) {
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  using sluis::policy::format_time;
+  return R"({"legal_basis":"consent","provisions":[{"grantee":{"partner":")" + grantee +
+         R"("},"categories":[")" + category +
+         R"("],"purposes":["care-coordination"],"period":{"start":")" + format_time(now - 1h) +
+         R"(","end":")" + format_time(now + 24h) +
+         R"("}}],"evidence":{"recorded_by":{"partner":"ocmw-brussel","worker":"ocmw-sw",)"
+         R"("role":"social-worker"},"channel":"in-person","language":"nl","recorded_at":")" +
+         format_time(now - 1min) + R"("}})";
+}
+
+}  // namespace
+
+TEST_CASE("every API action produces exactly the expected events", "[api][audit]") {
+  Api api;
+  gw::Registry r(*api.store);
+  REQUIRE(r.add_worker("ocmw-brussel", "ocmw-dpo", "dpo"));
+  REQUIRE(r.add_partner("nachtopvang", "low-threshold", "Nachtopvang"));
+  REQUIRE(r.add_worker("nachtopvang", "dirk", "social-worker"));
+
+  std::string last_body;
+  // Runs one request and checks its status and the exact events it appended.
+  auto expect = [&](const std::string& what, const std::string& partner, const std::string& worker,
+                    const std::string& method, const std::string& target, const std::string& body,
+                    std::optional<std::string> purpose, int status,
+                    std::vector<std::string> events) {
+    INFO(what);
+    const auto before = api.audit->size();
+    auto res = api.call(partner, worker, method, target, body, std::move(purpose));
+    INFO(res.body);
+    CHECK(res.status == status);
+    std::sort(events.begin(), events.end());
+    CHECK(events_since(api, before) == events);
+    last_body = res.body;
+  };
+  const std::optional<std::string> care = "care-coordination";
+  const std::string nrn = R"({"identifier":{"scheme":"national-register","value":"85073003328"}})";
+
+  expect("identified registration", "ocmw-brussel", "ocmw-sw", "POST", "/v1/clients", nrn, {}, 201,
+         {"registration/n/a"});
+  const std::string p_ocmw(json::parse(last_body).at("client").as_string());
+  const std::string c = "/v1/clients/" + p_ocmw;
+  expect("fragment write", "ocmw-brussel", "ocmw-sw", "POST", c + "/fragments",
+         R"({"category":"housing","fields":{"situation":"x"}})", {}, 201,
+         {"fragment-write/permit"});
+  const std::string housing(json::parse(last_body).at("fragment").as_string());
+  expect("second fragment", "ocmw-brussel", "ocmw-sw", "POST", c + "/fragments",
+         R"({"category":"income","fields":{"source":"y"}})", {}, 201, {"fragment-write/permit"});
+  expect("new version", "ocmw-brussel", "ocmw-sw", "POST", c + "/fragments",
+         R"({"category":"housing","fields":{"situation":"z"},"supersedes":")" + housing + R"("})",
+         {}, 201, {"fragment-supersede/permit"});
+  expect("own read: one event per fragment", "ocmw-brussel", "ocmw-sw", "GET", c + "/dossier", {},
+         care, 200, {"read/permit", "read/permit"});
+
+  expect("registration at a second partner", "caw-brussel", "caw-sw", "POST", "/v1/clients", nrn,
+         {}, 201, {"registration/n/a"});
+  const std::string p_caw(json::parse(last_body).at("client").as_string());
+  const std::string cc = "/v1/clients/" + p_caw;
+  expect("read without consent: every decision, denied", "caw-brussel", "caw-sw", "GET",
+         cc + "/dossier", {}, care, 200, {"read/deny", "read/deny"});
+  expect("consent grant", "ocmw-brussel", "ocmw-sw", "POST", c + "/consents",
+         consent_for("caw-brussel", "housing"), {}, 201, {"consent-grant/n/a"});
+  const std::string consent(json::parse(last_body).at("consent").as_string());
+  expect("read with consent for one category", "caw-brussel", "caw-sw", "GET", cc + "/dossier", {},
+         care, 200, {"read/deny", "read/permit"});
+  expect("consent list", "caw-brussel", "caw-sw", "GET", cc + "/consents", {}, care, 200,
+         {"consent-read/permit"});
+  expect("consent receipt", "caw-brussel", "caw-sw", "GET",
+         cc + "/consents/" + consent + "/receipt", {}, care, 200, {"consent-read/permit"});
+  expect("consent revoke", "ocmw-brussel", "ocmw-sw", "DELETE", c + "/consents/" + consent, {}, {},
+         200, {"consent-revoke/n/a"});
+  expect("revoking again is refused", "ocmw-brussel", "ocmw-sw", "DELETE",
+         c + "/consents/" + consent, {}, {}, 409, {"consent-revoke/deny"});
+  expect("break-the-glass", "caw-brussel", "caw-sw", "POST", cc + "/break-glass",
+         R"({"categories":["contact"],"reason":"client unresponsive, need to reach family",)"
+         R"("minutes":60})",
+         {}, 201, {"break-glass-start/permit"});
+  expect("access report", "ocmw-brussel", "ocmw-sw", "GET", c + "/access-report", {}, care, 200,
+         {"access-report/permit"});
+  expect("DPO query", "ocmw-brussel", "ocmw-dpo", "GET", "/v1/audit/events?client=" + p_ocmw, {},
+         {}, 200, {"audit-query/permit"});
+  expect("audit query by a role without the right", "ocmw-brussel", "ocmw-sw", "GET",
+         "/v1/audit/events", {}, {}, 403, {"audit-query/deny"});
+  expect("checkpoint: no event", "caw-brussel", "", "GET", "/v1/audit/checkpoint", {}, {}, 200, {});
+  expect("consistency proof: no event", "caw-brussel", "", "GET",
+         "/v1/audit/proofs/consistency?from=1&to=2", {}, {}, 200, {});
+
+  const auto card = sluis::crypto::new_card_secret();
+  const auto sp_shelter = sluis::crypto::service_pseudonym(card, "nachtopvang");
+  const auto sp_caw = sluis::crypto::service_pseudonym(card, "caw-brussel");
+  expect("anonymous registration", "nachtopvang", "dirk", "POST", "/v1/clients",
+         R"({"service_pseudonym":")" + sp_shelter + R"("})", {}, 201, {"registration/n/a"});
+  expect("identifying data on an anonymous client is refused", "nachtopvang", "dirk", "POST",
+         "/v1/clients/" + std::string(json::parse(last_body).at("client").as_string()) +
+             "/fragments",
+         R"({"category":"identity","fields":{"name":"J"}})", {}, 422, {"fragment-write/deny"});
+  expect("link with the card", "caw-brussel", "caw-sw", "POST", "/v1/links",
+         R"({"own_pseudonym":")" + sp_caw +
+             R"(","first_service":"nachtopvang","first_pseudonym":")" + sp_shelter +
+             R"(","consent_reference":"paper-form-1"})",
+         {}, 200, {"link/permit"});
+
+  expect("unknown worker", "ocmw-brussel", "mallory", "GET", c + "/dossier", {}, care, 403,
+         {"read/deny"});
+  expect("another partner's pseudonym is not found", "caw-brussel", "caw-sw", "GET", c + "/dossier",
+         {}, care, 404, {"read/deny"});
+  expect("erasure by a role without the right", "ocmw-brussel", "ocmw-sw", "DELETE", c, {}, {}, 403,
+         {"erasure/deny"});
+  expect("erasure", "ocmw-brussel", "ocmw-dpo", "DELETE", c, {}, {}, 200, {"erasure/permit"});
+  expect("health check: no event", "ocmw-brussel", "", "GET", "/healthz", {}, {}, 200, {});
+}
+
+TEST_CASE("audit endpoints: checkpoints and proofs verify with the crypto core", "[api][audit]") {
+  Api api;
+  for (int i = 0; i < 5; ++i)
+    (void)api.register_client("ocmw-brussel", "ocmw-sw", "case-a" + std::to_string(i));
+  // The endpoint serves the newest stored checkpoint (issued at least every second while events
+  // arrive); the test does not wait for the writer's clock.
+  REQUIRE(api.audit->checkpoint());
+  auto cp = api.call("caw-brussel", "", "GET", "/v1/audit/checkpoint");
+  REQUIRE(cp.status == 200);
+  CHECK(cp.content_type.starts_with("text/plain"));
+  auto note = sluis::crypto::open_note(cp.body, api.audit->verifier_key());
+  REQUIRE(note);
+  auto old_cp = sluis::crypto::parse_checkpoint_body(*note).value();
+  CHECK(old_cp.size == api.audit->size());
+
+  for (int i = 0; i < 4; ++i)
+    (void)api.register_client("ocmw-brussel", "ocmw-sw", "case-b" + std::to_string(i));
+  REQUIRE(api.audit->checkpoint());
+  auto cp2 = api.call("caw-brussel", "", "GET", "/v1/audit/checkpoint");
+  auto new_cp = sluis::crypto::parse_checkpoint_body(
+                    sluis::crypto::open_note(cp2.body, api.audit->verifier_key()).value())
+                    .value();
+  REQUIRE(new_cp.size > old_cp.size);
+
+  auto decode_path = [](const json::value& arr) {
+    std::vector<sluis::crypto::Hash> out;
+    for (const auto& v : arr.as_array()) {
+      auto bytes = sluis::crypto::from_base64(v.as_string()).value();
+      REQUIRE(bytes.size() == 32);
+      sluis::crypto::Hash h{};
+      std::copy(bytes.begin(), bytes.end(), h.begin());
+      out.push_back(h);
+    }
+    return out;
+  };
+  auto consistency = api.call("caw-brussel", "", "GET",
+                              "/v1/audit/proofs/consistency?from=" + std::to_string(old_cp.size) +
+                                  "&to=" + std::to_string(new_cp.size));
+  REQUIRE(consistency.status == 200);
+  auto path = decode_path(json::parse(consistency.body).at("path"));
+  CHECK(sluis::crypto::verify_consistency(old_cp.size, new_cp.size, old_cp.root, new_cp.root, path)
+            .has_value());
+  if (!path.empty()) {
+    path[0][0] ^= 1;  // tampered
+    CHECK_FALSE(
+        sluis::crypto::verify_consistency(old_cp.size, new_cp.size, old_cp.root, new_cp.root, path)
+            .has_value());
+  }
+
+  // Inclusion of an event the caller (ocmw) acted in: its bytes come along and hash to the leaf.
+  auto inclusion =
+      api.call("ocmw-brussel", "", "GET",
+               "/v1/audit/proofs/inclusion?index=2&size=" + std::to_string(new_cp.size));
+  REQUIRE(inclusion.status == 200);
+  const auto proof = json::parse(inclusion.body).as_object();
+  const std::string canonical(proof.at("event").as_string());
+  const auto leaf = sluis::crypto::leaf_hash(std::string_view(canonical));
+  CHECK(sluis::crypto::to_base64(leaf) == std::string(proof.at("leaf_hash").as_string()));
+  auto ipath = decode_path(proof.at("path"));
+  CHECK(sluis::crypto::verify_inclusion(leaf, 2, new_cp.size, ipath, new_cp.root).has_value());
+  CHECK_FALSE(
+      sluis::crypto::verify_inclusion(leaf, 3, new_cp.size, ipath, new_cp.root).has_value());
+  // Another organisation gets the proof but not the event's bytes.
+  auto foreign = api.call("caw-brussel", "", "GET",
+                          "/v1/audit/proofs/inclusion?index=2&size=" + std::to_string(new_cp.size));
+  REQUIRE(foreign.status == 200);
+  CHECK_FALSE(json::parse(foreign.body).as_object().contains("event"));
+
+  // Bad parameters: a clear 400, never a crash.
+  for (const std::string q : {"?index=5&size=5", "?index=0&size=999999", "?index=-1&size=3",
+                              "?index=x&size=3", "?size=3", "?index=0&size=3&extra=1"}) {
+    INFO(q);
+    auto bad = api.call("caw-brussel", "", "GET", "/v1/audit/proofs/inclusion" + q);
+    CHECK(bad.status == 400);
+  }
+  CHECK(api.call("caw-brussel", "", "GET", "/v1/audit/proofs/consistency?from=5&to=2").status ==
+        400);
+  CHECK(api.call("nobody", "", "GET", "/v1/audit/checkpoint").status == 403);
+}
+
+TEST_CASE("audit events: a partner's DPO sees only its own organisation's events", "[api][audit]") {
+  Api api;
+  gw::Registry r(*api.store);
+  REQUIRE(r.add_worker("caw-brussel", "caw-dpo", "dpo"));
+  const auto own = api.register_client("caw-brussel", "caw-sw", "c1");
+  (void)api.register_client("ocmw-brussel", "ocmw-sw", "o1");  // not the CAW's business
+  auto page = api.call("caw-brussel", "caw-dpo", "GET", "/v1/audit/events?action=registration");
+  REQUIRE(page.status == 200);
+  const auto events = json::parse(page.body).at("events").as_array();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].at("partner").as_string() == "caw-brussel");
+  CHECK_FALSE(events[0].as_object().contains("client_audit_pseudonym"));
+  auto by_client =
+      api.call("caw-brussel", "caw-dpo", "GET", "/v1/audit/events?client=" + own + "&limit=1");
+  REQUIRE(by_client.status == 200);
+  const auto first = json::parse(by_client.body).as_object();
+  CHECK(first.at("events").as_array().size() == 1);
+  CHECK(first.at("events").as_array()[0].as_object().contains("client_audit_pseudonym"));
+  CHECK(first.contains("next"));
+  for (const std::string q : {"?action=teleport", "?decision=maybe", "?from=yesterday", "?limit=0",
+                              "?limit=1001", "?cursor=x", "?colour=blue"}) {
+    INFO(q);
+    CHECK(api.call("caw-brussel", "caw-dpo", "GET", "/v1/audit/events" + q).status == 400);
+  }
+  CHECK(api.call("caw-brussel", "caw-dpo", "GET", "/v1/audit/events?client=p1unknown").status ==
+        404);
 }

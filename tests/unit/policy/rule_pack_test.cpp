@@ -165,6 +165,8 @@ TEST_CASE("the default pack encodes the sector's promises", "[policy][rule-pack]
   CHECK_FALSE(pack.requires_client_link(type("ocmw")));
   // Roles' acts.
   CHECK(pack.may_erase_client(*pack.role("dpo")));
+  CHECK(pack.may_query_audit(*pack.role("dpo")));
+  CHECK_FALSE(pack.may_query_audit(*pack.role("social-worker")));
   CHECK_FALSE(pack.may_record_consent(*pack.role("admin")));
   CHECK(pack.may_record_consent(*pack.role("social-worker")));
   CHECK(pack.break_glass_max_duration() == std::chrono::minutes{480});
@@ -235,7 +237,8 @@ TEST_CASE("diagnostic: unknown key", "[policy][rule-pack][diagnostics]") {
   const Diagnostic d = diagnostic_with(text, "unknown key 'lable' in [roles.nurse]");
   CHECK(d.line == line_of(text, "lable"));
   CHECK(d.column == 1);
-  CHECK(d.message.find("allowed keys are: label, may-record-consent, may-erase-client") !=
+  CHECK(d.message.find(
+            "allowed keys are: label, may-record-consent, may-erase-client, may-query-audit") !=
         std::string::npos);
   CHECK(d.to_string().rfind("mini.toml:" + std::to_string(d.line) + ":1: unknown key", 0) == 0);
   // The missing label is reported too (every problem, not just the first).

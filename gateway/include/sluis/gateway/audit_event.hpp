@@ -39,8 +39,11 @@ enum class AuditAction : std::uint8_t {
   worker_enable = 19,
   restore = 20,  ///< a key-store snapshot was restored
   unlink = 21,   ///< the client undid a link (new card, or on request)
+  consent_read = 22,   ///< a partner listed the client's consents or printed a receipt
+  access_report = 23,  ///< a partner produced the client's "who saw my data" report
+  audit_query = 24,    ///< a partner's DPO queried the audit log through the API
 };
-inline constexpr AuditAction kLastAuditAction = AuditAction::unlink;
+inline constexpr AuditAction kLastAuditAction = AuditAction::audit_query;
 
 /// The stable string of an action: "registration", "read", "fragment-write", ... Total.
 [[nodiscard]] std::string_view to_string(AuditAction a) noexcept;

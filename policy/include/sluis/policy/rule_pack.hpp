@@ -47,6 +47,7 @@ struct RoleDef {
   std::string label;
   bool may_record_consent = false;  ///< may record (and record the withdrawal of) a consent
   bool may_erase_client = false;    ///< may order a client's erasure (crypto-shredding)
+  bool may_query_audit = false;     ///< may query the audit log for its own organisation (DPO)
 };
 
 struct CategoryDef {
@@ -164,6 +165,9 @@ class RulePack {
   }
   [[nodiscard]] bool may_erase_client(RoleId r) const noexcept {
     return roles_[r.value].may_erase_client;
+  }
+  [[nodiscard]] bool may_query_audit(RoleId r) const noexcept {
+    return roles_[r.value].may_query_audit;
   }
   [[nodiscard]] std::chrono::days retention(CategoryId c) const noexcept {
     return categories_[c.value].retention;
