@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -226,9 +227,13 @@ class Sluisd {
       argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     const std::string err_path = err.string();
+    const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid == 0) {
       // Only async-signal-safe calls until exec.
+      // A test process that dies without running destructors (an ASan abort, a ctest timeout)
+      // takes its sluisd with it instead of leaving it running on a shared machine.
+      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
       const int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (fd >= 0) {
         ::dup2(fd, 1);
