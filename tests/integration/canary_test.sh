@@ -15,12 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT
 [[ -n "${SLUIS_KEEP:-}" ]] && trap - EXIT
-fails=0
-pass=0
-check() {  # check DESCRIPTION COMMAND...
-  local d="$1"; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $d"; fails=$((fails + 1)); fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 absent() {  # absent WHAT FILE... — no canary in the files (binary-safe, fixed strings)
   local what="$1"; shift
   local c

@@ -13,36 +13,8 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0
-pass=0
-check() {  # check DESCRIPTION COMMAND... — the command must succeed
-  local d="$1"; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $d"; fails=$((fails + 1)); fi
-}
-refuse() {  # refuse DESCRIPTION EXPECTED_EXIT COMMAND... — the command must exit with that code
-  local d="$1" want="$2"; shift 2
-  local rc=0
-  "$@" >"$T/out" 2>"$T/err" </dev/null || rc=$?
-  if [[ $rc -eq $want ]]; then pass=$((pass + 1)); else
-    echo "FAIL: $d (exit $rc, wanted $want)"; cat "$T/out" "$T/err"; fails=$((fails + 1)); fi
-}
-start_gateway() {
-  rm -f "$T/port"
-  "$SLUISD" --config "$H/sluis.toml" --passphrase-file "$T/pass" --port-file "$T/port" \
-    >>"$T/sluisd.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 200); do
-    [[ -s "$T/port" ]] && return 0
-    kill -0 "$PID" 2>/dev/null || { cat "$T/sluisd.log"; return 1; }
-    sleep 0.1
-  done
-  return 1
-}
-stop_gateway() {
-  kill -TERM "$PID"
-  wait "$PID" || true
-  PID=""
-}
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+start() { start_gateway "$SLUISD" "$H/sluis.toml" --passphrase-file "$T/pass"; }
 
 H="$T/home"
 printf 'operator channel test passphrase\n' >"$T/pass"
@@ -58,7 +30,7 @@ refuse "status says the gateway is not running" 1 "$CTL" status --home "$H"
 check "...in words" grep -q "not running" "$T/out"
 
 # --- running gateway: acts go through the socket; sluisctl needs no passphrase.
-check "gateway starts" start_gateway
+check "gateway starts" start
 check "socket is owner-only" test "$(stat -c %a "$H/run/operator.sock")" = 600
 check "socket directory is owner-only" test "$(stat -c %a "$H/run")" = 700
 check "status answers" "$CTL" status --home "$H"

@@ -19,24 +19,8 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0
-pass=0
-check() {  # check DESCRIPTION COMMAND...
-  local d="$1"; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $d"; fails=$((fails + 1)); fi
-}
-start_gateway() {
-  rm -f "$T/port"
-  "$SLUISD" --config "$H/sluis.toml" --port-file "$T/port" >>"$T/sluisd.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 200); do
-    [[ -s "$T/port" ]] && return 0
-    kill -0 "$PID" 2>/dev/null || { cat "$T/sluisd.log"; return 1; }
-    sleep 0.1
-  done
-  return 1
-}
-stop_gateway() { kill -TERM "$PID"; wait "$PID" || true; PID=""; }
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+start() { start_gateway "$SLUISD" "$H/sluis.toml"; }
 # probe [openssl s_client options...]: one HTTP request; stdout+stderr of the client in $T/probe
 probe() {
   printf 'GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n' |
@@ -50,7 +34,7 @@ H="$T/home"
 CERT=(-cert "$H/partners/ocmw-brussel/ocmw-brussel.crt" -key "$H/partners/ocmw-brussel/ocmw-brussel.key")
 
 # --- the default configuration: TLS 1.3 only
-check "gateway starts (default configuration)" start_gateway
+check "gateway starts (default configuration)" start
 probe -tls1_2 "${CERT[@]}"
 check "default: TLS 1.2 is refused" grep -q "alert protocol version" "$T/probe"
 probe -tls1_3 "${CERT[@]}"
@@ -63,7 +47,7 @@ stop_gateway
 
 # --- the widest configuration an operator may choose: TLS 1.2 with ECDHE + AEAD as well
 sed -i 's/^allow_tls12 = false/allow_tls12 = true/' "$H/sluis.toml"
-check "gateway starts (allow_tls12 = true)" start_gateway
+check "gateway starts (allow_tls12 = true)" start
 probe -tls1_2
 check "TLS 1.2 without a client certificate: refused" bash -c "! grep -q 'HTTP/1.1' '$T/probe'"
 probe -tls1_2 "${CERT[@]}"
