@@ -14,6 +14,20 @@ Instant now_ms() {
   return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
+/// Records a grant held by worker w1 of `partner` over [start, end).
+std::string grant_for(Store& store, const ClientId& client, Instant start, Instant end,
+                      const std::string& partner = "caw-brussel") {
+  BreakGlassGrant g;
+  g.client = client;
+  g.partner_id = partner;
+  g.worker_id = "w1";
+  g.categories = {"contact", "health"};
+  g.reason = "client unresponsive at home";
+  g.starts_at = start;
+  g.expires_at = end;
+  return ConsentBook(store).grant_break_glass(std::move(g)).value().id;
+}
+
 struct ExpiryFixture : StoreFixture {
   std::unique_ptr<AuditLog> audit;
   ClientId client;
@@ -31,15 +45,7 @@ struct ExpiryFixture : StoreFixture {
   }
 
   std::string grant(Instant start, Instant end, const std::string& partner = "caw-brussel") {
-    BreakGlassGrant g;
-    g.client = client;
-    g.partner_id = partner;
-    g.worker_id = "w1";
-    g.categories = {"contact", "health"};
-    g.reason = "client unresponsive at home";
-    g.starts_at = start;
-    g.expires_at = end;
-    return ConsentBook(*store).grant_break_glass(std::move(g)).value().id;
+    return grant_for(*store, client, start, end, partner);
   }
 };
 
@@ -102,15 +108,7 @@ TEST_CASE("break-glass expiry: when the log cannot record, nothing is marked and
       "ocmw-brussel", sluis::crypto::IdentifierScheme::case_number, "c-2");
   const auto client = base.registry().resolve("ocmw-brussel", reg->pseudonym).value();
   const auto t0 = now_ms();
-  BreakGlassGrant g;
-  g.client = client;
-  g.partner_id = "caw-brussel";
-  g.worker_id = "w1";
-  g.categories = {"contact"};
-  g.reason = "unresponsive";
-  g.starts_at = t0 - 2h;
-  g.expires_at = t0 - 1h;
-  REQUIRE(ConsentBook(*base.store).grant_break_glass(g));
+  (void)grant_for(*base.store, client, t0 - 2h, t0 - 1h);
   CHECK_FALSE(record_break_glass_expiries(*base.store, *audit, t0));
   fail = false;
   CHECK(*record_break_glass_expiries(*base.store, *audit, t0) == 1);
@@ -145,15 +143,7 @@ TEST_CASE("break-glass expiry: grants from a store written before the sweeper ex
                                               sluis::crypto::IdentifierScheme::case_number, "old");
   const auto client = f.registry().resolve("ocmw-brussel", reg->pseudonym).value();
   const auto t0 = now_ms();
-  BreakGlassGrant g;
-  g.client = client;
-  g.partner_id = "caw-brussel";
-  g.worker_id = "w1";
-  g.categories = {"contact"};
-  g.reason = "unresponsive";
-  g.starts_at = t0 - 2h;
-  g.expires_at = t0 - 1h;
-  REQUIRE(ConsentBook(*f.store).grant_break_glass(g));
+  (void)grant_for(*f.store, client, t0 - 2h, t0 - 1h);
   f.options.schema_version_limit = -1;  // the upgrade
   f.reopen();
   CHECK(f.store->schema_version() == Store::kSchemaVersion);
