@@ -5,7 +5,7 @@ add_library(sluis_codegen INTERFACE)
 # Hardening: stack protector, fortify (needs optimisation), PIE, full RELRO.
 target_compile_options(sluis_codegen INTERFACE -fstack-protector-strong -fPIE)
 target_link_options(sluis_codegen INTERFACE -pie -Wl,-z,relro,-z,now)
-if(NOT SLUIS_SANITIZE AND NOT SLUIS_FUZZ)
+if(NOT SLUIS_SANITIZE AND NOT SLUIS_FUZZ AND NOT SLUIS_TSAN)
   target_compile_definitions(sluis_codegen INTERFACE
     $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
 endif()
@@ -13,6 +13,10 @@ if(SLUIS_SANITIZE)
   target_compile_options(sluis_codegen INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(sluis_codegen INTERFACE -fsanitize=address,undefined)
+endif()
+if(SLUIS_TSAN)
+  target_compile_options(sluis_codegen INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(sluis_codegen INTERFACE -fsanitize=thread)
 endif()
 if(SLUIS_FUZZ)
   target_compile_options(sluis_codegen INTERFACE
@@ -35,7 +39,7 @@ endif()
 # Under -fsanitize, g++ 12's -Wmaybe-uninitialized reports uninitialised reads inside
 # std::optional<std::string> and <regex> that cannot happen (the instrumentation confuses its flow
 # analysis). Release builds keep the warning; the sanitizers themselves check real memory use.
-if(SLUIS_SANITIZE AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+if((SLUIS_SANITIZE OR SLUIS_TSAN) AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   target_compile_options(sluis_options INTERFACE -Wno-maybe-uninitialized)
 endif()
 if(SLUIS_WERROR)
