@@ -1,6 +1,7 @@
 // Registry: partners, workers, identified/anonymous registration, cards, links, erasure.
 #include "sluis/gateway/registry.hpp"
 
+#include "sluis/crypto/card.hpp"
 #include "sluis/crypto/field.hpp"
 #include "store_impl.hpp"
 
@@ -19,7 +20,6 @@ constexpr std::int64_t kEventNewCard = 2;
 constexpr std::int64_t kErasedByRequest = 1;
 constexpr std::int64_t kAbsorbedByLink = 2;
 
-constexpr std::size_t kMaxPseudonym = 256;
 constexpr std::size_t kMaxDisplayName = 200;
 constexpr std::size_t kMaxReference = 256;
 
@@ -506,7 +506,11 @@ Registry::register_identified_bulk(std::string_view partner_id, crypto::Identifi
 
 Result<Registration> Registry::register_anonymous(std::string_view partner_id,
                                                   std::string_view service_pseudonym) {
-  if (!valid_text(service_pseudonym, kMaxPseudonym)) return make_error_code(Errc::invalid_argument);
+  // Only the form a partner system derives from a card (crypto::service_pseudonym): anything
+  // else would let a caller register free text as an anonymous client.
+  if (!crypto::looks_like_service_pseudonym(service_pseudonym)) {
+    return make_error_code(Errc::invalid_argument);
+  }
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   auto partner = active_partner(i, partner_id);
@@ -543,9 +547,9 @@ Result<Registration> Registry::link(std::string_view partner_id, std::string_vie
                                     std::string_view first_service_id,
                                     std::string_view first_pseudonym,
                                     std::string_view consent_reference) {
-  if (!valid_text(own_pseudonym, kMaxPseudonym) || !valid_text(first_pseudonym, kMaxPseudonym) ||
-      !valid_name(first_service_id) || !valid_text(consent_reference, kMaxReference) ||
-      first_service_id == partner_id) {
+  if (!crypto::looks_like_service_pseudonym(own_pseudonym) ||
+      !crypto::looks_like_service_pseudonym(first_pseudonym) || !valid_name(first_service_id) ||
+      !valid_text(consent_reference, kMaxReference) || first_service_id == partner_id) {
     return make_error_code(Errc::invalid_argument);
   }
   auto& i = store_.impl();
@@ -594,8 +598,8 @@ Result<Registration> Registry::link(std::string_view partner_id, std::string_vie
 Result<Registration> Registry::replace_card(std::string_view partner_id,
                                             std::string_view old_pseudonym,
                                             std::string_view new_pseudonym) {
-  if (!valid_text(old_pseudonym, kMaxPseudonym) || !valid_text(new_pseudonym, kMaxPseudonym) ||
-      old_pseudonym == new_pseudonym) {
+  if (!crypto::looks_like_service_pseudonym(old_pseudonym) ||
+      !crypto::looks_like_service_pseudonym(new_pseudonym) || old_pseudonym == new_pseudonym) {
     return make_error_code(Errc::invalid_argument);
   }
   auto& i = store_.impl();

@@ -130,7 +130,8 @@ ServerResult<void> parse_target(std::string_view target, const RequestLimits& li
                                 HttpRequest& out) {
   const auto bad = err(ServerErrc::malformed_path);
   if (target.empty() || target.front() != '/' || target.size() > limits.target_bytes ||
-      !printable_ascii(target, false) || target.find('#') != std::string_view::npos) {
+      !printable_ascii(target, false) || target.find('#') != std::string_view::npos ||
+      target.find('\\') != std::string_view::npos) {  // as %5C below: no raw backslash either
     return bad;
   }
   const std::size_t q = target.find('?');

@@ -77,9 +77,16 @@ TEST_CASE("one card gives unlinked clients at two services until the client link
   CHECK(again->existing);
   CHECK(again->pseudonym == at_shelter->pseudonym);
   // Only the partner types the rule pack allows register anonymously.
-  auto refused = reg.register_anonymous("ocmw-brussel", "whatever");
+  auto refused = reg.register_anonymous("ocmw-brussel",
+                                        sluis::crypto::service_pseudonym(card, "ocmw-brussel"));
   REQUIRE_FALSE(refused);
   CHECK(refused.error() == Errc::not_permitted);
+  // Only the form a partner system derives from a card: free text is refused, nothing stored.
+  for (const char* text : {"whatever", "' OR 1=1 --", "sp1-0123", ""}) {
+    CHECK(reg.register_anonymous("shelter-north", text).error() == Errc::invalid_argument);
+    CHECK(reg.link("daycentre-south", text, "shelter-north", ps_shelter, "consent-9").error() ==
+          Errc::invalid_argument);
+  }
 
   // The day centre writes something before the link; it must survive the merge.
   auto d = f.dossiers();
