@@ -338,6 +338,9 @@ HttpResponse access_report(Call& call) {
   if (!report) {
     return problem(call.req, 503, "audit-unavailable", "The audit log cannot be read now");
   }
+  // The reference printed on the report is the caller's own pseudonym: the audit pseudonym is the
+  // same for every partner and would let two partners match their clients (promise 3).
+  report->client = std::string(call.params.at("client"));
   HttpResponse res;
   res.status = 200;
   res.content_type = "text/html; charset=utf-8";
