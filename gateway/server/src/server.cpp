@@ -504,6 +504,10 @@ asio::awaitable<void> HttpsServer::Impl::accept_loop() {
       metrics_.record_rejected(ConnectionRejection::over_limit);
       continue;
     }
+    // A response leaves in more than one segment (TLS records, header then body): without
+    // TCP_NODELAY the second waits for the client's delayed ACK, ~40 ms per answer.
+    boost::system::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     connections_.fetch_add(1);
     metrics_.connection_opened();
     auto slot = std::make_shared<ConnectionSlot>();
