@@ -5,19 +5,7 @@ set -euo pipefail
 CTL="$1"
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
-fails=0
-pass=0
-check() {  # check DESCRIPTION COMMAND... — the command must succeed
-  local d="$1"; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $d"; fails=$((fails + 1)); fi
-}
-refuse() {  # refuse DESCRIPTION EXPECTED_EXIT COMMAND... — the command must exit with that code
-  local d="$1" want="$2"; shift 2
-  local rc=0
-  "$@" >"$T/out" 2>"$T/err" || rc=$?
-  if [[ $rc -eq $want ]]; then pass=$((pass + 1)); else
-    echo "FAIL: $d (exit $rc, wanted $want)"; cat "$T/err"; fails=$((fails + 1)); fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 
 # --- keys
 printf 'correct horse battery staple\n' >"$T/pass"
