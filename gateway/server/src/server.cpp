@@ -567,8 +567,10 @@ asio::awaitable<void> HttpsServer::Impl::serve(Stream& stream, ConnectionSlot& s
   beast::flat_buffer buffer;
   for (std::size_t served = 0;;) {
     if (draining_.load()) break;
-    if (served > 0 && buffer.size() == 0) {
-      // Between requests: the connection is idle and may be closed by a drain.
+    if (buffer.size() == 0) {
+      // Before the first request and between requests the connection is idle (a partner's
+      // connection pool keeps it open): the idle timeout applies, and a drain may close it. The
+      // header timeout runs from the request's first byte.
       slot.idle = true;
       transport.expires_after(lim.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kAwait);

@@ -514,6 +514,7 @@ TEST_CASE("silent TCP clients are cut at the handshake timeout, idle keep-alive 
   auto config = pki.config;
   config.limits.handshake_timeout = 500ms;
   config.limits.idle_timeout = 500ms;
+  config.limits.header_timeout = 200ms;
   Gateway gwy(pki, config);
   {
     asio::io_context ioc;
@@ -536,9 +537,15 @@ TEST_CASE("silent TCP clients are cut at the handshake timeout, idle keep-alive 
   }
   auto c = gwy.client(&partner);
   REQUIRE_FALSE(c.connect());
+  // Waiting for the first request is idleness too: not cut at the (shorter) header timeout.
+  std::this_thread::sleep_for(350ms);
   REQUIRE(c.request("GET", "/v1/whoami"));
   std::this_thread::sleep_for(900ms);
   CHECK_FALSE(c.request("GET", "/v1/whoami"));
+  auto never = gwy.client(&partner);
+  REQUIRE_FALSE(never.connect());
+  std::this_thread::sleep_for(900ms);
+  CHECK_FALSE(never.request("GET", "/v1/whoami"));  // nothing sent: cut at the idle timeout
 }
 
 TEST_CASE("Expect: 100-continue is answered before the body is read", "[server]") {
