@@ -135,6 +135,7 @@ std::unique_ptr<gateway::Store> open_store(const gateway::ServerConfig& config,
   gateway::StoreOptions options;
   options.data_path = config.data_dir / "data.db";
   options.key_store_path = config.data_dir / "keys.db";
+  options.page_cache_kib = config.limits.page_cache_mib * 1024;
   auto store = gateway::Store::open(std::move(options), root);
   if (!store) {
     const auto e = store.error();
@@ -162,6 +163,7 @@ std::unique_ptr<gateway::AuditLog> open_audit_log(const gateway::ServerConfig& c
   std::error_code ec;
   options.origin = fs::exists(options.path, ec) ? std::string() : config.audit.origin;
   options.checkpoint_interval = config.audit.checkpoint_interval;
+  options.page_cache_kib = config.limits.page_cache_mib * 1024;
   auto log = gateway::AuditLog::open(std::move(options), root);
   if (!log) {
     const auto e = log.error();

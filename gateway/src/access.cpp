@@ -5,8 +5,7 @@
 #include "sluis/policy/decision.hpp"
 
 #include <chrono>
-#include <map>
-#include <set>
+#include <vector>
 
 namespace sluis::gateway {
 namespace {
@@ -103,30 +102,34 @@ Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
   const auto grants =
       grants_for_policy(*stored_grants, pack, request.partner_id, request.worker_id);
 
-  // Owner partner types, looked up before the read: the permit callback runs under the store's
-  // lock and must not call back into it.
-  auto partners = registry.list_partners();
+  // Owner partner types come from the store's partner table (a shared snapshot, looked up before
+  // the read: the permit callback runs under the store's lock and must not call back into it).
+  auto partners = registry.partner_table();
   if (!partners) return partners.error();
-  std::map<std::string, std::optional<policy::PartnerTypeId>, std::less<>> owner_types;
-  for (const auto& p : *partners)
-    owner_types[p.id] = pack.partner_type(p.partner_type);
+  const auto owner_type = [&all = **partners, &pack](std::string_view id)
+      -> std::optional<policy::PartnerTypeId> {
+    const auto* p = find_in_partner_table(all, id);
+    if (p == nullptr) return std::nullopt;
+    return pack.partner_type(p->partner_type);
+  };
 
-  // Phase 1: decide every current fragment from its metadata alone.
-  auto current = dossiers.list_current(client);
+  // Phase 1: decide every current fragment from its metadata alone (its fields stay sealed).
+  auto current = dossiers.list_current_sealed(client);
   if (!current) return current.error();
   DossierRead out;
   out.role = worker->role;
   const policy::Time t = to_policy_time(now);
-  std::set<FragmentId> permitted;
-  for (const auto& meta : *current) {
+  std::vector<const SealedFragment*> permitted;
+  for (const auto& sealed : *current) {
+    const FragmentMeta& meta = sealed.meta;
     if (request.category && meta.category != *request.category) continue;
     FragmentDecision d;
     d.fragment = meta.id;
     d.category = meta.category;
     d.owner_partner = meta.owner_partner;
     const auto category = pack.category(meta.category);
-    const auto owner = owner_types.find(meta.owner_partner);
-    if (!category || owner == owner_types.end() || !owner->second) {
+    const auto owner = owner_type(meta.owner_partner);
+    if (!category || !owner) {
       d.rule = "request.invalid";  // a fragment the pack no longer knows how to judge: deny
       out.decisions.push_back(std::move(d));
       continue;
@@ -141,7 +144,7 @@ Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
     req.category = *category;
     req.purpose = *purpose;
     req.owner_partner_id = meta.owner_partner;
-    req.owner_type = *owner->second;
+    req.owner_type = *owner;
     req.care_relationship = true;
     req.client_linked = linked;
     req.now = t;
@@ -149,7 +152,7 @@ Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
     d.permitted = decision.permitted();
     d.break_glass = decision.break_glass;
     d.rule = decision.rule_id();  // copies: `subject` views into *consents / grants
-    if (d.permitted) permitted.insert(meta.id);
+    if (d.permitted) permitted.push_back(&sealed);
     out.decisions.push_back(std::move(d));
   }
 
@@ -160,11 +163,10 @@ Result<DossierRead> read_dossier_for(Store& store, const policy::RulePack& pack,
     }
   }
 
-  // Phase 3: open exactly the fragments decided above. A fragment written or superseded between
-  // the phases is not in `permitted` and stays closed.
+  // Phase 3: open exactly the fragment versions decided on and recorded above (as listed in
+  // phase 1: one written or superseded since is not opened, nor is its successor).
   if (permitted.empty()) return out;
-  auto permit = [&permitted](const FragmentMeta& meta) { return permitted.count(meta.id) != 0; };
-  auto entries = dossiers.read_dossier(client, request.partner_id, permit, request.category);
+  auto entries = dossiers.open_fragments(client, request.partner_id, permitted);
   if (!entries) return entries.error();
   out.entries = std::move(*entries);
   return out;

@@ -517,6 +517,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
   } else {
     if (auto r = impl->writer_lock.acquire(opt.path); !r) return r.error();
     if (auto r = impl->wdb.open(opt.path, key, opt.busy_timeout); !r) return r.error();
+    if (auto r = impl->wdb.set_cache_size_kib(opt.page_cache_kib); !r) return r.error();
     if (auto r = impl->create_schema(); !r) return r.error();
   }
   if (auto r = impl->rdb.open(opt.path, key, opt.busy_timeout); !r) return r.error();

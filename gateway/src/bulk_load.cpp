@@ -19,6 +19,7 @@ Result<void> bulk_write(Store& store, const std::function<Result<void>()>& body)
   auto rollback = [&] {
     std::lock_guard lock(store.impl().mutex);
     if (db.in_transaction()) static_cast<void>(db.run_cached("ROLLBACK"));
+    store.impl().forget_partners();  // a partner added inside the body is gone again
   };
   Result<void> result;
   try {
@@ -32,6 +33,7 @@ Result<void> bulk_write(Store& store, const std::function<Result<void>()>& body)
     return result;
   }
   std::lock_guard lock(store.impl().mutex);
+  store.impl().forget_partners();
   if (auto r = db.run_cached("COMMIT"); !r) {
     if (db.in_transaction()) static_cast<void>(db.run_cached("ROLLBACK"));
     return r;
@@ -41,15 +43,11 @@ Result<void> bulk_write(Store& store, const std::function<Result<void>()>& body)
 
 Result<void> set_page_cache(Store& store, std::size_t page_cache_mib) {
   constexpr std::size_t kMaxMib = 65536;
-  constexpr std::size_t kSqliteDefaultKib = 2000;  // SQLite's own default, "-2000"
   if (page_cache_mib > kMaxMib) return make_error_code(Errc::invalid_argument);
-  const std::size_t kib = page_cache_mib == 0 ? kSqliteDefaultKib : page_cache_mib * 1024;
-  // A negative cache_size is a size in KiB rather than in pages. The text carries only a number.
-  const std::string pragma = "PRAGMA cache_size = -" + std::to_string(kib);
   auto& i = store.impl();
   std::lock_guard lock(i.mutex);
-  if (auto r = i.data.exec(pragma.c_str()); !r) return r;
-  return i.keys.exec(pragma.c_str());
+  if (auto r = i.data.set_cache_size_kib(page_cache_mib * 1024); !r) return r;
+  return i.keys.set_cache_size_kib(page_cache_mib * 1024);
 }
 
 }  // namespace sluis::gateway

@@ -2,10 +2,11 @@
 #include "sluis/gateway/dossiers.hpp"
 
 #include "sluis/crypto/field.hpp"
+#include "sealed_fields.hpp"
 #include "store_impl.hpp"
 
 #include <algorithm>
-#include <array>
+#include <string_view>
 
 namespace sluis::gateway {
 
@@ -27,40 +28,24 @@ Result<void> check_fields(std::span<const FieldInput> fields) {
   return {};
 }
 
-/// Columns selected by kMetaColumns, in order.
-constexpr const char* kMetaSelect =
-    "SELECT seq, id, client_id, category, owner_partner, created_by_worker, created_at, version, "
-    "supersedes, key_version, superseded_by FROM fragments ";
+/// The metadata columns read_meta decodes, in its order; a select may add columns after them.
+constexpr std::string_view kMetaColumns =
+    "seq, id, client_id, category, owner_partner, created_by_worker, created_at, version, "
+    "supersedes, key_version, superseded_by";
+
+/// "SELECT <metadata>[, extra] FROM fragments <rest>"
+std::string meta_select(std::string_view extra, std::string_view rest) {
+  std::string sql = "SELECT ";
+  sql += kMetaColumns;
+  sql += extra;
+  sql += " FROM fragments ";
+  sql += rest;
+  return sql;
+}
 
 /// Room reserved up front for a dossier's fragments and a fragment's fields (grown as needed).
 constexpr std::size_t kTypicalDossierFragments = 32;
 constexpr std::size_t kTypicalFragmentFields = 8;
-
-/// Most fragments whose fields one statement fetches (well under SQLite's 999 parameters).
-constexpr std::size_t kMaxFieldBatch = 64;
-
-/// The fields of up to `count` fragments named by seq, in (fragment_seq, position) order: the
-/// primary key's order, so SQLite seeks each listed fragment and needs no sort. Statement texts
-/// come in a few sizes (8, 16, 32, 64 placeholders) so each is prepared once per connection; the
-/// unused placeholders are left NULL. Only the listed fragments' rows are visited.
-const char* field_batch_sql(std::size_t count) {
-  static const std::array<std::string, 4> kTexts = [] {
-    std::array<std::string, 4> texts;
-    for (std::size_t b = 0; b < texts.size(); ++b) {
-      std::string sql = "SELECT fragment_seq, name, sealed FROM fragment_fields "
-                        "WHERE fragment_seq IN (?";
-      for (std::size_t n = 1; n < (std::size_t{8} << b); ++n)
-        sql += ",?";
-      sql += ") ORDER BY fragment_seq, position";
-      texts[b] = std::move(sql);
-    }
-    return texts;
-  }();
-  std::size_t b = 0;
-  while ((std::size_t{8} << b) < count)
-    ++b;
-  return kTexts[b].c_str();
-}
 
 struct MetaRow {
   FragmentMeta meta;
@@ -94,7 +79,7 @@ Result<MetaRow> read_meta(const sql::Stmt& s) {
 }
 
 Result<MetaRow> load_fragment(Impl& i, const FragmentId& id) {
-  static const std::string kSql = std::string(kMetaSelect) + "WHERE id = ?";
+  static const std::string kSql = meta_select("", "WHERE id = ?");
   auto s = i.data.prepare(kSql.c_str());
   if (!s) return s.error();
   s->bind(1, id.view());
@@ -105,14 +90,10 @@ Result<MetaRow> load_fragment(Impl& i, const FragmentId& id) {
 }
 
 Result<Partner> active_partner(Impl& i, std::string_view id) {
-  auto s = i.data.prepare("SELECT partner_type, revoked_at FROM partners WHERE id = ?");
-  if (!s) return s.error();
-  s->bind(1, id);
-  auto row = s->step();
-  if (!row) return row.error();
-  if (!*row) return make_error_code(Errc::not_found);
-  if (!s->is_null(1)) return make_error_code(Errc::not_permitted);
-  return Partner{std::string(id), s->text(0), {}, {}, std::nullopt};
+  auto p = i.partner(id);
+  if (!p) return p.error();
+  if (p->revoked_at) return make_error_code(Errc::not_permitted);
+  return p;
 }
 
 Result<bool> has_relationship(Impl& i, std::string_view partner, const ClientId& client) {
@@ -148,48 +129,37 @@ seal_all(const crypto::DataKey& key, crypto::DataKeyVersion version, const Fragm
   return sealed;
 }
 
-/// Inserts one fragment and its sealed fields inside the caller's transaction; returns its seq.
-Result<std::int64_t> insert_fragment(Impl& i, const FragmentMeta& m,
-                                     crypto::DataKeyVersion key_version,
-                                     std::span<const FieldInput> fields,
-                                     const std::vector<std::vector<std::uint8_t>>& sealed) {
+/// Inserts one fragment with its sealed fields inside the caller's transaction. Its seq is the
+/// next in its client's range: a client's fragments lie together in the table (schema 3).
+Result<void> insert_fragment(Impl& i, const FragmentMeta& m, crypto::DataKeyVersion key_version,
+                             std::span<const FieldInput> fields,
+                             const std::vector<std::vector<std::uint8_t>>& sealed) {
+  auto blob = sealed_fields_header(fields.size());
+  for (std::size_t n = 0; n < fields.size(); ++n)
+    append_sealed_field(blob, fields[n].name, sealed[n]);
   auto s = i.data.prepare(
-      "INSERT INTO fragments(id, client_id, category, owner_partner, created_by_worker, "
-      "created_at, version, supersedes, key_version) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO fragments(client_id, seq, id, category, owner_partner, created_by_worker, "
+      "created_at, version, supersedes, key_version, fields) VALUES(?1, "
+      "(SELECT coalesce(max(seq), 0) + 1 FROM fragments WHERE client_id = ?1), "
+      "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
   if (!s) return s.error();
-  s->bind(1, m.id.view())
-      .bind(2, m.client.view())
+  s->bind(1, m.client.view())
+      .bind(2, m.id.view())
       .bind(3, m.category)
       .bind(4, m.owner_partner)
       .bind(5, m.created_by_worker)
       .bind(6, to_db(m.created_at))
       .bind(7, std::int64_t{m.version})
-      .bind(9, std::int64_t{key_version.value});
+      .bind(9, std::int64_t{key_version.value})
+      .bind(10, blob);
   if (m.supersedes) {
     s->bind(8, m.supersedes->view());
   } else {
     s->bind_null(8);
   }
   if (auto r = s->run(); !r) return r.error();
-  const std::int64_t seq = i.data.last_insert_rowid();
   if (auto r = i.step("add_fragment.after_fragment_row"); !r) return r.error();
-  for (std::size_t n = 0; n < fields.size(); ++n) {
-    if (n == fields.size() / 2) {
-      if (auto r = i.step("add_fragment.fields"); !r) return r.error();
-    }
-    auto f = i.data.prepare(
-        "INSERT INTO fragment_fields(fragment_seq, position, name, sealed) VALUES(?, ?, ?, ?)");
-    if (!f) return f.error();
-    if (auto r = f->bind(1, seq)
-                     .bind(2, static_cast<std::int64_t>(n))
-                     .bind(3, fields[n].name)
-                     .bind(4, sealed[n])
-                     .run();
-        !r) {
-      return r.error();
-    }
-  }
-  return seq;
+  return i.step("add_fragment.fields");
 }
 
 }  // namespace
@@ -328,9 +298,8 @@ Dossiers::add_fragments_bulk(std::span<const NewFragment> fragments) {
 Result<std::vector<FragmentMeta>> Dossiers::list_current(const ClientId& client) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
-  static const std::string kSql = std::string(kMetaSelect) +
-                                  "WHERE client_id = ? AND superseded_by IS NULL "
-                                  "ORDER BY created_at, seq";
+  static const std::string kSql = meta_select(
+      "", "WHERE client_id = ? AND superseded_by IS NULL ORDER BY created_at, seq");
   auto s = i.data.prepare(kSql.c_str());
   if (!s) return s.error();
   s->bind(1, client.view());
@@ -354,6 +323,81 @@ Result<FragmentMeta> Dossiers::find(const FragmentId& fragment) const {
   return std::move(m->meta);
 }
 
+namespace {
+
+/// The current-fragments query with the sealed fields as column 11.
+const std::string& current_with_fields_sql() {
+  static const std::string kSql = meta_select(
+      ", fields", "WHERE client_id = ? AND superseded_by IS NULL ORDER BY created_at, seq");
+  return kSql;
+}
+
+/// Opens one fragment's fields (`blob` in the stored layout) into `entry`. Caller holds the
+/// store's mutex. `sealed` is scratch space.
+Result<void> open_into(Impl& i, const ClientId& client, std::uint32_t key_version,
+                       std::span<const std::uint8_t> blob, DossierEntry& entry,
+                       std::vector<SealedFieldView>& sealed) {
+  if (auto r = decode_sealed_fields(blob, sealed); !r) return r;
+  // Valid until the next lookup, which comes only after this fragment's fields are open.
+  auto key = i.cached_data_key(client, entry.meta.category, crypto::DataKeyVersion{key_version});
+  if (!key) return key.error();
+  entry.fields.reserve(sealed.size());
+  for (const auto& f : sealed) {
+    const crypto::FieldContext ctx{entry.meta.id, f.name, entry.meta.category, client,
+                                   crypto::DataKeyVersion{key_version}};
+    auto plain = crypto::open_field(**key, ctx, f.sealed);
+    if (i.options.on_field_opened) i.options.on_field_opened(entry.meta.id);
+    if (!plain) return make_error_code(Errc::crypto_failure);
+    entry.fields.push_back({std::string(f.name), std::move(*plain)});
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<SealedFragment>> Dossiers::list_current_sealed(const ClientId& client) const {
+  auto& i = store_.impl();
+  std::lock_guard lock(i.mutex);
+  auto s = i.data.prepare(current_with_fields_sql().c_str());
+  if (!s) return s.error();
+  s->bind(1, client.view());
+  std::vector<SealedFragment> out;
+  out.reserve(kTypicalDossierFragments);
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto m = read_meta(*s);
+    if (!m) return m.error();
+    const auto blob = s->blob(11);
+    out.push_back({std::move(m->meta), m->key_version, {blob.begin(), blob.end()}});
+  }
+  return out;
+}
+
+Result<std::vector<DossierEntry>>
+Dossiers::open_fragments(const ClientId& client, std::string_view requesting_partner,
+                         std::span<const SealedFragment* const> fragments) const {
+  auto& i = store_.impl();
+  std::lock_guard lock(i.mutex);
+  auto rel = has_relationship(i, requesting_partner, client);
+  if (!rel) return rel.error();
+  if (!*rel) return make_error_code(Errc::not_found);
+  std::vector<DossierEntry> out;
+  out.reserve(fragments.size());
+  std::vector<SealedFieldView> sealed;
+  sealed.reserve(kTypicalFragmentFields);
+  for (const auto* f : fragments) {
+    if (f->meta.client != client) return make_error_code(Errc::invalid_argument);
+    DossierEntry entry{f->meta, {}};
+    if (auto r = open_into(i, client, f->key_version, f->fields, entry, sealed); !r) {
+      return r.error();
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 Result<std::vector<DossierEntry>>
 Dossiers::read_dossier(const ClientId& client, std::string_view requesting_partner,
                        const FragmentPermit& permit,
@@ -368,78 +412,30 @@ Dossiers::read_dossier(const ClientId& client, std::string_view requesting_partn
   if (!rel) return rel.error();
   if (!*rel) return make_error_code(Errc::not_found);
 
-  // 1. Metadata only, in the one stable order (created_at, then insertion).
-  static const std::string kSql = std::string(kMetaSelect) +
-                                  "WHERE client_id = ? AND superseded_by IS NULL "
-                                  "ORDER BY created_at, seq";
-  std::vector<MetaRow> permitted;
-  permitted.reserve(kTypicalDossierFragments);
-  {
-    auto s = i.data.prepare(kSql.c_str());
-    if (!s) return s.error();
-    s->bind(1, client.view());
-    for (;;) {
-      auto row = s->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      if (category && s->text_view(3) != *category) continue;
-      auto m = read_meta(*s);
-      if (!m) return m.error();
-      // 2. The decision. A denied fragment goes no further: no key, no field row is touched.
-      if (!permit || !permit(m->meta)) continue;
-      permitted.push_back(std::move(*m));
-    }
-  }
-  // 3. Keys and fields of the permitted fragments only, in one statement per batch (see
-  // field_batch_sql): a statement per fragment cost more in SQLite's per-statement work than
-  // the rows themselves.
+  // The client's current fragments in the one stable order (created_at, then insertion). They
+  // lie together in the table (primary key client, seq), with their sealed fields in the row: a
+  // dossier of 20 fragments is a few adjacent pages, not a page per fragment and per field.
+  auto s = i.data.prepare(current_with_fields_sql().c_str());
+  if (!s) return s.error();
+  s->bind(1, client.view());
   std::vector<DossierEntry> out;
-  out.reserve(permitted.size());
-  for (auto& m : permitted) {
-    out.push_back({std::move(m.meta), {}});
-    out.back().fields.reserve(kTypicalFragmentFields);
-  }
-  // Fragments by seq: rows arrive in (fragment_seq, position) order.
-  std::vector<std::pair<std::int64_t, std::size_t>> by_seq;
-  by_seq.reserve(permitted.size());
-  for (std::size_t n = 0; n < permitted.size(); ++n)
-    by_seq.emplace_back(permitted[n].seq, n);
-  std::sort(by_seq.begin(), by_seq.end());
-  for (std::size_t first = 0; first < by_seq.size(); first += kMaxFieldBatch) {
-    const std::size_t count = std::min(kMaxFieldBatch, by_seq.size() - first);
-    auto f = i.data.prepare(field_batch_sql(count));
-    if (!f) return f.error();
-    // Placeholders past `count` stay NULL, and `x IN (NULL)` matches nothing.
-    for (std::size_t n = 0; n < count; ++n)
-      f->bind(static_cast<int>(n + 1), by_seq[first + n].first);
-    std::size_t cursor = first;  // the by_seq entry the current rows belong to
-    const crypto::DataKey* key = nullptr;
-    for (;;) {
-      auto row = f->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      const std::int64_t seq = f->int64(0);
-      if (key == nullptr || by_seq[cursor].first != seq) {
-        while (cursor < first + count && by_seq[cursor].first != seq)
-          ++cursor;
-        if (cursor == first + count) return make_error_code(Errc::storage_failure);
-        const auto& m = permitted[by_seq[cursor].second];
-        // Valid until the next lookup, which comes only after this fragment's fields are open.
-        auto k = i.cached_data_key(client, out[by_seq[cursor].second].meta.category,
-                                   crypto::DataKeyVersion{m.key_version});
-        if (!k) return k.error();
-        key = *k;
-      }
-      const auto n = by_seq[cursor].second;
-      auto& entry = out[n];
-      const auto name = f->text_view(1);
-      const crypto::FieldContext ctx{entry.meta.id, name, entry.meta.category, client,
-                                     crypto::DataKeyVersion{permitted[n].key_version}};
-      auto plain = crypto::open_field(*key, ctx, f->blob(2));
-      if (i.options.on_field_opened) i.options.on_field_opened(entry.meta.id);
-      if (!plain) return make_error_code(Errc::crypto_failure);
-      entry.fields.push_back({std::string(name), std::move(*plain)});
+  out.reserve(kTypicalDossierFragments);
+  std::vector<SealedFieldView> sealed;
+  sealed.reserve(kTypicalFragmentFields);
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    if (category && s->text_view(3) != *category) continue;
+    auto m = read_meta(*s);
+    if (!m) return m.error();
+    // The decision. A denied fragment goes no further: no key is fetched, no field opened.
+    if (!permit || !permit(m->meta)) continue;
+    DossierEntry entry{std::move(m->meta), {}};
+    if (auto r = open_into(i, client, m->key_version, s->blob(11), entry, sealed); !r) {
+      return r.error();
     }
+    out.push_back(std::move(entry));
   }
   return out;
 }

@@ -3,7 +3,10 @@
 
 #include "sluis/crypto/card.hpp"
 #include "sluis/crypto/field.hpp"
+#include "sealed_fields.hpp"
 #include "store_impl.hpp"
+
+#include <algorithm>
 
 #include <map>
 
@@ -49,16 +52,7 @@ std::int64_t origin_to_db(RelationshipOrigin o) {
 }
 
 Result<Partner> load_partner(Impl& i, std::string_view id) {
-  auto s = i.data.prepare(
-      "SELECT id, partner_type, display_name, created_at, revoked_at FROM partners WHERE id = ?");
-  if (!s) return s.error();
-  s->bind(1, id);
-  auto row = s->step();
-  if (!row) return row.error();
-  if (!*row) return make_error_code(Errc::not_found);
-  Partner p{s->text(0), s->text(1), s->text(2), from_db(s->int64(3)), std::nullopt};
-  if (!s->is_null(4)) p.revoked_at = from_db(s->int64(4));
-  return p;
+  return i.partner(id);
 }
 
 /// The partner exists and is not revoked.
@@ -175,42 +169,33 @@ Result<bool> load_anonymous(Impl& i, const ClientId& client) {
 /// are bound to their client, so every field of the absorbed client is opened with its old data
 /// key and resealed under the survivor's (created in the key store beforehand if needed).
 Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& absorbed) {
-  struct FieldRow {
-    std::int64_t fragment_seq;
-    std::int64_t position;
+  struct FragmentRow {
+    std::int64_t seq;
     FragmentId fragment;
-    std::string name;
     std::string category;
     std::uint32_t key_version;
-    std::vector<std::uint8_t> sealed;
+    std::vector<std::uint8_t> fields;
   };
-  std::vector<FieldRow> rows;
+  std::vector<FragmentRow> rows;
   {
     auto s = i.data.prepare(
-        "SELECT f.seq, ff.position, f.id, ff.name, f.category, f.key_version, ff.sealed "
-        "FROM fragments f JOIN fragment_fields ff ON ff.fragment_seq = f.seq "
-        "WHERE f.client_id = ?");
+        "SELECT seq, id, category, key_version, fields FROM fragments WHERE client_id = ?");
     if (!s) return s.error();
     s->bind(1, absorbed.view());
     for (;;) {
       auto row = s->step();
       if (!row) return row.error();
       if (!*row) break;
-      auto fid = fragment_from_blob(s->blob(2));
+      auto fid = fragment_from_blob(s->blob(1));
       if (!fid) return fid.error();
-      const auto sealed = s->blob(6);
-      rows.push_back({s->int64(0),
-                      s->int64(1),
-                      *fid,
-                      s->text(3),
-                      s->text(4),
-                      static_cast<std::uint32_t>(s->int64(5)),
-                      {sealed.begin(), sealed.end()}});
+      const auto fields = s->blob(4);
+      rows.push_back({s->int64(0), *fid, s->text(2), static_cast<std::uint32_t>(s->int64(3)),
+                      {fields.begin(), fields.end()}});
     }
   }
   std::map<std::string, std::pair<crypto::DataKeyVersion, crypto::DataKey>, std::less<>> new_keys;
   std::map<std::pair<std::string, std::uint32_t>, crypto::DataKey> old_keys;
-  std::map<std::int64_t, std::uint32_t> fragment_key_version;
+  std::vector<SealedFieldView> sealed;
   for (auto& f : rows) {
     auto ok = old_keys.find({f.category, f.key_version});
     if (ok == old_keys.end()) {
@@ -224,26 +209,31 @@ Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& ab
       if (!k) return k.error();
       nk = new_keys.emplace(f.category, std::move(*k)).first;
     }
-    auto plain = crypto::open_field(
-        ok->second,
-        {f.fragment, f.name, f.category, absorbed, crypto::DataKeyVersion{f.key_version}},
-        f.sealed);
-    if (!plain) return make_error_code(Errc::crypto_failure);
-    auto resealed = crypto::seal_field(
-        nk->second.second, {f.fragment, f.name, f.category, survivor, nk->second.first}, *plain);
-    if (!resealed) return make_error_code(Errc::crypto_failure);
+    if (auto r = decode_sealed_fields(f.fields, sealed); !r) return r;
+    auto blob = sealed_fields_header(sealed.size());
+    for (const auto& field : sealed) {
+      auto plain = crypto::open_field(
+          ok->second,
+          {f.fragment, field.name, f.category, absorbed, crypto::DataKeyVersion{f.key_version}},
+          field.sealed);
+      if (!plain) return make_error_code(Errc::crypto_failure);
+      auto resealed = crypto::seal_field(
+          nk->second.second, {f.fragment, field.name, f.category, survivor, nk->second.first},
+          *plain);
+      if (!resealed) return make_error_code(Errc::crypto_failure);
+      append_sealed_field(blob, field.name, *resealed);
+    }
     auto up = i.data.prepare(
-        "UPDATE fragment_fields SET sealed = ? WHERE fragment_seq = ? AND position = ?");
+        "UPDATE fragments SET fields = ?, key_version = ? WHERE client_id = ? AND seq = ?");
     if (!up) return up.error();
-    if (auto r = up->bind(1, *resealed).bind(2, f.fragment_seq).bind(3, f.position).run(); !r) {
+    if (auto r = up->bind(1, blob)
+                     .bind(2, std::int64_t{nk->second.first.value})
+                     .bind(3, absorbed.view())
+                     .bind(4, f.seq)
+                     .run();
+        !r) {
       return r;
     }
-    fragment_key_version[f.fragment_seq] = nk->second.first.value;
-  }
-  for (const auto& [seq, version] : fragment_key_version) {
-    auto up = i.data.prepare("UPDATE fragments SET key_version = ? WHERE seq = ?");
-    if (!up) return up.error();
-    if (auto r = up->bind(1, std::int64_t{version}).bind(2, seq).run(); !r) return r;
   }
   if (auto r = i.step("link.after_reseal"); !r) return r;
   // Care relationships: keep the survivor's; move the others under a new pseudonym.
@@ -275,8 +265,23 @@ Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& ab
       return r;
     }
   }
+  // The absorbed client's fragments join the end of the survivor's range (seq is per client).
+  {
+    auto last = i.data.prepare("SELECT coalesce(max(seq), 0) FROM fragments WHERE client_id = ?");
+    if (!last) return last.error();
+    last->bind(1, survivor.view());
+    auto row = last->step();
+    if (!row) return row.error();
+    const std::int64_t offset = last->int64(0);
+    auto move = i.data.prepare(
+        "UPDATE fragments SET client_id = ?1, seq = seq + ?3 WHERE client_id = ?2");
+    if (!move) return move.error();
+    if (auto r = move->bind(1, survivor.view()).bind(2, absorbed.view()).bind(3, offset).run();
+        !r) {
+      return r;
+    }
+  }
   static constexpr const char* kMoves[] = {
-      "UPDATE fragments SET client_id = ?1 WHERE client_id = ?2",
       "UPDATE identifiers SET client_id = ?1 WHERE client_id = ?2",
       "UPDATE service_pseudonyms SET client_id = ?1 WHERE client_id = ?2",
       "UPDATE card_events SET client_id = ?1 WHERE client_id = ?2",
@@ -373,6 +378,7 @@ Result<void> Registry::add_partner(std::string_view id, std::string_view partner
   auto s = i.data.prepare(
       "INSERT INTO partners(id, partner_type, display_name, created_at) VALUES(?, ?, ?, ?)");
   if (!s) return s.error();
+  i.forget_partners();
   return s->bind(1, id).bind(2, partner_type).bind(3, display_name).bind(4, to_db(i.now())).run();
 }
 
@@ -383,21 +389,48 @@ Result<Partner> Registry::find_partner(std::string_view id) const {
 }
 
 Result<std::vector<Partner>> Registry::list_partners() const {
+  auto table = partner_table();
+  if (!table) return table.error();
+  return **table;
+}
+
+Result<std::shared_ptr<const std::vector<Partner>>> Registry::partner_table() const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
-  auto s = i.data.prepare(
+  return i.partner_table();
+}
+
+Result<std::shared_ptr<const std::vector<Partner>>> Store::Impl::partner_table() {
+  if (partners) return partners;
+  auto s = data.prepare(
       "SELECT id, partner_type, display_name, created_at, revoked_at FROM partners ORDER BY id");
   if (!s) return s.error();
-  std::vector<Partner> out;
+  auto out = std::make_shared<std::vector<Partner>>();
   for (;;) {
     auto row = s->step();
     if (!row) return row.error();
     if (!*row) break;
     Partner p{s->text(0), s->text(1), s->text(2), from_db(s->int64(3)), std::nullopt};
     if (!s->is_null(4)) p.revoked_at = from_db(s->int64(4));
-    out.push_back(std::move(p));
+    out->push_back(std::move(p));
   }
-  return out;
+  partners = std::move(out);
+  return partners;
+}
+
+Result<Partner> Store::Impl::partner(std::string_view id) {
+  auto table = partner_table();
+  if (!table) return table.error();
+  const auto* p = find_in_partner_table(**table, id);
+  if (p == nullptr) return make_error_code(Errc::not_found);
+  return *p;
+}
+
+const Partner* find_in_partner_table(std::span<const Partner> table,
+                                     std::string_view id) noexcept {
+  const auto it = std::lower_bound(table.begin(), table.end(), id,
+                                   [](const Partner& p, std::string_view v) { return p.id < v; });
+  return it == table.end() || it->id != id ? nullptr : &*it;
 }
 
 Result<void> Registry::revoke_partner(std::string_view id) {
@@ -408,6 +441,7 @@ Result<void> Registry::revoke_partner(std::string_view id) {
   if (p->revoked_at) return make_error_code(Errc::conflict);
   auto s = i.data.prepare("UPDATE partners SET revoked_at = ? WHERE id = ?");
   if (!s) return s.error();
+  i.forget_partners();
   return s->bind(1, to_db(i.now())).bind(2, id).run();
 }
 

@@ -224,6 +224,16 @@ Result<void> Db::open(const std::filesystem::path& path, const crypto::SubKey& k
   return {};
 }
 
+Result<void> Db::set_cache_size_kib(std::size_t kib) {
+  constexpr std::size_t kSqliteDefaultKib = 2000;
+  constexpr std::size_t kMaxKib = std::size_t{64} << 20;  // 64 GiB
+  if (kib > kMaxKib) return make_error_code(Errc::invalid_argument);
+  // A negative cache_size is a size in KiB rather than in pages. The text carries only a number.
+  const std::string pragma =
+      "PRAGMA cache_size = -" + std::to_string(kib == 0 ? kSqliteDefaultKib : kib);
+  return exec(pragma.c_str());
+}
+
 Result<void> Db::exec(const char* sql) {
   const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return to_error(rc);

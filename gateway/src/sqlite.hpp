@@ -74,6 +74,9 @@ class Db {
 
   /// Runs fixed SQL text that carries no values (DDL, pragmas).
   [[nodiscard]] Result<void> exec(const char* sql);
+  /// SQLite's page cache for this connection, in KiB (decrypted pages: a hit costs no read and
+  /// no SQLCipher page decryption). 0 = SQLite's default (2000 KiB).
+  [[nodiscard]] Result<void> set_cache_size_kib(std::size_t kib);
   /// As exec for one statement given as a string literal, through the statement cache, so a
   /// statement run on every request (BEGIN, COMMIT) is parsed once per connection, not per use.
   [[nodiscard]] Result<void> run_cached(const char* sql);

@@ -3,6 +3,7 @@
 
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/pseudonym.hpp"
+#include "sealed_fields.hpp"
 #include "store_impl.hpp"
 
 #include <algorithm>
@@ -18,11 +19,17 @@ namespace {
 using crypto::DataKeyVersion;
 using crypto::KekVersion;
 
-/// One forward migration: its version and the DDL that brings the schema from version - 1.
+/// One forward migration: its version and the DDL that brings the schema from version - 1;
+/// `convert` (when set) then moves data in C++ and `finish` runs after it, all in one
+/// transaction.
 struct Migration {
   int version;
   const char* sql;
+  Result<void> (*convert)(sql::Db&) = nullptr;
+  const char* finish = nullptr;
 };
+
+Result<void> convert_fragments_v3(sql::Db& db);
 
 // The data store (the audit log has its own file). Fields are only ever sealed bytes.
 constexpr std::array kDataMigrations{
@@ -87,7 +94,71 @@ CREATE TABLE erasures(tag TEXT PRIMARY KEY, erased_at INTEGER NOT NULL, reason I
 ALTER TABLE break_glass_grants ADD COLUMN expiry_recorded INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX break_glass_pending ON break_glass_grants(expiry_recorded, expires_at);
 )sql"},
+    // A client's fragments lie together (primary key client, seq) with their sealed fields in
+    // the row: a dossier read touches a few adjacent pages instead of one page per fragment plus
+    // one per fragment's fields (docs/store.md "Fragments", docs/performance.md). seq is now
+    // the order of insertion within the client.
+    Migration{3, R"sql(
+CREATE TABLE fragments_v3(
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL, id BLOB NOT NULL UNIQUE,
+  category TEXT NOT NULL, owner_partner TEXT NOT NULL REFERENCES partners(id),
+  created_by_worker TEXT NOT NULL, created_at INTEGER NOT NULL, version INTEGER NOT NULL,
+  supersedes BLOB, superseded_by BLOB, key_version INTEGER NOT NULL, fields BLOB NOT NULL,
+  PRIMARY KEY(client_id, seq)) WITHOUT ROWID;
+INSERT INTO fragments_v3(client_id, seq, id, category, owner_partner, created_by_worker,
+  created_at, version, supersedes, superseded_by, key_version, fields)
+  SELECT client_id, seq, id, category, owner_partner, created_by_worker, created_at, version,
+         supersedes, superseded_by, key_version, x'' FROM fragments;
+)sql",
+              convert_fragments_v3, R"sql(
+DROP TABLE fragment_fields;
+DROP TABLE fragments;
+ALTER TABLE fragments_v3 RENAME TO fragments;
+)sql"},
 };
+
+/// Migration 3: every fragment's field rows, in position order, become its fields blob.
+Result<void> convert_fragments_v3(sql::Db& db) {
+  auto s = db.prepare(
+      "SELECT f.client_id, f.seq, ff.name, ff.sealed FROM fragment_fields ff "
+      "JOIN fragments f ON f.seq = ff.fragment_seq ORDER BY ff.fragment_seq, ff.position");
+  if (!s) return s.error();
+  std::vector<std::uint8_t> client;
+  std::int64_t seq = -1;
+  std::vector<std::pair<std::string, std::vector<std::uint8_t>>> fields;
+  auto flush = [&]() -> Result<void> {
+    if (fields.empty()) return {};
+    auto blob = sealed_fields_header(fields.size());
+    for (const auto& [name, sealed] : fields)
+      append_sealed_field(blob, name, sealed);
+    fields.clear();
+    auto u = db.prepare("UPDATE fragments_v3 SET fields = ? WHERE client_id = ? AND seq = ?");
+    if (!u) return u.error();
+    return u->bind(1, blob).bind(2, std::span<const std::uint8_t>(client)).bind(3, seq).run();
+  };
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    if (s->int64(1) != seq) {
+      if (auto r = flush(); !r) return r;
+      const auto c = s->blob(0);
+      client.assign(c.begin(), c.end());
+      seq = s->int64(1);
+    }
+    const auto sealed = s->blob(3);
+    fields.emplace_back(s->text(2), std::vector<std::uint8_t>(sealed.begin(), sealed.end()));
+  }
+  if (auto r = flush(); !r) return r;
+  // A fragment without fields cannot have been written (1..64 fields each): a damaged file.
+  auto empty = db.prepare("SELECT count(*) FROM fragments_v3 WHERE length(fields) = 0");
+  if (!empty) return empty.error();
+  auto row = empty->step();
+  if (!row) return row.error();
+  if (empty->int64(0) != 0) return make_error_code(Errc::storage_failure);
+  return {};
+}
 
 // The key store: nothing here is readable without the root key twice over (SQLCipher, then the
 // kek_wrapping sub-key or a KEK).
@@ -128,6 +199,12 @@ Result<int> migrate(sql::Db& db, const std::array<Migration, N>& migrations, int
     sql::Transaction tx(db);
     if (auto r = tx.begin(); !r) return r.error();
     if (auto r = db.exec(m.sql); !r) return r.error();
+    if (m.convert != nullptr) {
+      if (auto r = m.convert(db); !r) return r.error();
+    }
+    if (m.finish != nullptr) {
+      if (auto r = db.exec(m.finish); !r) return r.error();
+    }
     auto ins = db.prepare("INSERT INTO schema_version(version, applied_at) VALUES(?, ?)");
     if (!ins) return ins.error();
     if (auto r = ins->bind(1, std::int64_t{m.version}).bind(2, now_ms).run(); !r) {
@@ -518,6 +595,10 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, const crypto::R
   auto v = migrate(i.data, kDataMigrations, i.options.schema_version_limit, now_ms);
   if (!v) return v.error();
   i.schema_version = *v;
+  // A migration may have rewritten most of the file into the WAL; fold it back now (a no-op
+  // when the WAL is empty).
+  if (auto r = i.data.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
+  if (auto r = i.data.set_cache_size_kib(i.options.page_cache_kib); !r) return r.error();
   auto kv = migrate(i.keys, kKeyMigrations, kKeyStoreSchemaVersion, now_ms);
   if (!kv) return kv.error();
   if (auto r = i.load_keks(); !r) return r.error();

@@ -7,6 +7,7 @@
 #include "sqlite.hpp"
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -57,6 +58,16 @@ struct Store::Impl {
   crypto::KeyRing ring;
   /// Unwrapped data keys between reads; cleared by every erasure, rotation and restore.
   DataKeyCache key_cache{options.data_key_cache_size};
+  /// Every partner sorted by id, read once and shared by every request (a dossier read needs the
+  /// owner type and name of each fragment's partner). Guarded by `mutex`; dropped by every write
+  /// to the partners table (forget_partners), so it is never older than the last write.
+  std::shared_ptr<const std::vector<Partner>> partners{};
+
+  /// The partner table (from `partners`, loaded on first use). Caller holds `mutex`.
+  [[nodiscard]] Result<std::shared_ptr<const std::vector<Partner>>> partner_table();
+  /// One partner from partner_table(). Errors: not_found. Caller holds `mutex`.
+  [[nodiscard]] Result<Partner> partner(std::string_view id);
+  void forget_partners() noexcept { partners.reset(); }
 
   [[nodiscard]] Instant now() const { return options.clock(); }
   /// Fires the fault-injection seam at `step`.

@@ -289,22 +289,25 @@ HttpResponse read_dossier(Call& call) {
     return store_problem(call.req, read.error());
   }
   // Only permitted fragments are in `entries`; nothing about the others reaches the answer.
-  const ReportNames names = report_names(call);
+  // Owner names from the store's shared partner table (no copy per read).
+  auto partners = Registry(call.store()).partner_table();
+  if (!partners) return store_problem(call.req, partners.error());
+  const auto& all = **partners;
   json::array fragments;
+  fragments.reserve(read->entries.size());
   for (const auto& entry : read->entries) {
     json::object fields;
     for (const auto& f : entry.fields) {
       fields[f.name] = json::string(
           std::string_view(reinterpret_cast<const char*>(f.value.data()), f.value.size()));
     }
-    const auto owner = names.partner_display_names.find(entry.meta.owner_partner);
+    const auto* owner = find_in_partner_table(all, entry.meta.owner_partner);
     fragments.push_back(json::object{
         {"fragment", crypto::to_hex(entry.meta.id.view())},
         {"category", entry.meta.category},
         {"owner",
          json::object{{"partner", entry.meta.owner_partner},
-                      {"name", owner == names.partner_display_names.end() ? entry.meta.owner_partner
-                                                                          : owner->second}}},
+                      {"name", owner != nullptr ? owner->display_name : entry.meta.owner_partner}}},
         {"created_at", format_instant(entry.meta.created_at)},
         {"version", entry.meta.version},
         {"fields", std::move(fields)}});

@@ -228,3 +228,50 @@ TEST_CASE("decisions reach the audit hook before anything opens; a failed append
   CHECK(failed.error() == Errc::storage_failure);
   CHECK(opened == 0);
 }
+
+TEST_CASE("what is opened is exactly what was decided and recorded, whatever changes in between",
+          "[access]") {
+  Sector s;
+  // The owner reads its own dossier; while the decisions are being recorded, it supersedes the
+  // housing fragment and writes a new one.
+  auto d = s.dossiers();
+  const auto listed = d.list_current(s.client).value();
+  REQUIRE(listed.size() == 3);
+  const FragmentId housing = listed.at(0).id;
+  bool changed = false;
+  BeforeOpen change = [&](std::span<const FragmentDecision> decided, std::string_view) {
+    s.recorded.assign(decided.begin(), decided.end());
+    REQUIRE(d.supersede(housing, "ocmw-brussel", "ocmw-sw", fields_of({{"situation", "new"}})));
+    REQUIRE(d.add_fragment(s.client, "ocmw-brussel", "ocmw-sw", "housing",
+                           fields_of({{"situation", "later"}})));
+    changed = true;
+    return Result<void>{};
+  };
+  auto r = read_dossier_for(*s.store, pack(), s.client,
+                            ReadRequest{"ocmw-brussel", "ocmw-sw", "care-coordination",
+                                        std::nullopt},
+                            s.now, change);
+  REQUIRE(r);
+  REQUIRE(changed);
+  REQUIRE(s.recorded.size() == 3);
+  REQUIRE(r->entries.size() == 3);
+  for (std::size_t n = 0; n < 3; ++n) {
+    CHECK(r->entries[n].meta.id == s.recorded[n].fragment);  // the versions on the record
+    CHECK(r->entries[n].meta.id == listed[n].id);
+  }
+  CHECK(text_of(r->entries[0].fields.at(0).value) == "sleeps at a friend's place");
+  CHECK(d.list_current(s.client).value().size() == 4);  // the next read sees the changes
+
+  // The client erased between deciding and opening: nothing is opened.
+  Sector e;
+  BeforeOpen erase = [&](std::span<const FragmentDecision>, std::string_view) {
+    REQUIRE(e.registry().erase_client(e.client));
+    return Result<void>{};
+  };
+  auto gone = read_dossier_for(*e.store, pack(), e.client,
+                               ReadRequest{"ocmw-brussel", "ocmw-sw", "care-coordination",
+                                           std::nullopt},
+                               e.now, erase);
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error() == Errc::not_found);
+}

@@ -135,6 +135,16 @@ class RawDb {
   RawDb(const RawDb&) = delete;
   RawDb& operator=(const RawDb&) = delete;
 
+  /// The connection, for tests that rewrite a file's layout.
+  [[nodiscard]] sqlite3* handle() const { return db_; }
+  /// Runs `sql` (one or more statements without parameters); REQUIREs success.
+  void exec(const char* sql) {
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
+    INFO((message != nullptr ? message : ""));
+    sqlite3_free(message);
+    REQUIRE(rc == SQLITE_OK);
+  }
   /// rc of running `sql` and stepping it once.
   int try_query(const char* sql) {
     sqlite3_stmt* s = nullptr;

@@ -1,6 +1,8 @@
 // Store tests: opening, migrations, keys, encryption at rest (page scans), backups, KEK rotation.
 #include "gateway_fixture.hpp"
 
+#include "sealed_fields.hpp"
+#include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/pseudonym.hpp"
 
 using namespace sluis::gateway;
@@ -100,7 +102,7 @@ TEST_CASE("no plaintext field value or identifier on any page, WAL or backup", "
   bool saw_schema = false;
   bool saw_partner = false;
   for (const auto& img : images) {
-    saw_schema = saw_schema || contains(img.plain, std::string_view("CREATE TABLE fragments"));
+    saw_schema = saw_schema || contains(img.plain, std::string_view("CREATE TABLE partners"));
     saw_partner = saw_partner || contains(img.plain, std::string_view("Nachtopvang Noord"));
   }
   CHECK(saw_schema);
@@ -156,7 +158,7 @@ TEST_CASE("KEK rotation rewraps data keys without touching field ciphertexts", "
   auto key = sluis::crypto::derive_subkey(f.root, KeyPurpose::database);
   const auto before = [&] {
     RawDb raw(f.options.data_path, &key);
-    return raw.column("SELECT sealed FROM fragment_fields ORDER BY fragment_seq, position");
+    return raw.column("SELECT fields FROM fragments ORDER BY client_id, seq");
   }();
   REQUIRE(before.size() == 6);
   const auto v1 = f.store->kek_versions().at(0);
@@ -170,7 +172,7 @@ TEST_CASE("KEK rotation rewraps data keys without touching field ciphertexts", "
   CHECK(f.store->count_data_keys(*v2).value() == 6);
   {
     RawDb raw(f.options.data_path, &key);
-    CHECK(raw.column("SELECT sealed FROM fragment_fields ORDER BY fragment_seq, position") ==
+    CHECK(raw.column("SELECT fields FROM fragments ORDER BY client_id, seq") ==
           before);
   }
   auto all = [](const FragmentMeta&) { return true; };
@@ -212,4 +214,174 @@ TEST_CASE("an injected failure mid-rotation leaves every key as it was", "[store
   auto dossier = f.dossiers().read_dossier(*c, "ocmw-brussel", [](const auto&) { return true; });
   REQUIRE(dossier);
   CHECK(dossier->size() == 1);
+}
+
+namespace {
+
+/// Rewrites a schema-3 data file into the layout of schema 2 (fragments with a global seq, one
+/// row per field in fragment_fields), as a file written by the previous release looks.
+void downgrade_to_schema_2(const fs::path& data_path, const sluis::crypto::SubKey& key) {
+  RawDb raw(data_path, &key);
+  raw.exec(R"sql(
+BEGIN;
+CREATE TABLE fragments_v2(
+  seq INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE,
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  category TEXT NOT NULL, owner_partner TEXT NOT NULL REFERENCES partners(id),
+  created_by_worker TEXT NOT NULL, created_at INTEGER NOT NULL, version INTEGER NOT NULL,
+  supersedes BLOB, superseded_by BLOB, key_version INTEGER NOT NULL);
+CREATE TABLE fragment_fields(
+  fragment_seq INTEGER NOT NULL REFERENCES fragments_v2(seq) ON DELETE CASCADE,
+  position INTEGER NOT NULL, name TEXT NOT NULL, sealed BLOB NOT NULL,
+  PRIMARY KEY(fragment_seq, position), UNIQUE(fragment_seq, name)) WITHOUT ROWID;
+INSERT INTO fragments_v2(id, client_id, category, owner_partner, created_by_worker, created_at,
+  version, supersedes, superseded_by, key_version)
+  SELECT id, client_id, category, owner_partner, created_by_worker, created_at, version,
+         supersedes, superseded_by, key_version FROM fragments ORDER BY created_at, client_id, seq;
+)sql");
+  sqlite3_stmt* rows = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw.handle(),
+                             "SELECT v2.seq, f.fields FROM fragments f "
+                             "JOIN fragments_v2 v2 ON v2.id = f.id",
+                             -1, &rows, nullptr) == SQLITE_OK);
+  sqlite3_stmt* ins = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw.handle(),
+                             "INSERT INTO fragment_fields(fragment_seq, position, name, sealed) "
+                             "VALUES(?, ?, ?, ?)",
+                             -1, &ins, nullptr) == SQLITE_OK);
+  while (sqlite3_step(rows) == SQLITE_ROW) {
+    const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(rows, 1));
+    const std::vector<std::uint8_t> blob(p, p + sqlite3_column_bytes(rows, 1));
+    std::vector<SealedFieldView> fields;
+    REQUIRE(decode_sealed_fields(blob, fields));
+    for (std::size_t n = 0; n < fields.size(); ++n) {
+      sqlite3_bind_int64(ins, 1, sqlite3_column_int64(rows, 0));
+      sqlite3_bind_int64(ins, 2, static_cast<sqlite3_int64>(n));
+      sqlite3_bind_text(ins, 3, fields[n].name.data(), static_cast<int>(fields[n].name.size()),
+                        SQLITE_TRANSIENT);
+      sqlite3_bind_blob(ins, 4, fields[n].sealed.data(),
+                        static_cast<int>(fields[n].sealed.size()), SQLITE_TRANSIENT);
+      REQUIRE(sqlite3_step(ins) == SQLITE_DONE);
+      sqlite3_reset(ins);
+    }
+  }
+  sqlite3_finalize(rows);
+  sqlite3_finalize(ins);
+  raw.exec(R"sql(
+DROP TABLE fragments;
+ALTER TABLE fragments_v2 RENAME TO fragments;
+CREATE INDEX fragments_client ON fragments(client_id, created_at, seq);
+DELETE FROM schema_version WHERE version = 3;
+COMMIT;
+)sql");
+}
+
+struct ReadBack {
+  std::string id, category, owner;
+  std::uint32_t version = 0;
+  bool supersedes = false;
+  std::vector<std::pair<std::string, std::string>> fields;
+  bool operator==(const ReadBack&) const = default;
+};
+
+std::vector<ReadBack> read_all(Dossiers d, const ClientId& c) {
+  auto dossier = d.read_dossier(c, "ocmw-brussel", [](const FragmentMeta&) { return true; });
+  REQUIRE(dossier);
+  std::vector<ReadBack> out;
+  for (const auto& e : *dossier) {
+    ReadBack r{sluis::crypto::to_hex(e.meta.id.view()), e.meta.category, e.meta.owner_partner,
+               e.meta.version, e.meta.supersedes.has_value(), {}};
+    for (const auto& f : e.fields)
+      r.fields.emplace_back(f.name, text_of(f.value));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("schema 3 migration: fragments of a schema-2 file keep their fields, order and history",
+          "[store][migration]") {
+  StoreFixture f;
+  f.add_sector();
+  auto reg = f.registry();
+  std::vector<ClientId> clients;
+  for (const char* id : {"m-1", "m-2", "m-3"}) {
+    auto r = reg.register_identified("ocmw-brussel", IdentifierScheme::case_number, id);
+    REQUIRE(r);
+    clients.push_back(reg.resolve("ocmw-brussel", r->pseudonym).value());
+  }
+  // Interleaved writes (as over months), several fields, one superseded fragment.
+  auto d = f.dossiers();
+  std::optional<FragmentMeta> first;
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t c = 0; c < clients.size(); ++c) {
+      const std::string tag = std::to_string(round) + "/" + std::to_string(c);
+      auto m = d.add_fragment(clients[c], "ocmw-brussel", "w1", round == 1 ? "income" : "housing",
+                              fields_of({{"street", "Rue " + tag}, {"note", "n" + tag},
+                                         {"since", "2026"}}));
+      REQUIRE(m);
+      if (!first) first = *m;
+    }
+  }
+  REQUIRE(d.supersede(first->id, "ocmw-brussel", "w1", fields_of({{"street", "Nieuwe straat"}})));
+  std::vector<std::vector<ReadBack>> before;
+  for (const auto& c : clients)
+    before.push_back(read_all(f.dossiers(), c));
+  REQUIRE(before[0].size() == 3);
+  CHECK(before[0][2].fields == std::vector<std::pair<std::string, std::string>>{
+                                   {"street", "Nieuwe straat"}});
+
+  f.store.reset();
+  const auto key = sluis::crypto::derive_subkey(f.root, KeyPurpose::database);
+  downgrade_to_schema_2(f.options.data_path, key);
+  {
+    RawDb raw(f.options.data_path, &key);
+    REQUIRE(raw.column("SELECT name FROM fragment_fields").size() == 28);  // 9 × 3 + 1
+  }
+  f.reopen();  // runs migration 3
+  CHECK(f.store->schema_version() == 3);
+  for (std::size_t c = 0; c < clients.size(); ++c)
+    CHECK(read_all(f.dossiers(), clients[c]) == before[c]);
+  {
+    RawDb raw(f.options.data_path, &key);
+    CHECK(raw.column("SELECT name FROM sqlite_master WHERE name = 'fragment_fields'").empty());
+    CHECK(raw.column("SELECT id FROM fragments").size() == 10);
+  }
+  // Writing goes on after the migrated fragments, in order.
+  auto d2 = f.dossiers();
+  REQUIRE(d2.add_fragment(clients[1], "ocmw-brussel", "w1", "housing", fields_of({{"x", "y"}})));
+  auto after = read_all(f.dossiers(), clients[1]);
+  REQUIRE(after.size() == 4);
+  CHECK(std::equal(before[1].begin(), before[1].end(), after.begin()));
+  CHECK(after[3].fields == std::vector<std::pair<std::string, std::string>>{{"x", "y"}});
+}
+
+TEST_CASE("schema 3 migration: a damaged schema-2 file is refused and left as it was",
+          "[store][migration]") {
+  StoreFixture f;
+  f.add_sector();
+  auto reg = f.registry();
+  auto r = reg.register_identified("ocmw-brussel", IdentifierScheme::case_number, "d-1");
+  REQUIRE(r);
+  const auto client = reg.resolve("ocmw-brussel", r->pseudonym).value();
+  REQUIRE(f.dossiers().add_fragment(client, "ocmw-brussel", "w1", "housing",
+                                    fields_of({{"street", "a"}})));
+  REQUIRE(f.dossiers().add_fragment(client, "ocmw-brussel", "w1", "housing",
+                                    fields_of({{"street", "b"}})));
+  f.store.reset();
+  const auto key = sluis::crypto::derive_subkey(f.root, KeyPurpose::database);
+  downgrade_to_schema_2(f.options.data_path, key);
+  {
+    RawDb raw(f.options.data_path, &key);
+    raw.exec("DELETE FROM fragment_fields WHERE fragment_seq = (SELECT max(seq) FROM fragments)");
+  }
+  auto s = Store::open(f.options, f.root);
+  REQUIRE_FALSE(s);
+  CHECK(s.error() == Errc::storage_failure);
+  RawDb raw(f.options.data_path, &key);
+  CHECK(raw.column("SELECT max(version) FROM schema_version") ==
+        std::vector<std::vector<std::uint8_t>>{{'2'}});
+  CHECK(raw.column("SELECT name FROM fragment_fields").size() == 1);
+  CHECK(raw.column("SELECT name FROM sqlite_master WHERE name = 'fragments_v3'").empty());
 }

@@ -33,6 +33,9 @@ struct AuditLogOptions {
   /// A signed checkpoint is issued at least this often while events arrive.
   std::chrono::milliseconds checkpoint_interval{1000};
   std::chrono::milliseconds busy_timeout{5000};
+  /// SQLite's page cache of the writer's connection, in KiB: the index pages every append
+  /// touches stay decrypted in memory. 0 = SQLite's default (2000 KiB).
+  std::size_t page_cache_kib = 16 * 1024;
   /// Most events one group-commit transaction takes (the rest wait for the next one).
   std::size_t max_batch_events = 8192;
   /// Group-commit gathering: when fewer callers are waiting than the previous batch served, the

@@ -87,6 +87,14 @@ struct DossierEntry {
   std::vector<OpenedField> fields;
 };
 
+/// A stored fragment whose fields are still sealed: only ciphertext and field names, in the
+/// store's layout (docs/store.md "Fragments"). Opened only by Dossiers::open_fragments.
+struct SealedFragment {
+  FragmentMeta meta;
+  std::uint32_t key_version = 0;
+  std::vector<std::uint8_t> fields;
+};
+
 /// Metadata columns of a stored consent; the consent itself is an opaque JSON document.
 struct ConsentRecord {
   std::string id;  ///< random, 32 lowercase hex characters

@@ -68,6 +68,17 @@ class Dossiers {
 
   /// Metadata of the client's current fragments (oldest first). Never opens a field.
   [[nodiscard]] Result<std::vector<FragmentMeta>> list_current(const ClientId& client) const;
+  /// As list_current, each fragment with its fields still sealed (as stored), from one snapshot:
+  /// the decide-then-open read decides on these and opens exactly them (open_fragments), so what
+  /// is opened is what was decided on and recorded, with one pass over the rows.
+  [[nodiscard]] Result<std::vector<SealedFragment>>
+  list_current_sealed(const ClientId& client) const;
+  /// Opens fragments from list_current_sealed(client), in the order given, for
+  /// `requesting_partner`, which must (still) have a care relationship with the client, else
+  /// not_found (the client may have been erased since the listing). Errors as read_dossier.
+  [[nodiscard]] Result<std::vector<DossierEntry>>
+  open_fragments(const ClientId& client, std::string_view requesting_partner,
+                 std::span<const SealedFragment* const> fragments) const;
   /// Metadata of one fragment version (current or superseded). Errors: not_found.
   [[nodiscard]] Result<FragmentMeta> find(const FragmentId& fragment) const;
 

@@ -6,6 +6,7 @@
 #include "sluis/gateway/error.hpp"
 #include "sluis/gateway/store.hpp"
 
+#include <memory>
 #include <set>
 #include <span>
 #include <string>
@@ -25,6 +26,10 @@ struct RegistryOptions {
   std::set<std::string, std::less<>> anonymous_partner_types{"low-threshold"};
 };
 
+/// The partner `id` in a table sorted by id (Registry::partner_table), or nullptr.
+[[nodiscard]] const Partner* find_in_partner_table(std::span<const Partner> table,
+                                                   std::string_view id) noexcept;
+
 /// Clients as partners know them. Every operation is one transaction on the data store; none
 /// ever stores an identifier (only its keyed digest) or a card secret (the gateway never sees it).
 ///
@@ -43,6 +48,9 @@ class Registry {
   /// Errors: not_found.
   [[nodiscard]] Result<Partner> find_partner(std::string_view id) const;
   [[nodiscard]] Result<std::vector<Partner>> list_partners() const;
+  /// Every partner sorted by id, shared rather than copied: an immutable snapshot of the table
+  /// as of the call (the store keeps it between calls and drops it on any partner write).
+  [[nodiscard]] Result<std::shared_ptr<const std::vector<Partner>>> partner_table() const;
   /// Marks the partner revoked from now on (kept for provenance). Errors: not_found, conflict
   /// (already revoked).
   [[nodiscard]] Result<void> revoke_partner(std::string_view id);
