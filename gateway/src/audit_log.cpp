@@ -518,6 +518,10 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
     if (auto r = impl->writer_lock.acquire(opt.path); !r) return r.error();
     if (auto r = impl->wdb.open(opt.path, key, opt.busy_timeout); !r) return r.error();
     if (auto r = impl->wdb.set_cache_size_kib(opt.page_cache_kib); !r) return r.error();
+    // Checkpoint the WAL into the file every 8 192 pages (32 MiB) rather than SQLite's 1 000:
+    // the pages every batch rewrites (the table's last page, index leaves, Merkle levels) are
+    // then copied once per checkpoint instead of many times.
+    if (auto r = impl->wdb.exec("PRAGMA wal_autocheckpoint = 8192"); !r) return r.error();
     if (auto r = impl->create_schema(); !r) return r.error();
   }
   if (auto r = impl->rdb.open(opt.path, key, opt.busy_timeout); !r) return r.error();

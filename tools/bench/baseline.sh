@@ -10,8 +10,8 @@
 #
 # Defaults (CI-sized): build/release, 200 partners, 500 workers, 10 000 clients with 10 fragments
 # each (20 for the read workload's clients), 64 connections, 10 s per workload after 2 s of
-# warm-up, 1 000 connections for the memory measurement, sluisd with 32 handler threads (its
-# default, one per core, leaves only two requests waiting for the audit log's group commit).
+# warm-up, 1 000 connections for the memory measurement, sluisd with its default configuration
+# (--handler-threads N overrides [server] handler_threads; 0 = sluisd's default, 16 per core).
 # --sizes 10000,1000000 also runs the read workload at every further client count (one home per
 # size) for the latency-growth table. --homes DIR keeps the generated gateway homes in DIR and
 # reuses one whose sector parameters match (a 1 000 000-client home takes long to generate; the
@@ -33,7 +33,7 @@ WARMUP=2
 IDLE=1000
 IDLE_SECONDS=6
 IDLE_WARMUP=10
-HANDLERS=32
+HANDLERS=0
 HOMES=""
 KEEP=0
 
@@ -193,6 +193,8 @@ load() {
   cat "$OUT/$name.txt" >&2
 }
 
+HANDLERS_TEXT="$HANDLERS"
+[[ "$HANDLERS" == 0 ]] && HANDLERS_TEXT="default, 16 per core"
 # --- the sluis side, for every size ------------------------------------------------------------
 IFS=',' read -r -a SIZE_LIST <<<"$SIZES"
 MAIN="${SIZE_LIST[0]}"
@@ -312,7 +314,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; el
 R="$OUT/read-$MAIN.json"
 N="$OUT/nginx-$MAIN.json"
 {
-  echo "### Dossier read against nginx ($MAIN clients, $CONNECTIONS connections, ${DURATION} s each, sluisd handler_threads = $HANDLERS)"
+  echo "### Dossier read against nginx ($MAIN clients, $CONNECTIONS connections, ${DURATION} s each, sluisd handler_threads = $HANDLERS_TEXT)"
   echo
   echo "| server and workload | throughput req/s | p50 ms | p90 ms | p99 ms | max ms | errors |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
