@@ -4,6 +4,8 @@
 #include "sluis/crypto/field.hpp"
 #include "sluis/gateway/dossiers.hpp"
 
+#include <cassert>
+
 namespace sluis::gateway {
 
 namespace {
@@ -11,6 +13,7 @@ constexpr std::size_t kMaxNameLength = 64;
 }  // namespace
 
 std::vector<std::uint8_t> sealed_fields_header(std::size_t count) {
+  assert(count >= 1 && count <= kMaxFieldsPerFragment);
   std::vector<std::uint8_t> blob;
   blob.reserve(2 + count * 160);
   blob.push_back(kSealedFieldsFormat);
@@ -20,6 +23,7 @@ std::vector<std::uint8_t> sealed_fields_header(std::size_t count) {
 
 void append_sealed_field(std::vector<std::uint8_t>& blob, std::string_view name,
                          std::span<const std::uint8_t> sealed) {
+  assert(!name.empty() && name.size() <= kMaxNameLength);
   blob.push_back(static_cast<std::uint8_t>(name.size()));
   blob.insert(blob.end(), name.begin(), name.end());
   const auto n = static_cast<std::uint32_t>(sealed.size());

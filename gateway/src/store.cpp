@@ -3,6 +3,7 @@
 
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/pseudonym.hpp"
+#include "sluis/gateway/dossiers.hpp"
 #include "sealed_fields.hpp"
 #include "store_impl.hpp"
 
@@ -129,10 +130,15 @@ Result<void> convert_fragments_v3(sql::Db& db) {
   std::vector<std::pair<std::string, std::vector<std::uint8_t>>> fields;
   auto flush = [&]() -> Result<void> {
     if (fields.empty()) return {};
+    if (fields.size() > kMaxFieldsPerFragment) return make_error_code(Errc::storage_failure);
     auto blob = sealed_fields_header(fields.size());
     for (const auto& [name, sealed] : fields)
       append_sealed_field(blob, name, sealed);
     fields.clear();
+    // What was written must read back: a field name or size the old layout allowed but this
+    // one cannot hold fails the migration here, not a later read.
+    std::vector<SealedFieldView> check;
+    if (auto r = decode_sealed_fields(blob, check); !r) return r;
     auto u = db.prepare("UPDATE fragments_v3 SET fields = ? WHERE client_id = ? AND seq = ?");
     if (!u) return u.error();
     return u->bind(1, blob).bind(2, std::span<const std::uint8_t>(client)).bind(3, seq).run();

@@ -168,8 +168,11 @@ unsigned ServerConfig::effective_io_threads() const {
 }
 
 unsigned ServerConfig::effective_handler_threads() const {
-  return handler_threads != 0 ? handler_threads
-                              : 16 * std::max(1u, std::thread::hardware_concurrency());
+  constexpr unsigned kPerCore = 16;
+  constexpr unsigned kMaxDefault = 256;  // the most the key itself accepts
+  return handler_threads != 0
+             ? handler_threads
+             : std::min(kMaxDefault, kPerCore * std::max(1u, std::thread::hardware_concurrency()));
 }
 
 bool is_loopback_address(std::string_view address) noexcept {

@@ -2,6 +2,11 @@
 #include "gateway_fixture.hpp"
 
 #include "sluis/crypto/card.hpp"
+#include "sluis/gateway/bulk_load.hpp"
+
+#include <algorithm>
+#include <set>
+#include <string>
 
 using namespace sluis::gateway;
 using namespace sluis::gateway::testing;
@@ -209,4 +214,79 @@ TEST_CASE("partners and workers are kept, revoked partners are refused", "[regis
   auto r = reg.register_identified("caw-brussel", IdentifierScheme::case_number, "c-1");
   REQUIRE_FALSE(r);
   CHECK(r.error() == Errc::not_permitted);
+}
+
+TEST_CASE("a link merges two dossiers that both have fragments, in order, all readable",
+          "[registry][anonymous]") {
+  StoreFixture f;
+  f.add_sector();
+  auto reg = f.registry();
+  const auto card = sluis::crypto::new_card_secret();
+  const auto ps_shelter = sluis::crypto::service_pseudonym(card, "shelter-north");
+  const auto ps_day = sluis::crypto::service_pseudonym(card, "daycentre-south");
+  const auto shelter = reg.resolve("shelter-north",
+                                   reg.register_anonymous("shelter-north", ps_shelter)->pseudonym);
+  const auto day = reg.resolve("daycentre-south",
+                               reg.register_anonymous("daycentre-south", ps_day)->pseudonym);
+  REQUIRE(shelter);
+  REQUIRE(day);
+  // Both records have fragments, so the absorbed client's rows must move past the survivor's
+  // (seq is per client): a collision would fail the link or lose a fragment.
+  auto d = f.dossiers();
+  for (int n = 0; n < 3; ++n) {
+    REQUIRE(d.add_fragment(*shelter, "shelter-north", "w1", "case-note",
+                           fields_of({{"note", "shelter " + std::to_string(n)}})));
+    REQUIRE(d.add_fragment(*day, "daycentre-south", "w1", "case-note",
+                           fields_of({{"note", "day " + std::to_string(n)}})));
+  }
+  auto linked = reg.link("daycentre-south", ps_day, "shelter-north", ps_shelter, "consent-1");
+  REQUIRE(linked);
+  const auto survivor = reg.resolve("daycentre-south", linked->pseudonym).value();
+  auto dossier = d.read_dossier(survivor, "shelter-north", [](const auto&) { return true; });
+  REQUIRE(dossier);
+  REQUIRE(dossier->size() == 6);
+  std::multiset<std::string> notes;
+  for (const auto& e : *dossier)
+    notes.insert(text_of(e.fields.at(0).value));
+  CHECK(notes == std::multiset<std::string>{"day 0", "day 1", "day 2", "shelter 0", "shelter 1",
+                                            "shelter 2"});
+  // Oldest first: creation times never go backwards across the merged dossier.
+  for (std::size_t n = 1; n < dossier->size(); ++n)
+    CHECK(dossier->at(n - 1).meta.created_at <= dossier->at(n).meta.created_at);
+  // Writing after the merge still works (the next seq is past both ranges).
+  REQUIRE(d.add_fragment(survivor, "shelter-north", "w1", "case-note", fields_of({{"note", "x"}})));
+  CHECK(d.list_current(survivor).value().size() == 7);
+}
+
+TEST_CASE("the shared partner table follows every partner write, also inside bulk loads",
+          "[registry]") {
+  StoreFixture f;
+  f.add_sector();
+  auto reg = f.registry();
+  const auto before = reg.partner_table().value();
+  REQUIRE(before->size() == 4);
+  CHECK(std::is_sorted(before->begin(), before->end(),
+                       [](const Partner& a, const Partner& b) { return a.id < b.id; }));
+  REQUIRE(reg.add_partner("aaa-first", "caw", "CAW A"));
+  CHECK(reg.partner_table().value()->size() == 5);
+  CHECK(before->size() == 4);  // a snapshot handed out earlier does not change under its holder
+  REQUIRE(reg.revoke_partner("aaa-first"));
+  CHECK(reg.find_partner("aaa-first").value().revoked_at.has_value());
+
+  // A bulk load that fails rolls back its partners, and the table forgets them too.
+  auto failed = bulk_write(*f.store, [&]() -> Result<void> {
+    if (auto r = reg.add_partner("bulk-1", "caw", "CAW Bulk"); !r) return r;
+    REQUIRE(reg.find_partner("bulk-1"));  // visible inside the transaction (and now cached)
+    return make_error_code(Errc::invalid_argument);
+  });
+  CHECK(failed.error() == Errc::invalid_argument);
+  CHECK(reg.find_partner("bulk-1").error() == Errc::not_found);
+  CHECK(reg.partner_table().value()->size() == 5);
+  // One that commits keeps them.
+  REQUIRE(bulk_write(*f.store, [&]() -> Result<void> {
+    return reg.add_partner("bulk-2", "caw", "CAW Bulk Twee");
+  }));
+  CHECK(reg.find_partner("bulk-2").value().display_name == "CAW Bulk Twee");
+  f.reopen();
+  CHECK(f.registry().partner_table().value()->size() == 6);
 }

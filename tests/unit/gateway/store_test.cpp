@@ -277,9 +277,10 @@ COMMIT;
 }
 
 struct ReadBack {
-  std::string id, category, owner;
+  std::string id, category, owner, worker;
+  Instant created_at{};
   std::uint32_t version = 0;
-  bool supersedes = false;
+  std::optional<FragmentId> supersedes;
   std::vector<std::pair<std::string, std::string>> fields;
   bool operator==(const ReadBack&) const = default;
 };
@@ -289,8 +290,14 @@ std::vector<ReadBack> read_all(Dossiers d, const ClientId& c) {
   REQUIRE(dossier);
   std::vector<ReadBack> out;
   for (const auto& e : *dossier) {
-    ReadBack r{sluis::crypto::to_hex(e.meta.id.view()), e.meta.category, e.meta.owner_partner,
-               e.meta.version, e.meta.supersedes.has_value(), {}};
+    ReadBack r{sluis::crypto::to_hex(e.meta.id.view()),
+               e.meta.category,
+               e.meta.owner_partner,
+               e.meta.created_by_worker,
+               e.meta.created_at,
+               e.meta.version,
+               e.meta.supersedes,
+               {}};
     for (const auto& f : e.fields)
       r.fields.emplace_back(f.name, text_of(f.value));
     out.push_back(std::move(r));

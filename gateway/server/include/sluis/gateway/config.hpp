@@ -82,7 +82,7 @@ struct ServerConfig {
   /// The request-parsing limits derived from `limits`.
   [[nodiscard]] RequestLimits request_limits() const;
   /// io_threads with 0 replaced by the number of cores (at least 1), handler_threads with 0
-  /// replaced by 16 per core.
+  /// replaced by 16 per core (at most 256).
   [[nodiscard]] unsigned effective_io_threads() const;
   [[nodiscard]] unsigned effective_handler_threads() const;
 };
