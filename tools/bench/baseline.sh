@@ -202,7 +202,7 @@ declare -A STARTUP RSS_START RSS_READ
 for size in "${SIZE_LIST[@]}"; do
   say "generating a sector with $size clients ($PARTNERS partners, $WORKERS workers, $FRAGMENTS fragments per client)"
   make_home "$size"
-  grep -E 'fragments|done in' "$WORK/dataset-$size.txt" | grep -v round >&2 || true
+  grep -E 'fragments|done in' "$WORK/dataset-$size.txt" | grep -v "clients' fragments" >&2 || true
   cp "$WORK/dataset-$size.txt" "$OUT/dataset-$size.txt"
   HOME_DIR="$(home_of "$size")"
   start_sluisd "$size"
