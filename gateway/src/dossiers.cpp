@@ -353,25 +353,38 @@ Result<void> open_into(Impl& i, const ClientId& client, std::uint32_t key_versio
   return {};
 }
 
+/// Steps the client's current fragments, with their sealed fields as column 11, in dossier order
+/// (created_at, then insertion), calling `row(stmt)` for each; stops at the first error. They lie
+/// together in the table (primary key client, seq), with their sealed fields in the row: a
+/// dossier of 20 fragments is a few adjacent pages, not a page per fragment and per field.
+template <typename Row>
+Result<void> each_current_row(Impl& i, const ClientId& client, Row&& row) {
+  auto s = i.data.prepare(current_with_fields_sql().c_str());
+  if (!s) return s.error();
+  s->bind(1, client.view());
+  for (;;) {
+    auto stepped = s->step();
+    if (!stepped) return stepped.error();
+    if (!*stepped) return {};
+    if (auto r = row(*s); !r) return r;
+  }
+}
+
 }  // namespace
 
 Result<std::vector<SealedFragment>> Dossiers::list_current_sealed(const ClientId& client) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
-  auto s = i.data.prepare(current_with_fields_sql().c_str());
-  if (!s) return s.error();
-  s->bind(1, client.view());
   std::vector<SealedFragment> out;
   out.reserve(kTypicalDossierFragments);
-  for (;;) {
-    auto row = s->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    auto m = read_meta(*s);
+  auto listed = each_current_row(i, client, [&](const sql::Stmt& s) -> Result<void> {
+    auto m = read_meta(s);
     if (!m) return m.error();
-    const auto blob = s->blob(11);
+    const auto blob = s.blob(11);
     out.push_back({std::move(m->meta), m->key_version, {blob.begin(), blob.end()}});
-  }
+    return {};
+  });
+  if (!listed) return listed.error();
   return out;
 }
 
@@ -412,31 +425,22 @@ Dossiers::read_dossier(const ClientId& client, std::string_view requesting_partn
   if (!rel) return rel.error();
   if (!*rel) return make_error_code(Errc::not_found);
 
-  // The client's current fragments in the one stable order (created_at, then insertion). They
-  // lie together in the table (primary key client, seq), with their sealed fields in the row: a
-  // dossier of 20 fragments is a few adjacent pages, not a page per fragment and per field.
-  auto s = i.data.prepare(current_with_fields_sql().c_str());
-  if (!s) return s.error();
-  s->bind(1, client.view());
   std::vector<DossierEntry> out;
   out.reserve(kTypicalDossierFragments);
   std::vector<SealedFieldView> sealed;
   sealed.reserve(kTypicalFragmentFields);
-  for (;;) {
-    auto row = s->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    if (category && s->text_view(3) != *category) continue;
-    auto m = read_meta(*s);
+  auto read = each_current_row(i, client, [&](const sql::Stmt& s) -> Result<void> {
+    if (category && s.text_view(3) != *category) return {};
+    auto m = read_meta(s);
     if (!m) return m.error();
     // The decision. A denied fragment goes no further: no key is fetched, no field opened.
-    if (!permit || !permit(m->meta)) continue;
+    if (!permit || !permit(m->meta)) return {};
     DossierEntry entry{std::move(m->meta), {}};
-    if (auto r = open_into(i, client, m->key_version, s->blob(11), entry, sealed); !r) {
-      return r.error();
-    }
+    if (auto r = open_into(i, client, m->key_version, s.blob(11), entry, sealed); !r) return r;
     out.push_back(std::move(entry));
-  }
+    return {};
+  });
+  if (!read) return read.error();
   return out;
 }
 
