@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <array>
 
 namespace sluis::gateway {
@@ -218,9 +219,23 @@ Result<AuditEvent> decode_audit_event(std::string_view canonical) {
 std::vector<AuditEvent> audit_events_for_read(const ReadAuditContext& context,
                                               std::span<const FragmentDecision> decisions,
                                               std::string_view role) {
+  // One event per distinct outcome: decisions that agree on everything an event records except
+  // the category (decision, rule, break-the-glass, owner) share one event listing their
+  // categories. Nothing an event can say is lost; a dossier of 20 fragments is a few events.
   std::vector<AuditEvent> out;
-  out.reserve(decisions.size());
   for (const auto& d : decisions) {
+    const auto decision = d.permitted ? AuditDecision::permit : AuditDecision::deny;
+    auto same = std::find_if(out.begin(), out.end(), [&](const AuditEvent& e) {
+      return e.decision == decision && e.rule == d.rule && e.break_glass == d.break_glass &&
+             e.owner_partner == d.owner_partner && e.categories.size() < kMaxAuditCategories;
+    });
+    if (same != out.end()) {
+      if (std::find(same->categories.begin(), same->categories.end(), d.category) ==
+          same->categories.end()) {
+        same->categories.push_back(d.category);
+      }
+      continue;
+    }
     AuditEvent e;
     e.time = context.time;
     e.partner = context.partner;
@@ -230,7 +245,7 @@ std::vector<AuditEvent> audit_events_for_read(const ReadAuditContext& context,
     e.client = context.client;
     e.categories = {d.category};
     e.purpose = context.purpose;
-    e.decision = d.permitted ? AuditDecision::permit : AuditDecision::deny;
+    e.decision = decision;
     e.rule = d.rule;
     e.break_glass = d.break_glass;
     e.request_id = context.request_id;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace sluis::gateway {
 namespace {
@@ -356,7 +357,8 @@ AccessReport build_access_report(std::string_view client, std::span<const Stored
   AccessReport report;
   report.client = client;
   if (client.empty()) return report;
-  // Reads of one request by one worker become one line (one event per fragment was logged).
+  // Reads of one request by one worker become one line (a read logs one event per distinct
+  // outcome; logs written before that have one per fragment).
   std::map<std::tuple<std::string, std::string, std::string>, std::size_t> read_line;
   for (const auto& se : events) {
     const AuditEvent& e = se.event;
@@ -495,6 +497,7 @@ DpoReport build_dpo_report(std::span<const StoredEvent> events, const DpoReportO
   std::map<std::pair<std::string, std::string>, std::uint64_t> denials;
   std::map<std::pair<std::string, std::string>, std::uint64_t> reads;
   std::map<std::pair<std::string, std::string>, std::map<std::string, std::uint64_t>> daily;
+  std::set<std::tuple<std::string, std::string, std::string>> counted_requests;
   for (const auto& se : events) {
     const AuditEvent& e = se.event;
     ++r.events;
@@ -510,7 +513,11 @@ DpoReport build_dpo_report(std::span<const StoredEvent> events, const DpoReportO
       ++denials[who];
     }
     if (e.rule.rfind("relationship.none", 0) == 0) r.outside_relationship.push_back(se);
-    if (e.action == AuditAction::read) {
+    // A dossier read is one request: its events (one per distinct outcome, or one per fragment
+    // in logs written before that) count once. Reads without a request id count each.
+    if (e.action == AuditAction::read &&
+        (e.request_id.empty() ||
+         counted_requests.insert(std::make_tuple(e.request_id, e.partner, e.worker)).second)) {
       ++r.reads;
       ++reads[who];
       ++daily[who][day_of(e.time)];

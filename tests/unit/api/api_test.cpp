@@ -329,15 +329,19 @@ TEST_CASE("every API action produces exactly the expected events", "[api][audit]
   expect("new version", "ocmw-brussel", "ocmw-sw", "POST", c + "/fragments",
          R"({"category":"housing","fields":{"situation":"z"},"supersedes":")" + housing + R"("})",
          {}, 201, {"fragment-supersede/permit"});
-  expect("own read: one event per fragment", "ocmw-brussel", "ocmw-sw", "GET", c + "/dossier", {},
-         care, 200, {"read/permit", "read/permit"});
+  expect("own read: both fragments, one outcome, one event", "ocmw-brussel", "ocmw-sw", "GET",
+         c + "/dossier", {}, care, 200, {"read/permit"});
+  {
+    const auto own = api.audit->event(api.audit->size() - 1).value().event;
+    CHECK(own.categories == std::vector<std::string>{"income", "housing"});
+  }
 
   expect("registration at a second partner", "caw-brussel", "caw-sw", "POST", "/v1/clients", nrn,
          {}, 201, {"registration/n/a"});
   const std::string p_caw(json::parse(last_body).at("client").as_string());
   const std::string cc = "/v1/clients/" + p_caw;
-  expect("read without consent: every decision, denied", "caw-brussel", "caw-sw", "GET",
-         cc + "/dossier", {}, care, 200, {"read/deny", "read/deny"});
+  expect("read without consent: every decision denied, one event", "caw-brussel", "caw-sw", "GET",
+         cc + "/dossier", {}, care, 200, {"read/deny"});
   expect("consent grant", "ocmw-brussel", "ocmw-sw", "POST", c + "/consents",
          consent_for("caw-brussel", "housing"), {}, 201, {"consent-grant/n/a"});
   const std::string consent(json::parse(last_body).at("consent").as_string());

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -113,6 +114,71 @@ TEST_CASE("audit: events encode canonically and decode strictly", "[audit]") {
   CHECK(encode_audit_event(e).error() == make_error_code(Errc::invalid_argument));
   CHECK(parse_audit_action("break-glass-start") == AuditAction::break_glass_start);
   CHECK_FALSE(parse_audit_action("nope"));
+}
+
+TEST_CASE("audit: a read's decisions are one event per distinct outcome, none left out",
+          "[audit]") {
+  auto decision = [](std::string category, std::string owner, bool permitted, std::string rule,
+                     bool btg = false) {
+    FragmentDecision d;
+    d.category = std::move(category);
+    d.owner_partner = std::move(owner);
+    d.permitted = permitted;
+    d.rule = std::move(rule);
+    d.break_glass = btg;
+    return d;
+  };
+  // 20 fragments: 12 permitted under one consent from two owners, 6 denied, 2 through a grant.
+  std::vector<FragmentDecision> ds;
+  for (int i = 0; i < 6; ++i) {
+    ds.push_back(decision(i % 2 == 0 ? "housing" : "income", "ocmw-brussel", true,
+                          "consent.active:c1"));
+    ds.push_back(decision("housing", "caw-brussel", true, "consent.active:c1"));
+    ds.push_back(decision(i % 3 == 0 ? "health" : "mental-health", "ocmw-brussel", false,
+                          "consent.none"));
+  }
+  ds.push_back(decision("health", "thuiszorg", true, "break-glass:g1", true));
+  ds.push_back(decision("health", "thuiszorg", true, "break-glass:g1", true));
+  const ReadAuditContext ctx{at_ms(kT0), "caw-brussel", "w1", "care-coordination", "a1xyz", "req-9"};
+  const auto events = audit_events_for_read(ctx, ds, "social-worker");
+  REQUIRE(events.size() == 4);
+  CHECK(events[0].owner_partner == "ocmw-brussel");
+  CHECK(events[0].decision == AuditDecision::permit);
+  CHECK(events[0].categories == std::vector<std::string>{"housing", "income"});
+  CHECK(events[1].owner_partner == "caw-brussel");
+  CHECK(events[1].categories == std::vector<std::string>{"housing"});
+  CHECK(events[2].decision == AuditDecision::deny);
+  CHECK(events[2].rule == "consent.none");
+  CHECK(events[2].categories == std::vector<std::string>{"health", "mental-health"});
+  CHECK(events[3].break_glass);
+  CHECK(events[3].categories == std::vector<std::string>{"health"});
+  // Every decision is on the record: an event with its outcome, owner and category.
+  for (const auto& d : ds) {
+    const auto n = std::count_if(events.begin(), events.end(), [&](const AuditEvent& e) {
+      return e.owner_partner == d.owner_partner && e.rule == d.rule &&
+             e.break_glass == d.break_glass &&
+             (e.decision == AuditDecision::permit) == d.permitted &&
+             std::find(e.categories.begin(), e.categories.end(), d.category) !=
+                 e.categories.end();
+    });
+    CHECK(n == 1);
+  }
+  for (const auto& e : events) {
+    CHECK(e.action == AuditAction::read);
+    CHECK(e.role == "social-worker");
+    CHECK(e.request_id == "req-9");
+    CHECK(e.client == "a1xyz");
+    CHECK(encode_audit_event(e));
+  }
+  // An event never lists more categories than an event may hold: the rest go on another.
+  std::vector<FragmentDecision> many;
+  for (std::size_t i = 0; i < kMaxAuditCategories + 3; ++i)
+    many.push_back(decision("c" + std::to_string(i), "ocmw-brussel", true, "consent.active:c1"));
+  const auto split = audit_events_for_read(ctx, many, "social-worker");
+  REQUIRE(split.size() == 2);
+  CHECK(split[0].categories.size() == kMaxAuditCategories);
+  CHECK(split[1].categories.size() == 3);
+  CHECK(audit_events_for_read(ctx, {}, "social-worker").empty());
 }
 
 TEST_CASE("audit: append then verify round trip; restart restores the tree", "[audit]") {

@@ -201,7 +201,15 @@ TEST_CASE("audit: the DPO report lists break-the-glass, denials, outside access,
       events.push_back({leaf++, e, encode_audit_event(e).value()});
     }
   }
+  // One dossier read logged as three events (one per distinct outcome) is one read.
+  const auto before = build_dpo_report(events);
+  for (const char* category : {"housing", "income", "health"}) {
+    auto e = ev(AuditAction::read, "a1x", kMarch + 2 * kDay + 7, "caw-brussel", "busy", category,
+                AuditDecision::permit, "req-one-read");
+    events.push_back({leaf++, e, encode_audit_event(e).value()});
+  }
   const auto r = build_dpo_report(events);
+  CHECK(r.reads == before.reads + 1);
   CHECK(r.break_glass.size() == 2);
   REQUIRE(r.denials_by_worker.size() == 2);
   CHECK(r.outside_relationship.size() == 1);

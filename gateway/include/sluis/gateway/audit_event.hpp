@@ -110,8 +110,11 @@ struct ReadAuditContext {
   std::string_view request_id;
 };
 
-/// One `read` event per fragment decision (permits and denials alike), in order: what the API
-/// layer's BeforeOpen hook appends. The role comes from the hook's `role` argument.
+/// The `read` events of one dossier read's decisions (permits and denials alike), as the API
+/// layer's BeforeOpen hook appends them: one event per distinct outcome — decisions with the same
+/// decision, rule, break-the-glass flag and owner share an event that lists their categories
+/// (first seen first, each once, at most kMaxAuditCategories per event). Events are in the order
+/// of their first decision. The role comes from the hook's `role` argument.
 [[nodiscard]] std::vector<AuditEvent>
 audit_events_for_read(const ReadAuditContext& context, std::span<const FragmentDecision> decisions,
                       std::string_view role);

@@ -94,8 +94,8 @@ struct DpoReport {
     double median = 0;  ///< the worker's median reads per active day
   };
   std::uint64_t events = 0;
-  std::uint64_t reads = 0;
-  std::uint64_t denials = 0;
+  std::uint64_t reads = 0;    ///< dossier reads: read events of one request count once
+  std::uint64_t denials = 0;  ///< events with a deny decision
   std::optional<Instant> first;
   std::optional<Instant> last;
   std::vector<StoredEvent> break_glass;           ///< grants and every access through one
