@@ -1,7 +1,7 @@
 // Audit event names and the canonical byte encoding the Merkle leaves are computed over.
 #include "sluis/gateway/audit_event.hpp"
 
-#include "json_text.hpp"
+#include "sluis/gateway/json_text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -87,7 +87,7 @@ bool acceptable(std::string_view s) noexcept {
 }
 
 void put_string(std::string& out, std::string_view s) {
-  detail::append_json_string(out, s);
+  append_json_string(out, s);
 }
 
 void put_member(std::string& out, std::string_view name, std::string_view value) {
@@ -255,27 +255,27 @@ std::vector<AuditEvent> audit_events_for_read(const ReadAuditContext& context,
   return out;
 }
 
-namespace detail {
-
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
+  std::size_t run = 0;  // start of the bytes not yet copied: copied in runs, not byte by byte
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    const auto c = static_cast<unsigned char>(s[k]);
+    const bool quote = c == '"' || c == '\\';
+    if (!quote && c >= 0x20 && c != 0x7f) continue;
+    out.append(s.data() + run, k - run);
+    run = k + 1;
+    if (quote) {
       out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
+      out += static_cast<char>(c);
+    } else {
       out += "\\u00";
       out += kHex[c >> 4];
       out += kHex[c & 0x0f];
-    } else {
-      out += ch;
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
-
-}  // namespace detail
 
 }  // namespace sluis::gateway

@@ -1,7 +1,7 @@
 // Access reports for clients (nl/fr/en, text and printable HTML), the DPO report, and exports.
 #include "sluis/gateway/audit_report.hpp"
 
-#include "json_text.hpp"
+#include "sluis/gateway/json_text.hpp"
 
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/policy/types.hpp"
@@ -265,7 +265,7 @@ std::string html_escape(std::string_view s) {
 
 std::string json_string(std::string_view s) {
   std::string out;
-  detail::append_json_string(out, s);
+  append_json_string(out, s);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include "sluis/crypto/field.hpp"
 #include "sluis/gateway/access.hpp"
 #include "sluis/gateway/dossiers.hpp"
+#include "sluis/gateway/json_text.hpp"
 #include "sluis/gateway/problem.hpp"
 
 #include <algorithm>
@@ -293,26 +294,45 @@ HttpResponse read_dossier(Call& call) {
   auto partners = Registry(call.store()).partner_table();
   if (!partners) return store_problem(call.req, partners.error());
   const auto& all = **partners;
-  json::array fragments;
-  fragments.reserve(read->entries.size());
+  // Written as text: the opened values go straight from their zeroising buffers into the answer
+  // (no intermediate JSON tree holding copies of them), and the answer is built in one buffer.
+  std::size_t size = 16;
   for (const auto& entry : read->entries) {
-    json::object fields;
-    for (const auto& f : entry.fields) {
-      fields[f.name] = json::string(
-          std::string_view(reinterpret_cast<const char*>(f.value.data()), f.value.size()));
-    }
-    const auto* owner = find_in_partner_table(all, entry.meta.owner_partner);
-    fragments.push_back(json::object{
-        {"fragment", crypto::to_hex(entry.meta.id.view())},
-        {"category", entry.meta.category},
-        {"owner",
-         json::object{{"partner", entry.meta.owner_partner},
-                      {"name", owner != nullptr ? owner->display_name : entry.meta.owner_partner}}},
-        {"created_at", format_instant(entry.meta.created_at)},
-        {"version", entry.meta.version},
-        {"fields", std::move(fields)}});
+    size += 256;
+    for (const auto& f : entry.fields)
+      size += f.name.size() + f.value.size() + 8;
   }
-  return json_answer(200, json::object{{"fragments", std::move(fragments)}});
+  std::string body;
+  body.reserve(size + size / 8);
+  body += R"({"fragments":[)";
+  for (const auto& entry : read->entries) {
+    if (&entry != &read->entries.front()) body += ',';
+    const auto* owner = find_in_partner_table(all, entry.meta.owner_partner);
+    body += R"({"fragment":")";
+    body += crypto::to_hex(entry.meta.id.view());
+    body += R"(","category":)";
+    append_json_string(body, entry.meta.category);
+    body += R"(,"owner":{"partner":)";
+    append_json_string(body, entry.meta.owner_partner);
+    body += R"(,"name":)";
+    append_json_string(body,
+                       owner != nullptr ? owner->display_name : entry.meta.owner_partner);
+    body += R"(},"created_at":")";
+    body += format_instant(entry.meta.created_at);
+    body += R"(","version":)";
+    body += std::to_string(entry.meta.version);
+    body += R"(,"fields":{)";
+    for (const auto& f : entry.fields) {
+      if (&f != &entry.fields.front()) body += ',';
+      append_json_string(body, f.name);
+      body += ':';
+      append_json_string(body, std::string_view(reinterpret_cast<const char*>(f.value.data()),
+                                                f.value.size()));
+    }
+    body += "}}";
+  }
+  body += "]}";
+  return HttpResponse::json(200, std::move(body));
 }
 
 HttpResponse link_card(Call& call) {

@@ -116,7 +116,7 @@ TEST_CASE("audit: events encode canonically and decode strictly", "[audit]") {
   CHECK_FALSE(parse_audit_action("nope"));
 }
 
-TEST_CASE("audit: a read's decisions are one event per distinct outcome, none left out",
+TEST_CASE("audit: a read's decisions become one event per distinct outcome and none is left out",
           "[audit]") {
   auto decision = [](std::string category, std::string owner, bool permitted, std::string rule,
                      bool btg = false) {
