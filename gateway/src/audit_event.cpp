@@ -225,15 +225,24 @@ std::vector<AuditEvent> audit_events_for_read(const ReadAuditContext& context,
   std::vector<AuditEvent> out;
   for (const auto& d : decisions) {
     const auto decision = d.permitted ? AuditDecision::permit : AuditDecision::deny;
-    auto same = std::find_if(out.begin(), out.end(), [&](const AuditEvent& e) {
+    const auto same_outcome = [&](const AuditEvent& e) {
       return e.decision == decision && e.rule == d.rule && e.break_glass == d.break_glass &&
-             e.owner_partner == d.owner_partner && e.categories.size() < kMaxAuditCategories;
+             e.owner_partner == d.owner_partner;
+    };
+    const auto lists = [&](const AuditEvent& e) {
+      return std::find(e.categories.begin(), e.categories.end(), d.category) !=
+             e.categories.end();
+    };
+    // Already on an event of this outcome: nothing to add. Else the first such event with room.
+    if (std::any_of(out.begin(), out.end(),
+                    [&](const AuditEvent& e) { return same_outcome(e) && lists(e); })) {
+      continue;
+    }
+    auto room = std::find_if(out.begin(), out.end(), [&](const AuditEvent& e) {
+      return same_outcome(e) && e.categories.size() < kMaxAuditCategories;
     });
-    if (same != out.end()) {
-      if (std::find(same->categories.begin(), same->categories.end(), d.category) ==
-          same->categories.end()) {
-        same->categories.push_back(d.category);
-      }
+    if (room != out.end()) {
+      room->categories.push_back(d.category);
       continue;
     }
     AuditEvent e;

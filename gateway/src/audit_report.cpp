@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <set>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 
 namespace sluis::gateway {
@@ -497,7 +497,9 @@ DpoReport build_dpo_report(std::span<const StoredEvent> events, const DpoReportO
   std::map<std::pair<std::string, std::string>, std::uint64_t> denials;
   std::map<std::pair<std::string, std::string>, std::uint64_t> reads;
   std::map<std::pair<std::string, std::string>, std::map<std::string, std::uint64_t>> daily;
-  std::set<std::tuple<std::string, std::string, std::string>> counted_requests;
+  using RequestKey = std::tuple<std::string_view, std::string_view, std::string_view>;
+  RequestKey last_read;    // views into `events`, which outlive the loop
+  RequestKey last_denied;
   for (const auto& se : events) {
     const AuditEvent& e = se.event;
     ++r.events;
@@ -508,19 +510,23 @@ DpoReport build_dpo_report(std::span<const StoredEvent> events, const DpoReportO
         e.action == AuditAction::break_glass_expiry) {
       r.break_glass.push_back(se);
     }
-    if (e.decision == AuditDecision::deny) {
+    // One request counts once: a read logs one event per distinct outcome (its denials can be
+    // several events), and logs written before that have one per fragment. A request's events
+    // are consecutive in the log, so comparing with the previous one suffices.
+    const auto request = std::make_tuple(std::string_view(e.request_id),
+                                         std::string_view(e.partner), std::string_view(e.worker));
+    if (e.decision == AuditDecision::deny && (e.request_id.empty() || request != last_denied)) {
       ++r.denials;
       ++denials[who];
+      last_denied = request;
     }
     if (e.rule.rfind("relationship.none", 0) == 0) r.outside_relationship.push_back(se);
-    // A dossier read is one request: its events (one per distinct outcome, or one per fragment
-    // in logs written before that) count once. Reads without a request id count each.
-    if (e.action == AuditAction::read &&
-        (e.request_id.empty() ||
-         counted_requests.insert(std::make_tuple(e.request_id, e.partner, e.worker)).second)) {
+    // Likewise a dossier read. Events without a request id count each.
+    if (e.action == AuditAction::read && (e.request_id.empty() || request != last_read)) {
       ++r.reads;
       ++reads[who];
       ++daily[who][day_of(e.time)];
+      last_read = request;
     }
   }
   auto ranked = [](const auto& m) {

@@ -106,8 +106,9 @@ BENCHMARK(BM_AuditAppendDurable)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
-/// The read path's shape: one append per dossier read carrying one event per fragment decision
-/// (8 here), durable before the read goes on. items = events.
+/// Several events in one append, durable before the caller goes on: a dossier read with several
+/// outcomes (owners, rules) has this shape (a read logs one event per distinct outcome; until
+/// November 2026 it was one per fragment). items = events.
 void BM_AuditAppendDurable_Read8(benchmark::State& state) {
   if (state.thread_index() == 0) {
     g_dir = std::make_unique<Scratch>();

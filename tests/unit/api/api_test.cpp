@@ -147,6 +147,38 @@ TEST_CASE("a read whose audit append fails is not answered and opens nothing", "
   CHECK(ok.body.find("SECRET-FIELD") != std::string::npos);
 }
 
+TEST_CASE("the dossier answer gives back every field value exactly, whatever its characters",
+          "[api]") {
+  Api api;
+  const auto client = api.register_client("ocmw-brussel", "ocmw-sw", "case-json");
+  // Quotes, backslashes, control characters, DEL, 2- and 4-byte UTF-8, markup.
+  const std::string tricky = "q\" b\\ t\t n\n c\x01 d\x7f \xc3\xa9 \xf0\x9d\x84\x9e </script>";
+  json::object body{{"category", "housing"},
+                    {"fields", json::object{{"situation", tricky}, {"empty", ""}}}};
+  auto w = api.call("ocmw-brussel", "ocmw-sw", "POST", "/v1/clients/" + client + "/fragments",
+                    json::serialize(body));
+  REQUIRE(w.status == 201);
+  const std::string id(json::parse(w.body).at("fragment").as_string());
+  auto r = api.call("ocmw-brussel", "ocmw-sw", "GET", "/v1/clients/" + client + "/dossier", {},
+                    "care-coordination");
+  REQUIRE(r.status == 200);
+  const auto answer = json::parse(r.body);  // throws (fails the test) if not JSON
+  const auto& fragments = answer.at("fragments").as_array();
+  REQUIRE(fragments.size() == 1);
+  const auto& f = fragments[0].as_object();
+  CHECK(f.size() == 6);
+  CHECK(f.at("fragment").as_string() == id);
+  CHECK(f.at("category").as_string() == "housing");
+  CHECK(f.at("owner").at("partner").as_string() == "ocmw-brussel");
+  CHECK_FALSE(f.at("owner").at("name").as_string().empty());
+  CHECK(f.at("created_at").as_string().size() == 20);  // 2026-11-23T01:02:03Z
+  CHECK(f.at("version").as_int64() == 1);
+  const auto& fields = f.at("fields").as_object();
+  CHECK(fields.size() == 2);
+  CHECK(std::string(fields.at("situation").as_string()) == tricky);
+  CHECK(fields.at("empty").as_string().empty());
+}
+
 TEST_CASE("a write whose audit append fails changes nothing", "[api]") {
   Api api;
   const auto client = api.register_client("ocmw-brussel", "ocmw-sw", "case-2");
@@ -194,7 +226,7 @@ TEST_CASE("every act and every refusal lands in the audit log", "[api]") {
   CHECK(ev.worker == "mallory");
   CHECK(ev.rule == "worker.unknown");
 
-  // A read: one event per fragment decision.
+  // A read: its decisions on the record (one event: one fragment, one outcome).
   REQUIRE(api.call("ocmw-brussel", "ocmw-sw", "GET", "/v1/clients/" + client + "/dossier", {},
                    "care-coordination")
               .status == 200);

@@ -178,6 +178,13 @@ TEST_CASE("audit: a read's decisions become one event per distinct outcome and n
   REQUIRE(split.size() == 2);
   CHECK(split[0].categories.size() == kMaxAuditCategories);
   CHECK(split[1].categories.size() == 3);
+  // A category already on a full event is not listed again on the next one.
+  many.resize(kMaxAuditCategories);
+  many.push_back(many.front());
+  many.push_back(decision("late", "ocmw-brussel", true, "consent.active:c1"));
+  const auto once = audit_events_for_read(ctx, many, "social-worker");
+  REQUIRE(once.size() == 2);
+  CHECK(once[1].categories == std::vector<std::string>{"late"});
   CHECK(audit_events_for_read(ctx, {}, "social-worker").empty());
 }
 

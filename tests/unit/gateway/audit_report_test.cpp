@@ -10,9 +10,11 @@
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 
 namespace sluis::ctl {
 int run_audit(Args args);
@@ -208,10 +210,24 @@ TEST_CASE("audit: the DPO report lists break-the-glass, denials, outside access,
                 AuditDecision::permit, "req-one-read");
     events.push_back({leaf++, e, encode_audit_event(e).value()});
   }
+  // A refused read logged as two deny events (two rules) next to a permit is one read and one
+  // denial.
+  for (const auto& [category, decision, rule] :
+       {std::tuple{"housing", AuditDecision::deny, "consent.none"},
+        std::tuple{"income", AuditDecision::permit, "consent.active:c1"},
+        std::tuple{"health", AuditDecision::deny, "matrix.no"}}) {
+    auto e = ev(AuditAction::read, "a1x", kMarch + 2 * kDay + 9, "caw-brussel", "busy", category,
+                decision, "req-mixed", false, rule);
+    events.push_back({leaf++, e, encode_audit_event(e).value()});
+  }
   const auto r = build_dpo_report(events);
-  CHECK(r.reads == before.reads + 1);
+  CHECK(r.reads == before.reads + 2);
+  CHECK(r.denials == before.denials + 1);
   CHECK(r.break_glass.size() == 2);
-  REQUIRE(r.denials_by_worker.size() == 2);
+  REQUIRE(before.denials_by_worker.size() == 2);
+  REQUIRE(r.denials_by_worker.size() == 3);
+  CHECK(std::any_of(r.denials_by_worker.begin(), r.denials_by_worker.end(),
+                    [](const auto& w) { return w.worker == "busy" && w.count == 1; }));
   CHECK(r.outside_relationship.size() == 1);
   CHECK(r.outside_relationship[0].event.client == "a1carol");
   REQUIRE(r.unusual_volumes.size() == 1);

@@ -19,7 +19,7 @@ namespace sluis::gateway {
 /// Add new actions at the end only.
 enum class AuditAction : std::uint8_t {
   registration = 1,         ///< a partner registered a client (identified or anonymous)
-  read = 2,                 ///< one fragment's access decision during a dossier read
+  read = 2,                 ///< access decisions of a dossier read with one outcome (see below)
   fragment_write = 3,       ///< a partner wrote a first fragment version
   fragment_supersede = 4,   ///< a partner wrote a new version of its fragment
   consent_grant = 5,        ///< a consent was recorded

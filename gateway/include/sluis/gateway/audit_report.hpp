@@ -94,18 +94,18 @@ struct DpoReport {
     double median = 0;  ///< the worker's median reads per active day
   };
   std::uint64_t events = 0;
-  std::uint64_t reads = 0;    ///< dossier reads: read events of one request count once
-  std::uint64_t denials = 0;  ///< events with a deny decision
+  std::uint64_t reads = 0;    ///< dossier reads: the read events of one request count once
+  std::uint64_t denials = 0;  ///< refused requests: the deny events of one request count once
   std::optional<Instant> first;
   std::optional<Instant> last;
   std::vector<StoredEvent> break_glass;           ///< grants and every access through one
-  std::vector<WorkerCount> denials_by_worker;     ///< most first
+  std::vector<WorkerCount> denials_by_worker;     ///< refused requests, most first
   std::vector<WorkerCount> reads_by_worker;       ///< most first
   std::vector<StoredEvent> outside_relationship;  ///< attempts without a care relationship
   std::vector<UnusualDay> unusual_volumes;
 };
 
-/// Pure.
+/// Pure. `events` in log order (as queries return them): a request's events are consecutive.
 [[nodiscard]] DpoReport build_dpo_report(std::span<const StoredEvent> events,
                                          const DpoReportOptions& options = {});
 [[nodiscard]] std::string render_dpo_report_text(const DpoReport& report, const ReportNames& names);
