@@ -63,7 +63,11 @@ constexpr const char* kInsertNode =
 constexpr const char* kInsertCheckpoint =
     "INSERT INTO audit_checkpoint (size, issued_ms, note) VALUES (?1, ?2, ?3)";
 constexpr const char* kSelectNode = "SELECT hash FROM merkle_node WHERE level = ?1 AND idx = ?2";
-constexpr const char* kCountEvents = "SELECT count(*), coalesce(max(leaf), -1) FROM audit_event";
+// Two statements on purpose: alone, count(*) counts the entries of the smallest index (a few
+// bytes each) without decoding a row, and max(leaf) is one descent of the table's b-tree; asked
+// together they scan every row of the table, canonical bytes and all.
+constexpr const char* kCountEvents = "SELECT count(*) FROM audit_event";
+constexpr const char* kLastLeaf = "SELECT coalesce(max(leaf), -1) FROM audit_event";
 constexpr const char* kLatestCheckpoint =
     "SELECT size, issued_ms, note FROM audit_checkpoint ORDER BY size DESC LIMIT 1";
 constexpr const char* kCheckpointsFrom =
@@ -292,13 +296,13 @@ struct AuditLog::Impl final {
   Result<void> restore() {
     std::int64_t count = 0;
     std::int64_t max_leaf = -1;
-    {
-      auto st = wdb.prepare(kCountEvents);
+    for (auto [sql, out] : {std::pair{kCountEvents, &count}, std::pair{kLastLeaf, &max_leaf}}) {
+      auto st = wdb.prepare(sql);
       if (!st) return st.error();
       auto row = st->step();
       if (!row) return row.error();
-      count = st->int64(0);
-      max_leaf = st->int64(1);
+      if (!*row) return err(Errc::audit_log_inconsistent);
+      *out = st->int64(0);
     }
     if (count != max_leaf + 1) return err(Errc::audit_log_inconsistent);  // a hole: rows deleted
     const auto size = static_cast<std::uint64_t>(count);
