@@ -188,6 +188,34 @@ TEST_CASE("audit: the access report holds only that client's accesses, in nl, fr
             "Er is geen toegang tot uw gegevens geregistreerd."));
 }
 
+TEST_CASE("audit: a read logged per outcome and the same read logged per fragment report alike",
+          "[audit]") {
+  // Before November 2026: one event per fragment. Since: one per distinct outcome.
+  auto per_fragment = scenario();
+  auto per_outcome = scenario();
+  per_outcome.erase(per_outcome.begin() + 3);  // req-1's housing event ...
+  per_outcome[2].categories = {"health", "housing"};  // ... now on its health event
+  auto stored = [](const std::vector<AuditEvent>& events) {
+    std::vector<StoredEvent> out;
+    std::uint64_t leaf = 0;
+    for (const auto& e : events)
+      out.push_back({leaf++, e, encode_audit_event(e).value()});
+    return out;
+  };
+  const auto old_report = build_access_report("a1alice", stored(per_fragment));
+  const auto new_report = build_access_report("a1alice", stored(per_outcome));
+  REQUIRE(new_report.lines.size() == old_report.lines.size());
+  for (std::size_t i = 0; i < old_report.lines.size(); ++i) {
+    CHECK(new_report.lines[i].categories == old_report.lines[i].categories);
+    CHECK(new_report.lines[i].partner == old_report.lines[i].partner);
+    CHECK(new_report.lines[i].break_glass == old_report.lines[i].break_glass);
+  }
+  const auto old_dpo = build_dpo_report(stored(per_fragment));
+  const auto new_dpo = build_dpo_report(stored(per_outcome));
+  CHECK(new_dpo.reads == old_dpo.reads);
+  CHECK(new_dpo.denials == old_dpo.denials);
+}
+
 TEST_CASE("audit: the DPO report lists break-the-glass, denials, outside access, volumes",
           "[audit]") {
   std::vector<StoredEvent> events;
