@@ -189,8 +189,10 @@ load() {
   say "sluis: $workload, $connections connections, ${DURATION} s"
   "$LOADGEN" --port "$PORT" --ca "$HOME_DIR/tls/ca.crt" --workload "$workload" \
     --workload-file "$HOME_DIR/workload.tsv" --connections "$connections" --duration "$DURATION" \
-    --warmup "$WARMUP" --json "$OUT/$name.json" "$@" >"$OUT/$name.txt"
+    --warmup "$WARMUP" --server-pid "$SLUISD_PID" --json "$OUT/$name.json" "$@" >"$OUT/$name.txt"
   cat "$OUT/$name.txt" >&2
+  [[ -n "$(jnum "$OUT/$name.json" server_cpu_us_per_request)" ]] ||
+    die "sluis-loadgen could not read sluisd's CPU time (/proc/$SLUISD_PID/stat) during $name"
 }
 
 HANDLERS_TEXT="$HANDLERS"
@@ -298,17 +300,26 @@ EOF
 done
 [[ -n "$NGINX_PORT" ]] || { cat "$NG/logs/stderr.log" "$NG/logs/error.log" >&2 2>/dev/null; die "nginx did not start"; }
 say "nginx: static $(wc -c <"$NG/www/dossier.json") bytes, $CONNECTIONS connections, ${DURATION} s"
+# nginx's CPU is its master's and every worker's (the workers do the work).
+NGINX_PIDS="$NGINX_PID"
+for w in $(pgrep -P "$NGINX_PID" || true); do NGINX_PIDS="$NGINX_PIDS,$w"; done
 "$LOADGEN" --port "$NGINX_PORT" --ca "$HOME_DIR/tls/ca.crt" --workload static --path /dossier.json \
   --cert "$CERT" --key "$KEY" --connections "$CONNECTIONS" --duration "$DURATION" \
+  --server-pid "$NGINX_PIDS" \
   --warmup "$WARMUP" --json "$OUT/nginx-$MAIN.json" >"$OUT/nginx-$MAIN.txt"
 cat "$OUT/nginx-$MAIN.txt" >&2
+[[ -n "$(jnum "$OUT/nginx-$MAIN.json" server_cpu_us_per_request)" ]] ||
+  die "sluis-loadgen could not read nginx's CPU time (processes $NGINX_PIDS)"
 stop_pid "$NGINX_PID"
 NGINX_PID=""
 
 # --- the tables ---------------------------------------------------------------------------------
+# cpu FILE: the server's CPU µs per request over the run (sluis-loadgen --server-pid), rounded.
+cpu() { awk -v c="$(jnum "$1" server_cpu_us_per_request)" 'BEGIN { if (c == "") print "n/a"; else printf "%.0f", c }'; }
 row() {  # row LABEL JSON
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(jnum "$2" throughput_rps)" \
-    "$(jlat "$2" p50)" "$(jlat "$2" p90)" "$(jlat "$2" p99)" "$(jlat "$2" max)" "$(jerrors "$2")"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(jnum "$2" throughput_rps)" \
+    "$(cpu "$2")" "$(jlat "$2" p50)" "$(jlat "$2" p90)" "$(jlat "$2" p99)" "$(jlat "$2" max)" \
+    "$(jerrors "$2")"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "n/a" }'; }
 R="$OUT/read-$MAIN.json"
@@ -316,19 +327,19 @@ N="$OUT/nginx-$MAIN.json"
 {
   echo "### Dossier read against nginx ($MAIN clients, $CONNECTIONS connections, ${DURATION} s each, sluisd handler_threads = $HANDLERS_TEXT)"
   echo
-  echo "| server and workload | throughput req/s | p50 ms | p90 ms | p99 ms | max ms | errors |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| server and workload | throughput req/s | server CPU µs/request | p50 ms | p90 ms | p99 ms | max ms | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   row "sluis: dossier read ($(jnum "$R" response_bytes_mean | cut -d. -f1) bytes)" "$R"
   row "nginx: static file of the same size" "$N"
   echo
-  echo "| ratio sluis/nginx | throughput | p99 |"
-  echo "|---|---:|---:|"
-  echo "| dossier read / static file | $(ratio "$(jnum "$R" throughput_rps)" "$(jnum "$N" throughput_rps)") | $(ratio "$(jlat "$R" p99)" "$(jlat "$N" p99)") |"
+  echo "| ratio sluis/nginx | throughput | p99 | server CPU per request |"
+  echo "|---|---:|---:|---:|"
+  echo "| dossier read / static file | $(ratio "$(jnum "$R" throughput_rps)" "$(jnum "$N" throughput_rps)") | $(ratio "$(jlat "$R" p99)" "$(jlat "$N" p99)") | $(ratio "$(jnum "$R" server_cpu_us_per_request)" "$(jnum "$N" server_cpu_us_per_request)") |"
   echo
   echo "### sluis workloads ($MAIN clients, $CONNECTIONS connections, ${DURATION} s each)"
   echo
-  echo "| workload | throughput req/s | p50 ms | p90 ms | p99 ms | max ms | errors |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| workload | throughput req/s | sluisd CPU µs/request | p50 ms | p90 ms | p99 ms | max ms | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   row "read (20 fragments × 5 fields, consent-checked, audited)" "$OUT/read-$MAIN.json"
   row "write (one fragment, 5 fields)" "$OUT/write-$MAIN.json"
   row "consent grant + revoke (two requests)" "$OUT/consent-$MAIN.json"
@@ -352,13 +363,13 @@ N="$OUT/nginx-$MAIN.json"
   echo
   echo "One connection (service time of a read, nothing queued):"
   echo
-  echo "| clients | data dir MiB | dataset load s | start-up ms | RSS MiB after start-up / after reads | read req/s | p50 ms | p90 ms | p99 ms | p50 vs first | p99 vs first |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| clients | data dir MiB | dataset load s | start-up ms | RSS MiB after start-up / after reads | read req/s | sluisd CPU µs/read | p50 ms | p90 ms | p99 ms | p50 vs first | p99 vs first |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for size in "${SIZE_LIST[@]}"; do
     f="$OUT/read1-$size.json"
     first="$OUT/read1-$MAIN.json"
     load_s="$(sed -n 's/.*done in \([0-9.]*\) s.*/\1/p' "$OUT/dataset-$size.txt")"
-    echo "| $size | $(mib "$(cat "$WORK/datasize-$size.txt")") | $load_s | ${STARTUP[$size]} | $(mib "${RSS_START[$size]}") / $(mib "${RSS_READ[$size]}") | $(jnum "$f" throughput_rps) | $(jlat "$f" p50) | $(jlat "$f" p90) | $(jlat "$f" p99) | $(growth "$(jlat "$f" p50)" "$(jlat "$first" p50)") | $(growth "$(jlat "$f" p99)" "$(jlat "$first" p99)") |"
+    echo "| $size | $(mib "$(cat "$WORK/datasize-$size.txt")") | $load_s | ${STARTUP[$size]} | $(mib "${RSS_START[$size]}") / $(mib "${RSS_READ[$size]}") | $(jnum "$f" throughput_rps) | $(cpu "$f") | $(jlat "$f" p50) | $(jlat "$f" p90) | $(jlat "$f" p99) | $(growth "$(jlat "$f" p50)" "$(jlat "$first" p50)") | $(growth "$(jlat "$f" p99)" "$(jlat "$first" p99)") |"
   done
   echo
   echo "One connection, the client acknowledging at once (sluis-loadgen --quick-ack):"
@@ -373,12 +384,12 @@ N="$OUT/nginx-$MAIN.json"
   echo
   echo "$CONNECTIONS connections:"
   echo
-  echo "| clients | read req/s | p50 ms | p90 ms | p99 ms | req/s vs first | p50 vs first | p99 vs first |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| clients | read req/s | sluisd CPU µs/read | p50 ms | p90 ms | p99 ms | req/s vs first | p50 vs first | p99 vs first |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for size in "${SIZE_LIST[@]}"; do
     f="$OUT/read-$size.json"
     first="$OUT/read-$MAIN.json"
-    echo "| $size | $(jnum "$f" throughput_rps) | $(jlat "$f" p50) | $(jlat "$f" p90) | $(jlat "$f" p99) | $(growth "$(jnum "$f" throughput_rps)" "$(jnum "$first" throughput_rps)") | $(growth "$(jlat "$f" p50)" "$(jlat "$first" p50)") | $(growth "$(jlat "$f" p99)" "$(jlat "$first" p99)") |"
+    echo "| $size | $(jnum "$f" throughput_rps) | $(cpu "$f") | $(jlat "$f" p50) | $(jlat "$f" p90) | $(jlat "$f" p99) | $(growth "$(jnum "$f" throughput_rps)" "$(jnum "$first" throughput_rps)") | $(growth "$(jlat "$f" p50)" "$(jlat "$first" p50)") | $(growth "$(jlat "$f" p99)" "$(jlat "$first" p99)") |"
   done
 } >"$OUT/results.md"
 cat "$OUT/results.md"

@@ -1,6 +1,7 @@
 // The load driver: one coroutine per keep-alive connection on one io_context per thread; every
 // response timed from the first byte written to the last byte read.
 #include "driver.hpp"
+#include "process_cpu.hpp"
 
 #include "rfc3339.hpp"
 
@@ -483,9 +484,18 @@ RunResult run_load(const RunPlan& plan) {
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < plan.threads; ++t)
     threads.emplace_back([&ctx = *contexts[t]] { ctx.run(); });
+  // The server's CPU is sampled from this thread, which runs no connection: once when the
+  // measured time starts, once when every connection has finished.
+  std::optional<std::chrono::microseconds> cpu_from;
+  if (!plan.server_pids.empty()) {
+    std::this_thread::sleep_until(shared.measure_from);
+    cpu_from = process_cpu_time(plan.server_pids);
+  }
   for (auto& th : threads)
     th.join();
   const auto end = Clock::now();
+  std::optional<std::chrono::microseconds> cpu_to;
+  if (!plan.server_pids.empty()) cpu_to = process_cpu_time(plan.server_pids);
 
   RunResult out;
   for (auto& p : partial) {
@@ -497,6 +507,7 @@ RunResult run_load(const RunPlan& plan) {
     out.body_bytes += p.body_bytes;
   }
   out.seconds = std::chrono::duration<double>(end - shared.measure_from).count();
+  if (cpu_from && cpu_to) out.server_cpu = *cpu_to - *cpu_from;
   return out;
 }
 

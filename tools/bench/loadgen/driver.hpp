@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace sluis::bench {
@@ -59,6 +60,9 @@ struct RunPlan {
   /// without the Nagle/delayed-ACK stall of a server that writes a response in two pieces
   /// without TCP_NODELAY.
   bool quick_ack = false;
+  /// Processes whose CPU time (/proc) is sampled at the start and the end of the measured time,
+  /// so that the report can give the server's CPU per request. Empty: not sampled.
+  std::vector<pid_t> server_pids;
 };
 
 /// One recorded response: its latency and operation.
@@ -75,6 +79,9 @@ struct RunResult {
   std::uint64_t connects = 0;    ///< TLS sessions established in the whole run (warm-up too)
   std::uint64_t body_bytes = 0;  ///< response body bytes of the successful responses
   double seconds = 0;            ///< measured wall time
+  /// CPU time the RunPlan::server_pids used during the measured time; nullopt when not asked for
+  /// or when a process could not be read at either end.
+  std::optional<std::chrono::microseconds> server_cpu;
 };
 
 /// Runs `plan`. Blocks until done; every connection is closed on return. Throws LoadError for a

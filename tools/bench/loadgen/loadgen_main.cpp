@@ -25,6 +25,7 @@ constexpr const char* kUsage =
     "                     [--connections N] [--duration S | --requests N] [--warmup S]\n"
     "                     [--rate R] [--threads N] [--host ADDR] [--server-name NAME]\n"
     "                     [--timeout-ms N] [--json FILE] [--save-response FILE] [--quick-ack]\n"
+    "                     [--server-pid PID[,PID...]]\n"
     "  read      consent-checked dossier reads (GET …/dossier), fragment count checked\n"
     "  write     new fragments (POST …/fragments)\n"
     "  consent   consent granted and withdrawn (POST …/consents, DELETE …/consents/ID)\n"
@@ -36,7 +37,9 @@ constexpr const char* kUsage =
     "  --host 127.0.0.1, --server-name localhost. --requests N counts operations after the\n"
     "  warm-up (a consent operation is two requests). --quick-ack acknowledges every segment at\n"
     "  once (TCP_QUICKACK), a diagnostic that removes the delayed-ACK stall of servers without\n"
-    "  TCP_NODELAY; ordinary clients do not do that.\n";
+    "  TCP_NODELAY; ordinary clients do not do that. --server-pid samples those processes' CPU\n"
+    "  time (/proc) at the start and end of the measured time and reports the server's CPU per\n"
+    "  request (every process of a multi-process server, e.g. nginx's master and workers).\n";
 
 double parse_seconds(const std::string& name, const std::string& value) {
   double v = 0;
@@ -60,7 +63,7 @@ Invocation parse(int argc, char** argv) {
   const sluis::ctl::Options opt(args,
                                 {"host", "port", "server-name", "ca", "cert", "key", "connections",
                                  "duration", "requests", "warmup", "workload", "workload-file",
-                                 "path", "rate", "threads", "timeout-ms", "json", "save-response"},
+                                 "path", "rate", "threads", "timeout-ms", "json", "save-response", "server-pid"},
                                 {"help", "quick-ack"});
   Invocation inv;
   if (opt.flag("help")) {
@@ -145,6 +148,17 @@ Invocation parse(int argc, char** argv) {
   inv.json_path = opt.get("json");
   if (auto v = opt.get("save-response")) p.save_response = *v;
   p.quick_ack = opt.flag("quick-ack");
+  if (auto v = opt.get("server-pid")) {
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const auto one = std::string(rest.substr(0, comma));
+      const auto pid = sluis::ctl::parse_count("server-pid", one);
+      if (pid == 0 || pid > 4'194'304) throw UsageError("--server-pid takes process ids like 1234,1240");
+      p.server_pids.push_back(static_cast<pid_t>(pid));
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  }
   return inv;
 }
 

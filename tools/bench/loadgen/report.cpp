@@ -18,6 +18,12 @@ double throughput(const RunResult& r, std::size_t count) {
   return r.seconds > 0 ? static_cast<double>(count) / r.seconds : 0.0;
 }
 
+/// The server's CPU time over the measured time divided by the successful responses in it.
+double server_cpu_us_per_request(const RunResult& r, std::size_t count) {
+  if (!r.server_cpu || count == 0) return 0.0;
+  return static_cast<double>(r.server_cpu->count()) / static_cast<double>(count);
+}
+
 }  // namespace
 
 LatencySummary summarise(const RunResult& result, std::optional<OpKind> op) {
@@ -69,6 +75,13 @@ std::string text_report(const RunPlan& plan, const RunResult& r, const std::stri
                 all.count ? static_cast<double>(r.body_bytes) / static_cast<double>(all.count)
                           : 0.0);
   out += line;
+  if (r.server_cpu) {
+    std::snprintf(line, sizeof line,
+                  "  server CPU %.1f us per request (%.2f s of CPU over the measured time)\n",
+                  server_cpu_us_per_request(r, all.count),
+                  static_cast<double>(r.server_cpu->count()) / 1e6);
+    out += line;
+  }
   auto latency_line = [&](const char* label, const LatencySummary& s) {
     std::snprintf(line, sizeof line,
                   "  %-15s n=%-8zu p50 %7.2f  p90 %7.2f  p99 %7.2f  max %8.2f  mean %7.2f ms\n",
@@ -131,6 +144,10 @@ std::string json_report(const RunPlan& plan, const RunResult& r, const std::stri
   out += '}';
   count("tls_connections", r.connects);
   number("throughput_rps", throughput(r, all.count));
+  if (r.server_cpu) {
+    number("server_cpu_s", static_cast<double>(r.server_cpu->count()) / 1e6);
+    number("server_cpu_us_per_request", server_cpu_us_per_request(r, all.count));
+  }
   number("response_bytes_mean",
          all.count ? static_cast<double>(r.body_bytes) / static_cast<double>(all.count) : 0.0);
   latency(all);
