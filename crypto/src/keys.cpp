@@ -147,7 +147,7 @@ SubKey derive_subkey(const RootKey& root, KeyPurpose purpose) {
 }
 
 KeyEncryptionKey KeyEncryptionKey::generate(KekVersion version) {
-  return KeyEncryptionKey{.version = version, .key = SecretBytes<32>::random()};
+  return KeyEncryptionKey{.version = version, .key = KekSecret::random()};
 }
 
 Result<WrappedKek> wrap_kek(const SubKey& kek_wrapping, const KeyEncryptionKey& kek) {
@@ -157,7 +157,7 @@ Result<WrappedKek> wrap_kek(const SubKey& kek_wrapping, const KeyEncryptionKey& 
 Result<KeyEncryptionKey> unwrap_kek(const SubKey& kek_wrapping, const WrappedKek& wrapped) {
   std::array<std::uint8_t, kKekAdSize> ad;
   const std::size_t ad_len = write_kek_ad(wrapped.version, ad.data());
-  KeyEncryptionKey kek{.version = wrapped.version, .key = SecretBytes<32>{}};
+  KeyEncryptionKey kek{.version = wrapped.version, .key = KekSecret{}};
   if (auto ok = unwrap_key_bytes(kek_wrapping.reveal(), wrapped.blob, {ad.data(), ad_len},
                                  kek.key.reveal_mut());
       !ok) {

@@ -58,6 +58,18 @@ void moved_from_secret() noexcept {
 
 }  // namespace detail
 
+void wipe(std::span<std::uint8_t> bytes) noexcept {
+  detail::zeroise(bytes.data(), bytes.size());
+}
+
+void wipe(std::span<char> chars) noexcept {
+  detail::zeroise(chars.data(), chars.size());
+}
+
+void random_bytes(std::span<std::uint8_t> out) noexcept {
+  detail::fill_random(out.data(), out.size());
+}
+
 SecretBuffer::SecretBuffer(std::size_t n)
     // sodium_malloc(0) is legal but we keep one byte so the pointer is never null.
     : p_(static_cast<std::uint8_t*>(detail::guarded_alloc(n == 0 ? 1 : n))), n_(n) {

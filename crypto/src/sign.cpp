@@ -78,6 +78,11 @@ std::ostream& operator<<(std::ostream& os, const VerifyingKey& key) {
   return os << key.to_base64();
 }
 
+SigningKey SigningKey::from_subkey(const SubKey& seed) {
+  static_assert(SubKey::size() == kEd25519SeedSize);
+  return from_seed(SecretBytes<kEd25519SeedSize>::copy_of(seed.reveal()));
+}
+
 SigningKey SigningKey::from_seed(SecretBytes<kEd25519SeedSize> seed) {
   ensure_sodium();
   SecretBytes<64> expanded;

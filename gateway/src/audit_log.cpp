@@ -512,7 +512,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
   impl->options = std::move(options);
   const auto& opt = impl->options;
   impl->signer_slot =
-      crypto::SigningKey::from_seed(crypto::derive_subkey(root, crypto::KeyPurpose::audit_signing));
+      crypto::SigningKey::from_subkey(crypto::derive_subkey(root, crypto::KeyPurpose::audit_signing));
   const auto key = crypto::derive_subkey(root, crypto::KeyPurpose::audit_store);
 
   if (opt.read_only) {

@@ -318,7 +318,7 @@ lookup_identifier(Impl& i, std::string_view partner_id, crypto::IdentifierScheme
   auto normalised = crypto::normalise_identifier(scheme, identifier, partner_id);
   if (!normalised) return make_error_code(Errc::invalid_argument);
   const auto digest = crypto::identifier_digest(i.identifier_key, scheme, *normalised);
-  crypto::detail::zeroise(normalised->data(), normalised->size());
+  crypto::wipe(std::span<char>(normalised->data(), normalised->size()));
   auto s = i.data.prepare("SELECT client_id FROM identifiers WHERE digest = ?");
   if (!s) return s.error();
   s->bind(1, digest);

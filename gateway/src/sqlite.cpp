@@ -123,7 +123,7 @@ Result<void> apply_raw_key(sqlite3* db, const crypto::SubKey& key) {
   }
   literal[66] = '\'';
   const int rc = sqlite3_key(db, literal.data(), static_cast<int>(literal.size()));
-  crypto::detail::zeroise(literal.data(), literal.size());
+  crypto::wipe(std::span<char>(literal.data(), literal.size()));
   if (rc != SQLITE_OK) return make_error_code(Errc::storage_failure);
   return {};
 }

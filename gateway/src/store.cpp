@@ -243,7 +243,7 @@ bool valid_name(std::string_view s) noexcept {
 
 std::string random_record_id() {
   std::array<std::uint8_t, 16> b{};
-  crypto::detail::fill_random(b.data(), b.size());
+  crypto::random_bytes(b);
   return crypto::to_hex(b);
 }
 
@@ -416,7 +416,7 @@ DataKeyCache::Slot& DataKeyCache::claim() {
 
 void DataKeyCache::release(Slot& slot) noexcept {
   if (slot.live) index_.erase(Name{slot.client, slot.category, slot.version.value});
-  crypto::detail::zeroise(slot.key.reveal_mut().data(), crypto::DataKey::size());
+  slot.key.wipe();
   slot.live = false;
 }
 
@@ -435,7 +435,7 @@ const crypto::DataKey& DataKeyCache::install(Slot& slot, const ClientId& client,
 
 void DataKeyCache::clear() noexcept {
   for (auto& slot : slots_) {
-    crypto::detail::zeroise(slot.key.reveal_mut().data(), crypto::DataKey::size());
+    slot.key.wipe();
     slot.live = false;
   }
   index_.clear();

@@ -65,7 +65,7 @@ void check_accepted(std::string_view code, const crypto::CardSecret& secret) {
     std::swap(typo[i], typo[i + 1]);
   }
   // The formatted code holds the secret in the clear: wipe it as card.hpp asks callers to.
-  sluis::crypto::detail::zeroise(formatted.data(), formatted.size());
+  sluis::crypto::wipe(std::span<char>(formatted.data(), formatted.size()));
 }
 
 }  // namespace

@@ -13,3 +13,15 @@ foreach(module crypto policy)
     endforeach()
   endforeach()
 endforeach()
+
+# crypto's detail namespace is its own: other modules use the public verbs (wipe, random_bytes,
+# SecretBytes::wipe) so that every use of raw memory primitives stays inside crypto/.
+foreach(module gateway tools tests console)
+  file(GLOB_RECURSE files "${ROOT}/${module}/*.hpp" "${ROOT}/${module}/*.cpp")
+  foreach(f ${files})
+    file(STRINGS "${f}" lines REGEX "crypto::detail::")
+    foreach(line ${lines})
+      message(SEND_ERROR "${f}: '${line}' — outside crypto/, use crypto's public verbs, not crypto::detail")
+    endforeach()
+  endforeach()
+endforeach()

@@ -31,7 +31,7 @@ constexpr const char* kCardUsage =
 // Wipes a std::string that held a card code before it is freed.
 struct WipeOnExit {
   std::string& s;
-  ~WipeOnExit() { crypto::detail::zeroise(s.data(), s.size()); }
+  ~WipeOnExit() { crypto::wipe(std::span<char>(s.data(), s.size())); }
 };
 
 // Writes `text` as a QR code (error correction M, 4-module quiet zone) in SVG, mode 0600.

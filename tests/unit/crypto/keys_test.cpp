@@ -416,7 +416,7 @@ TEST_CASE("key-hierarchy known-answer vectors (keys_v1.vec)", "[keys][vectors]")
       const sc::WrappedKek wrapped{version, hex(r.at("blob"))};
       if (op == "wrap_kek") {
         const sc::KeyEncryptionKey kek{version,
-                                       sc::SecretBytes<32>::copy_of(fixed<32>(hex(r.at("kek"))))};
+                                       sc::KekSecret::copy_of(fixed<32>(hex(r.at("kek"))))};
         auto w = sc::detail::wrap_kek_with_nonce(wrapping, kek, fixed<24>(hex(r.at("nonce"))));
         REQUIRE(w.has_value());
         CHECK(sc::to_hex(w->blob) == r.at("blob"));
@@ -428,7 +428,7 @@ TEST_CASE("key-hierarchy known-answer vectors (keys_v1.vec)", "[keys][vectors]")
       }
     } else if (op == "wrap_dek" || op == "unwrap_dek") {
       const sc::KeyEncryptionKey kek{sc::KekVersion{u32(r.at("kek_version"))},
-                                     sc::SecretBytes<32>::copy_of(fixed<32>(hex(r.at("kek"))))};
+                                     sc::KekSecret::copy_of(fixed<32>(hex(r.at("kek"))))};
       const std::string category = r.at("category");
       const sc::DataKeyRef ref{sc::ClientId::from(fixed<16>(hex(r.at("client")))), category,
                                sc::DataKeyVersion{u32(r.at("key_version"))}};

@@ -468,7 +468,7 @@ TEST_CASE("audit: checkpoints verify and an old one is proven consistent with a 
   REQUIRE(parsed_key);
   CHECK(crypto::open_note(*new_note, *parsed_key));
   // Another root key's log cannot pass for this one.
-  auto other = crypto::SigningKey::from_seed(
+  auto other = crypto::SigningKey::from_subkey(
       crypto::derive_subkey(crypto::RootKey::random(), crypto::KeyPurpose::audit_signing));
   CHECK_FALSE(crypto::verify_checkpoint(*new_note, other.verifying_key(), f.log->origin(),
                                         f.log->origin()));

@@ -12,7 +12,7 @@ namespace sluis::crypto {
 
 /// The secret a low-threshold service prints on a client's card: 128 random bits. Whoever holds
 /// it can derive the client's pseudonym at any service, so it lives only in guarded memory.
-using CardSecret = SecretBytes<16>;
+using CardSecret = SecretBytes<16, struct CardSecretTag>;
 
 /// The card-code alphabet: Crockford's base32 alphabet without Z (31 symbols, so the check
 /// arithmetic is over the prime field GF(31)). I, L, O and U were already absent; Z goes because

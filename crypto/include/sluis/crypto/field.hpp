@@ -14,7 +14,7 @@
 namespace sluis::crypto {
 
 /// A client × category data key (random, 256 bits). Wrapped at rest by a key-encryption key.
-using DataKey = SecretBytes<32>;
+using DataKey = SecretBytes<32, struct DataKeyTag>;
 
 /// Where a sealed field belongs. All of it is bound into the AEAD associated data, so a ciphertext
 /// copied to another fragment, field, category, client or key version fails to open.

@@ -16,9 +16,11 @@
 namespace sluis::crypto {
 
 /// The 256-bit root key. Everything else is derived from it or wrapped under something that is.
-using RootKey = SecretBytes<32>;
+using RootKey = SecretBytes<32, struct RootKeyTag>;
 /// A 256-bit key derived from the root key for one purpose.
-using SubKey = SecretBytes<32>;
+using SubKey = SecretBytes<32, struct SubKeyTag>;
+/// The secret of a key-encryption key.
+using KekSecret = SecretBytes<32, struct KekTag>;
 
 /// The purposes a sub-key is derived for. Each has its own domain; values are part of the
 /// derivation and must never change (docs/crypto/key-hierarchy.md, "Sub-keys").
@@ -41,7 +43,7 @@ enum class KeyPurpose : std::uint64_t {
 /// A key-encryption key: random, versioned; wraps data keys.
 struct KeyEncryptionKey {
   KekVersion version;
-  SecretBytes<32> key;
+  KekSecret key;
   /// A fresh random KEK with the given version.
   [[nodiscard]] static KeyEncryptionKey generate(KekVersion version);
 };

@@ -33,14 +33,26 @@ std::ostream& print_redacted(std::ostream& os, std::size_t n);
 [[noreturn]] void moved_from_secret() noexcept;
 }  // namespace detail
 
+/// Wipes memory in a way the compiler cannot elide (sodium_memzero): for the short-lived plain
+/// buffers (a normalised identifier, a formatted card code) that a secret passes through.
+void wipe(std::span<std::uint8_t> bytes) noexcept;
+void wipe(std::span<char> chars) noexcept;
+/// Fills `out` with CSPRNG output (randombytes_buf): nonces, identifiers, salts.
+void random_bytes(std::span<std::uint8_t> out) noexcept;
+
 /// A fixed-size secret held in guarded memory.
+///
+/// `Tag` gives each key role its own type (Botan's `Strong<T, Tag>`): a root key, a sub-key, a KEK
+/// and a data key are all 32 bytes, but a function that takes one refuses the others at compile
+/// time (tests/compile_fail/ shows it). Untagged (`Tag = void`) for secrets with no key role
+/// (libsodium's expanded signing key, test seeds).
 ///
 /// Promises: the bytes live in sodium_malloc'd pages (guard pages, mlock'd where the limit
 /// allows, excluded from core dumps) and are zeroised when the object dies; the object is
 /// move-only; equality is constant-time; streaming it prints `<redacted:NB>` and never the bytes.
 /// The bytes are reachable only through `reveal()`, so every use of a secret is greppable.
 /// A moved-from object holds nothing; calling reveal() on it aborts (a programming error).
-template <std::size_t N> class SecretBytes {
+template <std::size_t N, class Tag = void> class SecretBytes {
  public:
   static_assert(N > 0);
   static constexpr std::size_t kSize = N;
@@ -87,6 +99,10 @@ template <std::size_t N> class SecretBytes {
     return std::span<std::uint8_t, N>(p_, N);
   }
   [[nodiscard]] static constexpr std::size_t size() noexcept { return N; }
+  /// Zeroises the bytes in place (the object stays usable, holding zeros).
+  void wipe() noexcept {
+    if (p_ != nullptr) detail::zeroise(p_, N);
+  }
 
   /// Constant-time equality.
   [[nodiscard]] friend bool operator==(const SecretBytes& a, const SecretBytes& b) noexcept {

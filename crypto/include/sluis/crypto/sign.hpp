@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sluis/crypto/error.hpp"
+#include "sluis/crypto/keys.hpp"
 #include "sluis/crypto/secret.hpp"
 
 #include <array>
@@ -66,13 +67,17 @@ class VerifyingKey {
 /// Promises: move-only; secrets are zeroised on destruction and never printed (streaming prints
 /// `<redacted:32B>`); signing is deterministic (RFC 8032), so equal seed and message give equal
 /// signatures. The gateway builds its audit signer with
-/// `SigningKey::from_seed(derive_subkey(root, KeyPurpose::audit_signing))`.
+/// `SigningKey::from_subkey(derive_subkey(root, KeyPurpose::audit_signing))`.
 /// Thread rules: sign() is const and may be called from many threads at once. Using a moved-from
 /// key aborts (a programming error).
 class SigningKey {
  public:
   /// Derives the key pair from a 32-byte seed (RFC 8032 §5.1.5). Takes ownership of the seed.
   [[nodiscard]] static SigningKey from_seed(SecretBytes<kEd25519SeedSize> seed);
+  /// The key pair whose seed is a sub-key of the root key (the gateway's audit signer: a sub-key
+  /// derived for KeyPurpose::audit_signing). The sub-key's bytes are copied into the signer's own
+  /// guarded seed; the caller's sub-key is left as it is.
+  [[nodiscard]] static SigningKey from_subkey(const SubKey& seed);
   /// A fresh key from the CSPRNG (tests, tools; the gateway derives its key from the root key).
   [[nodiscard]] static SigningKey generate();
 
