@@ -74,6 +74,13 @@ int main(int argc, char** argv) {
       }
     };
 
+    // Constructed (nothing opened yet) before the operator channel, which puts revocations in
+    // force in it; started after the channel is up.
+    gateway::HttpsServer server(config, gateway::make_api_router(context), hooks);
+    operator_context.revoke_certificate = [&server](std::string_view serial) {
+      return static_cast<bool>(server.revocations().revoke_now(serial));
+    };
+
     std::optional<gateway::OperatorChannel> channel;
     if (!config.operator_socket.empty()) {
       gateway::OperatorChannelOptions channel_options;
@@ -98,7 +105,6 @@ int main(int argc, char** argv) {
           log->event(gateway::LogLevel::error, "break_glass_expiry_not_recorded", "will_retry");
         });
 
-    gateway::HttpsServer server(config, gateway::make_api_router(context), hooks);
     server.start();
     if (cli.port_file) daemon::write_port_file(*cli.port_file, server.port());
     server.run_until_signalled();

@@ -403,6 +403,32 @@ TEST_CASE("bad input gets a clear problem and changes nothing", "[integration]")
     expect(ocmw.post("/v1/clients/" + client + "/consents", R"({"provisions":[]})"), 422,
            "invalid-body");
   }
+  SECTION("an unknown role in a consent names the rule pack's roles") {
+    std::string body = consent_body("caw-brussel", "housing");
+    const std::string grantee = R"({"partner":"caw-brussel"})";
+    body.replace(body.find(grantee), grantee.size(), R"({"role":"wizard"})");
+    auto r = ocmw.post("/v1/clients/" + client + "/consents", body);
+    expect(r, 422, "unknown-role");
+    const auto v = body_json(r);
+    REQUIRE(v.as_object().contains("detail"));
+    const std::string detail(v.at("detail").as_string());
+    for (const char* role : {"social-worker", "nurse", "psychologist", "doctor", "dpo"}) {
+      CHECK_THAT(detail, Catch::Contains(role));
+    }
+    CHECK_THAT(detail, !Catch::Contains("wizard"));  // nothing the caller sent
+  }
+  SECTION("query values: an escaped %, / or \\ is data; controls and malformed escapes are not") {
+    const auto dossier = "/v1/clients/" + client + "/dossier?category=";
+    // Before issue 13 these were malformed-path; now the value reaches the resource.
+    expect(ocmw.get(dossier + "hous%25ing"), 400, "unknown-category");
+    expect(ocmw.get(dossier + "a%2Fb"), 400, "unknown-category");
+    expect(ocmw.get(dossier + "a%5Cb"), 400, "unknown-category");
+    CHECK(ocmw.get(dossier + "hous%69ng").status == 200);  // %69 = 'i'
+    Worker fresh(s.gateway, s.home.ocmw, "ocmw-sw");  // malformed-path closes the connection
+    expect(fresh.get(dossier + "a%0Ab"), 400, "malformed-path");
+    Worker fresh2(s.gateway, s.home.ocmw, "ocmw-sw");
+    expect(fresh2.get(dossier + "a%2"), 400, "malformed-path");
+  }
   SECTION("wrong content type") {
     const std::string body = R"({"category":"housing","fields":{"a":"b"}})";
     auto r = ocmw.raw("POST " + fragments +

@@ -45,6 +45,10 @@ check "worker list shows the change" grep -Eq "bram +social-worker +disabled" "$
 refuse "an unknown role is refused with a sentence" 1 "$CTL" worker add --home "$H" \
   --partner caw-brussel --worker x --role wizard
 check "...naming the role" grep -q "wizard" "$T/err"
+check "...and the roles the rule pack has" grep -Eq "roles are: .*nurse.*social-worker" "$T/err"
+refuse "an unknown partner type is refused with a sentence" 1 "$CTL" partner add --home "$H" \
+  --id x-org --type wizardry --name "X"
+check "...naming the partner types the rule pack has" grep -q "partner types are: .*caw" "$T/err"
 refuse "a second sluisd on the same home is refused" 1 "$SLUISD" --config "$H/sluis.toml" \
   --passphrase-file "$T/pass"
 check "...because the audit log is held" grep -q "held by another process" "$T/err"

@@ -27,4 +27,8 @@ int run_client(Args args);   // gateway_cmd.cpp
 int run_status(Args args);   // gateway_cmd.cpp
 int run_audit(Args args);    // audit_cmd.cpp
 
+/// Prints the usage of init, partner, worker, rotate, backup, client and status on stdout and
+/// returns kExitOk (their --help).
+int print_gateway_usage();  // gateway_cmd.cpp
+
 }  // namespace sluis::ctl

@@ -5,8 +5,8 @@
 // over the operator socket, so the act is recorded by sluisd's own audit writer and takes effect
 // in its caches at once; while sluisd is stopped, sluisctl does the act on the files itself,
 // recorded in the audit log the same way (the log's writer lock keeps the two from mixing).
-// Certificates and the revocation list are files sluisctl writes in both cases; sluisd re-reads
-// the revocation list within a second of a change.
+// Certificates and the revocation list are files sluisctl writes in both cases; a running sluisd
+// puts a revocation in force before it answers the revoke act (and reads the file when it starts).
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/gateway/audit_log.hpp"
 #include "sluis/gateway/ca.hpp"
@@ -22,6 +22,8 @@
 #include <boost/json.hpp>
 #include <sodium.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,10 +44,14 @@ using namespace std::chrono_literals;
 
 constexpr const char* kGatewayUsage =
     "usage:\n"
-    "  sluisctl init --home DIR [--raw-key | --passphrase-file F] [--port N] [--metrics-port N]\n"
-    "                [--server-name NAME]... [--server-ip IP]... [--rule-pack FILE]\n"
+    "  sluisctl init --home DIR [--raw-key | --passphrase-file F] [--listen-address IP]\n"
+    "                [--port N] [--metrics-port N] [--server-name NAME] [--server-ip IP]\n"
+    "                [--rule-pack FILE] [--argon2-ops N] [--argon2-mem-mib M]\n"
     "      Creates a gateway home: root key, gateway CA, server certificate, configuration\n"
     "      (DIR/sluis.toml), rule pack and an empty store. Refuses a DIR that already has one.\n"
+    "      The API listens on --listen-address (default 127.0.0.1, this machine only; 0.0.0.0\n"
+    "      or :: for every interface) port --port (default 8443); Prometheus metrics on\n"
+    "      127.0.0.1 port --metrics-port (default 9464). 0 picks a free port (tests).\n"
     "  sluisctl partner add --home DIR --id ID --type TYPE --name NAME [--p12-password-file F]\n"
     "  sluisctl partner list --home DIR\n"
     "  sluisctl partner revoke --home DIR --id ID\n"
@@ -140,10 +146,23 @@ template <class T> void check_server(const gateway::ServerResult<T>& r, const st
   if (!r) throw std::runtime_error(what + ": " + r.error().message());
 }
 
+/// True for a numeric IPv4 or IPv6 address (what [server] listen_address accepts).
+bool is_numeric_address(const std::string& a) {
+  unsigned char buf[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, a.c_str(), buf) == 1 || ::inet_pton(AF_INET6, a.c_str(), buf) == 1;
+}
+
+/// A port option: 0 (a free port, for tests) to 65535.
+std::uint64_t parse_port(const std::string& name, const std::string& value) {
+  const auto port = parse_count(name, value);
+  if (port > 65535) throw UsageError("option --" + name + " needs a port from 0 to 65535");
+  return port;
+}
+
 int init(Args args) {
   const Options opt(args,
-                    {"home", "passphrase-file", "port", "metrics-port", "server-name", "server-ip",
-                     "rule-pack", "argon2-ops", "argon2-mem-mib"},
+                    {"home", "passphrase-file", "listen-address", "port", "metrics-port",
+                     "server-name", "server-ip", "rule-pack", "argon2-ops", "argon2-mem-mib"},
                     {"raw-key"});
   const fs::path dir = fs::absolute(opt.require("home"));
   if (fs::exists(dir / "sluis.toml")) {
@@ -153,22 +172,35 @@ int init(Args args) {
                  dir.c_str());
     return kExitFailed;
   }
-  fs::create_directories(dir);
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
-
-  // Configuration: the documented default, with the ports asked for.
+  // Configuration: the documented default (the API on loopback only), with the address and
+  // ports asked for. Checked before anything is created.
   std::string config(gateway::default_config_toml());
   auto replace_line = [&config](const std::string& key, const std::string& from,
                                 const std::string& to) {
     const auto pos = config.find(key + " = " + from);
-    if (pos != std::string::npos)
-      config.replace(pos, key.size() + 3 + from.size(), key + " = " + to);
+    if (pos == std::string::npos) {
+      throw std::logic_error("the default configuration has no line " + key + " = " + from);
+    }
+    config.replace(pos, key.size() + 3 + from.size(), key + " = " + to);
   };
-  if (auto p = opt.get("port"))
-    replace_line("port", "8443", std::to_string(parse_count("port", *p)));
-  if (auto p = opt.get("metrics-port")) {
-    replace_line("port", "9464", std::to_string(parse_count("metrics-port", *p)));
+  if (auto a = opt.get("listen-address")) {
+    if (!is_numeric_address(*a)) {
+      throw UsageError("--listen-address needs a numeric IPv4 or IPv6 address of this machine, "
+                       "such as 127.0.0.1 (this machine only), 0.0.0.0 or :: (every interface), "
+                       "not '" + *a + "'");
+    }
+    replace_line("listen_address", "\"127.0.0.1\"", "\"" + *a + "\"");
   }
+  // The metrics port first: [server] comes first in the file, so "port = 8443" then still finds
+  // the server's line even when --metrics-port is 8443.
+  if (auto p = opt.get("metrics-port")) {
+    replace_line("port", "9464", std::to_string(parse_port("metrics-port", *p)));
+  }
+  if (auto p = opt.get("port")) {
+    replace_line("port", "8443", std::to_string(parse_port("port", *p)));
+  }
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
   {
     std::ofstream out(dir / "sluis.toml");
     out << config;
@@ -229,13 +261,19 @@ int init(Args args) {
   auto store = gateway::Store::open(store_options(c), root);
   if (!store) throw std::runtime_error("cannot create the store: " + store.error().message());
 
+  const bool loopback = gateway::is_loopback_address(c.listen_address);
   std::printf("Gateway home created in %s\n"
               "  configuration  %s\n  root key       %s (%s)\n  gateway CA     %s\n"
-              "  rule pack      %s\n  store          %s\n"
+              "  rule pack      %s\n  store          %s\n  HTTPS API      %s port %u (%s)\n"
               "Next: sluisctl partner add --home %s --id ... --type ... --name ...\n",
               dir.c_str(), (dir / "sluis.toml").c_str(), c.key_file.c_str(),
               opt.flag("raw-key") ? "raw: protect this file" : "sealed under your passphrase",
-              c.tls.ca_certificate.c_str(), c.rule_pack.c_str(), c.data_dir.c_str(), dir.c_str());
+              c.tls.ca_certificate.c_str(), c.rule_pack.c_str(), c.data_dir.c_str(),
+              c.listen_address.c_str(), static_cast<unsigned>(c.port),
+              loopback ? "this machine only; --listen-address or [server] listen_address to "
+                         "serve partners on the network"
+                       : "reachable from the network",
+              dir.c_str());
   return kExitOk;
 }
 
@@ -418,7 +456,12 @@ int partner_revoke(Args args) {
   check_server(list->add(cert->serial_hex()), "cannot add the serial");
   check_server(list->save_file(home.config.tls.revocation_list),
                "cannot write the revocation list");
-  (void)operator_act(home, opt, request_of({{"op", "partner.revoke"}, {"id", id}}));
+  // The file holds the revocation across restarts; the serial in the act makes a running sluisd
+  // refuse the certificate before it answers.
+  (void)operator_act(home, opt,
+                     request_of({{"op", "partner.revoke"},
+                                 {"id", id},
+                                 {"serial", cert->serial_hex()}}));
   std::printf("Partner %s revoked: its certificate (serial %s) is refused from now on.\n",
               id.c_str(), cert->serial_hex().c_str());
   return kExitOk;
@@ -562,6 +605,11 @@ int guarded(const char* group, int (*fn)(Args), Args args) {
 }
 
 }  // namespace
+
+int print_gateway_usage() {
+  std::fputs(kGatewayUsage, stdout);
+  return kExitOk;
+}
 
 int run_init(Args args) {
   return guarded("init", &init, args);

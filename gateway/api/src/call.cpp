@@ -110,10 +110,24 @@ HttpResponse policy_refusal(const Call& call, boost::system::error_code ec) {
     const auto e = static_cast<policy::Errc>(ec.value());
     if (e != policy::Errc::malformed) code = policy::errc_name(e);
   }
+  std::string detail;
+  if (code == "unknown-role") {
+    // A role in the body (a grantee, the evidence's recorder) the pack does not define: name the
+    // roles it does define, so the caller can correct the request. They are the rule pack's
+    // public vocabulary, not anything the caller sent.
+    detail = "A role in the request is not a role of the rule pack in force; its roles are: ";
+    bool first = true;
+    for (const auto& r : call.rules().roles()) {
+      detail += (first ? "" : ", ") + r.name;
+      first = false;
+    }
+    detail += ".";
+  }
   return deny(call, "request.policy:" + code,
               problem(call.req, 422, code,
                       "The request breaks a rule of the consent format or "
-                      "the rule pack"));
+                      "the rule pack",
+                      detail));
 }
 
 ReportNames report_names(const Call& call) {

@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <initializer_list>
@@ -79,6 +80,21 @@ class Request {
  private:
   json::object object_;
 };
+
+/// A certificate serial as sluisctl reads it from a certificate: 1-40 hexadecimal digits.
+bool is_serial(std::string_view s) {
+  return !s.empty() && s.size() <= 40 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
+/// "a, b, c": the names of a rule pack's definitions, for a sentence naming the choices.
+template <class Defs> std::string names_of(const Defs& defs) {
+  std::string out;
+  for (const auto& d : defs)
+    out += (out.empty() ? "" : ", ") + d.name;
+  return out;
+}
 
 Refusal missing(std::string_view what) {
   return Refusal{"bad-request", "the request lacks " + std::string(what)};
@@ -162,10 +178,11 @@ std::string partner_add(const OperatorContext& ctx, const OperatorIdentity& who,
     return answer_error(Refusal{"bad-request", "a partner id is 1-64 characters of a-z, 0-9, "
                                                "'-', '_' and '.', e.g. ocmw-brussel"});
   }
-  if (!ctx.rules()->partner_type(*type)) {
+  if (const auto pack = ctx.rules(); !pack->partner_type(*type)) {
     return answer_error(Refusal{"bad-request", "'" + *type +
-                                                   "' is not a partner type of the rule pack "
-                                                   "(see its [partner-types])"});
+                                                   "' is not a partner type of the rule pack; "
+                                                   "its partner types are: " +
+                                                   names_of(pack->partner_types())});
   }
   Registry registry(*ctx.store);
   if (registry.find_partner(*id)) {
@@ -198,18 +215,35 @@ std::string partner_list(const OperatorContext& ctx, const Request& req) {
 
 std::string partner_revoke(const OperatorContext& ctx, const OperatorIdentity& who,
                            const Request& req) {
-  if (auto r = req.only({"id"})) return answer_error(*r);
+  if (auto r = req.only({"id", "serial"})) return answer_error(*r);
   const auto id = req.text("id", 64);
   if (!id) return answer_error(missing("id (a string)"));
+  const auto serial = req.text("serial", 64);
+  if (req.has("serial") && !serial) {
+    return answer_error(missing("serial: the certificate's serial in hexadecimal"));
+  }
   Registry registry(*ctx.store);
   auto partner = registry.find_partner(*id);
   if (!partner) return answer_error(Refusal{"not-found", "there is no partner " + *id});
+  if (serial && !is_serial(*serial)) {
+    return answer_error(Refusal{"bad-request", "'" + *serial +
+                                                   "' is not a certificate serial (1-40 "
+                                                   "hexadecimal digits)"});
+  }
+  // /v1 requests are refused by the partner's status in the store; handshakes and every other
+  // route (/healthz) by the revocation list in force in the server. Both are in force before the
+  // operator reads "revoked" — not a second later, when change detection would see the file.
+  const auto refuse_certificate = [&] {
+    if (serial && ctx.revoke_certificate) (void)ctx.revoke_certificate(*serial);
+  };
   if (partner->revoked_at) {
+    refuse_certificate();  // a repeated revoke (e.g. after a failed one) still takes effect
     return answer_error(Refusal{"conflict", "partner " + *id + " is revoked already"});
   }
   Act act(ctx, who, AuditAction::partner_revoke);
   act.event().owner_partner = *id;
   if (auto r = act.record()) return answer_error(*r);
+  refuse_certificate();
   if (auto r = registry.revoke_partner(*id); !r) {
     act.failed();
     return store_failure("cannot revoke partner " + *id, r.error());
@@ -258,9 +292,11 @@ std::string worker_change(const OperatorContext& ctx, const OperatorIdentity& wh
   }
   const auto existing = registry.find_worker(*partner, *worker);
   if (add) {
-    if (!ctx.rules()->role(*role)) {
-      return answer_error(Refusal{
-          "bad-request", "'" + *role + "' is not a role of the rule pack (see its [roles])"});
+    if (const auto pack = ctx.rules(); !pack->role(*role)) {
+      return answer_error(Refusal{"bad-request", "'" + *role +
+                                                     "' is not a role of the rule pack; its "
+                                                     "roles are: " +
+                                                     names_of(pack->roles())});
     }
     if (existing) {
       return answer_error(

@@ -20,7 +20,8 @@ constexpr std::string_view kDefaultConfig =
 # Relative paths are resolved against the directory holding this file.
 
 [server]
-listen_address = "0.0.0.0"   # address the HTTPS API listens on
+listen_address = "127.0.0.1" # address the HTTPS API listens on: loopback (this machine
+                             # only) until you choose; "0.0.0.0" or "::" for every interface
 port = 8443                  # 1-65535; 0 picks a free port (tests only)
 io_threads = 0               # threads doing network I/O; 0 = number of cores
 handler_threads = 0          # threads running request handlers; 0 = 16 per core (they mostly

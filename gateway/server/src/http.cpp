@@ -22,9 +22,14 @@ int hex_value(char c) noexcept {
   return -1;
 }
 
-/// Percent-decodes `in`; refuses bad escapes and decoded bytes that could change the meaning of
-/// a path (separators, escapes, controls, non-ASCII). `allow_space` for query values.
-bool percent_decode(std::string_view in, bool allow_space, std::string& out) {
+/// What a decoded byte may be: a path segment or query key must not gain a separator or a second
+/// escape by decoding; a query value is data (a worker id may hold '%' or '/'), so it may decode
+/// to any printable ASCII byte and the space. Controls and non-ASCII stay refused everywhere.
+enum class Decoded { segment, query_value };
+
+/// Percent-decodes `in`; refuses bad escapes and decoded bytes `what` does not allow.
+bool percent_decode(std::string_view in, Decoded what, std::string& out) {
+  const bool value = what == Decoded::query_value;
   out.clear();
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -35,8 +40,9 @@ bool percent_decode(std::string_view in, bool allow_space, std::string& out) {
       const int lo = hex_value(in[i + 2]);
       if (hi < 0 || lo < 0) return false;
       const int v = hi * 16 + lo;
-      const bool refused =
-          v == 0x20 ? !allow_space : (v < 0x21 || v > 0x7e || v == '/' || v == '\\' || v == '%');
+      const bool refused = v == 0x20 ? !value
+                                     : (v < 0x21 || v > 0x7e ||
+                                        (!value && (v == '/' || v == '\\' || v == '%')));
       if (refused) return false;
       c = static_cast<char>(v);
       i += 2;
@@ -146,7 +152,7 @@ ServerResult<void> parse_target(std::string_view target, const RequestLimits& li
       const std::size_t slash = rest.find('/');
       const std::string_view raw = rest.substr(0, slash);
       if (raw.empty() || raw == "." || raw == "..") return bad;
-      if (!percent_decode(raw, false, decoded)) return bad;
+      if (!percent_decode(raw, Decoded::segment, decoded)) return bad;
       if (decoded == "." || decoded == ".." || decoded.size() > limits.segment_bytes) return bad;
       if (out.segments.size() >= limits.max_segments) return bad;
       out.segments.push_back(decoded);
@@ -163,12 +169,13 @@ ServerResult<void> parse_target(std::string_view target, const RequestLimits& li
     const std::size_t eq = pair.find('=');
     std::string key;
     std::string value;
-    if (!percent_decode(pair.substr(0, eq), false, key) || key.empty() ||
+    if (!percent_decode(pair.substr(0, eq), Decoded::segment, key) || key.empty() ||
         key.size() > limits.segment_bytes) {
       return bad;
     }
-    if (eq != std::string_view::npos && (!percent_decode(pair.substr(eq + 1), true, value) ||
-                                         value.size() > limits.header_value_bytes)) {
+    if (eq != std::string_view::npos &&
+        (!percent_decode(pair.substr(eq + 1), Decoded::query_value, value) ||
+         value.size() > limits.header_value_bytes)) {
       return bad;
     }
     for (const auto& existing : out.query) {

@@ -302,6 +302,25 @@ RevocationStore::RevocationStore(std::filesystem::path file)
 
 ServerResult<void> RevocationStore::reload() {
   const std::lock_guard lock(reload_mutex_);
+  return reload_locked();
+}
+
+ServerResult<void> RevocationStore::revoke_now(std::string_view serial_hex) {
+  if (RevocationList::canonical_serial(serial_hex).empty()) {
+    return make_error_code(ServerErrc::invalid_argument);
+  }
+  const std::lock_guard lock(reload_mutex_);
+  if (auto added = pinned_.add(serial_hex); !added) return added.error();
+  if (reload_locked()) return {};
+  // The file does not read: the serial goes into force on top of the current snapshot.
+  RevocationList next = *current_.load();
+  for (const auto& s : pinned_.serials())
+    (void)next.add(s);
+  current_.store(std::make_shared<const RevocationList>(std::move(next)));
+  return {};
+}
+
+ServerResult<void> RevocationStore::reload_locked() {
   struct stat st{};
   FileStamp stamp;
   if (::stat(file_.c_str(), &st) == 0) {
@@ -311,6 +330,8 @@ ServerResult<void> RevocationStore::reload() {
   }
   auto list = RevocationList::load_file(file_);
   if (!list) return list.error();
+  for (const auto& s : pinned_.serials())
+    (void)list->add(s);
   current_.store(std::make_shared<const RevocationList>(std::move(*list)));
   stamp_ = stamp;
   return {};

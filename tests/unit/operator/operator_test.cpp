@@ -259,6 +259,53 @@ TEST_CASE("operator: policy reload goes through the context and is recorded", "[
   CHECK(g.audit->size() == events);
 }
 
+TEST_CASE("operator: partner.revoke puts the certificate's revocation in force before answering",
+          "[operator]") {
+  Gateway g;
+  REQUIRE(Gateway::ok(g.run(R"({"op":"partner.add","id":"caw","type":"caw","name":"CAW"})")));
+  std::vector<std::string> refused;
+  std::size_t events_when_refused = 0;
+  g.ctx.revoke_certificate = [&](std::string_view serial) {
+    refused.emplace_back(serial);
+    events_when_refused = g.audit->size();
+    return true;
+  };
+  const auto events = g.audit->size();
+  auto bad = g.run(R"({"op":"partner.revoke","id":"caw","serial":"not-hex"})");
+  CHECK(Gateway::code(bad) == "bad-request");
+  CHECK(refused.empty());
+  CHECK(g.audit->size() == events);
+
+  REQUIRE(Gateway::ok(g.run(R"({"op":"partner.revoke","id":"caw","serial":"0A1B2C"})")));
+  REQUIRE(refused == std::vector<std::string>{"0A1B2C"});
+  CHECK(events_when_refused == events + 1);  // after the act is on the record
+  CHECK(g.last_event().event.action == gw::AuditAction::partner_revoke);
+  CHECK(gw::Registry(*g.store).find_partner("caw")->revoked_at.has_value());
+
+  // Repeated (e.g. after a revoke whose store change failed): refused again, not an act.
+  auto again = g.run(R"({"op":"partner.revoke","id":"caw","serial":"0A1B2C"})");
+  CHECK(Gateway::code(again) == "conflict");
+  CHECK(refused.size() == 2);
+  CHECK(g.audit->size() == events + 1);
+  // No serial (a stopped gateway's own act): nothing to put in force here.
+  CHECK(Gateway::code(g.run(R"({"op":"partner.revoke","id":"caw"})")) == "conflict");
+  CHECK(refused.size() == 2);
+}
+
+TEST_CASE("operator: an unknown role or partner type is answered with the rule pack's names",
+          "[operator]") {
+  Gateway g;
+  REQUIRE(Gateway::ok(g.run(R"({"op":"partner.add","id":"caw","type":"caw","name":"CAW"})")));
+  auto role = g.run(R"({"op":"worker.add","partner":"caw","worker":"w","role":"wizard"})");
+  CHECK(Gateway::code(role) == "bad-request");
+  const std::string role_error(role.at("error").as_string());
+  CHECK_THAT(role_error, Catch::Contains("'wizard'"));
+  for (const auto& r : g.pack->roles()) CHECK_THAT(role_error, Catch::Contains(r.name));
+  auto type = g.run(R"({"op":"partner.add","id":"x","type":"wizardry","name":"X"})");
+  const std::string type_error(type.at("error").as_string());
+  for (const auto& t : g.pack->partner_types()) CHECK_THAT(type_error, Catch::Contains(t.name));
+}
+
 TEST_CASE("audit: only one process appends — a second writer is refused", "[operator][audit]") {
   Gateway g;
   gw::AuditLogOptions second;

@@ -51,6 +51,15 @@ TEST_CASE("request targets are decoded strictly", "[http]") {
     INFO(bad);
     CHECK(refused(bad));
   }
+  // A query value is data: an escaped '%', '/' or '\\' decodes (a worker id may hold them); a
+  // key, controls, non-ASCII and malformed escapes stay refused.
+  auto v = target("/v1/audit/events?worker=50%25%2Fteam%5Cb");
+  CHECK(v.query_param("worker") == std::optional<std::string_view>("50%/team\\b"));
+  for (const std::string_view bad : {"/v1/x?a%25=1", "/v1/x?a%2F=1", "/v1/x?a=%0a", "/v1/x?a=%7f",
+                                     "/v1/x?a=%c3%a9", "/v1/x?a=%2", "/v1/x?a=%%41"}) {
+    INFO(bad);
+    CHECK(refused(bad));
+  }
   gw::RequestLimits tight;
   tight.segment_bytes = 4;
   gw::HttpRequest out;
@@ -212,6 +221,9 @@ TEST_CASE("configuration: defaults, and refusals that name file and line", "[con
   const auto def = gw::parse_server_config(gw::default_config_toml(), "sluis.toml", "/etc/sluis");
   const gw::ServerConfig plain;
   CHECK(def.port == plain.port);
+  // The API listens on loopback until the operator chooses otherwise (issue #13).
+  CHECK(def.listen_address == "127.0.0.1");
+  CHECK(plain.listen_address == "127.0.0.1");
   CHECK(def.limits.body_limit_bytes == plain.limits.body_limit_bytes);
   CHECK(def.limits.idle_timeout == plain.limits.idle_timeout);
   CHECK(def.tls.certificate == std::filesystem::path("/etc/sluis/tls/server.crt"));

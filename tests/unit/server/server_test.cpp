@@ -146,6 +146,40 @@ TEST_CASE("revocation refuses new handshakes and the next request on open connec
   CHECK(r3->status == 200);
 }
 
+TEST_CASE("revoke_now is in force when it returns, whatever the file says later", "[server]") {
+  Pki pki;
+  const auto partner = pki.partner("caw-west");
+  const auto other = pki.partner("caw-zuid");
+  Gateway gwy(pki, pki.config);
+  auto c = gwy.client(&partner);
+  REQUIRE_FALSE(c.connect());
+  REQUIRE(c.request("GET", "/v1/whoami")->status == 200);  // change detection just ran
+
+  auto& store = gwy.server.revocations();
+  CHECK(store.revoke_now("not-a-serial").error() == gw::ServerErrc::invalid_argument);
+  // The serial is not in the file: revoke_now alone puts it in force, with no sleep and no
+  // reload call, for the open connection and for new handshakes.
+  REQUIRE(store.revoke_now(partner.certificate.serial_hex()));
+  auto r = c.request("GET", "/v1/whoami");
+  REQUIRE(r);
+  CHECK(problem_code_of(*r) == "certificate-revoked");
+  auto again = gwy.client(&partner);
+  CHECK((again.connect() || !again.request("GET", "/v1/whoami")));
+
+  // A reload of a file without it (an edit by hand, an unreadable file) does not undo it.
+  gw::RevocationList unrelated;
+  REQUIRE(unrelated.add("ABCDEF"));
+  REQUIRE(unrelated.save_file(pki.config.tls.revocation_list));
+  REQUIRE(store.reload());
+  CHECK(store.is_revoked(partner.certificate.serial_hex()));
+  CHECK(store.is_revoked("abcdef"));
+  std::filesystem::remove(pki.config.tls.revocation_list);
+  CHECK_FALSE(store.reload());
+  REQUIRE(store.revoke_now(other.certificate.serial_hex()));  // the file is gone: still in force
+  CHECK(store.is_revoked(other.certificate.serial_hex()));
+  CHECK(store.is_revoked(partner.certificate.serial_hex()));
+}
+
 TEST_CASE("a changed revocation file takes effect without a reload call", "[server]") {
   Pki pki;
   const auto partner = pki.partner("shelter-noord");

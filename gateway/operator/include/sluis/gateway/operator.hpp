@@ -26,6 +26,13 @@ struct OperatorContext {
   /// success, else a sentence naming what is wrong (the old pack then stays in force). Empty
   /// function: reloading is not available (sluisctl on a stopped gateway loads the file at start).
   std::function<std::string()> reload_rules;
+  /// Puts the revocation of a partner-certificate serial (hex) in force in the server running in
+  /// this process, before the act answers: sluisd wires it to RevocationStore::revoke_now, so
+  /// when `sluisctl partner revoke` returns, handshakes and requests with that certificate are
+  /// already refused. Returns false when `serial` is not a certificate serial. Empty function:
+  /// no server runs here (sluisctl on a stopped gateway; sluisd reads the revocation list file,
+  /// which sluisctl writes first, when it starts).
+  std::function<bool(std::string_view serial)> revoke_certificate;
   /// The clock events are stamped with (system clock when empty).
   std::function<Instant()> clock;
 };
@@ -41,7 +48,7 @@ struct OperatorIdentity {
 /// A request is a JSON object with "op" and that op's members; unknown members are refused:
 ///   {"op":"status"}
 ///   {"op":"partner.add","id":..,"type":..,"name":..}   {"op":"partner.list"}
-///   {"op":"partner.revoke","id":..}
+///   {"op":"partner.revoke","id":..,["serial":<hex serial of its certificate>]}
 ///   {"op":"worker.add","partner":..,"worker":..,"role":..}  {"op":"worker.list","partner":..}
 ///   {"op":"worker.disable"|"worker.enable","partner":..,"worker":..}
 ///   {"op":"key.rotate"}
@@ -53,6 +60,10 @@ struct OperatorIdentity {
 /// The answer is {"ok":true,"message":<sentence>, ...op-specific members} or
 /// {"ok":false,"code":<stable code>,"error":<sentence a person can act on>}; codes: bad-request,
 /// not-found, conflict, unavailable (policy.reload outside sluisd), audit-unavailable, failed.
+///
+/// partner.revoke with a serial puts the certificate's revocation in force through
+/// OperatorContext::revoke_certificate before it answers — also when the partner is revoked in
+/// the store already (a repeated revoke still refuses the certificate at once).
 ///
 /// Every act is appended to the audit log (durably) before it is done; a refused request changes
 /// nothing and is not an act. If the act then fails in the store, a second event with decision

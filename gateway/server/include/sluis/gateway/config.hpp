@@ -57,7 +57,7 @@ struct AuditConfig {
 /// The whole server configuration. Relative paths in the file are resolved against the
 /// directory that holds the file.
 struct ServerConfig {
-  std::string listen_address = "0.0.0.0";
+  std::string listen_address = "127.0.0.1";
   std::uint16_t port = 8443;     ///< 0 = any free port (tests)
   unsigned io_threads = 0;       ///< 0 = number of cores
   unsigned handler_threads = 0;  ///< 0 = 16 per core (handlers mostly wait for the audit fsync)

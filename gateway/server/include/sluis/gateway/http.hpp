@@ -72,8 +72,10 @@ struct HttpResponse {
 /// except the bare root "/"; percent escapes must be `%XX` hex and may not decode to '/', '\\',
 /// '%', a control character, a space or a non-ASCII byte; no segment "." or ".." before or after
 /// decoding; each decoded segment ≤ limits.segment_bytes; ≤ limits.max_segments segments.
-/// Query: `k=v` pairs separated by '&', percent-decoded with the same byte rules (space allowed),
-/// non-empty unique keys, ≤ limits.max_query_params pairs. '+' is kept literally.
+/// Query: `k=v` pairs separated by '&'; keys percent-decoded with the same byte rules, values
+/// with the same rules except that they may also decode to '%', '/', '\\' and the space (a value
+/// is data, not structure: a worker id may hold them); non-empty unique keys,
+/// ≤ limits.max_query_params pairs. '+' is kept literally.
 /// On success fills `out.path`, `out.segments` and `out.query`. Pure; thread-safe.
 [[nodiscard]] ServerResult<void> parse_target(std::string_view target, const RequestLimits& limits,
                                               HttpRequest& out);

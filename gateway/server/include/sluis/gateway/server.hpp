@@ -35,8 +35,18 @@ class RevocationStore {
   explicit RevocationStore(std::filesystem::path file);
 
   /// Re-reads the file. On failure the previous snapshot stays in force and the error is
-  /// returned (io_failure, bad_revocation_list): a broken file never un-revokes anyone.
+  /// returned (io_failure, bad_revocation_list): a broken file never un-revokes anyone. Serials
+  /// put in force by revoke_now() stay revoked whatever the file says.
   [[nodiscard]] ServerResult<void> reload();
+  /// Refuses `serial_hex` from the moment it returns, for every new handshake and for the next
+  /// request of every open connection: re-reads the file (where sluisctl has just added the
+  /// serial, so that other changes made with it come in too) and keeps the serial revoked even
+  /// when the file cannot be read or does not list it, across later reloads, for the life of
+  /// this store. The operator channel calls it before it answers `partner revoke`, so revocation
+  /// does not wait for change detection. invalid_argument (and nothing changes) when
+  /// `serial_hex` is not a certificate serial; a file that does not reload is not an error here
+  /// (the serial is in force regardless; reload() reports it).
+  [[nodiscard]] ServerResult<void> revoke_now(std::string_view serial_hex);
   /// Replaces the snapshot directly (tests, or a caller that already holds the list).
   void replace(RevocationList list);
   /// True when `serial_hex` is revoked in the current snapshot.
@@ -55,8 +65,12 @@ class RevocationStore {
   };
   std::filesystem::path file_;
   std::atomic<std::shared_ptr<const RevocationList>> current_;
+  /// Re-reads the file and publishes it with pinned_ merged in; reload_mutex_ held.
+  ServerResult<void> reload_locked();
+
   std::mutex reload_mutex_;
-  FileStamp stamp_;  // guarded by reload_mutex_
+  FileStamp stamp_;         // guarded by reload_mutex_
+  RevocationList pinned_;   // guarded by reload_mutex_: serials revoked through revoke_now()
   std::atomic<std::int64_t> last_check_ms_{0};
 };
 
