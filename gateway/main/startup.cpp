@@ -180,9 +180,8 @@ std::unique_ptr<gateway::AuditLog> open_audit_log(const gateway::ServerConfig& c
     // Both refusals name the file, what is wrong, and what to do (docs/dpo-guide.md, "When the
     // audit log is damaged or altered"): sluisd must not append to a log it cannot vouch for.
     const std::string what_to_do =
-        ". sluisd does not start on it. Keep the file as it is, run 'sluisctl audit verify --key "
-        "KEYFILE --log " +
-        (config.data_dir / "audit.db").string() +
+        ". sluisd does not start on it. Keep the file as it is, run 'sluisctl audit verify --key " +
+        config.key_file.string() + " --log " + (config.data_dir / "audit.db").string() +
         "' to see where, and follow the incident steps in the DPO guide (docs/dpo-guide.md, "
         "\"When the audit log is damaged or altered\")";
     if (e == gateway::Errc::audit_log_inconsistent) {
