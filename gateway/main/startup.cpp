@@ -177,10 +177,24 @@ std::unique_ptr<gateway::AuditLog> open_audit_log(const gateway::ServerConfig& c
                            " is held by another process (another sluisd, or a sluisctl command "
                            "working on a stopped gateway); stop it or wait for it to finish");
     }
+    // Both refusals name the file, what is wrong, and what to do (docs/dpo-guide.md, "When the
+    // audit log is damaged or altered"): sluisd must not append to a log it cannot vouch for.
+    const std::string what_to_do =
+        ". sluisd does not start on it. Keep the file as it is, run 'sluisctl audit verify --key " +
+        config.key_file.string() + " --log " + (config.data_dir / "audit.db").string() +
+        "' to see where, and follow the incident steps in the DPO guide (docs/dpo-guide.md, "
+        "\"When the audit log is damaged or altered\")";
     if (e == gateway::Errc::audit_log_inconsistent) {
       throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
-                           " does not match its latest signed checkpoint; run 'sluisctl audit "
-                           "verify' and ask your DPO before starting the gateway");
+                           " was altered: its stored tree does not match its latest signed "
+                           "checkpoint (or events are missing)" +
+                           what_to_do);
+    }
+    if (e == gateway::Errc::file_damaged) {
+      throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
+                           " is damaged or was altered: a page of the file fails its integrity "
+                           "check (SQLCipher HMAC)" +
+                           what_to_do);
     }
     throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
                          " cannot be opened (storage error); check the disk and permissions");

@@ -6,6 +6,7 @@
 #include "sluis/gateway/audit_log.hpp"
 
 #include "sluis/policy/types.hpp"
+#include "sqlcipher_pages.hpp"
 #include "sqlite.hpp"
 
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 namespace sluis::gateway {
 namespace {
@@ -196,6 +198,7 @@ class WriterLock {
 
 struct AuditLog::Impl final {
   AuditLogOptions options;
+  std::optional<crypto::SubKey> file_key;  ///< the SQLCipher key (verify's page walk needs it)
   WriterLock writer_lock;
   std::string origin;
   std::optional<crypto::SigningKey> signer_slot;
@@ -307,11 +310,16 @@ struct AuditLog::Impl final {
     if (count != max_leaf + 1) return err(Errc::audit_log_inconsistent);  // a hole: rows deleted
     const auto size = static_cast<std::uint64_t>(count);
 
+    // A node that does not read is a tree that does not match, unless SQLCipher refused the
+    // page it is on (then the file is damaged, and says so).
+    const auto missing = [this] {
+      return err(wdb.last_error_is_damage() ? Errc::file_damaged : Errc::audit_log_inconsistent);
+    };
     const auto source = source_over(wdb);
     std::vector<crypto::Hash> nodes;
     for (const auto id : crypto::frontier_nodes(size)) {
       auto h = source(id);
-      if (!h) return err(Errc::audit_log_inconsistent);
+      if (!h) return missing();
       nodes.push_back(*h);
     }
     auto f = crypto::Frontier::restore(size, nodes);
@@ -327,7 +335,8 @@ struct AuditLog::Impl final {
         return err(Errc::audit_log_inconsistent);
       }
       auto root = crypto::root_at(parsed->size, source);
-      if (!root || *root != parsed->root) return err(Errc::audit_log_inconsistent);
+      if (!root) return missing();
+      if (*root != parsed->root) return err(Errc::audit_log_inconsistent);
       have_checkpoint = true;
       last_checkpoint_size = parsed->size;
       std::lock_guard lk(latest_mutex);
@@ -513,14 +522,23 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
   const auto& opt = impl->options;
   impl->signer_slot =
       crypto::SigningKey::from_subkey(crypto::derive_subkey(root, crypto::KeyPurpose::audit_signing));
-  const auto key = crypto::derive_subkey(root, crypto::KeyPurpose::audit_store);
+  impl->file_key.emplace(crypto::derive_subkey(root, crypto::KeyPurpose::audit_store));
+  const auto& key = *impl->file_key;
+  // SQLite says "not a database" for a wrong key and for a damaged page 1 alike; a later page
+  // that verifies with this key tells them apart.
+  const auto opened = [&](Result<void> r) -> Result<void> {
+    if (!r && r.error() == Errc::database_key_mismatch && sql::later_pages_verify(opt.path, key)) {
+      return err(Errc::file_damaged);
+    }
+    return r;
+  };
 
   if (opt.read_only) {
     std::error_code ec;
     if (!std::filesystem::exists(opt.path, ec)) return err(Errc::not_found);
   } else {
     if (auto r = impl->writer_lock.acquire(opt.path); !r) return r.error();
-    if (auto r = impl->wdb.open(opt.path, key, opt.busy_timeout); !r) return r.error();
+    if (auto r = opened(impl->wdb.open(opt.path, key, opt.busy_timeout)); !r) return r.error();
     if (auto r = impl->wdb.set_cache_size_kib(opt.page_cache_kib); !r) return r.error();
     // Checkpoint the WAL into the file every 8 192 pages (32 MiB) rather than SQLite's 1 000:
     // the pages every batch rewrites (the table's last page, index leaves, Merkle levels) are
@@ -528,7 +546,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
     if (auto r = impl->wdb.exec("PRAGMA wal_autocheckpoint = 8192"); !r) return r.error();
     if (auto r = impl->create_schema(); !r) return r.error();
   }
-  if (auto r = impl->rdb.open(opt.path, key, opt.busy_timeout); !r) return r.error();
+  if (auto r = opened(impl->rdb.open(opt.path, key, opt.busy_timeout)); !r) return r.error();
 
   auto schema = impl->meta(impl->rdb, "schema");
   if (!schema) {
@@ -547,14 +565,16 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
   impl->verifier = std::move(*verifier);
 
   if (opt.read_only) {
+    // Tools open damaged logs too: verify() then says where (a size of 0 and no checkpoint
+    // until it has).
     auto st = impl->rdb.prepare(kCountEvents);
     if (!st) return st.error();
     auto row = st->step();
-    if (!row) return row.error();
-    impl->committed.store(static_cast<std::uint64_t>(st->int64(0)));
+    if (!row && row.error() != Errc::file_damaged) return row.error();
+    if (row) impl->committed.store(static_cast<std::uint64_t>(st->int64(0)));
     auto cp = Impl::read_latest(impl->rdb);
-    if (!cp) return cp.error();
-    impl->latest = std::move(*cp);
+    if (!cp && cp.error() != Errc::file_damaged) return cp.error();
+    if (cp) impl->latest = std::move(*cp);
   } else {
     if (auto r = impl->restore(); !r) return r.error();
     impl->writer = std::thread([p = impl.get()] { p->writer_loop(); });
@@ -752,13 +772,11 @@ Result<std::vector<StoredEvent>> AuditLog::query_all(AuditQuery q) const {
   }
 }
 
-Result<AuditVerifyReport> AuditLog::verify() const {
-  std::lock_guard lk(impl_->read_mutex);
-  sql::Db& db = impl_->rdb;
-  ReadSnapshot snapshot(db);
-  if (!snapshot.ok()) return err(Errc::storage_failure);
-  AuditVerifyReport report;
-  const auto source = Impl::source_over(db);
+namespace {
+
+/// verify()'s checks of the records: events, stored tree and checkpoints, through SQLite.
+Result<void> verify_records(const AuditLog::Impl& impl, sql::Db& db, AuditVerifyReport& report) {
+  const auto source = AuditLog::Impl::source_over(db);
 
   std::vector<std::pair<std::uint64_t, Instant>> times;  // (leaf, time) of every row read
   auto time_of = [&](std::uint64_t leaf) -> std::optional<Instant> {
@@ -808,8 +826,8 @@ Result<AuditVerifyReport> AuditLog::verify() const {
       ++report.checkpoints;
       StoredCheckpoint cp{static_cast<std::uint64_t>(st->int64(0)),
                           Instant(std::chrono::milliseconds(st->int64(1))), st->text(2)};
-      auto parsed = crypto::verify_checkpoint(cp.note, impl_->signer().verifying_key(),
-                                              impl_->origin, impl_->origin);
+      auto parsed = crypto::verify_checkpoint(cp.note, impl.signer().verifying_key(),
+                                              impl.origin, impl.origin);
       if (!parsed) {
         report.problems.push_back("checkpoint at size " + std::to_string(cp.size) +
                                   ": its signature does not verify with the audit key (" +
@@ -950,6 +968,164 @@ Result<AuditVerifyReport> AuditLog::verify() const {
     if (!stored_root || *stored_root != tree.root()) {
       report.problems.push_back("the stored tree's root differs from the recomputed root");
     }
+  }
+  return {};
+}
+
+}  // namespace
+
+namespace {
+
+/// The b-trees sqlite_master lists (empty when the schema cannot be read: page 1 damaged).
+std::vector<sql::TreeRoot> schema_trees(sql::Db& db) {
+  std::vector<sql::TreeRoot> out;
+  auto st = db.prepare("SELECT name, rootpage, type, coalesce(sql, '') FROM sqlite_master "
+                       "WHERE rootpage > 0 ORDER BY rootpage");
+  if (!st) return out;
+  for (;;) {
+    auto row = st->step();
+    if (!row || !*row) break;
+    const auto root = st->int64(1);
+    if (root <= 0 || root > std::numeric_limits<std::uint32_t>::max()) continue;
+    out.push_back({st->text(0), static_cast<std::uint32_t>(root),
+                   st->text(2) == "table" &&
+                       st->text(3).find("WITHOUT ROWID") == std::string::npos});
+  }
+  return out;
+}
+
+constexpr std::int64_t kNoLower = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kNoUpper = std::numeric_limits<std::int64_t>::max();
+
+/// What a page held, in words, from the walk (for a damaged page: from its parent).
+AuditFilePage describe_page(const sql::PageWalk& walk, std::uint32_t number) {
+  const sql::PageRole& role = walk.pages[number - 1];
+  AuditFilePage page;
+  page.number = number;
+  page.offset = std::uint64_t{number - 1} * sql::kPageSize;
+  page.damaged = !role.authentic;
+  const std::string tree =
+      role.tree >= 0 ? walk.trees[static_cast<std::size_t>(role.tree)].name : std::string();
+  const std::string level = role.kind == sql::PageKind::interior   ? " (an index page above them)"
+                            : role.kind == sql::PageKind::overflow ? " (the overflow of a long one)"
+                                                                   : "";
+  auto range = [&](std::string_view what) {
+    const std::int64_t lo = std::max<std::int64_t>(role.first_rowid, 0);
+    std::string text = std::string(what) + " #" + std::to_string(lo);
+    if (role.last_rowid == kNoUpper) {
+      text += " and after (to the newest)";
+    } else if (role.last_rowid != lo) {
+      text += " to #" + std::to_string(role.last_rowid);
+    }
+    return text;
+  };
+  if (number == 1) {
+    page.holds = "the file header and the list of tables (without it nothing in the file reads)";
+  } else if (role.kind == sql::PageKind::not_checked) {
+    page.holds = "SQLite's lock-byte page (never holds data)";
+  } else if (role.kind == sql::PageKind::free) {
+    page.holds = "free space (no data)";
+  } else if (tree == "audit_event") {
+    if (role.first_rowid != kNoLower || role.last_rowid != kNoUpper) {
+      page.first_event = static_cast<std::uint64_t>(std::max<std::int64_t>(role.first_rowid, 0));
+      if (role.last_rowid != kNoUpper) {
+        page.last_event = static_cast<std::uint64_t>(std::max<std::int64_t>(role.last_rowid, 0));
+      }
+    }
+    page.holds = range("events") + level;
+  } else if (tree == "audit_checkpoint") {
+    page.holds = "signed checkpoints, " + range("sizes") + level;
+  } else if (tree == "merkle_node") {
+    page.holds = "stored Merkle tree nodes (recomputable from the events)";
+  } else if (tree == "audit_meta") {
+    page.holds = "the log's identity (origin and schema version)";
+  } else if (tree == "sqlite_master") {
+    page.holds = "the list of tables";
+  } else if (!tree.empty()) {
+    page.holds = "the query index " + tree + " (rebuildable from the events)";
+  } else {
+    page.holds = "a page no intact page refers to (below a damaged page, or left over)";
+  }
+  return page;
+}
+
+Result<AuditFileCheck> walk_audit_file(const std::filesystem::path& path,
+                                       const crypto::SubKey& key,
+                                       std::span<const sql::TreeRoot> trees, bool with_map) {
+  auto walk = sql::walk_pages(path, key, trees);
+  if (!walk) return walk.error();
+  AuditFileCheck check;
+  check.pages = walk->pages.size();
+  for (std::size_t n = 1; n <= walk->pages.size(); ++n) {
+    const bool damaged = !walk->pages[n - 1].authentic;
+    if (!damaged && !with_map) continue;
+    auto page = describe_page(*walk, static_cast<std::uint32_t>(n));
+    if (damaged) check.damaged.push_back(page);
+    if (with_map) check.map.push_back(std::move(page));
+  }
+  return check;
+}
+
+std::string damage_sentence(const AuditFilePage& p) {
+  return "page " + std::to_string(p.number) + " (bytes " + std::to_string(p.offset) + " to " +
+         std::to_string(p.offset + sql::kPageSize - 1) +
+         " of the file) fails its integrity check: the file is damaged or was altered there; "
+         "it holds " +
+         p.holds;
+}
+
+}  // namespace
+
+Result<AuditFileCheck> check_audit_file(const std::filesystem::path& path,
+                                        const crypto::RootKey& root, bool with_map) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return err(Errc::not_found);
+  const auto key = crypto::derive_subkey(root, crypto::KeyPurpose::audit_store);
+  std::vector<sql::TreeRoot> trees;
+  {
+    sql::Db db;
+    if (db.open(path, key, std::chrono::milliseconds(1000))) trees = schema_trees(db);
+  }
+  return walk_audit_file(path, key, trees, with_map);
+}
+
+Result<AuditVerifyReport> AuditLog::verify() const {
+  std::lock_guard lk(impl_->read_mutex);
+  sql::Db& db = impl_->rdb;
+  AuditVerifyReport report;
+  // Pages first: SQLite stops at the first damaged page a statement meets, without saying which.
+  const auto trees = schema_trees(db);
+  auto pages = walk_audit_file(impl_->options.path, *impl_->file_key, trees, false);
+  if (!pages) return pages.error();
+  report.pages = pages->pages;
+  report.damaged_pages = std::move(pages->damaged);
+  for (const auto& p : report.damaged_pages)
+    report.problems.push_back(damage_sentence(p));
+
+  Result<void> records = err(Errc::storage_failure);
+  {
+    ReadSnapshot snapshot(db);
+    if (!snapshot.ok()) return err(Errc::storage_failure);
+    records = verify_records(*impl_, db, report);
+  }
+  if (!records) {
+    if (records.error() != Errc::file_damaged && report.damaged_pages.empty()) {
+      return records.error();
+    }
+    report.problems.push_back(
+        "the checks of the events, the stored tree and the checkpoints stopped at a damaged "
+        "page (SQLCipher refuses to read it); what they found before it is listed above");
+  }
+  // An event on a damaged page is the first one that differs unless an earlier one does.
+  for (const auto& p : report.damaged_pages) {
+    if (!p.first_event) continue;
+    if (!report.first_difference || *p.first_event < report.first_difference->leaf) {
+      report.first_difference =
+          AuditFinding{*p.first_event, std::nullopt,
+                       "it is stored on page " + std::to_string(p.number) +
+                           ", which fails its integrity check (damaged or altered)"};
+    }
+    break;
   }
   return report;
 }

@@ -31,6 +31,8 @@ class GatewayCategory final : public boost::system::error_category {
       return "the audit log does not match its latest signed checkpoint; run sluisctl audit "
              "verify";
     case Errc::in_use: return "another process holds this file for writing";
+    case Errc::file_damaged:
+      return "the file is damaged or was altered (a page fails its integrity check)";
     }
     return "unknown gateway error";
   }

@@ -236,31 +236,25 @@ Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& ab
     }
   }
   if (auto r = i.step("link.after_reseal"); !r) return r;
-  // Care relationships: keep the survivor's; move the others under a new pseudonym.
-  std::vector<std::tuple<std::string, std::int64_t, std::int64_t>> rels;
+  // Care relationships (docs/partner-guide/card-pseudonyms.md "Linking"): a partner that knew
+  // only the absorbed client keeps its pseudonym, which now names the survivor; a partner that
+  // knew both keeps the survivor's, and its other pseudonym becomes an alias of it, answered to
+  // that partner only. No pseudonym a partner holds stops working, and no partner is handed a
+  // pseudonym it did not have (promise 3).
   {
     auto s = i.data.prepare(
-        "SELECT partner_id, since, origin FROM care_relationships WHERE client_id = ?");
+        "UPDATE care_relationships SET client_id = ?1 WHERE client_id = ?2 AND partner_id NOT IN "
+        "(SELECT partner_id FROM care_relationships WHERE client_id = ?1)");
     if (!s) return s.error();
-    s->bind(1, absorbed.view());
-    for (;;) {
-      auto row = s->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      rels.emplace_back(s->text(0), s->int64(1), s->int64(2));
-    }
+    if (auto r = s->bind(1, survivor.view()).bind(2, absorbed.view()).run(); !r) return r;
   }
-  for (const auto& [partner, since, origin] : rels) {
+  {
     auto s = i.data.prepare(
-        "INSERT OR IGNORE INTO care_relationships(partner_id, client_id, pseudonym, since, "
-        "origin) VALUES(?, ?, ?, ?, ?)");
+        "INSERT INTO pseudonym_aliases(pseudonym, partner_id, client_id, since) "
+        "SELECT pseudonym, partner_id, ?1, ?3 FROM care_relationships WHERE client_id = ?2");
     if (!s) return s.error();
-    if (auto r = s->bind(1, partner)
-                     .bind(2, survivor.view())
-                     .bind(3, crypto::partner_pseudonym(i.partner_pseudonym_key, partner, survivor))
-                     .bind(4, since)
-                     .bind(5, origin)
-                     .run();
+    if (auto r =
+            s->bind(1, survivor.view()).bind(2, absorbed.view()).bind(3, to_db(i.now())).run();
         !r) {
       return r;
     }
@@ -287,6 +281,8 @@ Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& ab
       "UPDATE card_events SET client_id = ?1 WHERE client_id = ?2",
       "UPDATE consents SET client_id = ?1 WHERE client_id = ?2",
       "UPDATE break_glass_grants SET client_id = ?1 WHERE client_id = ?2",
+      // Aliases the absorbed client had from an earlier link follow it.
+      "UPDATE pseudonym_aliases SET client_id = ?1 WHERE client_id = ?2",
       "UPDATE clients SET anonymous = anonymous * (SELECT anonymous FROM clients WHERE id = ?2) "
       "WHERE id = ?1",
   };
@@ -685,8 +681,12 @@ Result<ClientId> Registry::find_identified(crypto::IdentifierScheme scheme,
 Result<ClientId> Registry::resolve(std::string_view partner_id, std::string_view pseudonym) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
+  // A pseudonym the partner held for a client that a link folded into this one answers as this
+  // client, to that partner only (absorb_client). One statement: a miss costs the same either way.
   auto s = i.data.prepare(
-      "SELECT client_id FROM care_relationships WHERE pseudonym = ? AND partner_id = ?");
+      "SELECT client_id FROM care_relationships WHERE pseudonym = ?1 AND partner_id = ?2 "
+      "UNION ALL "
+      "SELECT client_id FROM pseudonym_aliases WHERE pseudonym = ?1 AND partner_id = ?2 LIMIT 1");
   if (!s) return s.error();
   s->bind(1, pseudonym).bind(2, partner_id);
   auto row = s->step();

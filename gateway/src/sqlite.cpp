@@ -14,6 +14,9 @@ boost::system::error_code to_error(int rc) noexcept {
   case SQLITE_LOCKED: return make_error_code(Errc::busy);
   case SQLITE_CONSTRAINT: return make_error_code(Errc::conflict);
   case SQLITE_NOTADB: return make_error_code(Errc::database_key_mismatch);
+  // SQLCipher answers a page that fails its HMAC (after the key was verified) this way, as
+  // SQLite does a malformed b-tree page: either way the file is damaged or was altered.
+  case SQLITE_CORRUPT: return make_error_code(Errc::file_damaged);
   default: return make_error_code(Errc::storage_failure);
   }
 }

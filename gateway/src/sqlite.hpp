@@ -87,6 +87,11 @@ class Db {
   [[nodiscard]] std::int64_t changes() const noexcept;
   [[nodiscard]] std::int64_t last_insert_rowid() const noexcept;
   [[nodiscard]] sqlite3* handle() const noexcept { return db_; }
+  /// True when the last failed call on this connection met a damaged page (SQLITE_CORRUPT),
+  /// for callers whose error went through another module's error type.
+  [[nodiscard]] bool last_error_is_damage() const noexcept {
+    return db_ != nullptr && (sqlite3_errcode(db_) & 0xff) == SQLITE_CORRUPT;
+  }
 
   /// Copies this database into `dest` (a new SQLCipher file keyed with `key`) through the
   /// online backup API. An existing `dest` is replaced.

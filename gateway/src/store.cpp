@@ -117,6 +117,16 @@ DROP TABLE fragment_fields;
 DROP TABLE fragments;
 ALTER TABLE fragments_v3 RENAME TO fragments;
 )sql"},
+    // A partner's pseudonym for a client that a card link folded into another client keeps
+    // answering, for that partner only, as the surviving client (Registry::link,
+    // docs/partner-guide/card-pseudonyms.md "Linking"). Erasing the survivor removes them.
+    Migration{4, R"sql(
+CREATE TABLE pseudonym_aliases(
+  pseudonym TEXT PRIMARY KEY, partner_id TEXT NOT NULL REFERENCES partners(id),
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  since INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX pseudonym_aliases_client ON pseudonym_aliases(client_id);
+)sql"},
 };
 
 /// Migration 3: every fragment's field rows, in position order, become its fields blob.

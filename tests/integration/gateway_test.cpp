@@ -311,6 +311,104 @@ TEST_CASE("anonymous registration, identifying data refused, client-controlled l
   CHECK(unknown.status == 404);
 }
 
+TEST_CASE("a card link keeps every pseudonym the services held; only they can use them; an "
+          "erasure takes them all",
+          "[integration]") {
+  // A home of its own with a second low-threshold service (a day centre).
+  GatewayHome home;
+  const auto day_credential = home.partner("dagcentrum");
+  {
+    auto root = sluis::crypto::read_root_key(home.dir.path() / "keys/root.key", {}).value();
+    gw::StoreOptions o;
+    o.data_path = home.dir.path() / "data/data.db";
+    o.key_store_path = home.dir.path() / "data/keys.db";
+    auto store = gw::Store::open(std::move(o), root).value();
+    gw::Registry r(*store);
+    REQUIRE(r.add_partner("dagcentrum", "low-threshold", "Dagcentrum Zuid"));
+    REQUIRE(r.add_worker("dagcentrum", "day-sw", "social-worker"));
+    REQUIRE(r.add_worker("dagcentrum", "day-coord", "coordinator"));
+  }
+  Sluisd gateway(home);
+  REQUIRE(gateway.wait_ready());
+  Worker shelter(gateway, home.shelter, "shelter-sw");
+  Worker day(gateway, day_credential, "day-sw");
+  Worker day_coord(gateway, day_credential, "day-coord");
+  Worker caw(gateway, home.caw, "caw-sw");
+  const auto anonymous = [](const std::string& sp) {
+    return R"({"service_pseudonym":")" + sp + R"("})";
+  };
+  const auto link_body = [](const std::string& own, const std::string& first) {
+    return R"({"own_pseudonym":")" + own + R"(","first_service":"nachtopvang","first_pseudonym":")" +
+           first + R"(","consent_reference":"paper-2026-12"})";
+  };
+  const auto housing = [](const std::string& text) {
+    return R"({"category":"housing","fields":{"situation":")" + text + R"("}})";
+  };
+  const auto card = sluis::crypto::new_card_secret();
+  const auto sp_shelter = sluis::crypto::service_pseudonym(card, "nachtopvang");
+  const auto sp_day = sluis::crypto::service_pseudonym(card, "dagcentrum");
+  const auto at_shelter = client_of(shelter.post("/v1/clients", anonymous(sp_shelter)));
+  const auto at_day = client_of(day.post("/v1/clients", anonymous(sp_day)));
+  REQUIRE(day.post("/v1/clients/" + at_day + "/fragments", housing("day centre, before")).status ==
+          201);
+
+  // The day centre had registered this card itself: the link answers the pseudonym it had, and
+  // that pseudonym goes on working for everything.
+  auto linked = day.post("/v1/links", link_body(sp_day, sp_shelter));
+  REQUIRE(linked.status == 200);
+  CHECK(client_of(linked) == at_day);
+  CHECK(fragment_count(day.get("/v1/clients/" + at_day + "/dossier")) == 1);
+  CHECK(day.post("/v1/clients/" + at_day + "/fragments", housing("day centre, after")).status ==
+        201);
+  std::string consent = consent_body("nachtopvang", "housing", "nl");
+  consent.replace(consent.find(R"("partner":"ocmw-brussel","worker":"ocmw-sw")"),
+                  std::string_view(R"("partner":"ocmw-brussel","worker":"ocmw-sw")").size(),
+                  R"("partner":"dagcentrum","worker":"day-sw")");
+  auto granted = day.post("/v1/clients/" + at_day + "/consents", consent);
+  REQUIRE(granted.status == 201);
+  CHECK(day.get("/v1/clients/" + at_day + "/consents").status == 200);
+  // One client now: the shelter reads the day centre's fragments under its own pseudonym.
+  CHECK(fragment_count(shelter.get("/v1/clients/" + at_shelter + "/dossier")) == 2);
+
+  // A second card of the same person, registered separately at the day centre and then linked:
+  // the day centre knew both records. The answer is its pseudonym for the surviving client; the
+  // other keeps working as an alias.
+  const auto later = sluis::crypto::new_card_secret();
+  const auto sp_day_later = sluis::crypto::service_pseudonym(later, "dagcentrum");
+  const auto at_day_later = client_of(day.post("/v1/clients", anonymous(sp_day_later)));
+  CHECK(at_day_later != at_day);
+  REQUIRE(day.post("/v1/clients/" + at_day_later + "/fragments", housing("second card"))
+              .status == 201);
+  auto merged = day.post("/v1/links", link_body(sp_day_later, sp_shelter));
+  REQUIRE(merged.status == 200);
+  CHECK(client_of(merged) == at_day);
+  CHECK(fragment_count(day.get("/v1/clients/" + at_day_later + "/dossier")) == 3);
+  CHECK(day.get("/v1/clients/" + at_day_later + "/dossier").body ==
+        day.get("/v1/clients/" + at_day + "/dossier").body);
+  CHECK(day.post("/v1/clients/" + at_day_later + "/fragments", housing("through the alias"))
+            .status == 201);
+  CHECK(fragment_count(shelter.get("/v1/clients/" + at_shelter + "/dossier")) == 4);
+
+  // No other partner can use the day centre's pseudonyms: the same 404 as an unknown one.
+  for (const auto& p : {at_day, at_day_later}) {
+    for (Worker* other : {&shelter, &caw}) {
+      auto r = other->get("/v1/clients/" + p + "/dossier");
+      CHECK(r.status == 404);
+      CHECK(problem_code(r) == "client-not-found");
+    }
+  }
+
+  // Erasure through the alias erases the client: every pseudonym answers as erased from then on.
+  auto erased = day_coord.call("DELETE", "/v1/clients/" + at_day_later);
+  REQUIRE(erased.status == 200);
+  for (const auto& p : {at_day, at_day_later}) {
+    auto r = day.get("/v1/clients/" + p + "/dossier");
+    CHECK(r.status == 404);
+    CHECK(problem_code(r) == "client-not-found");
+  }
+  CHECK(shelter.get("/v1/clients/" + at_shelter + "/dossier").status == 404);
+}
+
 TEST_CASE("erasure only by the roles the rule pack allows", "[integration]") {
   auto& s = shared();
   Worker sw(s.gateway, s.home.ocmw, "ocmw-sw");

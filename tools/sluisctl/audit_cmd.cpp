@@ -29,9 +29,11 @@ using gateway::AuditLog;
 
 constexpr const char* kAuditUsage =
     "usage (every command takes --key FILE [--passphrase-file F] --log FILE):\n"
-    "  sluisctl audit verify\n"
-    "      Recomputes the whole tree from the events, checks every checkpoint's signature and\n"
-    "      their consistency; names the first event that differs. Exit 1 when it fails.\n"
+    "  sluisctl audit verify [--page-map]\n"
+    "      Checks every page of the file (damaged or altered pages named, with the events they\n"
+    "      held), recomputes the whole tree from the events, checks every checkpoint's signature\n"
+    "      and their consistency; names the first event that differs. Exit 1 when it fails.\n"
+    "      --page-map also lists what every page of the file holds.\n"
     "  sluisctl audit checkpoint\n"
     "      Prints the latest signed checkpoint and the verifier key witnesses configure.\n"
     "  sluisctl audit query [filters] [--cursor N] [--limit N]\n"
@@ -90,19 +92,33 @@ std::optional<crypto::RootKey> read_root(const Options& opt) {
   return std::move(*root);
 }
 
-std::optional<Opened> open_log(const Options& opt) {
+// Where a DPO finds what to do about a damaged or altered log.
+constexpr const char* kIncidentSteps =
+    "What to do: keep this file exactly as it is (copy it, with its -wal file if there is one, "
+    "for the record; do not repair it and do not start sluisd on it), and follow the incident "
+    "steps in the DPO guide (docs/dpo-guide.md, \"When the audit log is damaged or altered\").\n";
+
+std::optional<Opened> open_log_with(const Options& opt, const crypto::RootKey& root,
+                                    gateway::Errc* failure = nullptr) {
   const std::string log_path = opt.require("log");
-  auto root = read_root(opt);
-  if (!root) return std::nullopt;
   Opened o;
   gateway::AuditLogOptions options;
   options.path = log_path;
   options.origin.clear();  // whatever the file says
   options.read_only = true;
-  auto log = AuditLog::open(std::move(options), *root);
+  auto log = AuditLog::open(std::move(options), root);
   if (!log) {
-    std::cerr << "sluisctl: the audit log " << log_path
-              << " does not open: " << log.error().message() << "\n";
+    if (failure != nullptr && log.error().category() == gateway::gateway_category()) {
+      *failure = static_cast<gateway::Errc>(log.error().value());
+    }
+    if (log.error() == gateway::Errc::file_damaged) {
+      std::cerr << "sluisctl: the audit log " << log_path
+                << " is damaged or was altered: a page SQLite needs to open it fails its "
+                   "integrity check. 'sluisctl audit verify' names the pages.\n";
+    } else {
+      std::cerr << "sluisctl: the audit log " << log_path
+                << " does not open: " << log.error().message() << "\n";
+    }
     return std::nullopt;
   }
   o.log = std::move(*log);
@@ -120,7 +136,7 @@ std::optional<Opened> open_log(const Options& opt) {
     gateway::StoreOptions so;
     so.data_path = *data;
     so.key_store_path = *keys;
-    auto store = gateway::Store::open(std::move(so), *root);
+    auto store = gateway::Store::open(std::move(so), root);
     if (!store) {
       std::cerr << "sluisctl: the store does not open: " << store.error().message() << "\n";
       return std::nullopt;
@@ -144,6 +160,12 @@ std::optional<Opened> open_log(const Options& opt) {
     o.pack = std::move(*loaded);
   }
   return o;
+}
+
+std::optional<Opened> open_log(const Options& opt) {
+  auto root = read_root(opt);
+  if (!root) return std::nullopt;
+  return open_log_with(opt, *root);
 }
 
 std::optional<gateway::Instant> time_option(const Options& opt, const std::string& name) {
@@ -199,10 +221,43 @@ std::string hex(const crypto::Hash& h) {
   return crypto::to_hex(h);
 }
 
+void print_damaged_pages(const std::vector<gateway::AuditFilePage>& pages, std::uint64_t total) {
+  std::cout << "THE AUDIT LOG FILE IS DAMAGED OR WAS ALTERED: " << pages.size() << " of its "
+            << total << " pages fail their integrity check (SQLCipher HMAC).\n";
+  for (const auto& p : pages) {
+    std::cout << "  page " << p.number << " (bytes " << p.offset << " to "
+              << p.offset + gateway::AuditFileCheck::kPageSize - 1 << "): it holds " << p.holds
+              << "\n";
+  }
+}
+
 int audit_verify(Args args) {
-  const Options opt(args, kCommon, {});
-  auto o = open_log(opt);
-  if (!o) return kExitFailed;
+  const Options opt(args, kCommon, {"page-map"});
+  const std::string log_path = opt.require("log");
+  auto root = read_root(opt);
+  if (!root) return kExitFailed;
+  if (opt.flag("page-map")) {
+    auto check = gateway::check_audit_file(log_path, *root, true);
+    if (!check) {
+      std::cerr << "sluisctl: the audit log " << log_path
+                << " could not be read: " << check.error().message() << "\n";
+      return kExitFailed;
+    }
+    for (const auto& p : check->map) {
+      std::cout << "page " << p.number << " (bytes " << p.offset << "): " << p.holds
+                << (p.damaged ? " - DAMAGED" : "") << "\n";
+    }
+  }
+  gateway::Errc failure{};
+  auto o = open_log_with(opt, *root, &failure);
+  if (!o) {
+    if (failure != gateway::Errc::file_damaged) return kExitFailed;
+    // SQLite cannot open it at all: the page walk alone still says where.
+    auto check = gateway::check_audit_file(log_path, *root);
+    if (check && !check->damaged.empty()) print_damaged_pages(check->damaged, check->pages);
+    std::cout << kIncidentSteps;
+    return kExitFailed;
+  }
   auto report = o->log->verify();
   if (!report) {
     std::cerr << "sluisctl: the audit log could not be read: " << report.error().message() << "\n";
@@ -210,11 +265,13 @@ int audit_verify(Args args) {
   }
   if (report->ok()) {
     std::cout << "The audit log verifies: " << report->events << " events, " << report->checkpoints
-              << " signed checkpoints, all consistent.\n"
+              << " signed checkpoints, all consistent; all " << report->pages
+              << " pages of the file pass their integrity check.\n"
               << "Root of the whole log: " << hex(report->root) << "\n";
     if (report->latest) std::cout << "Latest checkpoint:\n" << report->latest->note;
     return kExitOk;
   }
+  if (!report->damaged_pages.empty()) print_damaged_pages(report->damaged_pages, report->pages);
   std::cout << "THE AUDIT LOG DOES NOT VERIFY.\n";
   if (const auto& f = report->first_difference) {
     std::cout << "First event that differs: #" << f->leaf;
@@ -227,6 +284,7 @@ int audit_verify(Args args) {
   std::cout << "Problems found (" << report->problems.size() << "):\n";
   for (const auto& p : report->problems)
     std::cout << "  - " << p << "\n";
+  std::cout << kIncidentSteps;
   return kExitFailed;
 }
 

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -617,4 +619,92 @@ TEST_CASE("audit: the log file is SQLCipher under the audit key and refuses othe
         make_error_code(Errc::audit_log_inconsistent));
   RawDb nokey(f.options.path, nullptr);
   CHECK(nokey.try_query("SELECT count(*) FROM sqlite_master") == SQLITE_NOTADB);
+}
+
+namespace {
+
+/// Flips three bytes in the middle of page `number` (1-based) of `path`.
+void flip_page(const std::filesystem::path& path, std::uint32_t number) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  REQUIRE(file);
+  file.seekp(static_cast<std::streamoff>((number - 1) * AuditFileCheck::kPageSize + 1000));
+  file.write("\xde\xad\xbe", 3);
+  REQUIRE(file);
+}
+
+/// The leaf page of the events table that holds `leaf`, from the page map.
+AuditFilePage events_page_holding(const AuditFileCheck& check, std::uint64_t leaf) {
+  for (const auto& p : check.map) {
+    if (p.holds.find("index page above") != std::string::npos) continue;
+    if (p.first_event && p.last_event && *p.first_event <= leaf && leaf <= *p.last_event) return p;
+  }
+  FAIL("no events page holds leaf " << leaf);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("audit: a damaged page is named with the events it held; start-up refuses the pages "
+          "it reads",
+          "[audit][damage]") {
+  LogFixture f;
+  f.fill(300);
+  REQUIRE(f.log->checkpoint());
+  f.close();
+  auto intact = check_audit_file(f.options.path, f.root, true);
+  REQUIRE(intact);
+  CHECK(intact->damaged.empty());
+  CHECK(intact->map.size() == intact->pages);
+  const auto middle = events_page_holding(*intact, 150);
+  const auto newest = events_page_holding(*intact, 299);
+  REQUIRE(middle.number != newest.number);
+  const auto good = f.dir / "good.db";
+  std::filesystem::copy_file(f.options.path, good);
+
+  SECTION("a page in the middle of the events") {
+    flip_page(f.options.path, middle.number);
+    auto check = check_audit_file(f.options.path, f.root);
+    REQUIRE(check);
+    REQUIRE(check->damaged.size() == 1);
+    CHECK(check->damaged[0].number == middle.number);
+    CHECK(check->damaged[0].offset == (middle.number - 1) * AuditFileCheck::kPageSize);
+    CHECK(check->damaged[0].first_event == middle.first_event);
+    CHECK(check->damaged[0].last_event == middle.last_event);
+    // Verify names it too, as the first difference, and does not fail as a storage error.
+    auto report = f.open_read_only()->verify();
+    REQUIRE(report);
+    CHECK_FALSE(report->ok());
+    REQUIRE(report->damaged_pages.size() == 1);
+    CHECK(report->damaged_pages[0].number == middle.number);
+    REQUIRE(report->first_difference);
+    CHECK(report->first_difference->leaf == *middle.first_event);
+  }
+  SECTION("the newest events' page, which start-up reads") {
+    flip_page(f.options.path, newest.number);
+    auto opened = AuditLog::open(f.options, f.root);
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error() == Errc::file_damaged);
+  }
+  SECTION("page 1: damage, not a wrong key") {
+    flip_page(f.options.path, 1);
+    auto opened = AuditLog::open(f.options, f.root);
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error() == Errc::file_damaged);
+    auto check = check_audit_file(f.options.path, f.root);
+    REQUIRE(check);
+    REQUIRE(check->damaged.size() == 1);
+    CHECK(check->damaged[0].number == 1);
+    // A wrong key is still told as such.
+    std::filesystem::copy_file(good, f.options.path, std::filesystem::copy_options::overwrite_existing);
+    auto other = AuditLog::open(f.options, crypto::RootKey::random());
+    REQUIRE_FALSE(other);
+    CHECK(other.error() == Errc::database_key_mismatch);
+  }
+  SECTION("the undamaged file opens and verifies") {
+    f.open();
+    auto report = f.log->verify();
+    REQUIRE(report);
+    CHECK(report->ok());
+    CHECK(report->pages == intact->pages);
+  }
 }

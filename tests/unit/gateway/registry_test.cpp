@@ -155,6 +155,75 @@ TEST_CASE("after a new card the old card no longer links or registers", "[regist
   CHECK(reg.resolve("daycentre-south", ok->pseudonym).value() == *client);
 }
 
+TEST_CASE("a link changes no pseudonym a partner holds; aliases answer only their partner, "
+          "survive a new card and go with an erasure",
+          "[registry][anonymous]") {
+  StoreFixture f;
+  f.add_sector();
+  auto reg = f.registry();
+  const auto card = sluis::crypto::new_card_secret();
+  const auto later_card = sluis::crypto::new_card_secret();  // a second card of the same person
+  const auto ps_shelter = sluis::crypto::service_pseudonym(card, "shelter-north");
+  const auto ps_day = sluis::crypto::service_pseudonym(card, "daycentre-south");
+  const auto ps_day_later = sluis::crypto::service_pseudonym(later_card, "daycentre-south");
+  const auto at_shelter = reg.register_anonymous("shelter-north", ps_shelter).value().pseudonym;
+  const auto at_day = reg.register_anonymous("daycentre-south", ps_day).value().pseudonym;
+  const auto day_client = reg.resolve("daycentre-south", at_day).value();
+  REQUIRE(f.dossiers().add_fragment(day_client, "daycentre-south", "w1", "case-note",
+                                    fields_of({{"note", "first visit"}})));
+
+  // The day centre had its own record of this card: after the link its pseudonym is the same.
+  auto linked = reg.link("daycentre-south", ps_day, "shelter-north", ps_shelter, "consent-1");
+  REQUIRE(linked);
+  CHECK(linked->pseudonym == at_day);
+  const auto survivor = reg.resolve("shelter-north", at_shelter).value();
+  CHECK(reg.resolve("daycentre-south", at_day).value() == survivor);
+  CHECK(reg.client_count().value() == 1);
+
+  // A later card registered separately at the day centre (a second record of the same person),
+  // then linked to the shelter's client: the day centre now knew both records. The answer is
+  // its pseudonym for the survivor; the other one stays an alias of the same client.
+  const auto at_day_later =
+      reg.register_anonymous("daycentre-south", ps_day_later).value().pseudonym;
+  const auto later_client = reg.resolve("daycentre-south", at_day_later).value();
+  CHECK(later_client != survivor);
+  REQUIRE(f.dossiers().add_fragment(later_client, "daycentre-south", "w1", "case-note",
+                                    fields_of({{"note", "second card"}})));
+  auto merged =
+      reg.link("daycentre-south", ps_day_later, "shelter-north", ps_shelter, "consent-2");
+  REQUIRE(merged);
+  CHECK(merged->pseudonym == at_day);
+  CHECK(reg.resolve("daycentre-south", at_day_later).value() == survivor);
+  CHECK(reg.client_count().value() == 1);
+  auto dossier =
+      f.dossiers().read_dossier(survivor, "daycentre-south", [](const auto&) { return true; });
+  REQUIRE(dossier);
+  CHECK(dossier->size() == 2);
+  // Nobody else can use the day centre's pseudonyms, alias or not.
+  for (const auto& p : {at_day, at_day_later}) {
+    CHECK(reg.resolve("shelter-north", p).error() == Errc::not_found);
+    CHECK(reg.resolve("ocmw-brussel", p).error() == Errc::not_found);
+  }
+  // The day centre's list of relationships still shows one pseudonym per client.
+  CHECK(reg.pseudonym_for("daycentre-south", survivor).value() == at_day);
+
+  // A new card retires service pseudonyms, not partner pseudonyms.
+  const auto new_card = sluis::crypto::new_card_secret();
+  REQUIRE(reg.replace_card("daycentre-south", ps_day,
+                           sluis::crypto::service_pseudonym(new_card, "daycentre-south")));
+  CHECK(reg.resolve("daycentre-south", at_day_later).value() == survivor);
+  CHECK(reg.resolve("daycentre-south", at_day).value() == survivor);
+  CHECK(reg.link("daycentre-south", ps_day_later, "shelter-north", ps_shelter, "consent-3")
+            .error() == Errc::card_replaced);
+
+  // Erasure removes every pseudonym of the client, aliases included.
+  REQUIRE(reg.erase_client(survivor));
+  for (const auto& p : {at_day, at_day_later}) {
+    CHECK(reg.resolve("daycentre-south", p).error() == Errc::not_found);
+  }
+  CHECK(reg.resolve("shelter-north", at_shelter).error() == Errc::not_found);
+}
+
 TEST_CASE("an injected failure mid-link leaves both records as they were", "[registry][tx]") {
   StoreFixture f;
   f.add_sector();

@@ -117,6 +117,34 @@ struct AuditFinding {
   std::string what;             ///< a sentence for the DPO
 };
 
+/// One page of the audit file as the page walk saw it (check_audit_file).
+struct AuditFilePage {
+  std::uint32_t number = 0;   ///< 1-based; the page's bytes start at (number - 1) × page_size
+  std::uint64_t offset = 0;   ///< its first byte in the file
+  bool damaged = false;       ///< fails its integrity check (SQLCipher's HMAC): damaged or altered
+  std::string holds;          ///< what it holds (a damaged page: what the intact pages say it held)
+  std::optional<std::uint64_t> first_event;  ///< events-table pages: the events it holds
+  std::optional<std::uint64_t> last_event;   ///< (unset: up to the newest)
+};
+
+/// The page walk of an audit file: every page's HMAC checked, the damaged ones located.
+struct AuditFileCheck {
+  static constexpr std::size_t kPageSize = 4096;
+  std::uint64_t pages = 0;              ///< pages in the file (the WAL, if any, is not walked)
+  std::vector<AuditFilePage> damaged;       ///< in page order
+  std::vector<AuditFilePage> map;           ///< every page, when asked for (with_map)
+};
+
+/// Walks every page of the audit file at `path` with the root key's audit_store key, checks its
+/// HMAC as SQLCipher does when it reads it, and names what each damaged page held (events by
+/// leaf index, checkpoints, tree nodes, query indexes, free space) from the intact pages above
+/// it. Works when SQLite cannot open the file (then what page 1 listed is unknown). Reads the
+/// whole file: for `sluisctl audit verify`, never at start-up. Errors: not_found,
+/// storage_failure (unreadable, or not whole pages).
+[[nodiscard]] Result<AuditFileCheck> check_audit_file(const std::filesystem::path& path,
+                                                      const crypto::RootKey& root,
+                                                      bool with_map = false);
+
 /// The outcome of AuditLog::verify.
 struct AuditVerifyReport {
   std::uint64_t events = 0;                      ///< event rows read
@@ -125,6 +153,8 @@ struct AuditVerifyReport {
   std::optional<StoredCheckpoint> latest;        ///< the newest stored checkpoint, if any
   std::optional<AuditFinding> first_difference;  ///< the earliest event that differs
   std::vector<std::string> problems;             ///< every problem found, in the order found
+  std::uint64_t pages = 0;                       ///< pages of the file checked (HMAC)
+  std::vector<AuditFilePage> damaged_pages;  ///< pages that fail their integrity check, in order
 
   [[nodiscard]] bool ok() const noexcept { return problems.empty(); }
 };
@@ -146,9 +176,16 @@ class AuditLog {
   /// Opens (creating when absent) the log, checks the key with a read, creates the schema,
   /// restores the tree frontier from the stored nodes (popcount(size) ≤ 64 lookups) and checks
   /// it against the latest stored checkpoint (signature, size, root), then starts the writer.
-  /// Errors: database_key_mismatch (wrong root key / not an audit file), audit_log_inconsistent
-  /// (the stored tree does not match the latest signed checkpoint, event rows are missing, or the
-  /// file's origin differs from options.origin), schema_too_new, storage_failure.
+  /// What start-up checks (kept cheap: < 1 s at millions of events): the key, the schema and
+  /// origin, the count of events (one pass over the smallest query index), the newest event's
+  /// path, the tree nodes of the frontier and of the latest checkpoint's root, and that
+  /// checkpoint's signature, size and root — plus SQLCipher's HMAC of every page those reads
+  /// touch. Pages nothing at start-up reads are checked by verify() / check_audit_file.
+  /// Errors: database_key_mismatch (wrong root key / not an audit file), file_damaged (a page
+  /// read fails its integrity check, page 1 included), audit_log_inconsistent (the stored tree
+  /// does not match the latest signed checkpoint, event rows are missing, or the file's origin
+  /// differs from options.origin), schema_too_new, storage_failure. A read-only open tolerates
+  /// damage beyond the schema, so that verify() can locate it.
   [[nodiscard]] static Result<std::unique_ptr<AuditLog>> open(AuditLogOptions options,
                                                               const crypto::RootKey& root);
   /// Commits everything still pending, issues a final checkpoint if events arrived since the
@@ -201,12 +238,15 @@ class AuditLog {
   /// Every event matching `query` (pages internally, ignoring query.limit): for reports.
   [[nodiscard]] Result<std::vector<StoredEvent>> query_all(AuditQuery query) const;
 
-  /// Full verification, independent of the stored tree: recomputes every leaf hash from the
+  /// Full verification, independent of the stored tree: first every page of the file is
+  /// checked (check_audit_file: damaged or altered pages named, with the events they held);
+  /// then it recomputes every leaf hash from the
   /// stored canonical bytes and the whole tree from them; compares with the stored level-0 and
   /// interior nodes, every stored checkpoint (signature by this log's key, root at its size) and
   /// the consistency of consecutive checkpoints; checks leaf indices are dense and that the
   /// indexed columns agree with the bytes. Names the first event that differs. Runs on the read
   /// connection; appends may continue (it checks the committed prefix it sees at the start).
+  /// A damaged page met by these reads ends them with a problem, not an error.
   /// Errors: storage_failure (the file cannot be read at all).
   [[nodiscard]] Result<AuditVerifyReport> verify() const;
 

@@ -28,6 +28,7 @@ enum class Errc {
   unknown_worker = 14,          ///< the named worker is not enrolled at the calling partner
   audit_log_inconsistent = 15,  ///< the audit log does not match its latest signed checkpoint
   in_use = 16,                  ///< another process holds the file for writing (its lock)
+  file_damaged = 17,  ///< a page of the file fails its integrity check (damaged or altered)
 };
 
 /// The error category of sluis::gateway ("sluis.gateway").

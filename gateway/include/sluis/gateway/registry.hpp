@@ -95,9 +95,12 @@ class Registry {
   /// services reach one client: when this service had no record, it gains a care relationship
   /// (origin linked) with the first service's client; when it had its own anonymous record, the
   /// two records become one (its fragments are resealed under the surviving client's keys, the
-  /// absorbed client is tombstoned) and this service's pseudonym changes — the new one is
-  /// returned. Recorded as a card event. Errors: not_found (first pseudonym unknown),
-  /// card_replaced, invalid_argument, not_permitted.
+  /// absorbed client is tombstoned). No partner's pseudonym stops working: a partner that knew
+  /// only the absorbed record keeps its pseudonym (now naming the survivor); a partner that knew
+  /// both records keeps the survivor's and its other pseudonym stays an alias of it, resolved
+  /// for that partner only (resolve). The pseudonym returned is this service's current one.
+  /// Recorded as a card event. Errors: not_found (first pseudonym unknown), card_replaced,
+  /// invalid_argument, not_permitted.
   [[nodiscard]] Result<Registration> link(std::string_view partner_id,
                                           std::string_view own_pseudonym,
                                           std::string_view first_service_id,
@@ -120,8 +123,10 @@ class Registry {
   [[nodiscard]] Result<ClientId> find_identified(crypto::IdentifierScheme scheme,
                                                  std::string_view identifier,
                                                  std::string_view case_partner_id = {}) const;
-  /// The client behind a partner's own pseudonym. Only a partner with a care relationship has
-  /// one, so not_found covers "unknown" and "not yours" alike.
+  /// The client behind a partner's own pseudonym — its current one, or one it held for a
+  /// record a link folded into this client (an alias, answered to that partner only). Only a
+  /// partner with a care relationship has one, so not_found covers "unknown", "not yours" and
+  /// "erased" alike.
   [[nodiscard]] Result<ClientId> resolve(std::string_view partner_id,
                                          std::string_view pseudonym) const;
   /// The partner's pseudonym for the client. Errors: not_found (no care relationship).
