@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 
 namespace sluis::crypto {
 namespace {
@@ -37,6 +38,37 @@ static_assert(kServicePseudonymPrefix.size() + std::size_t{2} * crypto_auth_hmac
 // 27^-1 = 23 (mod 31) and c = -S_data * 23 mod 31, where S_data sums the 26 data positions.
 constexpr std::uint32_t kInverseOfLastWeight = 23;
 static_assert((kCardSymbols * kInverseOfLastWeight) % kCardRadix == 1);
+// Short codes (format_short_code) use the same check over fewer positions: with n symbols in
+// all, the weights are 1..n (n <= kMaxShortCodeSymbols + 1 < 31), so the argument above holds
+// unchanged, and the check symbol is -S_data * n^-1 mod 31.
+static_assert(kMaxShortCodeSymbols + 1 < kCardRadix);
+
+// n^-1 mod 31 for n in 1..30 (Fermat: n^29).
+constexpr std::uint32_t inverse_mod_radix(std::uint32_t n) noexcept {
+  std::uint32_t r = 1;
+  for (unsigned k = 0; k < kCardRadix - 2; ++k)
+    r = r * n % kCardRadix;
+  return r;
+}
+static_assert(inverse_mod_radix(static_cast<std::uint32_t>(kCardSymbols)) ==
+              kInverseOfLastWeight);
+
+// The check symbol for `data` (weights 1..data.size()), to be placed after it.
+std::uint32_t check_symbol(std::span<const std::uint32_t> data) noexcept {
+  std::uint32_t s = 0;
+  for (std::size_t i = 0; i < data.size(); ++i)
+    s += static_cast<std::uint32_t>(i + 1) * data[i];
+  const auto inverse = inverse_mod_radix(static_cast<std::uint32_t>(data.size() + 1));
+  return ((kCardRadix - s % kCardRadix) % kCardRadix) * inverse % kCardRadix;
+}
+
+// True when sum over i of (i + 1) * symbols[i] = 0 (mod 31), check symbol included.
+bool check_holds(std::span<const std::uint32_t> symbols) noexcept {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < symbols.size(); ++i)
+    sum += static_cast<std::uint32_t>(i + 1) * symbols[i];
+  return sum % kCardRadix == 0;
+}
 
 // All-ones when a == b, else zero; no branch, so decoding a symbol takes the same path whatever
 // its value (the symbols are the secret).
@@ -61,13 +93,6 @@ DecodedSymbol decode_symbol(unsigned char c) noexcept {
     d.valid |= m;
   }
   return d;
-}
-
-std::uint32_t check_value(const std::array<std::uint32_t, kCardSymbols>& v) noexcept {
-  std::uint32_t s = 0;
-  for (std::size_t i = 0; i < kCardDataSymbols; ++i)
-    s += static_cast<std::uint32_t>(i + 1) * v[i];
-  return ((kCardRadix - s % kCardRadix) % kCardRadix) * kInverseOfLastWeight % kCardRadix;
 }
 
 }  // namespace
@@ -95,7 +120,7 @@ std::string format_card_code(const CardSecret& secret) {
     }
     v[kCardDataSymbols - 1 - k] = static_cast<std::uint32_t>(rem);
   }
-  v[kCardDataSymbols] = check_value(v);
+  v[kCardDataSymbols] = check_symbol(std::span<const std::uint32_t>(v.data(), kCardDataSymbols));
 
   std::string out;
   out.reserve(kCardCodeLength);
@@ -126,10 +151,7 @@ Result<CardSecret> parse_card_code(std::string_view code) {
   ok = ok && n == kCardSymbols;
 
   // The check is tested before the range so that a typo is always reported as a typo.
-  std::uint32_t sum = 0;
-  for (std::size_t i = 0; i < kCardSymbols; ++i)
-    sum += static_cast<std::uint32_t>(i + 1) * v[i];
-  const bool check_ok = sum % kCardRadix == 0;
+  const bool check_ok = check_holds(v);
 
   // value = sum v_i * 31^(25 - i) in five 32-bit limbs (160 bits), least significant first;
   // 31^26 > 2^128, so anything reaching the fifth limb is out of range.
@@ -161,6 +183,44 @@ Result<CardSecret> parse_card_code(std::string_view code) {
   }
   detail::zeroise(limbs.data(), sizeof limbs);
   return secret;
+}
+
+std::string format_short_code(std::uint64_t value, std::size_t data_symbols) {
+  if (data_symbols == 0 || data_symbols > kMaxShortCodeSymbols) return {};
+  std::array<std::uint32_t, kMaxShortCodeSymbols + 1> v{};
+  for (std::size_t k = data_symbols; k-- > 0;) {
+    v[k] = static_cast<std::uint32_t>(value % kCardRadix);
+    value /= kCardRadix;
+  }
+  if (value != 0) return {};  // does not fit in data_symbols symbols
+  v[data_symbols] = check_symbol(std::span<const std::uint32_t>(v.data(), data_symbols));
+  std::string out;
+  for (std::size_t i = 0; i <= data_symbols; ++i) {
+    if (i != 0 && i % kCardGroupSize == 0) out.push_back('-');
+    out.push_back(kCardAlphabet[v[i]]);
+  }
+  return out;
+}
+
+Result<std::uint64_t> parse_short_code(std::string_view code, std::size_t data_symbols) {
+  if (data_symbols == 0 || data_symbols > kMaxShortCodeSymbols ||
+      code.size() > kMaxCardCodeInput) {
+    return Errc::bad_card_code;
+  }
+  std::array<std::uint32_t, kMaxShortCodeSymbols + 1> v{};
+  std::size_t n = 0;
+  for (const char ch : code) {
+    if (ch == ' ' || ch == '-') continue;
+    const DecodedSymbol d = decode_symbol(static_cast<unsigned char>(ch));
+    if (d.valid == 0 || n == data_symbols + 1) return Errc::bad_card_code;
+    v[n++] = d.value;
+  }
+  if (n != data_symbols + 1) return Errc::bad_card_code;
+  if (!check_holds(std::span<const std::uint32_t>(v.data(), n))) return Errc::bad_check_character;
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < data_symbols; ++i)
+    value = value * kCardRadix + v[i];
+  return value;
 }
 
 std::string service_pseudonym(const CardSecret& secret, std::string_view service_id) {

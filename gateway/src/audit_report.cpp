@@ -1,6 +1,7 @@
 // Access reports for clients (nl/fr/en, text and printable HTML), the DPO report, and exports.
 #include "sluis/gateway/audit_report.hpp"
 
+#include "sluis/gateway/brussels_time.hpp"
 #include "sluis/gateway/json_text.hpp"
 
 #include "sluis/crypto/encoding.hpp"
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <tuple>
@@ -87,7 +89,7 @@ enum Phrase : std::size_t {
   kEmergencyNote,
   kPage,
   kOf,
-  kTimesUtc,
+  kTimesBrussels,
   kActRead,
   kActConsentGrant,
   kActConsentRevoke,
@@ -129,9 +131,8 @@ constexpr std::array<std::array<std::string_view, 3>, kPhraseCount> kPhrases{{
      "EMERGENCY ACCESS: access without your consent in an emergency; it is always reviewed."},
     {"Pagina", "Page", "Page"},
     {"van", "sur", "of"},
-    {"Tijden in UTC (Belgische tijd = UTC + 1 uur, in de zomer + 2 uur).",
-     "Heures en UTC (heure belge = UTC + 1 heure, en été + 2 heures).",
-     "Times in UTC (Belgian time = UTC + 1 hour, in summer + 2 hours)."},
+    {"Alle tijden zijn Brusselse tijd.", "Toutes les heures sont à l'heure de Bruxelles.",
+     "All times are Brussels time."},
     {"heeft gegevens ingekeken", "a consulté des données", "looked at data"},
     {"toestemming geregistreerd", "consentement enregistré", "consent recorded"},
     {"toestemming ingetrokken", "consentement retiré", "consent withdrawn"},
@@ -197,6 +198,10 @@ std::string_view action_phrase(AuditAction a, ReportLanguage l) {
   return to_string(a);
 }
 
+// What the client is told about: what was seen and what changed. A refused request (a deny
+// event) opened and changed nothing, so it is not on the client's report: a refused
+// break-the-glass request must never read as "emergency access opened" (the DPO report lists
+// those as refusals).
 bool concerns_client(const AuditEvent& e) {
   switch (e.action) {
   case AuditAction::read: return e.decision == AuditDecision::permit;
@@ -208,7 +213,7 @@ bool concerns_client(const AuditEvent& e) {
   case AuditAction::break_glass_start:
   case AuditAction::break_glass_expiry:
   case AuditAction::registration:
-  case AuditAction::erasure: return true;
+  case AuditAction::erasure: return e.decision != AuditDecision::deny;
   case AuditAction::consent_read:
   case AuditAction::access_report:
   case AuditAction::audit_query: return e.decision == AuditDecision::permit;
@@ -241,6 +246,12 @@ std::string date_time(Instant t) {
   const auto c = civil(t);
   return std::to_string(c.year) + "-" + two(c.month) + "-" + two(c.day) + " " + two(c.hour) + ":" +
          two(c.minute);
+}
+
+// The client's report is in Brussels time (it is read on paper in Belgium).
+Civil local_civil(Instant t) {
+  const auto b = brussels_time(t);
+  return {b.year, b.month, b.day, b.hour, b.minute};
 }
 
 std::string day_of(Instant t) {
@@ -284,12 +295,12 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-/// Lines grouped by calendar month (UTC): one printed page each.
+/// Lines grouped by calendar month (Brussels time): one printed page each.
 std::vector<std::pair<std::pair<int, unsigned>, std::vector<const AccessReportLine*>>>
 by_month(const AccessReport& r) {
   std::vector<std::pair<std::pair<int, unsigned>, std::vector<const AccessReportLine*>>> pages;
   for (const auto& line : r.lines) {
-    const auto c = civil(line.time);
+    const auto c = local_civil(line.time);
     const std::pair<int, unsigned> key{c.year, c.month};
     if (pages.empty() || pages.back().first != key) pages.push_back({key, {}});
     pages.back().second.push_back(&line);
@@ -307,7 +318,7 @@ struct LineText {
 
 LineText line_text(const AccessReportLine& l, ReportLanguage lang, const ReportNames& names) {
   LineText t;
-  t.when = date_time(l.time);
+  t.when = format_brussels_time(l.time);
   t.who = partner_name(l.partner, names);
   t.role = l.role.empty() ? "" : role_label(l.role, lang, names);
   std::vector<std::string> cats;
@@ -360,9 +371,20 @@ AccessReport build_access_report(std::string_view client, std::span<const Stored
   // Reads of one request by one worker become one line (a read logs one event per distinct
   // outcome; logs written before that have one per fragment).
   std::map<std::tuple<std::string, std::string, std::string>, std::size_t> read_line;
+  // An act recorded before it happened whose request then failed in the store ("store.failed")
+  // did not happen either.
+  std::set<std::pair<std::string_view, AuditAction>> failed;
+  for (const auto& se : events) {
+    const AuditEvent& e = se.event;
+    if (e.client == client && e.decision == AuditDecision::deny && e.rule == "store.failed" &&
+        !e.request_id.empty()) {
+      failed.emplace(e.request_id, e.action);
+    }
+  }
   for (const auto& se : events) {
     const AuditEvent& e = se.event;
     if (e.client != client || !concerns_client(e)) continue;
+    if (!e.request_id.empty() && failed.contains({e.request_id, e.action})) continue;
     if (e.action == AuditAction::read && !e.request_id.empty()) {
       const auto key = std::make_tuple(e.request_id, e.partner, e.worker);
       auto it = read_line.find(key);
@@ -405,7 +427,7 @@ std::string render_access_report_text(const AccessReport& report, ReportLanguage
         << std::string(40, '=') << "\n"
         << phrase(kIntro, lang) << "\n"
         << phrase(kReference, lang) << ": " << report.client << "\n"
-        << phrase(kTimesUtc, lang) << "\n\n";
+        << phrase(kTimesBrussels, lang) << "\n\n";
   };
   if (pages.empty()) {
     header();
@@ -455,7 +477,7 @@ std::string render_access_report_html(const AccessReport& report, ReportLanguage
     out << "<h1>" << html_escape(phrase(kTitle, lang)) << "</h1><p>"
         << html_escape(phrase(kIntro, lang)) << "</p><p>" << html_escape(phrase(kReference, lang))
         << ": <code>" << html_escape(report.client) << "</code><br>"
-        << html_escape(phrase(kTimesUtc, lang)) << "</p>\n";
+        << html_escape(phrase(kTimesBrussels, lang)) << "</p>\n";
   };
   if (pages.empty()) {
     out << "<section>";
@@ -506,8 +528,10 @@ DpoReport build_dpo_report(std::span<const StoredEvent> events, const DpoReportO
     if (!r.first || e.time < *r.first) r.first = e.time;
     if (!r.last || e.time > *r.last) r.last = e.time;
     const auto who = std::make_pair(e.partner, e.worker);
-    if (e.break_glass || e.action == AuditAction::break_glass_start ||
-        e.action == AuditAction::break_glass_expiry) {
+    if (e.action == AuditAction::break_glass_start && e.decision == AuditDecision::deny) {
+      r.break_glass_refused.push_back(se);  // nothing was opened: a refusal, not a grant
+    } else if (e.break_glass || e.action == AuditAction::break_glass_start ||
+               e.action == AuditAction::break_glass_expiry) {
       r.break_glass.push_back(se);
     }
     // One request counts once: a read logs one event per distinct outcome (its denials can be
@@ -558,7 +582,48 @@ DpoReport build_dpo_report(std::span<const StoredEvent> events, const DpoReportO
   return r;
 }
 
+const BreakGlassReason* find_break_glass_reason(const AuditEvent& start,
+                                                std::span<const BreakGlassReason> reasons) noexcept {
+  if (start.action != AuditAction::break_glass_start || start.decision == AuditDecision::deny) {
+    return nullptr;
+  }
+  constexpr std::string_view kNamed = "break-glass.grant:";
+  const std::string_view rule = start.rule;
+  for (const auto& r : reasons) {
+    if (rule.starts_with(kNamed)) {
+      if (rule.substr(kNamed.size()) == r.grant_id) return &r;
+    } else if (r.client == start.client && r.partner_id == start.partner &&
+               r.worker_id == start.worker && r.starts_at == start.time) {
+      return &r;  // an event from before grants were named: the grant starts when it is recorded
+    }
+  }
+  return nullptr;
+}
+
+void attach_break_glass_reasons(DpoReport& report, std::span<const BreakGlassReason> reasons) {
+  report.reasons_attached = true;
+  for (const auto& se : report.break_glass) {
+    if (const auto* r = find_break_glass_reason(se.event, reasons)) report.reasons[se.leaf] = r->reason;
+  }
+}
+
 namespace {
+
+// A reason as one line of plain text: control characters (a terminal escape, a line break that
+// would forge a report line) become spaces.
+std::string one_line(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+constexpr std::string_view kReasonUnavailable =
+    "(cannot be opened: the client was erased, or its key is gone)";
+constexpr std::string_view kReasonsNeedStore =
+    "Written reasons: give --data and --key-store to show each grant's reason.";
 
 std::string event_line(const AuditEvent& e, const ReportNames& names) {
   std::string s = date_time(e.time) + " UTC  " + std::string(to_string(e.action)) + "  " +
@@ -614,7 +679,16 @@ std::string render_dpo_report_text(const DpoReport& r, const ReportNames& names)
     out << "Period: " << date_time(*r.first) << " to " << date_time(*r.last) << " UTC\n";
   }
   out << "\n1. Break-the-glass to review (" << r.break_glass.size() << ")\n";
-  for (const auto& se : r.break_glass)
+  if (!r.reasons_attached && !r.break_glass.empty()) out << "  " << kReasonsNeedStore << "\n";
+  for (const auto& se : r.break_glass) {
+    out << "  #" << se.leaf << "  " << event_line(se.event, names) << "\n";
+    if (auto it = r.reasons.find(se.leaf); it != r.reasons.end()) {
+      out << "      reason: " << (it->second ? one_line(*it->second) : kReasonUnavailable) << "\n";
+    }
+  }
+  out << "\n   Refused break-the-glass requests (" << r.break_glass_refused.size()
+      << "; nothing was opened)\n";
+  for (const auto& se : r.break_glass_refused)
     out << "  #" << se.leaf << "  " << event_line(se.event, names) << "\n";
   out << "\n2. Denials by worker\n";
   for (const auto& w : r.denials_by_worker) {
@@ -650,14 +724,14 @@ std::string render_dpo_report_html(const DpoReport& r, const ReportNames& names)
     out << "<br>Period: " << date_time(*r.first) << " to " << date_time(*r.last) << " UTC";
   }
   out << "</p>\n";
-  auto table = [&](const std::vector<StoredEvent>& rows) {
+  auto table = [&](const std::vector<StoredEvent>& rows, bool with_reasons) {
     if (rows.empty()) {
       out << "<p>None.</p>\n";
       return;
     }
     out << "<table><tr><th>#</th><th>When (UTC)</th><th>Action</th><th>Partner / worker</th>"
         << "<th>Client</th><th>Categories</th><th>Purpose</th><th>Decision</th><th>Rule</th>"
-        << "</tr>\n";
+        << (with_reasons ? "<th>Written reason</th>" : "") << "</tr>\n";
     for (const auto& se : rows) {
       const auto& e = se.event;
       out << "<tr><td>" << se.leaf << "</td><td>" << date_time(e.time) << "</td><td>"
@@ -665,18 +739,31 @@ std::string render_dpo_report_html(const DpoReport& r, const ReportNames& names)
           << html_escape(partner_name(e.partner, names) + " / " + e.worker) << "</td><td>"
           << html_escape(e.client) << "</td><td>" << html_escape(join(e.categories, ", "))
           << "</td><td>" << html_escape(e.purpose) << "</td><td>"
-          << html_escape(to_string(e.decision)) << "</td><td>" << html_escape(e.rule)
-          << "</td></tr>\n";
+          << html_escape(to_string(e.decision)) << "</td><td>" << html_escape(e.rule) << "</td>";
+      if (with_reasons) {
+        out << "<td>";
+        if (auto it = r.reasons.find(se.leaf); it != r.reasons.end()) {
+          out << html_escape(it->second ? one_line(*it->second) : kReasonUnavailable);
+        }
+        out << "</td>";
+      }
+      out << "</tr>\n";
     }
     out << "</table>\n";
   };
   out << "<h2>1. Break-the-glass to review (" << r.break_glass.size() << ")</h2>\n";
-  table(r.break_glass);
+  if (!r.reasons_attached && !r.break_glass.empty()) {
+    out << "<p>" << html_escape(kReasonsNeedStore) << "</p>\n";
+  }
+  table(r.break_glass, r.reasons_attached);
+  out << "<h3>Refused break-the-glass requests (" << r.break_glass_refused.size()
+      << "; nothing was opened)</h3>\n";
+  table(r.break_glass_refused, false);
   out << "<h2>2. Denials by worker</h2>\n";
   svg_bars(out, r.denials_by_worker, names, "#b22222");
   out << "<h2>3. Access attempts outside a care relationship (" << r.outside_relationship.size()
       << ")</h2>\n";
-  table(r.outside_relationship);
+  table(r.outside_relationship, false);
   out << "<h2>4. Unusual volumes</h2>\n";
   if (r.unusual_volumes.empty()) {
     out << "<p>None.</p>\n";

@@ -3,6 +3,10 @@
 
 #include "store_impl.hpp"
 
+#include "sluis/crypto/card.hpp"
+
+#include <algorithm>
+
 namespace sluis::gateway {
 
 namespace {
@@ -60,6 +64,43 @@ Result<ConsentRecord> load(Impl& i, const ClientId& client, std::string_view id)
   return read_consent(*s);
 }
 
+bool is_record_id(std::string_view id) {
+  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// The short reference carries the first kShortReferenceHex hex characters (36 bits) of the id:
+// 8 base-31 symbols hold them (31^8 > 2^36), plus the check symbol.
+constexpr std::size_t kShortReferenceHex = 9;
+constexpr std::size_t kShortReferenceSymbols = 8;
+static_assert(kShortReferenceSymbols <= crypto::kMaxShortCodeSymbols);
+
+/// The id prefix a short reference names; nullopt when it is not a well-formed short reference.
+std::optional<std::string> prefix_of_short_reference(std::string_view text) {
+  auto value = crypto::parse_short_code(text, kShortReferenceSymbols);
+  if (!value || *value >= (std::uint64_t{1} << (4 * kShortReferenceHex))) return std::nullopt;
+  static constexpr std::string_view kHex = "0123456789abcdef";
+  std::string prefix(kShortReferenceHex, '0');
+  std::uint64_t v = *value;
+  for (std::size_t k = kShortReferenceHex; k-- > 0;) {
+    prefix[k] = kHex[v & 0xF];
+    v >>= 4;
+  }
+  return prefix;
+}
+
+Result<bool> short_reference_taken(Impl& i, const ClientId& client, std::string_view id) {
+  auto s = i.data.prepare("SELECT 1 FROM consents WHERE client_id = ? AND substr(id, 1, ?) = ?");
+  if (!s) return bool_error(s.error());
+  s->bind(1, client.view())
+      .bind(2, static_cast<std::int64_t>(kShortReferenceHex))
+      .bind(3, id.substr(0, kShortReferenceHex));
+  auto row = s->step();
+  if (!row) return bool_error(row.error());
+  return *row;
+}
+
 std::string join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) {
@@ -88,13 +129,23 @@ Result<std::vector<BreakGlassGrant>> collect_grants(sql::Stmt& s) {
     if (!*row) break;
     auto client = client_from_blob(s.blob(1));
     if (!client) return client.error();
-    out.push_back({s.text(0), *client, s.text(2), s.text(3), split(s.text(4)), s.text(5),
-                   from_db(s.int64(6)), from_db(s.int64(7))});
+    // The reason stays sealed in the store (break_glass_reasons opens it for review).
+    out.push_back({s.text(0), *client, s.text(2), s.text(3), split(s.text(4)), std::string(),
+                   from_db(s.int64(5)), from_db(s.int64(6))});
   }
   return out;
 }
 
 }  // namespace
+
+std::string short_consent_reference(std::string_view consent_id) {
+  if (!is_record_id(consent_id)) return {};
+  std::uint64_t value = 0;
+  for (const char c : consent_id.substr(0, kShortReferenceHex)) {
+    value = (value << 4) | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  }
+  return crypto::format_short_code(value, kShortReferenceSymbols);
+}
 
 ConsentBook::ConsentBook(Store& store) : store_(store) {}
 
@@ -107,7 +158,16 @@ Result<ConsentRecord> ConsentBook::record(const ClientId& client, const NewConse
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   if (auto r = client_exists(i, client); !r) return r.error();
-  ConsentRecord c{random_record_id(),
+  // The short reference a client quotes names one consent of theirs: draw again on the (about
+  // one in 2^36 per consent) chance that another of this client's consents shares it.
+  std::string id = random_record_id();
+  for (;;) {
+    auto taken = short_reference_taken(i, client, id);
+    if (!taken) return taken.error();
+    if (!*taken) break;
+    id = random_record_id();
+  }
+  ConsentRecord c{std::move(id),
                   client,
                   consent.recorded_by_partner,
                   consent.recorded_by_worker,
@@ -195,13 +255,35 @@ Result<std::vector<ConsentRecord>> ConsentBook::in_force(const ClientId& client,
 Result<ConsentRecord> ConsentBook::find(const ClientId& client, std::string_view consent_id) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
-  return load(i, client, consent_id);
+  if (is_record_id(consent_id)) return load(i, client, consent_id);
+  const auto prefix = prefix_of_short_reference(consent_id);
+  if (!prefix) return make_error_code(Errc::not_found);
+  auto s = i.data.prepare("SELECT id FROM consents WHERE client_id = ? AND substr(id, 1, ?) = ?");
+  if (!s) return s.error();
+  s->bind(1, client.view())
+      .bind(2, static_cast<std::int64_t>(kShortReferenceHex))
+      .bind(3, *prefix);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return make_error_code(Errc::not_found);
+  const std::string id = s->text(0);
+  // Two consents of one client under one short reference (only possible in files written before
+  // short references existed) name neither: the full id is needed then.
+  auto second = s->step();
+  if (!second) return second.error();
+  if (*second) return make_error_code(Errc::not_found);
+  return load(i, client, id);
+}
+
+std::string ConsentBook::new_grant_id() {
+  return random_record_id();
 }
 
 Result<BreakGlassGrant> ConsentBook::grant_break_glass(BreakGlassGrant grant) {
   if (grant.reason.empty() || grant.reason.size() > 2000 || grant.categories.empty() ||
       grant.expires_at <= grant.starts_at || !valid_name(grant.partner_id) ||
-      grant.worker_id.empty() || grant.worker_id.size() > 128) {
+      grant.worker_id.empty() || grant.worker_id.size() > 128 ||
+      (!grant.id.empty() && !is_record_id(grant.id))) {
     return make_error_code(Errc::invalid_argument);
   }
   for (const auto& c : grant.categories) {
@@ -210,24 +292,72 @@ Result<BreakGlassGrant> ConsentBook::grant_break_glass(BreakGlassGrant grant) {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   if (auto r = client_exists(i, grant.client); !r) return r.error();
-  grant.id = random_record_id();
+  if (grant.id.empty()) grant.id = random_record_id();
+  // Sealed before the data-store write (the key, if new, is committed to the key store first).
+  auto sealed = i.seal_break_glass_reason(grant.client, grant.id, grant.reason);
+  if (!sealed) return sealed.error();
   auto s = i.data.prepare(
-      "INSERT INTO break_glass_grants(id, client_id, partner_id, worker_id, categories, reason, "
-      "starts_at, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO break_glass_grants(id, client_id, partner_id, worker_id, categories, "
+      "reason_sealed, starts_at, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s) return s.error();
   if (auto r = s->bind(1, grant.id)
                    .bind(2, grant.client.view())
                    .bind(3, grant.partner_id)
                    .bind(4, grant.worker_id)
                    .bind(5, join(grant.categories))
-                   .bind(6, grant.reason)
+                   .bind(6, *sealed)
                    .bind(7, to_db(grant.starts_at))
                    .bind(8, to_db(grant.expires_at))
                    .run();
       !r) {
     return r.error();
   }
+  // What the caller gets back is the stored grant: its reason is not handed around further.
+  crypto::detail::zeroise(grant.reason.data(), grant.reason.size());
+  grant.reason.clear();
   return grant;
+}
+
+Result<std::vector<BreakGlassReason>>
+ConsentBook::break_glass_reasons(const BreakGlassReasonQuery& query) const {
+  auto& i = store_.impl();
+  std::lock_guard lock(i.mutex);
+  auto s = i.data.prepare(
+      "SELECT id, client_id, partner_id, worker_id, starts_at, reason_sealed "
+      "FROM break_glass_grants WHERE (?1 IS NULL OR partner_id = ?1) "
+      "AND (?2 IS NULL OR starts_at >= ?2) AND (?3 IS NULL OR starts_at <= ?3) "
+      "ORDER BY starts_at, rowid");
+  if (!s) return s.error();
+  if (query.partner_id) {
+    s->bind(1, *query.partner_id);
+  } else {
+    s->bind_null(1);
+  }
+  if (query.from) {
+    s->bind(2, to_db(*query.from));
+  } else {
+    s->bind_null(2);
+  }
+  if (query.until) {
+    s->bind(3, to_db(*query.until));
+  } else {
+    s->bind_null(3);
+  }
+  std::vector<BreakGlassReason> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto client = client_from_blob(s->blob(1));
+    if (!client) return client.error();
+    BreakGlassReason r{s->text(0), i.tag_of(*client), s->text(2), s->text(3),
+                       from_db(s->int64(4)), std::nullopt};
+    auto opened = i.open_break_glass_reason(*client, r.grant_id, s->blob(5));
+    if (!opened) return opened.error();
+    r.reason = std::move(*opened);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 Result<std::vector<BreakGlassGrant>> ConsentBook::break_glass_in_force(const ClientId& client,
@@ -237,7 +367,7 @@ Result<std::vector<BreakGlassGrant>> ConsentBook::break_glass_in_force(const Cli
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   auto s = i.data.prepare(
-      "SELECT id, client_id, partner_id, worker_id, categories, reason, starts_at, expires_at "
+      "SELECT id, client_id, partner_id, worker_id, categories, starts_at, expires_at "
       "FROM break_glass_grants WHERE client_id = ?1 AND partner_id = ?2 AND worker_id = ?3 "
       "AND starts_at <= ?4 AND expires_at > ?4 ORDER BY starts_at, rowid");
   if (!s) return s.error();
@@ -250,7 +380,7 @@ ConsentBook::break_glass_history(const ClientId& client) const {
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   auto s = i.data.prepare(
-      "SELECT id, client_id, partner_id, worker_id, categories, reason, starts_at, expires_at "
+      "SELECT id, client_id, partner_id, worker_id, categories, starts_at, expires_at "
       "FROM break_glass_grants WHERE client_id = ? ORDER BY starts_at, rowid");
   if (!s) return s.error();
   s->bind(1, client.view());
@@ -262,7 +392,7 @@ Result<std::vector<BreakGlassGrant>> ConsentBook::expired_unrecorded(Instant now
   auto& i = store_.impl();
   std::lock_guard lock(i.mutex);
   auto s = i.data.prepare(
-      "SELECT id, client_id, partner_id, worker_id, categories, reason, starts_at, expires_at "
+      "SELECT id, client_id, partner_id, worker_id, categories, starts_at, expires_at "
       "FROM break_glass_grants WHERE expiry_recorded = 0 AND expires_at <= ?1 "
       "ORDER BY expires_at, rowid LIMIT ?2");
   if (!s) return s.error();

@@ -275,6 +275,8 @@ Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& ab
       return r;
     }
   }
+  // Break-the-glass reasons are sealed to their client like fields: resealed the same way.
+  if (auto r = i.reseal_break_glass_reasons(survivor, absorbed); !r) return r;
   static constexpr const char* kMoves[] = {
       "UPDATE identifiers SET client_id = ?1 WHERE client_id = ?2",
       "UPDATE service_pseudonyms SET client_id = ?1 WHERE client_id = ?2",

@@ -3,6 +3,7 @@
 
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/pseudonym.hpp"
+#include "sluis/gateway/consent_book.hpp"
 #include "sluis/gateway/dossiers.hpp"
 #include "sealed_fields.hpp"
 #include "store_impl.hpp"
@@ -26,11 +27,13 @@ using crypto::KekVersion;
 struct Migration {
   int version;
   const char* sql;
-  Result<void> (*convert)(sql::Db&) = nullptr;
+  /// Runs on the store whose file is migrating (data migrations: i.data); the KEKs are loaded.
+  Result<void> (*convert)(Store::Impl&) = nullptr;
   const char* finish = nullptr;
 };
 
-Result<void> convert_fragments_v3(sql::Db& db);
+Result<void> convert_fragments_v3(Store::Impl& i);
+Result<void> seal_break_glass_reasons_v5(Store::Impl& i);
 
 // The data store (the audit log has its own file). Fields are only ever sealed bytes.
 constexpr std::array kDataMigrations{
@@ -127,10 +130,69 @@ CREATE TABLE pseudonym_aliases(
   since INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX pseudonym_aliases_client ON pseudonym_aliases(client_id);
 )sql"},
+    // A break-the-glass reason often names a health condition: it is sealed like a fragment
+    // field (kBreakGlassReasonCategory, consent_book.hpp) and the plaintext column goes. The
+    // table is rebuilt rather than the column blanked, so no plaintext column is left to write
+    // to; secure_delete overwrites the old table's pages as they are freed, and open()
+    // checkpoints the WAL right after the migrations.
+    Migration{5, R"sql(
+CREATE TABLE break_glass_grants_v5(
+  id TEXT PRIMARY KEY, client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  partner_id TEXT NOT NULL, worker_id TEXT NOT NULL, categories TEXT NOT NULL,
+  reason_sealed BLOB NOT NULL, starts_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  expiry_recorded INTEGER NOT NULL DEFAULT 0);
+INSERT INTO break_glass_grants_v5(id, client_id, partner_id, worker_id, categories,
+  reason_sealed, starts_at, expires_at, expiry_recorded)
+  SELECT id, client_id, partner_id, worker_id, categories, x'', starts_at, expires_at,
+         expiry_recorded FROM break_glass_grants;
+)sql",
+              seal_break_glass_reasons_v5, R"sql(
+DROP TABLE break_glass_grants;
+ALTER TABLE break_glass_grants_v5 RENAME TO break_glass_grants;
+CREATE INDEX break_glass_client ON break_glass_grants(client_id, expires_at);
+CREATE INDEX break_glass_pending ON break_glass_grants(expiry_recorded, expires_at);
+)sql"},
 };
 
+/// Migration 5: every plaintext reason, sealed into the rebuilt table.
+Result<void> seal_break_glass_reasons_v5(Store::Impl& i) {
+  auto& db = i.data;
+  struct Row {
+    std::string id;
+    ClientId client;
+    std::string reason;
+  };
+  std::vector<Row> rows;
+  {
+    auto s = db.prepare("SELECT id, client_id, reason FROM break_glass_grants");
+    if (!s) return s.error();
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto client = client_from_blob(s->blob(1));
+      if (!client) return client.error();
+      rows.push_back({s->text(0), *client, s->text(2)});
+    }
+  }
+  for (auto& r : rows) {
+    // A grant id that is not 32 hex characters cannot have been written by sluis.
+    auto sealed = i.seal_break_glass_reason(r.client, r.id, r.reason);
+    crypto::detail::zeroise(r.reason.data(), r.reason.size());
+    if (!sealed) {
+      return sealed.error() == Errc::invalid_argument ? make_error_code(Errc::storage_failure)
+                                                      : sealed.error();
+    }
+    auto u = db.prepare("UPDATE break_glass_grants_v5 SET reason_sealed = ? WHERE id = ?");
+    if (!u) return u.error();
+    if (auto ok = u->bind(1, *sealed).bind(2, r.id).run(); !ok) return ok;
+  }
+  return {};
+}
+
 /// Migration 3: every fragment's field rows, in position order, become its fields blob.
-Result<void> convert_fragments_v3(sql::Db& db) {
+Result<void> convert_fragments_v3(Store::Impl& i) {
+  auto& db = i.data;
   auto s = db.prepare(
       "SELECT f.client_id, f.seq, ff.name, ff.sealed FROM fragment_fields ff "
       "JOIN fragments f ON f.seq = ff.fragment_seq ORDER BY ff.fragment_seq, ff.position");
@@ -194,8 +256,8 @@ CREATE TABLE erasures(tag TEXT PRIMARY KEY, erased_at INTEGER NOT NULL);
 };
 
 template <std::size_t N>
-Result<int> migrate(sql::Db& db, const std::array<Migration, N>& migrations, int limit,
-                    std::int64_t now_ms) {
+Result<int> migrate(Store::Impl& i, sql::Db& db, const std::array<Migration, N>& migrations,
+                    int limit, std::int64_t now_ms) {
   if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_version("
                        "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
       !r) {
@@ -216,7 +278,7 @@ Result<int> migrate(sql::Db& db, const std::array<Migration, N>& migrations, int
     if (auto r = tx.begin(); !r) return r.error();
     if (auto r = db.exec(m.sql); !r) return r.error();
     if (m.convert != nullptr) {
-      if (auto r = m.convert(db); !r) return r.error();
+      if (auto r = m.convert(i); !r) return r.error();
     }
     if (m.finish != nullptr) {
       if (auto r = db.exec(m.finish); !r) return r.error();
@@ -461,6 +523,88 @@ DataKeyCacheStats DataKeyCache::stats() const noexcept {
   return {index_.size(), capacity_, hits_, misses_, clears_};
 }
 
+namespace {
+
+Result<FragmentId> grant_context_id(std::string_view grant_id) {
+  if (grant_id.size() != 32) return make_error_code(Errc::invalid_argument);
+  auto bytes = crypto::from_hex(grant_id);
+  if (!bytes || bytes->size() != 16) return make_error_code(Errc::invalid_argument);
+  return FragmentId::from(std::span<const std::uint8_t, 16>(bytes->data(), 16));
+}
+
+}  // namespace
+
+Result<std::vector<std::uint8_t>> Store::Impl::seal_break_glass_reason(const ClientId& client,
+                                                                       std::string_view grant_id,
+                                                                       std::string_view reason) {
+  auto id = grant_context_id(grant_id);
+  if (!id) return id.error();
+  auto key = data_key_for_write(client, kBreakGlassReasonCategory);
+  if (!key) return key.error();
+  const crypto::FieldContext ctx{*id, kBreakGlassReasonField, kBreakGlassReasonCategory, client,
+                                 key->first};
+  auto sealed = crypto::seal_field(
+      key->second, ctx,
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(reason.data()),
+                                    reason.size()));
+  if (!sealed) return make_error_code(Errc::invalid_argument);
+  return std::move(*sealed);
+}
+
+Result<std::optional<std::string>>
+Store::Impl::open_break_glass_reason(const ClientId& client, std::string_view grant_id,
+                                     std::span<const std::uint8_t> sealed) {
+  auto id = grant_context_id(grant_id);
+  if (!id) return make_error_code(Errc::storage_failure);
+  auto version = crypto::sealed_field_key_version(sealed);
+  if (!version) return std::optional<std::string>();
+  auto key = cached_data_key(client, kBreakGlassReasonCategory, *version);
+  if (!key) {
+    if (key.error() == Errc::key_unavailable || key.error() == Errc::crypto_failure) {
+      return std::optional<std::string>();
+    }
+    return key.error();
+  }
+  const crypto::FieldContext ctx{*id, kBreakGlassReasonField, kBreakGlassReasonCategory, client,
+                                 *version};
+  auto plain = crypto::open_field(**key, ctx, sealed);
+  if (!plain) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(plain->begin(), plain->end()));
+}
+
+Result<void> Store::Impl::reseal_break_glass_reasons(const ClientId& survivor,
+                                                     const ClientId& absorbed) {
+  struct Row {
+    std::string id;
+    std::vector<std::uint8_t> sealed;
+  };
+  std::vector<Row> rows;
+  {
+    auto s = data.prepare("SELECT id, reason_sealed FROM break_glass_grants WHERE client_id = ?");
+    if (!s) return s.error();
+    s->bind(1, absorbed.view());
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      const auto b = s->blob(1);
+      rows.push_back({s->text(0), {b.begin(), b.end()}});
+    }
+  }
+  for (const auto& r : rows) {
+    auto plain = open_break_glass_reason(absorbed, r.id, r.sealed);
+    if (!plain) return plain.error();
+    if (!*plain) continue;  // cannot be opened under the absorbed client either: left as it is
+    auto resealed = seal_break_glass_reason(survivor, r.id, **plain);
+    crypto::detail::zeroise((*plain)->data(), (*plain)->size());
+    if (!resealed) return resealed.error();
+    auto u = data.prepare("UPDATE break_glass_grants SET reason_sealed = ? WHERE id = ?");
+    if (!u) return u.error();
+    if (auto ok = u->bind(1, *resealed).bind(2, r.id).run(); !ok) return ok;
+  }
+  return {};
+}
+
 Result<crypto::DataKey> Store::Impl::data_key_for_read(const ClientId& client,
                                                        std::string_view category,
                                                        DataKeyVersion version) {
@@ -608,16 +752,17 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, const crypto::R
     return r.error();
   }
   const auto now_ms = to_db(i.now());
-  auto v = migrate(i.data, kDataMigrations, i.options.schema_version_limit, now_ms);
+  // The key store first: a data migration may seal values (migration 5) and needs the KEKs.
+  auto kv = migrate(i, i.keys, kKeyMigrations, kKeyStoreSchemaVersion, now_ms);
+  if (!kv) return kv.error();
+  if (auto r = i.load_keks(); !r) return r.error();
+  auto v = migrate(i, i.data, kDataMigrations, i.options.schema_version_limit, now_ms);
   if (!v) return v.error();
   i.schema_version = *v;
   // A migration may have rewritten most of the file into the WAL; fold it back now (a no-op
   // when the WAL is empty).
   if (auto r = i.data.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
   if (auto r = i.data.set_cache_size_kib(i.options.page_cache_kib); !r) return r.error();
-  auto kv = migrate(i.keys, kKeyMigrations, kKeyStoreSchemaVersion, now_ms);
-  if (!kv) return kv.error();
-  if (auto r = i.load_keks(); !r) return r.error();
   if (auto r = i.reapply_erasures(); !r) return r.error();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
@@ -642,7 +787,7 @@ Result<void> Store::restore_key_store_snapshot(const std::filesystem::path& src)
   i.forget_cached_keys();  // the key store is about to be replaced wholesale
   if (auto r = i.keys.restore_from(src, i.keystore_key, i.options.busy_timeout); !r) return r;
   // The snapshot may predate newer schema versions of the key store.
-  if (auto r = migrate(i.keys, kKeyMigrations, kKeyStoreSchemaVersion, to_db(i.now())); !r) {
+  if (auto r = migrate(i, i.keys, kKeyMigrations, kKeyStoreSchemaVersion, to_db(i.now())); !r) {
     return r.error();
   }
   if (auto r = i.reapply_erasures(); !r) return r.error();

@@ -93,6 +93,24 @@ struct Store::Impl {
   [[nodiscard]] Result<const crypto::DataKey*> cached_data_key(const ClientId& client,
                                                                std::string_view category,
                                                                crypto::DataKeyVersion version);
+  /// A break-the-glass reason sealed like a fragment field (crypto::seal_field) under the
+  /// client's data key of category kBreakGlassReasonCategory, for the grant `grant_id` (32 hex
+  /// characters: its 16 bytes stand where a fragment id does in the sealed context). Creates the
+  /// key on first use, so call it before the data-store transaction that stores the result.
+  /// Errors: invalid_argument (grant id not 32 hex characters), as data_key_for_write.
+  [[nodiscard]] Result<std::vector<std::uint8_t>>
+  seal_break_glass_reason(const ClientId& client, std::string_view grant_id,
+                          std::string_view reason);
+  /// Opens what seal_break_glass_reason sealed; nullopt when it cannot be opened (the key is
+  /// gone, or the bytes were altered or moved to another grant or client).
+  /// Errors: storage_failure (malformed grant id), store errors of the key lookup.
+  [[nodiscard]] Result<std::optional<std::string>>
+  open_break_glass_reason(const ClientId& client, std::string_view grant_id,
+                          std::span<const std::uint8_t> sealed);
+  /// Inside a link's data-store transaction: reseals the reasons of `absorbed`'s grants to
+  /// `survivor` (a sealed reason is bound to its client), before the grants move over.
+  [[nodiscard]] Result<void> reseal_break_glass_reasons(const ClientId& survivor,
+                                                        const ClientId& absorbed);
   /// Drops every cached data key, here and in every other Store of this process.
   void forget_cached_keys() noexcept;
   /// Crypto-shreds every data key of the client tagged `tag` and records the tombstone in the key

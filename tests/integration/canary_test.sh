@@ -46,12 +46,13 @@ sed -i 's|^destination = "stderr".*|destination = "'"$T"'/sluisd.log"|; s|^level
 NRN="85073003328"                                        # a national register number
 FIELD="CANARY-FIELD-$RANDOM$RANDOM"                      # a fragment field value
 NOTE="CANARY-NOTE-$RANDOM$RANDOM"                        # free text in a consent
+REASON="CANARY-REASON-$RANDOM$RANDOM seizure at home"    # a break-the-glass reason
 CODE="$("$CTL" card new --code-only)"                    # a card code (never sent at all)
 SP="$("$CTL" card pseudonym --service nachtopvang "$CODE")"
 ROOT_HEX="$(sed -n 's/^key //p' "$H/keys/root.key")"      # the root key (raw key file: hex)
 # Its first 16 bytes as a binary pattern for grep -P (memory holds bytes, not hex).
 ROOT_PCRE="$(sed -E 's/(..)/\\x\1/g' <<<"${ROOT_HEX:0:32}")"
-CANARIES=("$NRN" "85.07.30-033.28" "$FIELD" "$NOTE" "$CODE" "${CODE//-/}" "$ROOT_HEX")
+CANARIES=("$NRN" "85.07.30-033.28" "$FIELD" "$NOTE" "$REASON" "$CODE" "${CODE//-/}" "$ROOT_HEX")
 
 # The gateway may write core dumps here if it let itself: prove that this environment writes
 # them for an ordinary process, so "no core" below means something.
@@ -118,7 +119,8 @@ api ocmw-brussel w1 GET "/v1/clients/$C/dossier?category=$FIELD"
 api ocmw-brussel w1 GET "/v1/clients/$C/dossier" "" -H "Sluis-Purpose: $NOTE"
 api nachtopvang w1 POST "/v1/clients/$C/fragments" '{"category":"identity","fields":{"name":"'"$FIELD"'"}}'
 api caw-brussel w1 POST /v1/links '{"own_pseudonym":"'"$NRN"'","first_service":"nachtopvang","first_pseudonym":"'"$SP"'x","consent_reference":"'"$NOTE"'"}'
-check "the bad requests were answered" test "$(ls "$T/answers" | wc -l)" -ge 11
+api caw-brussel w1 POST "/v1/clients/$CC/break-glass" '{"categories":["housing"],"reason":"'"$REASON"'","minutes":0}'
+check "the bad requests were answered" test "$(ls "$T/answers" | wc -l)" -ge 12
 absent "error answers" "$T"/answers/*
 
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" >"$T/metrics" || true

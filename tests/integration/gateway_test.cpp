@@ -8,8 +8,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <cctype>
+#include <cstdio>
 #include <regex>
 #include <set>
+#include <tuple>
 
 namespace {
 
@@ -669,4 +673,196 @@ TEST_CASE("sluisd refuses to start with a sentence a person can act on", "[integ
     CHECK(second.exit_code() == 1);
     CHECK(second.stderr_text().find("already in use") != std::string::npos);
   }
+}
+
+namespace {
+
+std::size_t count_of(const std::string& hay, std::string_view needle) {
+  std::size_t n = 0;
+  for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+/// Runs sluisctl with `args`; its standard output.
+std::string sluisctl(const std::string& args) {
+  std::string out;
+  FILE* p = ::popen((std::string(SLUISCTL_PATH) + " " + args + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
+    out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  INFO(out);
+  CHECK(status == 0);
+  return out;
+}
+
+/// The refused and the granted break-the-glass requests of one nurse for one client.
+struct BreakGlassScenario {
+  std::string at_tz;
+  std::string grant;
+  std::string reason;
+};
+
+BreakGlassScenario break_glass_scenario(unsigned long long person) {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  Worker nurse(s.gateway, s.home.thuiszorg, "tz-nurse");
+  BreakGlassScenario out;
+  const auto at_ocmw = client_of(ocmw.post("/v1/clients", registration(person)));
+  out.at_tz = client_of(nurse.post("/v1/clients", registration(person)));
+  REQUIRE(ocmw.post("/v1/clients/" + at_ocmw + "/fragments",
+                    R"({"category":"contact","fields":{"phone":"0470 11 22 33"}})")
+              .status == 201);
+  const std::string path = "/v1/clients/" + out.at_tz + "/break-glass";
+  const std::string good = "client found unconscious at home, family must be reached";
+  // Refused: no reason, a reason too short, a period over the pack's maximum, a category that
+  // may not be opened in an emergency, a category the pack does not know, a malformed body.
+  for (const auto& [body, code] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"categories":["contact"],"reason":"","minutes":60})", "reason-missing"},
+           {R"({"categories":["contact"],"reason":"urgent","minutes":60})", "reason-missing"},
+           {R"({"categories":["contact"],"reason":")" + good + R"(","minutes":9000})", ""},
+           {R"({"categories":["residence-status"],"reason":")" + good + R"(","minutes":60})", ""},
+           {R"({"categories":["no-such-thing"],"reason":")" + good + R"(","minutes":60})",
+            "unknown-category"},
+           {R"({"categories":["contact"],"minutes":60})", "invalid-body"},
+       }) {
+    auto r = nurse.post(path, body);
+    INFO(body << " → " << r.status << " " << r.body);
+    CHECK(r.status == 422);
+    if (!code.empty()) CHECK(problem_code(r) == code);
+  }
+  out.reason = "CANARY-BTG-REASON-" + std::to_string(person) + " insulin overdose suspected";
+  auto granted = nurse.post(path, R"({"categories":["contact"],"reason":")" + out.reason +
+                                      R"(","minutes":60})");
+  REQUIRE(granted.status == 201);
+  out.grant = std::string(body_json(granted).at("grant").as_string());
+  CHECK(fragment_count(nurse.get("/v1/clients/" + out.at_tz + "/dossier", "emergency")) == 1);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a refused break-the-glass request never reads as an emergency access opened",
+          "[integration][break-glass]") {
+  auto& s = shared();
+  const auto bg = break_glass_scenario(851212121);
+  Worker nurse(s.gateway, s.home.thuiszorg, "tz-nurse");
+  for (const auto& [lang, opened, note] :
+       {std::tuple{"en", "emergency access opened", "All times are Brussels time."},
+        std::tuple{"nl", "noodtoegang geopend", "Alle tijden zijn Brusselse tijd."},
+        std::tuple{"fr", "accès d'urgence ouvert", "Toutes les heures sont à l'heure de Bruxelles."}}) {
+    auto report = nurse.get("/v1/clients/" + bg.at_tz + "/access-report?lang=" + lang);
+    REQUIRE(report.status == 200);
+    INFO(report.body);
+    // Six refused requests and one grant: one opening.
+    CHECK(count_of(report.body, opened) == 1);
+    CHECK(count_of(report.body, note) == 1);
+    CHECK(report.body.find("UTC") == std::string::npos);
+    // The client's report never carries the written reason (it is for the DPOs).
+    CHECK(report.body.find(bg.reason) == std::string::npos);
+  }
+}
+
+TEST_CASE("the accessing partner's DPO sees the written reason of its own grants, no one else",
+          "[integration][break-glass]") {
+  auto& s = shared();
+  const auto bg = break_glass_scenario(860113131);
+  Worker tz_dpo(s.gateway, s.home.thuiszorg, "tz-dpo");
+  auto page = tz_dpo.get("/v1/audit/events?action=break-glass-start&limit=1000");
+  REQUIRE(page.status == 200);
+  bool found = false;
+  std::size_t refused = 0;
+  const auto body = body_json(page);
+  for (const auto& v : body.at("events").as_array()) {
+    const auto& e = v.as_object();
+    if (e.at("rule").as_string() == "break-glass.grant:" + bg.grant) {
+      found = true;
+      REQUIRE(e.contains("break_glass_reason"));
+      CHECK(e.at("break_glass_reason").as_string() == bg.reason);
+      CHECK(e.at("decision").as_string() == "permit");
+    }
+    if (e.at("decision").as_string() == "deny") {
+      ++refused;
+      CHECK_FALSE(e.contains("break_glass_reason"));
+    }
+  }
+  CHECK(found);
+  CHECK(refused >= 6);
+  // The owner of the data opened in the emergency sees the accesses, not the nurse's reason.
+  Worker ocmw_dpo(s.gateway, s.home.ocmw, "ocmw-dpo");
+  auto owner_view = ocmw_dpo.get("/v1/audit/events?limit=1000");
+  REQUIRE(owner_view.status == 200);
+  CHECK(owner_view.body.find("btg.valid:" + bg.grant) != std::string::npos);
+  CHECK(owner_view.body.find(bg.reason) == std::string::npos);
+  CHECK(owner_view.body.find("break_glass_reason") == std::string::npos);
+  // Only roles that may query the audit log.
+  Worker nurse(s.gateway, s.home.thuiszorg, "tz-nurse");
+  CHECK(nurse.get("/v1/audit/events?action=break-glass-start").status == 403);
+  // Never in the log.
+  CHECK(read_text(s.home.log_file).find("CANARY-BTG-REASON") == std::string::npos);
+}
+
+TEST_CASE("sluisctl audit report shows each grant's written reason and lists refusals apart",
+          "[integration][break-glass]") {
+  auto& s = shared();
+  const auto bg = break_glass_scenario(860114141);
+  const auto d = s.home.dir.path();
+  const std::string common = "audit report --key " + (d / "keys/root.key").string() + " --log " +
+                             (d / "data/audit.db").string() + " --data " +
+                             (d / "data/data.db").string() + " --key-store " +
+                             (d / "data/keys.db").string();
+  const auto html_path = d / "dpo.html";
+  const auto text = sluisctl(common + " --html " + html_path.string());
+  CHECK(text.find("reason: " + bg.reason) != std::string::npos);
+  CHECK(text.find("Refused break-the-glass requests (") != std::string::npos);
+  CHECK(text.find("request.policy:reason-missing") != std::string::npos);
+  const auto html = read_text(html_path);
+  CHECK(html.find("<td>" + bg.reason + "</td>") != std::string::npos);
+  CHECK(html.find("Refused break-the-glass requests (") != std::string::npos);
+  // A partner's DPO report: its own grants' reasons only.
+  const auto own = sluisctl(common + " --scope-partner thuiszorg");
+  CHECK(own.find("reason: " + bg.reason) != std::string::npos);
+  const auto owner = sluisctl(common + " --scope-partner ocmw-brussel");
+  CHECK(owner.find(bg.reason) == std::string::npos);
+  // Without the store at hand the report says how to get the reasons.
+  const auto bare = sluisctl("audit report --key " + (d / "keys/root.key").string() + " --log " +
+                             (d / "data/audit.db").string());
+  CHECK(bare.find(bg.reason) == std::string::npos);
+  CHECK(bare.find("give --data and --key-store") != std::string::npos);
+}
+
+TEST_CASE("the consent receipt prints a short reference that the API takes like the full one",
+          "[integration]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  const auto client = client_of(ocmw.post("/v1/clients", registration(860115151)));
+  auto granted =
+      ocmw.post("/v1/clients/" + client + "/consents", consent_body("caw-brussel", "housing", "nl"));
+  REQUIRE(granted.status == 201);
+  const auto v = body_json(granted);
+  const auto id = std::string(v.at("consent").as_string());
+  const auto reference = std::string(v.at("reference").as_string());
+  CHECK(std::regex_match(reference, std::regex("^[0-9A-HJKMNP-TV-Y]{3}-[0-9A-HJKMNP-TV-Y]{3}-"
+                                               "[0-9A-HJKMNP-TV-Y]{3}$")));
+  auto receipt = ocmw.get("/v1/clients/" + client + "/consents/" + reference + "/receipt");
+  REQUIRE(receipt.status == 200);
+  CHECK(receipt.body.find(reference) != std::string::npos);
+  CHECK(receipt.body.find(id) != std::string::npos);
+  CHECK(receipt.body.find("Alle tijden zijn Brusselse tijd.") != std::string::npos);
+  CHECK(receipt.body.find(" UTC") == std::string::npos);
+  // A typo in the short form is no consent; as typed by a person (lower case, no dashes) it is.
+  std::string typo = reference;
+  typo[0] = typo[0] == '0' ? '1' : '0';
+  CHECK(problem_code(ocmw.get("/v1/clients/" + client + "/consents/" + typo + "/receipt")) ==
+        "consent-not-found");
+  std::string typed;
+  for (char c : reference)
+    if (c != '-') typed += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto revoked = ocmw.call("DELETE", "/v1/clients/" + client + "/consents/" + typed);
+  REQUIRE(revoked.status == 200);
+  CHECK(body_json(revoked).at("consent").as_string() == id);
+  CHECK(body_json(revoked).at("status").as_string() == "revoked");
 }

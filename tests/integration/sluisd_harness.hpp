@@ -122,6 +122,8 @@ struct GatewayHome {
       REQUIRE(r.set_worker_active("ocmw-brussel", "ocmw-gone", false));
       REQUIRE(r.add_worker("caw-brussel", "caw-sw", "social-worker"));
       REQUIRE(r.add_worker("thuiszorg", "tz-nurse", "nurse"));
+      REQUIRE(r.add_worker("thuiszorg", "tz-dpo", "dpo"));
+      REQUIRE(r.add_worker("ocmw-brussel", "ocmw-dpo", "dpo"));
       REQUIRE(r.add_worker("nachtopvang", "shelter-sw", "social-worker"));
       REQUIRE(r.add_worker("closed-org", "closed-sw", "social-worker"));
       REQUIRE(r.revoke_partner("closed-org"));

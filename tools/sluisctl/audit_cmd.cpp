@@ -3,6 +3,7 @@
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/gateway/audit_log.hpp"
 #include "sluis/gateway/audit_report.hpp"
+#include "sluis/gateway/consent_book.hpp"
 #include "sluis/gateway/registry.hpp"
 #include "sluis/gateway/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
@@ -42,8 +43,9 @@ constexpr const char* kAuditUsage =
     "               --decision permit|deny|n/a --from T --until T (T = 2025-03-01T00:00:00Z)\n"
     "               --scope-partner P (a partner's DPO: only events where P acted or owned)\n"
     "  sluisctl audit report [--from T] [--until T] [--scope-partner P] [--html FILE]\n"
-    "      The DPO report: break-the-glass review, denials by worker, access outside care\n"
-    "      relationships, unusual volumes.\n"
+    "      The DPO report: break-the-glass review (with each grant's written reason when\n"
+    "      --data and --key-store are given; refused requests apart), denials by worker,\n"
+    "      access outside care relationships, unusual volumes.\n"
     "  sluisctl audit access-report --client-pseudonym a1... --lang nl|fr|en [--html FILE]\n"
     "      The client's \"who saw my data\" report, one page per month.\n"
     "  Names on reports: --data FILE --key-store FILE (partner display names from the store)\n"
@@ -69,6 +71,7 @@ std::set<std::string_view> with_filters(std::initializer_list<std::string_view> 
 /// Everything a command needs: the root key (kept only while opening), the log, report names.
 struct Opened {
   std::unique_ptr<AuditLog> log;
+  std::unique_ptr<gateway::Store> store;  ///< when --data and --key-store were given
   gateway::ReportNames names;
   std::optional<policy::RulePack> pack;
 };
@@ -149,6 +152,7 @@ std::optional<Opened> open_log_with(const Options& opt, const crypto::RootKey& r
     }
     for (const auto& p : *partners)
       o.names.partner_display_names[p.id] = p.display_name;
+    o.store = std::move(*store);
   }
   if (auto pack = opt.get("pack")) {
     auto loaded = policy::load_rule_pack(*pack);
@@ -399,7 +403,22 @@ int audit_report(Args args) {
     std::cerr << "sluisctl: the report failed: " << events.error().message() << "\n";
     return kExitFailed;
   }
-  const auto report = gateway::build_dpo_report(*events);
+  auto report = gateway::build_dpo_report(*events);
+  if (o->store) {
+    // The grants' written reasons, sealed in the store: the gateway's DPO sees every grant's, a
+    // report scoped to a partner only that partner's own grants'.
+    gateway::BreakGlassReasonQuery rq;
+    if (q.scope_partner) rq.partner_id = *q.scope_partner;
+    rq.from = q.from;
+    rq.until = q.until;
+    auto reasons = gateway::ConsentBook(*o->store).break_glass_reasons(rq);
+    if (!reasons) {
+      std::cerr << "sluisctl: the grants' reasons could not be read: "
+                << reasons.error().message() << "\n";
+      return kExitFailed;
+    }
+    gateway::attach_break_glass_reasons(report, *reasons);
+  }
   std::cout << gateway::render_dpo_report_text(report, o->names);
   if (auto html = opt.get("html")) {
     if (!write_output(html, gateway::render_dpo_report_html(report, o->names))) return kExitFailed;

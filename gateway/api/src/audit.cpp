@@ -3,6 +3,7 @@
 #include "call.hpp"
 
 #include "sluis/crypto/encoding.hpp"
+#include "sluis/gateway/consent_book.hpp"
 #include "sluis/policy/types.hpp"
 
 #include <boost/json.hpp>
@@ -80,6 +81,26 @@ json::object event_json(const StoredEvent& s) {
                  {"owner_partner", e.owner_partner}};
   if (!e.client.empty()) o["client_audit_pseudonym"] = e.client;
   return o;
+}
+
+/// The written reasons of the grants the caller's own workers opened among `events` (the
+/// accessing partner's DPO reviews them; other partners' grants stay out). Opened from the store,
+/// where they are sealed: the audit log never holds a reason.
+Result<std::vector<BreakGlassReason>> own_grant_reasons(const Call& call,
+                                                        const std::vector<StoredEvent>& events) {
+  BreakGlassReasonQuery rq;
+  rq.partner_id = call.partner.id;
+  for (const auto& se : events) {
+    const auto& e = se.event;
+    if (e.action != AuditAction::break_glass_start || e.decision == AuditDecision::deny ||
+        e.partner != call.partner.id) {
+      continue;
+    }
+    if (!rq.from || e.time < *rq.from) rq.from = e.time;
+    if (!rq.until || e.time > *rq.until) rq.until = e.time;
+  }
+  if (!rq.from) return std::vector<BreakGlassReason>{};
+  return ConsentBook(call.store()).break_glass_reasons(rq);
 }
 
 }  // namespace
@@ -207,10 +228,19 @@ HttpResponse audit_events(Call& call) {
   if (auto failed = record(call, asked)) return std::move(*failed);
   auto page = call.ctx.audit->query(q);
   if (!page) return audit_unreadable(call);
+  auto reasons = own_grant_reasons(call, page->events);
+  if (!reasons) return store_problem(call.req, reasons.error());
   json::array events;
   events.reserve(page->events.size());
-  for (const auto& e : page->events)
-    events.push_back(event_json(e));
+  for (const auto& e : page->events) {
+    auto o = event_json(e);
+    if (e.event.partner == call.partner.id) {
+      if (const auto* r = find_break_glass_reason(e.event, *reasons); r != nullptr && r->reason) {
+        o["break_glass_reason"] = *r->reason;
+      }
+    }
+    events.push_back(std::move(o));
+  }
   json::object body{{"events", std::move(events)}};
   if (page->next) body["next"] = *page->next;
   return json_answer(200, body);

@@ -71,6 +71,7 @@ std::vector<std::string> consent_categories(const policy::Consent& c,
 json::object consent_summary(const ConsentRecord& r, const std::optional<policy::Consent>& c,
                              const Call& call) {
   json::object o{{"consent", r.id},
+                 {"reference", short_consent_reference(r.id)},
                  {"status", status_of(r, call.now)},
                  {"recorded_at", format_instant(r.recorded_at)},
                  {"recorded_by", json::object{{"partner", r.recorded_by_partner},
@@ -291,19 +292,22 @@ HttpResponse break_glass(Call& call) {
       !valid) {
     return policy_refusal(call, valid.error());
   }
+  // The event names the grant, so a DPO's review finds the grant (and its sealed reason) it
+  // opened. The reason itself never goes into the audit log.
+  BreakGlassGrant stored;
+  stored.id = ConsentBook::new_grant_id();
   AuditEvent intent = call.event(AuditAction::break_glass_start);
   intent.categories = names;
   intent.decision = AuditDecision::permit;
   intent.break_glass = true;
-  intent.rule = "break-glass.grant";
+  intent.rule = "break-glass.grant:" + stored.id;
   if (auto failed = record(call, intent)) return std::move(*failed);
 
-  BreakGlassGrant stored;
   stored.client = *call.client;
   stored.partner_id = call.partner.id;
   stored.worker_id = call.worker.worker_id;
   stored.categories = names;
-  stored.reason = grant.reason;
+  stored.reason = std::move(grant.reason);
   stored.starts_at = call.now;
   stored.expires_at = call.now + std::chrono::minutes(minutes->as_int64());
   ConsentBook book(call.store());

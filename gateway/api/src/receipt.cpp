@@ -1,6 +1,9 @@
 // The printable consent receipt: plain words in the client's language, one self-contained page.
 #include "receipt.hpp"
 
+#include "sluis/gateway/brussels_time.hpp"
+#include "sluis/gateway/consent_book.hpp"
+
 #include <array>
 #include <sstream>
 #include <string_view>
@@ -25,6 +28,12 @@ constexpr Phrase kIntro = {
     "This sheet confirms which information you agreed to share, with whom, why and for how long."};
 constexpr Phrase kReference = {"Referentie van deze toestemming", "Référence de ce consentement",
                                "Reference of this consent"};
+constexpr Phrase kFullReference = {"Volledige referentie (voor systemen)",
+                                   "Référence complète (pour les systèmes)",
+                                   "Full reference (for systems)"};
+constexpr Phrase kTimes = {"Alle tijden zijn Brusselse tijd.",
+                           "Toutes les heures sont à l'heure de Bruxelles.",
+                           "All times are Brussels time."};
 constexpr Phrase kRecordedBy = {"Genoteerd door", "Enregistré par", "Recorded by"};
 constexpr Phrase kRecordedOn = {"op", "le", "on"};
 constexpr Phrase kHow = {"Hoe", "Comment", "How"};
@@ -88,10 +97,9 @@ constexpr Phrase kWithdraw = {
     "information."};
 
 std::string date_of(policy::Time t) {
-  // RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" → "YYYY-MM-DD HH:MM UTC": unambiguous on paper in any language.
-  const std::string s = policy::format_time(t);
-  if (s.size() < 16) return s;
-  return s.substr(0, 10) + " " + s.substr(11, 5) + " UTC";
+  // "YYYY-MM-DD HH:MM" in Brussels time (the page says so once): unambiguous on paper in any
+  // language, and the time on the client's own clock.
+  return format_brussels_time(t);
 }
 
 std::string_view channel_phrase(policy::Channel c, ReportLanguage lang) {
@@ -184,7 +192,10 @@ std::string render_consent_receipt(const ConsentRecord& record, const policy::Co
          "</style></head><body>\n";
   out << "<h1>" << html_escape(say(kTitle, lang)) << "</h1>\n<p>" << html_escape(say(kIntro, lang))
       << "</p>\n<table>\n";
-  row(out, say(kReference, lang), record.id);
+  // The short form is what a client can copy and quote; the API takes either.
+  const auto short_reference = short_consent_reference(record.id);
+  row(out, say(kReference, lang), short_reference.empty() ? record.id : short_reference);
+  if (!short_reference.empty()) row(out, say(kFullReference, lang), record.id);
   const auto recorder_role = role_label(pack.def(consent.evidence.recorder_role).name, lang, names);
   row(out, say(kRecordedBy, lang),
       partner_name(consent.evidence.recorded_by.partner, names) + " (" + recorder_role + "), " +
@@ -204,7 +215,7 @@ std::string render_consent_receipt(const ConsentRecord& record, const policy::Co
   } else {
     row(out, say(kStatus, lang), std::string(say(kActive, lang)));
   }
-  out << "</table>\n";
+  out << "</table>\n<p>" << html_escape(say(kTimes, lang)) << "</p>\n";
 
   for (const auto& p : consent.provisions) {
     out << "<section><h2>" << html_escape(say(kShareWith, lang)) << ": "

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <sstream>
 #include <string>
@@ -307,4 +308,64 @@ TEST_CASE("card secrets are random and never printed", "[card]") {
   os << a;
   CHECK(os.str() == "<redacted:16B>");
   CHECK(os.str().find(hex_of(a).substr(0, 6)) == std::string::npos);
+}
+
+TEST_CASE("short codes: the card code's alphabet and check over fewer symbols", "[card][short-code]") {
+  using sluis::crypto::format_short_code;
+  using sluis::crypto::parse_short_code;
+  // Known answers: 0 is all zeros with check 0; 1 has check c with 8*1 + 9*c = 0 (mod 31):
+  // 9^-1 = 7 (63 = 2*31 + 1), c = -8*7 = -56 = 6 (mod 31).
+  CHECK(format_short_code(0, 8) == "000-000-000");
+  CHECK(format_short_code(1, 8) == "000-000-016");
+  // The largest 36-bit value (what a consent reference carries) fits 8 symbols.
+  const std::uint64_t top = (std::uint64_t{1} << 36) - 1;
+  const auto top_code = format_short_code(top, 8);
+  CHECK(top_code.size() == 11);
+  CHECK(*parse_short_code(top_code, 8) == top);
+  // Out of range: no code.
+  CHECK(format_short_code(852891037441ULL, 8).empty());  // 31^8
+  CHECK(format_short_code(1, 0).empty());
+  CHECK(format_short_code(1, sluis::crypto::kMaxShortCodeSymbols + 1).empty());
+
+  // Round trips, forgiving parsing, and every single typo and adjacent swap caught.
+  std::size_t substitutions = 0;
+  for (std::uint64_t v : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{30}, std::uint64_t{31},
+                          std::uint64_t{123456789}, std::uint64_t{0xabcdef012}, top}) {
+    const auto code = format_short_code(v, 8);
+    REQUIRE(code.size() == 11);
+    CHECK(*parse_short_code(code, 8) == v);
+    std::string lower = without_dashes(code);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    CHECK(*parse_short_code(lower, 8) == v);
+    CHECK(*parse_short_code(" " + code.substr(0, 4) + " " + code.substr(4), 8) == v);
+    const std::string plain = without_dashes(code);
+    for (std::size_t pos = 0; pos < plain.size(); ++pos) {
+      for (const char other : kCardAlphabet) {
+        if (other == plain[pos]) continue;
+        std::string typo = plain;
+        typo[pos] = other;
+        if (error_of(parse_short_code(typo, 8)) != kBadCheck) {
+          FAIL_CHECK("undetected substitution at " << pos << " in " << code);
+        }
+        ++substitutions;
+      }
+    }
+    for (std::size_t pos = 0; pos + 1 < plain.size(); ++pos) {
+      if (plain[pos] == plain[pos + 1]) continue;
+      std::string swapped = plain;
+      std::swap(swapped[pos], swapped[pos + 1]);
+      if (error_of(parse_short_code(swapped, 8)) != kBadCheck) {
+        FAIL_CHECK("undetected adjacent swap at " << pos << " in " << code);
+      }
+    }
+  }
+  CHECK(substitutions == 7 * 9 * 30);
+  // Strict about everything else.
+  CHECK(error_of(parse_short_code("000-000-00", 8)) == kBadCode);     // too short
+  CHECK(error_of(parse_short_code("000-000-0000", 8)) == kBadCode);   // too long
+  CHECK(error_of(parse_short_code("000-000-00O", 8)) == kBadCode);    // O is not a symbol
+  CHECK(error_of(parse_short_code("000_000_000", 8)) == kBadCode);
+  CHECK(error_of(parse_short_code(std::string(200, '0'), 8)) == kBadCode);
+  CHECK(error_of(parse_short_code("000-000-000", 0)) == kBadCode);
 }

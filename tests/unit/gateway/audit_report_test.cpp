@@ -356,3 +356,117 @@ TEST_CASE("audit: sluisctl audit verify, query, export, report and access-report
   CHECK(bad.code == sluis::ctl::kExitFailed);
   CHECK(has(bad.out, "First event that differs: #3 (2025-03-03T00:00:00Z)"));
 }
+
+namespace {
+
+/// What the API records for one real grant and for refused break-the-glass requests: a start
+/// event per request, permit for the grant, deny (with the refusal's rule) for the others, and
+/// for a request whose grant failed in the store the intent followed by "store.failed".
+std::vector<StoredEvent> break_glass_attempts() {
+  auto start = [](std::int64_t ms, AuditDecision d, std::string_view rule, std::string_view req) {
+    auto e = ev(AuditAction::break_glass_start, "a1dora", ms, "thuiszorg", "n1", "contact");
+    e.decision = d;
+    e.rule = rule;
+    e.request_id = req;
+    e.break_glass = d == AuditDecision::permit;
+    return e;
+  };
+  const std::vector<AuditEvent> events{
+      ev(AuditAction::registration, "a1dora", kMarch, "thuiszorg", "n1", ""),
+      start(kMarch + 1000, AuditDecision::deny, "request.policy:reason-missing", "r1"),
+      start(kMarch + 2000, AuditDecision::deny, "request.policy:text-too-long", "r2"),
+      start(kMarch + 3000, AuditDecision::deny, "request.invalid-body", "r3"),
+      start(kMarch + 4000, AuditDecision::deny, "request.policy:not-break-glass-category", "r4"),
+      start(kMarch + 5000, AuditDecision::deny, "request.unknown-category", "r5"),
+      start(kMarch + 6000, AuditDecision::permit, "break-glass.grant:" + std::string(32, 'f'),
+            "r6"),
+      start(kMarch + 6500, AuditDecision::deny, "store.failed", "r6"),
+      start(kMarch + 7000, AuditDecision::permit, "break-glass.grant:" + std::string(32, 'a'),
+            "r7"),
+      // An event from before grants were named in the rule.
+      start(kMarch + 8000, AuditDecision::permit, "break-glass.grant", "r8"),
+  };
+  std::vector<StoredEvent> out;
+  std::uint64_t leaf = 0;
+  for (const auto& e : events)
+    out.push_back({leaf++, e, encode_audit_event(e).value()});
+  return out;
+}
+
+std::size_t occurrences(const std::string& hay, std::string_view needle) {
+  std::size_t n = 0;
+  for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("audit: a refused break-the-glass request never reads as an opening for the client",
+          "[audit][break-glass]") {
+  const auto events = break_glass_attempts();
+  const auto report = build_access_report("a1dora", events);
+  // Registration and the two grants that were made; no refusal, no failed grant.
+  REQUIRE(report.lines.size() == 3);
+  CHECK(std::count_if(report.lines.begin(), report.lines.end(), [](const auto& l) {
+          return l.action == AuditAction::break_glass_start;
+        }) == 2);
+  for (const auto& [lang, opened] : {std::pair{ReportLanguage::nl, "noodtoegang geopend"},
+                                     std::pair{ReportLanguage::fr, "accès d'urgence ouvert"},
+                                     std::pair{ReportLanguage::en, "emergency access opened"}}) {
+    CHECK(occurrences(render_access_report_text(report, lang, names()), opened) == 2);
+    CHECK(occurrences(render_access_report_html(report, lang, names()), opened) == 2);
+  }
+  // A refused consent, link or erasure is no change either.
+  auto refused = ev(AuditAction::consent_grant, "a1dora", kMarch + 9000, "thuiszorg", "n1", "");
+  refused.decision = AuditDecision::deny;
+  auto with_refusal = events;
+  with_refusal.push_back({99, refused, encode_audit_event(refused).value()});
+  CHECK(build_access_report("a1dora", with_refusal).lines.size() == 3);
+}
+
+TEST_CASE("audit: the DPO report lists refused break-the-glass requests as refusals, grants "
+          "with their written reasons",
+          "[audit][break-glass]") {
+  const auto events = break_glass_attempts();
+  auto r = build_dpo_report(events);
+  // The two grants made and the one that failed in the store (its intent is on the record).
+  CHECK(r.break_glass.size() == 3);
+  CHECK(r.break_glass_refused.size() == 6);
+  for (const auto& se : r.break_glass_refused)
+    CHECK(se.event.decision == AuditDecision::deny);
+  CHECK(r.denials == 6);
+  const auto without = render_dpo_report_text(r, names());
+  CHECK(has(without, "Refused break-the-glass requests (6; nothing was opened)"));
+  CHECK(has(without, "request.policy:reason-missing"));
+  CHECK(has(without, "give --data and --key-store"));
+
+  const Instant legacy_start = Instant(std::chrono::milliseconds(kMarch + 8000));
+  const std::vector<BreakGlassReason> reasons{
+      {std::string(32, 'a'), "a1dora", "thuiszorg", "n1", Instant{},
+       std::string("client found unconscious <b>at home</b>\n#99 forged line")},
+      {"0123456789abcdef0123456789abcdef", "a1dora", "thuiszorg", "n1", legacy_start,
+       std::string("fall on the stairs, family must be reached")},
+      {std::string(32, 'f'), "a1dora", "thuiszorg", "n1", Instant{}, std::nullopt},
+      // Another partner's grant at the same moment matches nothing here.
+      {"99999999999999999999999999999999", "a1dora", "caw-brussel", "n1", legacy_start,
+       std::string("not this one")},
+  };
+  CHECK(find_break_glass_reason(events[8].event, reasons) == &reasons[0]);
+  CHECK(find_break_glass_reason(events[9].event, reasons) == &reasons[1]);
+  CHECK(find_break_glass_reason(events[1].event, reasons) == nullptr);  // a refusal
+  attach_break_glass_reasons(r, reasons);
+  const auto text = render_dpo_report_text(r, names());
+  CHECK(has(text, "reason: client found unconscious <b>at home</b> #99 forged line"));
+  CHECK_FALSE(has(text, "\n#99 forged line"));
+  CHECK(has(text, "reason: fall on the stairs, family must be reached"));
+  CHECK(has(text, "reason: (cannot be opened"));
+  CHECK_FALSE(has(text, "not this one"));
+  CHECK_FALSE(has(text, "give --data and --key-store"));
+  const auto html = render_dpo_report_html(r, names());
+  CHECK(has(html, "Written reason"));
+  CHECK(has(html, "client found unconscious &lt;b&gt;at home&lt;/b&gt;"));
+  CHECK(has(html, "fall on the stairs, family must be reached"));
+  CHECK(has(html, "Refused break-the-glass requests (6; nothing was opened)"));
+  CHECK_FALSE(has(html, "<b>at home"));
+}

@@ -1,6 +1,7 @@
 // The ends of break-the-glass grants reach the audit log, once, with who held them.
 #include "gateway_fixture.hpp"
 
+#include "sluis/crypto/encoding.hpp"
 #include "sluis/gateway/audit_log.hpp"
 #include "sluis/gateway/break_glass_expiry.hpp"
 
@@ -143,7 +144,20 @@ TEST_CASE("break-glass expiry: grants from a store written before the sweeper ex
                                               sluis::crypto::IdentifierScheme::case_number, "old");
   const auto client = f.registry().resolve("ocmw-brussel", reg->pseudonym).value();
   const auto t0 = now_ms();
-  (void)grant_for(*f.store, client, t0 - 2h, t0 - 1h);
+  // Written as that release wrote it (the reason in the clear; today's code seals it into a
+  // column that schema does not have yet).
+  {
+    const auto key = sluis::crypto::derive_subkey(f.root, sluis::crypto::KeyPurpose::database);
+    RawDb raw(f.options.data_path, &key);
+    const std::string sql =
+        "INSERT INTO break_glass_grants(id, client_id, partner_id, worker_id, categories, reason, "
+        "starts_at, expires_at) VALUES('0123456789abcdef0123456789abcdef', x'" +
+        sluis::crypto::to_hex(client.view()) + "', 'caw-brussel', 'w1', 'contact,health', " +
+        "'client unresponsive at home', " +
+        std::to_string((t0 - 2h).time_since_epoch().count()) + ", " +
+        std::to_string((t0 - 1h).time_since_epoch().count()) + ")";
+    raw.exec(sql.c_str());
+  }
   f.options.schema_version_limit = -1;  // the upgrade
   f.reopen();
   CHECK(f.store->schema_version() == Store::kSchemaVersion);

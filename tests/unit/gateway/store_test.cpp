@@ -272,6 +272,14 @@ DROP TABLE fragments;
 ALTER TABLE fragments_v2 RENAME TO fragments;
 CREATE INDEX fragments_client ON fragments(client_id, created_at, seq);
 DROP TABLE pseudonym_aliases;
+DROP TABLE break_glass_grants;
+CREATE TABLE break_glass_grants(
+  id TEXT PRIMARY KEY, client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  partner_id TEXT NOT NULL, worker_id TEXT NOT NULL, categories TEXT NOT NULL,
+  reason TEXT NOT NULL, starts_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  expiry_recorded INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX break_glass_client ON break_glass_grants(client_id, expires_at);
+CREATE INDEX break_glass_pending ON break_glass_grants(expiry_recorded, expires_at);
 DELETE FROM schema_version WHERE version >= 3;
 COMMIT;
 )sql");

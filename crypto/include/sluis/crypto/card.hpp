@@ -5,6 +5,7 @@
 #include "sluis/crypto/secret.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,23 @@ inline constexpr std::size_t kCardGroupSize = 3;
 inline constexpr std::size_t kCardCodeLength = kCardSymbols + kCardSymbols / kCardGroupSize - 1;
 /// parse_card_code rejects longer inputs outright (bounded work on hostile input).
 inline constexpr std::size_t kMaxCardCodeInput = 128;
+
+/// Longest short code: 31^12 < 2^64, and its 13 weights stay below 31 (see format_short_code).
+inline constexpr std::size_t kMaxShortCodeSymbols = 12;
+
+/// A short human-copyable code for a value that is *not* secret (a consent's short reference):
+/// `value` written as `data_symbols` base-31 symbols over kCardAlphabet, most significant first
+/// (leading zeros kept), then one check symbol by the card code's rule — sum over all n symbols of
+/// (i + 1) * value(symbol_i) = 0 (mod 31) — so every single wrong symbol and every swap of two
+/// adjacent symbols is caught; grouped by 3 with '-' like the card code ("4KD-0QW-7MX").
+/// Empty when data_symbols is 0 or over kMaxShortCodeSymbols, or value >= 31^data_symbols.
+[[nodiscard]] std::string format_short_code(std::uint64_t value, std::size_t data_symbols);
+
+/// Parses a short code as a person typed it (lower case accepted, spaces and '-' ignored).
+/// Errors: bad_card_code (another character, a wrong number of symbols, input over
+/// kMaxCardCodeInput bytes, data_symbols out of range); bad_check_character (a typo).
+[[nodiscard]] Result<std::uint64_t> parse_short_code(std::string_view code,
+                                                     std::size_t data_symbols);
 
 /// Prefix and domain label of the public service-pseudonym derivation (version 1).
 inline constexpr std::string_view kServicePseudonymPrefix = "sp1-";

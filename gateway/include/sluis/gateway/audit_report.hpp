@@ -59,14 +59,17 @@ struct AccessReport {
 
 /// Builds the access report of `client` from `events`: only events naming exactly that client,
 /// and of those only permitted reads and consent-grant/-revoke, link, unlink, card-replace,
-/// break-the-glass start/expiry, registration and erasure. Denials, other clients' events and
-/// administrative acts are left out. Pure.
+/// break-the-glass start/expiry, registration and erasure that happened. Refused requests (deny
+/// events: a break-the-glass request without a valid reason, period or category opened nothing),
+/// acts whose request then failed in the store (the intent followed by a "store.failed" deny),
+/// other clients' events and administrative acts are left out. Pure.
 [[nodiscard]] AccessReport build_access_report(std::string_view client,
                                                std::span<const StoredEvent> events);
 /// Queries `log` for the client's events and builds the report. Errors: as AuditLog::query.
 [[nodiscard]] Result<AccessReport> access_report(const AuditLog& log, std::string_view client);
 
-/// Plain text, one page per calendar month (UTC) of activity, pages separated by a form feed.
+/// Plain text, one page per calendar month (Brussels time) of activity, pages separated by a form
+/// feed. Times are Brussels local time (CET/CEST), said once per page.
 [[nodiscard]] std::string render_access_report_text(const AccessReport& report, ReportLanguage lang,
                                                     const ReportNames& names);
 /// One self-contained printable HTML document, one page (CSS page break) per month of activity.
@@ -98,7 +101,13 @@ struct DpoReport {
   std::uint64_t denials = 0;  ///< refused requests: the deny events of one request count once
   std::optional<Instant> first;
   std::optional<Instant> last;
-  std::vector<StoredEvent> break_glass;           ///< grants and every access through one
+  std::vector<StoredEvent> break_glass;  ///< grants opened and ended, every access through one
+  /// Refused break-the-glass requests (nothing was opened): the rule says why.
+  std::vector<StoredEvent> break_glass_refused;
+  /// Leaf of a grant's break-glass-start event → its written reason (nullopt: it can no longer
+  /// be opened). Filled by attach_break_glass_reasons; empty when no store was at hand.
+  std::map<std::uint64_t, std::optional<std::string>> reasons;
+  bool reasons_attached = false;  ///< attach_break_glass_reasons ran (the store was at hand)
   std::vector<WorkerCount> denials_by_worker;     ///< refused requests, most first
   std::vector<WorkerCount> reads_by_worker;       ///< most first
   std::vector<StoredEvent> outside_relationship;  ///< attempts without a care relationship
@@ -108,6 +117,15 @@ struct DpoReport {
 /// Pure. `events` in log order (as queries return them): a request's events are consecutive.
 [[nodiscard]] DpoReport build_dpo_report(std::span<const StoredEvent> events,
                                          const DpoReportOptions& options = {});
+
+/// The grant a permitted break-glass-start event opened, among `reasons`: by the grant id its
+/// rule names ("break-glass.grant:<id>"), or for events written before the id was recorded, by
+/// client, partner, worker and start time. nullptr when none matches. Pure.
+[[nodiscard]] const BreakGlassReason* find_break_glass_reason(
+    const AuditEvent& start, std::span<const BreakGlassReason> reasons) noexcept;
+/// Fills report.reasons for every grant start in report.break_glass that `reasons` covers
+/// (ConsentBook::break_glass_reasons, scoped to what the reader is entitled to). Pure.
+void attach_break_glass_reasons(DpoReport& report, std::span<const BreakGlassReason> reasons);
 [[nodiscard]] std::string render_dpo_report_text(const DpoReport& report, const ReportNames& names);
 /// One self-contained HTML page with inline SVG bar charts (no scripts, no external resources).
 [[nodiscard]] std::string render_dpo_report_html(const DpoReport& report, const ReportNames& names);

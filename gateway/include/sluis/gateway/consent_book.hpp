@@ -12,6 +12,24 @@
 
 namespace sluis::gateway {
 
+/// The data-key category a break-the-glass reason is sealed under (never a rule-pack category:
+/// pack names have no '.'). Why the client's own data key, in a category of its own: a reason
+/// often names a health condition, so it gets what a fragment field gets — an AEAD under a
+/// random key per client × category, wrapped by the current KEK (rotation rewraps it like any
+/// other), bound to the grant, field, category, client and key version. Being the client's key,
+/// erasing the client destroys it with the others (crypto-shredding), also in old data backups;
+/// being a category of its own, opening reasons never needs, and never unlocks, a fragment key.
+inline constexpr std::string_view kBreakGlassReasonCategory = "sluis.break-glass-reason";
+/// The field name bound into a sealed reason's context.
+inline constexpr std::string_view kBreakGlassReasonField = "reason";
+
+/// The short form of a consent reference, for a client to quote (the receipt prints it): the
+/// first 36 bits of the 32-hex-character consent id as 8 symbols of the card-code alphabet plus
+/// the card code's check symbol, grouped 3-3-3 ("4KD-0QW-7MX"). ConsentBook::record keeps it
+/// unique among one client's consents. Precondition: `consent_id` is 32 hex characters (else
+/// the result is empty).
+[[nodiscard]] std::string short_consent_reference(std::string_view consent_id);
+
 /// Consents and break-the-glass grants of clients. Nothing is ever deleted (except by erasure
 /// of the client): revocation marks a consent with when and by whom, and history stays readable.
 /// The store does not interpret consent documents; the policy module does.
@@ -35,12 +53,19 @@ class ConsentBook {
   /// The consents in force at `at`: not revoked by then, valid_from <= at < valid_until.
   [[nodiscard]] Result<std::vector<ConsentRecord>> in_force(const ClientId& client,
                                                             Instant at) const;
-  /// Errors: not_found.
+  /// The consent named by its id (32 hex characters) or by its short reference
+  /// (short_consent_reference, as a person types it: any case, '-' and spaces ignored).
+  /// Errors: not_found (also for a short reference with a wrong check symbol).
   [[nodiscard]] Result<ConsentRecord> find(const ClientId& client,
                                            std::string_view consent_id) const;
 
-  /// Records a break-the-glass grant (id assigned here; other fields from `grant`). Errors:
-  /// invalid_argument (empty reason or categories, expires_at not after starts_at), not_found.
+  /// A fresh grant id (32 lowercase hex characters), so the grant's audit event can name it
+  /// before the grant is recorded.
+  [[nodiscard]] static std::string new_grant_id();
+  /// Records a break-the-glass grant (id from `grant` when set, else assigned here; other fields
+  /// from `grant`). The reason is sealed (kBreakGlassReasonCategory) and never stored in the
+  /// clear. Errors: invalid_argument (empty reason or categories, expires_at not after
+  /// starts_at, an id that is not 32 lowercase hex characters), not_found, conflict (id taken).
   [[nodiscard]] Result<BreakGlassGrant> grant_break_glass(BreakGlassGrant grant);
   /// Grants of the client for this worker at this partner in force at `at`.
   [[nodiscard]] Result<std::vector<BreakGlassGrant>>
@@ -55,6 +80,11 @@ class ConsentBook {
   /// Every grant of the client (for review and the client's access report).
   [[nodiscard]] Result<std::vector<BreakGlassGrant>>
   break_glass_history(const ClientId& client) const;
+  /// The grants matching `query` with their reasons opened, earliest first: for the gateway's
+  /// DPO (all) and a partner's DPO (query.partner_id = the own partner). The caller decides who
+  /// is entitled and must not log what it gets.
+  [[nodiscard]] Result<std::vector<BreakGlassReason>>
+  break_glass_reasons(const BreakGlassReasonQuery& query) const;
 
  private:
   Store& store_;

@@ -128,9 +128,31 @@ struct BreakGlassGrant {
   std::string partner_id;
   std::string worker_id;
   std::vector<std::string> categories;
-  std::string reason;  ///< required, non-empty
+  /// Required, non-empty, when recording. The store keeps it sealed (it often names a health
+  /// condition) and leaves it empty in the grants it returns; only
+  /// ConsentBook::break_glass_reasons opens it, for those entitled to review it.
+  std::string reason;
   Instant starts_at{};
   Instant expires_at{};
+};
+
+/// A grant's written reason, opened for a DPO's review (docs/dpo-guide.md §5).
+struct BreakGlassReason {
+  std::string grant_id;
+  std::string client;  ///< the client's audit pseudonym (what the audit log names)
+  std::string partner_id;
+  std::string worker_id;
+  Instant starts_at{};
+  /// nullopt when it can no longer be opened: its data key is gone (the client was erased, or
+  /// a key-store snapshot older than the grant was restored).
+  std::optional<std::string> reason;
+};
+
+/// Which grants' reasons to open: all, or those of one partner, started within [from, until].
+struct BreakGlassReasonQuery {
+  std::optional<std::string> partner_id;
+  std::optional<Instant> from;
+  std::optional<Instant> until;
 };
 
 }  // namespace sluis::gateway

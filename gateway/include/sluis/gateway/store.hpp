@@ -155,7 +155,7 @@ class DataKeyCache {
 class Store {
  public:
   /// The newest data-store schema version this code knows.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   /// The newest key-store schema version this code knows.
   static constexpr int kKeyStoreSchemaVersion = 1;
 
