@@ -3,6 +3,10 @@
 
 #include "sluis/crypto/secret.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
 #include <limits>
 
@@ -153,11 +157,31 @@ Result<void> verify_key(sqlite3* db) {
   return to_error(rc);
 }
 
+/// Every file of a database is the owner's alone (docs/operations.md): a new main file is
+/// created 0600 before SQLite opens it — SQLite gives its -wal, -shm and -journal files the main
+/// file's mode — and an existing file (or side file) written by an older release is narrowed.
+Result<void> make_owner_only(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return make_error_code(Errc::storage_failure);
+  const int rc = ::fchmod(fd, 0600);
+  static_cast<void>(::close(fd));
+  if (rc != 0) return make_error_code(Errc::storage_failure);
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    const std::string side = path.string() + suffix;
+    static_cast<void>(::chmod(side.c_str(), 0600));  // absent side files are fine
+  }
+  return {};
+}
+
 Result<sqlite3*> open_keyed(const std::filesystem::path& path, const crypto::SubKey& key,
-                            std::chrono::milliseconds busy_timeout) {
+                            std::chrono::milliseconds busy_timeout, bool read_only = false) {
+  if (!read_only) {
+    if (auto r = make_owner_only(path); !r) return r.error();
+  }
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int flags = read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     static_cast<void>(sqlite3_close(db));
     return make_error_code(Errc::storage_failure);
@@ -301,6 +325,16 @@ Result<void> Db::backup_to(const std::filesystem::path& dest, const crypto::SubK
   const int rc = sqlite3_close(*to);
   if (!r) return r;
   if (rc != SQLITE_OK) return make_error_code(Errc::storage_failure);
+  return {};
+}
+
+Result<void> Db::open_read_only(const std::filesystem::path& path, const crypto::SubKey& key,
+                                std::chrono::milliseconds busy_timeout) {
+  close();
+  if (!std::filesystem::exists(path)) return make_error_code(Errc::not_found);
+  auto db = open_keyed(path, key, busy_timeout, true);
+  if (!db) return db.error();
+  db_ = *db;
   return {};
 }
 
