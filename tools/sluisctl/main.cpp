@@ -1,6 +1,8 @@
 // sluisctl: the operator, DPO, policy and key command line. Wiring only; groups live in *_cmd.cpp.
 #include "sluisctl/command.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <exception>
 #include <string_view>
@@ -17,6 +19,7 @@ constexpr std::string_view kUsage =
     "  worker  add | list | disable | enable   named workers at a partner\n"
     "  rotate                       rotate the key-encryption key\n"
     "  backup                       back up the data store (and optionally the key store)\n"
+    "  restore                      restore a data backup and/or a key-store snapshot\n"
     "  client  erase                erase a client for good (crypto-shredding)\n"
     "  status                       is the gateway running? (its operator socket)\n"
     "  key     new | check          create or check a root key file\n"
@@ -31,6 +34,9 @@ constexpr std::string_view kUsage =
 
 int main(int argc, char** argv) {
   using namespace sluis::ctl;
+  // Everything sluisctl writes (configuration, keys, certificates, backups, databases) is the
+  // owner's alone (docs/operations.md "Create a gateway home").
+  ::umask(077);
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
     std::fputs(kUsage.data(), args.empty() ? stderr : stdout);
@@ -45,6 +51,7 @@ int main(int argc, char** argv) {
     if (group == "worker") return run_worker(rest);
     if (group == "rotate") return run_rotate(rest);
     if (group == "backup") return run_backup(rest);
+    if (group == "restore") return run_restore(rest);
     if (group == "client") return run_client(rest);
     if (group == "status") return run_status(rest);
     if (group == "card") return run_card(rest);
