@@ -138,6 +138,23 @@ TEST_CASE("an older snapshot is checked before it is restored; a key that is gon
   CHECK(text_of(entries[0].fields.at(0).value) == "Kerkstraat 1");
   CHECK(entries[1].key_unavailable);
   CHECK(entries[1].fields.empty());
+  // A caller who may not see the unreadable fragment learns nothing of it: no entry, no marker.
+  auto denied = f.dossiers().read_dossier(
+      f.a, "ocmw-brussel", [](const FragmentMeta& m) { return m.category != "income"; });
+  REQUIRE(denied);
+  REQUIRE(denied->size() == 1);
+  CHECK_FALSE(denied->front().key_unavailable);
+  // The decide-then-open path the API uses marks it the same way.
+  auto sealed = f.dossiers().list_current_sealed(f.a);
+  REQUIRE(sealed);
+  std::vector<const SealedFragment*> all;
+  for (const auto& s : *sealed)
+    all.push_back(&s);
+  auto opened = f.dossiers().open_fragments(f.a, "ocmw-brussel", all);
+  REQUIRE(opened);
+  REQUIRE(opened->size() == 2);
+  CHECK_FALSE((*opened)[0].key_unavailable);
+  CHECK((*opened)[1].key_unavailable);
 }
 
 TEST_CASE("a client erased after the backup stays erased when both files are restored",
