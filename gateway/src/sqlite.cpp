@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <limits>
 
 namespace sluis::gateway::sql {
@@ -160,12 +161,21 @@ Result<void> verify_key(sqlite3* db) {
 /// Every file of a database is the owner's alone (docs/operations.md): a new main file is
 /// created 0600 before SQLite opens it — SQLite gives its -wal, -shm and -journal files the main
 /// file's mode — and an existing file (or side file) written by an older release is narrowed.
+///
+/// Never opens (and so never closes) a descriptor on an existing file: closing any descriptor of
+/// a file drops every POSIX lock this process holds on it, including those of SQLite
+/// connections already open on it (sqlite.org/howtocorrupt.html §2.2). Only a file that does not
+/// exist yet is created here; an existing one is narrowed by path.
 Result<void> make_owner_only(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return make_error_code(Errc::storage_failure);
-  const int rc = ::fchmod(fd, 0600);
-  static_cast<void>(::close(fd));
-  if (rc != 0) return make_error_code(Errc::storage_failure);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    static_cast<void>(::close(fd));  // new and empty: nobody holds a lock on it
+  } else if (errno != EEXIST) {
+    return make_error_code(Errc::storage_failure);
+  } else {
+    // Best effort: a file this account may write but does not own keeps its mode.
+    static_cast<void>(::chmod(path.c_str(), 0600));
+  }
   for (const char* suffix : {"-wal", "-shm", "-journal"}) {
     const std::string side = path.string() + suffix;
     static_cast<void>(::chmod(side.c_str(), 0600));  // absent side files are fine
