@@ -7,11 +7,16 @@
 #include "sluis/gateway/operator_channel.hpp"
 #include "sluis/gateway/server.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <exception>
 #include <optional>
 
 int main(int argc, char** argv) {
+  // Every file sluisd creates (databases and their -wal/-shm files, the audit lock, the log
+  // file, the operator socket's directory) is the owner's alone (docs/operations.md).
+  ::umask(077);
   using namespace sluis;
   try {
     const auto cli = daemon::parse_command_line(argc, argv);

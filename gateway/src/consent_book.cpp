@@ -312,8 +312,13 @@ Result<BreakGlassGrant> ConsentBook::grant_break_glass(BreakGlassGrant grant) {
       !r) {
     return r.error();
   }
+  // The reason's data key goes into the key journal like a fragment's (docs/store.md "Key
+  // journal"), so restoring an older key snapshot does not lose it.
+  if (auto v = crypto::sealed_field_key_version(*sealed)) {
+    if (auto r = i.journal_key(grant.client, kBreakGlassReasonCategory, *v); !r) return r.error();
+  }
   // What the caller gets back is the stored grant: its reason is not handed around further.
-  crypto::detail::zeroise(grant.reason.data(), grant.reason.size());
+  crypto::wipe(std::span<char>(grant.reason.data(), grant.reason.size()));
   grant.reason.clear();
   return grant;
 }

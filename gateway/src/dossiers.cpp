@@ -200,6 +200,7 @@ Result<FragmentMeta> Dossiers::add_fragment(const ClientId& client, std::string_
   sql::Transaction tx(i.data);
   if (auto r = tx.begin(); !r) return r.error();
   if (auto r = insert_fragment(i, meta, key->first, fields, *sealed); !r) return r.error();
+  if (auto r = i.journal_key(client, category, key->first, &key->second); !r) return r.error();
   if (auto r = tx.commit(); !r) return r.error();
   return meta;
 }
@@ -233,6 +234,7 @@ Result<FragmentMeta> Dossiers::supersede(const FragmentId& previous, std::string
   sql::Transaction tx(i.data);
   if (auto r = tx.begin(); !r) return r.error();
   if (auto r = insert_fragment(i, meta, key->first, fields, *sealed); !r) return r.error();
+  if (auto r = i.journal_key(client, category, key->first, &key->second); !r) return r.error();
   {
     auto s = i.data.prepare(
         "UPDATE fragments SET superseded_by = ? WHERE id = ? AND superseded_by IS NULL");
@@ -289,6 +291,9 @@ Dossiers::add_fragments_bulk(std::span<const NewFragment> fragments) {
     if (auto r = insert_fragment(i, p.meta, p.key_version, fragments[n].fields, p.sealed); !r) {
       return r.error();
     }
+    if (auto r = i.journal_key(p.meta.client, p.meta.category, p.key_version); !r) {
+      return r.error();
+    }
     ids.push_back(p.meta.id);
   }
   if (auto r = tx.commit(); !r) return r.error();
@@ -340,7 +345,14 @@ Result<void> open_into(Impl& i, const ClientId& client, std::uint32_t key_versio
   if (auto r = decode_sealed_fields(blob, sealed); !r) return r;
   // Valid until the next lookup, which comes only after this fragment's fields are open.
   auto key = i.cached_data_key(client, entry.meta.category, crypto::DataKeyVersion{key_version});
-  if (!key) return key.error();
+  if (!key) {
+    // A key that is gone takes this fragment's fields with it, not the rest of the dossier: the
+    // entry says so (docs/store.md "When a key is gone"). Anything else is an error.
+    if (key.error() != Errc::key_unavailable) return key.error();
+    entry.fields.clear();
+    entry.key_unavailable = true;
+    return {};
+  }
   entry.fields.reserve(sealed.size());
   for (const auto& f : sealed) {
     const crypto::FieldContext ctx{entry.meta.id, f.name, entry.meta.category, client,

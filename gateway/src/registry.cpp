@@ -223,6 +223,9 @@ Result<void> absorb_client(Impl& i, const ClientId& survivor, const ClientId& ab
       if (!resealed) return make_error_code(Errc::crypto_failure);
       append_sealed_field(blob, field.name, *resealed);
     }
+    if (auto r = i.journal_key(survivor, f.category, nk->second.first, &nk->second.second); !r) {
+      return r;
+    }
     auto up = i.data.prepare(
         "UPDATE fragments SET fields = ?, key_version = ? WHERE client_id = ? AND seq = ?");
     if (!up) return up.error();

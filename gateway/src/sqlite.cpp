@@ -3,7 +3,12 @@
 
 #include "sluis/crypto/secret.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <limits>
 
 namespace sluis::gateway::sql {
@@ -156,11 +161,40 @@ Result<void> verify_key(sqlite3* db) {
   return to_error(rc);
 }
 
+/// Every file of a database is the owner's alone (docs/operations.md): a new main file is
+/// created 0600 before SQLite opens it — SQLite gives its -wal, -shm and -journal files the main
+/// file's mode — and an existing file (or side file) written by an older release is narrowed.
+///
+/// Never opens (and so never closes) a descriptor on an existing file: closing any descriptor of
+/// a file drops every POSIX lock this process holds on it, including those of SQLite
+/// connections already open on it (sqlite.org/howtocorrupt.html §2.2). Only a file that does not
+/// exist yet is created here; an existing one is narrowed by path.
+Result<void> make_owner_only(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    static_cast<void>(::close(fd));  // new and empty: nobody holds a lock on it
+  } else if (errno != EEXIST) {
+    return make_error_code(Errc::storage_failure);
+  } else {
+    // Best effort: a file this account may write but does not own keeps its mode.
+    static_cast<void>(::chmod(path.c_str(), 0600));
+  }
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    const std::string side = path.string() + suffix;
+    static_cast<void>(::chmod(side.c_str(), 0600));  // absent side files are fine
+  }
+  return {};
+}
+
 Result<sqlite3*> open_keyed(const std::filesystem::path& path, const crypto::SubKey& key,
-                            std::chrono::milliseconds busy_timeout) {
+                            std::chrono::milliseconds busy_timeout, bool read_only = false) {
+  if (!read_only) {
+    if (auto r = make_owner_only(path); !r) return r.error();
+  }
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int flags = read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     static_cast<void>(sqlite3_close(db));
     return make_error_code(Errc::storage_failure);
@@ -304,6 +338,16 @@ Result<void> Db::backup_to(const std::filesystem::path& dest, const crypto::SubK
   const int rc = sqlite3_close(*to);
   if (!r) return r;
   if (rc != SQLITE_OK) return make_error_code(Errc::storage_failure);
+  return {};
+}
+
+Result<void> Db::open_read_only(const std::filesystem::path& path, const crypto::SubKey& key,
+                                std::chrono::milliseconds busy_timeout) {
+  close();
+  if (!std::filesystem::exists(path)) return make_error_code(Errc::not_found);
+  auto db = open_keyed(path, key, busy_timeout, true);
+  if (!db) return db.error();
+  db_ = *db;
   return {};
 }
 

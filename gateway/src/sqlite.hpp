@@ -70,6 +70,11 @@ class Db {
   /// delete, in-memory temp store, busy timeout). Errors: database_key_mismatch, storage_failure.
   [[nodiscard]] Result<void> open(const std::filesystem::path& path, const crypto::SubKey& key,
                                   std::chrono::milliseconds busy_timeout);
+  /// Opens an existing file read-only (a backup or snapshot to inspect), keyed and verified, with
+  /// no pragma that would change it. Errors: not_found, database_key_mismatch, storage_failure.
+  [[nodiscard]] Result<void> open_read_only(const std::filesystem::path& path,
+                                            const crypto::SubKey& key,
+                                            std::chrono::milliseconds busy_timeout);
   void close() noexcept;
 
   /// Runs fixed SQL text that carries no values (DDL, pragmas).

@@ -2,6 +2,7 @@
 #include "sluis/gateway/store.hpp"
 
 #include "sluis/crypto/encoding.hpp"
+#include "sluis/crypto/key_journal.hpp"
 #include "sluis/crypto/pseudonym.hpp"
 #include "sluis/gateway/consent_book.hpp"
 #include "sluis/gateway/dossiers.hpp"
@@ -12,7 +13,9 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <set>
+#include <system_error>
 
 namespace sluis::gateway {
 
@@ -152,6 +155,19 @@ ALTER TABLE break_glass_grants_v5 RENAME TO break_glass_grants;
 CREATE INDEX break_glass_client ON break_glass_grants(client_id, expires_at);
 CREATE INDEX break_glass_pending ON break_glass_grants(expiry_recorded, expires_at);
 )sql"},
+    // The key journal (docs/store.md "Key journal"): every data key a fragment is sealed under,
+    // sealed to the newest key-store snapshot's public key, so restoring that snapshot loses no
+    // key made after it. Erasing a client deletes its entries with it.
+    Migration{6, R"sql(
+CREATE TABLE key_journal(
+  seq INTEGER PRIMARY KEY,
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  category TEXT NOT NULL, version INTEGER NOT NULL, recipient BLOB NOT NULL,
+  sealed BLOB NOT NULL, UNIQUE(client_id, category, version));
+CREATE TABLE key_journal_recipient(
+  id INTEGER PRIMARY KEY CHECK (id = 1), public_key BLOB NOT NULL, snapshot TEXT NOT NULL,
+  adopted_at INTEGER NOT NULL);
+)sql"},
 };
 
 /// Migration 5: every plaintext reason, sealed into the rebuilt table.
@@ -178,7 +194,7 @@ Result<void> seal_break_glass_reasons_v5(Store::Impl& i) {
   for (auto& r : rows) {
     // A grant id that is not 32 hex characters cannot have been written by sluis.
     auto sealed = i.seal_break_glass_reason(r.client, r.id, r.reason);
-    crypto::detail::zeroise(r.reason.data(), r.reason.size());
+    crypto::wipe(std::span<char>(r.reason.data(), r.reason.size()));
     if (!sealed) {
       return sealed.error() == Errc::invalid_argument ? make_error_code(Errc::storage_failure)
                                                       : sealed.error();
@@ -252,6 +268,13 @@ CREATE TABLE data_keys(
 CREATE INDEX data_keys_tag ON data_keys(client_tag);
 CREATE INDEX data_keys_kek ON data_keys(kek_version);
 CREATE TABLE erasures(tag TEXT PRIMARY KEY, erased_at INTEGER NOT NULL);
+)sql"},
+    // The secret half of a snapshot's journal key pair. A row exists only inside the snapshot
+    // file it was made for (and in the live file for the moment the snapshot is copied): see
+    // Store::snapshot_key_store.
+    Migration{2, R"sql(
+CREATE TABLE journal_secrets(
+  public_key BLOB PRIMARY KEY, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
 )sql"},
 };
 
@@ -596,7 +619,7 @@ Result<void> Store::Impl::reseal_break_glass_reasons(const ClientId& survivor,
     if (!plain) return plain.error();
     if (!*plain) continue;  // cannot be opened under the absorbed client either: left as it is
     auto resealed = seal_break_glass_reason(survivor, r.id, **plain);
-    crypto::detail::zeroise((*plain)->data(), (*plain)->size());
+    crypto::wipe(std::span<char>((*plain)->data(), (*plain)->size()));
     if (!resealed) return resealed.error();
     auto u = data.prepare("UPDATE break_glass_grants SET reason_sealed = ? WHERE id = ?");
     if (!u) return u.error();
@@ -642,6 +665,139 @@ Result<void> Store::Impl::shred_keys(std::string_view tag) {
   // secure_delete overwrote the freed cells; the checkpoint moves those pages into the file and
   // truncates the WAL, so no older page image holding the wrapped keys stays behind in it.
   return keys.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+namespace {
+
+/// A stored public key (a wrong length reads as all zeros, which nothing is sealed to).
+crypto::JournalPublicKey public_key_of(std::span<const std::uint8_t> blob) {
+  crypto::JournalPublicKey pk{};
+  if (blob.size() == pk.size()) std::copy(blob.begin(), blob.end(), pk.begin());
+  return pk;
+}
+
+}  // namespace
+
+Result<void> Store::Impl::journal_key(const ClientId& client, std::string_view category,
+                                      DataKeyVersion version, const crypto::DataKey* known) {
+  crypto::JournalPublicKey recipient{};
+  {
+    auto s = data.prepare("SELECT public_key FROM key_journal_recipient WHERE id = 1");
+    if (!s) return s.error();
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return {};  // no snapshot yet: nothing to continue
+    recipient = public_key_of(s->blob(0));
+  }
+  {
+    auto s = data.prepare(
+        "SELECT recipient FROM key_journal WHERE client_id = ? AND category = ? AND version = ?");
+    if (!s) return s.error();
+    s->bind(1, client.view()).bind(2, category).bind(3, std::int64_t{version.value});
+    auto row = s->step();
+    if (!row) return row.error();
+    if (*row) {
+      const auto had = s->blob(0);
+      if (had.size() == recipient.size() && std::equal(had.begin(), had.end(), recipient.begin())) {
+        return {};
+      }
+    }
+  }
+  std::optional<crypto::DataKey> loaded;
+  if (known == nullptr) {
+    auto k = data_key_for_read(client, category, version);
+    if (!k) return k.error();
+    loaded.emplace(std::move(*k));
+    known = &*loaded;
+  }
+  auto sealed = crypto::seal_journal_entry(recipient, {client, category, version}, *known);
+  if (!sealed) return make_error_code(Errc::crypto_failure);
+  auto ins = data.prepare("INSERT OR REPLACE INTO key_journal(client_id, category, version, "
+                          "recipient, sealed) VALUES(?, ?, ?, ?, ?)");
+  if (!ins) return ins.error();
+  return ins->bind(1, client.view())
+      .bind(2, category)
+      .bind(3, std::int64_t{version.value})
+      .bind(4, std::span<const std::uint8_t>(recipient))
+      .bind(5, *sealed)
+      .run();
+}
+
+Result<std::size_t> Store::Impl::replay_journal() {
+  struct Secret {
+    crypto::JournalPublicKey public_key;
+    crypto::JournalSecretKey secret;
+  };
+  std::vector<Secret> secrets;
+  {
+    auto s = keys.prepare("SELECT public_key, wrapped FROM journal_secrets");
+    if (!s) return s.error();
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      const auto pk = public_key_of(s->blob(0));
+      auto secret = crypto::unwrap_journal_secret(kek_wrapping_key, pk, s->blob(1));
+      if (!secret) return make_error_code(Errc::crypto_failure);
+      secrets.push_back({pk, std::move(*secret)});
+    }
+  }
+  if (secrets.empty()) return std::size_t{0};
+  auto kek = ring.current();
+  if (!kek) return make_error_code(Errc::key_unavailable);
+  std::size_t given_back = 0;
+  sql::Transaction tx(keys);
+  if (auto r = tx.begin(); !r) return r.error();
+  for (const auto& secret : secrets) {
+    auto s = data.prepare(
+        "SELECT client_id, category, version, sealed FROM key_journal WHERE recipient = ?");
+    if (!s) return s.error();
+    s->bind(1, std::span<const std::uint8_t>(secret.public_key));
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto client = client_from_blob(s->blob(0));
+      if (!client) return client.error();
+      const std::string category = s->text(1);
+      const DataKeyVersion version{static_cast<std::uint32_t>(s->int64(2))};
+      auto have = keys.prepare(
+          "SELECT count(*) FROM data_keys WHERE client_id = ? AND category = ? AND version = ?");
+      if (!have) return have.error();
+      have->bind(1, client->view()).bind(2, category).bind(3, std::int64_t{version.value});
+      auto counted = have->step();
+      if (!counted) return counted.error();
+      if (have->int64(0) != 0) continue;
+      const crypto::DataKeyRef ref{*client, category, version};
+      auto key = crypto::open_journal_entry(secret.public_key, secret.secret, ref, s->blob(3));
+      if (!key) return make_error_code(Errc::crypto_failure);  // a damaged journal: say so
+      auto wrapped = crypto::wrap_data_key(**kek, ref, *key);
+      if (!wrapped) return make_error_code(Errc::crypto_failure);
+      auto ins = keys.prepare(
+          "INSERT INTO data_keys(client_id, client_tag, category, version, kek_version, wrapped) "
+          "VALUES(?, ?, ?, ?, ?, ?)");
+      if (!ins) return ins.error();
+      if (auto r = ins->bind(1, client->view())
+                       .bind(2, tag_of(*client))
+                       .bind(3, std::string_view(category))
+                       .bind(4, std::int64_t{version.value})
+                       .bind(5, std::int64_t{wrapped->kek_version.value})
+                       .bind(6, wrapped->blob)
+                       .run();
+          !r) {
+        return r.error();
+      }
+      ++given_back;
+    }
+  }
+  // The secrets have done their work; the live key store never keeps one (a data backup's
+  // journal must not open with the live files and the root key).
+  auto del = keys.prepare("DELETE FROM journal_secrets");
+  if (!del) return del.error();
+  if (auto r = del->run(); !r) return r.error();
+  if (auto r = tx.commit(); !r) return r.error();
+  if (auto r = keys.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
+  return given_back;
 }
 
 Result<std::size_t> Store::Impl::reapply_erasures() {
@@ -763,6 +919,9 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, const crypto::R
   // when the WAL is empty).
   if (auto r = i.data.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
   if (auto r = i.data.set_cache_size_kib(i.options.page_cache_kib); !r) return r.error();
+  // A snapshot copied into place by hand gives its journal back here; a secret left by a
+  // snapshot interrupted by a crash is destroyed.
+  if (auto r = i.replay_journal(); !r) return r.error();
   if (auto r = i.reapply_erasures(); !r) return r.error();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
@@ -778,20 +937,311 @@ Result<void> Store::backup_data(const std::filesystem::path& dest) {
 
 Result<void> Store::snapshot_key_store(const std::filesystem::path& dest) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->keys.backup_to(dest, impl_->keystore_key, impl_->options.busy_timeout);
+  auto& i = *impl_;
+  // Journal entries up to here are for keys already in the key store, so in the snapshot.
+  std::int64_t mark = 0;
+  {
+    auto s = i.data.prepare("SELECT coalesce(max(seq), 0) FROM key_journal");
+    if (!s) return s.error();
+    auto row = s->step();
+    if (!row) return row.error();
+    mark = s->int64(0);
+  }
+  const auto pair = crypto::JournalKeyPair::generate();
+  auto wrapped = crypto::wrap_journal_secret(i.kek_wrapping_key, pair);
+  if (!wrapped) return make_error_code(Errc::crypto_failure);
+  {
+    auto ins = i.keys.prepare(
+        "INSERT INTO journal_secrets(public_key, wrapped, created_at) VALUES(?, ?, ?)");
+    if (!ins) return ins.error();
+    if (auto r = ins->bind(1, std::span<const std::uint8_t>(pair.public_key))
+                     .bind(2, *wrapped)
+                     .bind(3, to_db(i.now()))
+                     .run();
+        !r) {
+      return r;
+    }
+  }
+  auto copied = i.keys.backup_to(dest, i.keystore_key, i.options.busy_timeout);
+  // Whatever happened, the live key store does not keep the secret: only the snapshot does.
+  // (A crash before this line leaves it behind; the next open destroys it: replay_journal.)
+  {
+    auto del = i.keys.prepare("DELETE FROM journal_secrets");
+    if (!del) return del.error();
+    if (auto r = del->run(); !r) return r;
+    if (auto r = i.keys.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r;
+  }
+  if (!copied) {
+    std::error_code ec;
+    std::filesystem::remove(dest, ec);
+    return copied;
+  }
+  if (auto r = i.step("snapshot.before_journal"); !r) return r;
+  // The journal now continues this snapshot: entries written while it was copied are sealed
+  // again to its key; older ones are covered by it and dropped.
+  struct Pending {
+    std::int64_t seq;
+    ClientId client;
+    std::string category;
+    std::uint32_t version;
+  };
+  std::vector<Pending> pending;
+  sql::Transaction tx(i.data);
+  if (auto r = tx.begin(); !r) return r;
+  {
+    auto up = i.data.prepare(
+        "INSERT OR REPLACE INTO key_journal_recipient(id, public_key, snapshot, adopted_at) "
+        "VALUES(1, ?, ?, ?)");
+    if (!up) return up.error();
+    if (auto r = up->bind(1, std::span<const std::uint8_t>(pair.public_key))
+                     .bind(2, std::string_view(dest.string()))
+                     .bind(3, to_db(i.now()))
+                     .run();
+        !r) {
+      return r;
+    }
+    auto s = i.data.prepare("SELECT seq, client_id, category, version FROM key_journal WHERE "
+                            "seq > ?");
+    if (!s) return s.error();
+    s->bind(1, mark);
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto client = client_from_blob(s->blob(1));
+      if (!client) return client.error();
+      pending.push_back({s->int64(0), *client, s->text(2), static_cast<std::uint32_t>(s->int64(3))});
+    }
+  }
+  for (const auto& p : pending) {
+    auto key = i.data_key_for_read(p.client, p.category, DataKeyVersion{p.version});
+    if (!key) continue;  // erased meanwhile: its fragments went with it
+    auto sealed = crypto::seal_journal_entry(pair.public_key,
+                                             {p.client, p.category, DataKeyVersion{p.version}}, *key);
+    if (!sealed) return make_error_code(Errc::crypto_failure);
+    auto up = i.data.prepare("UPDATE key_journal SET recipient = ?, sealed = ? WHERE seq = ?");
+    if (!up) return up.error();
+    if (auto r = up->bind(1, std::span<const std::uint8_t>(pair.public_key))
+                     .bind(2, *sealed)
+                     .bind(3, p.seq)
+                     .run();
+        !r) {
+      return r;
+    }
+  }
+  {
+    auto del = i.data.prepare("DELETE FROM key_journal WHERE seq <= ?");
+    if (!del) return del.error();
+    if (auto r = del->bind(1, mark).run(); !r) return r;
+  }
+  return tx.commit();
 }
 
-Result<void> Store::restore_key_store_snapshot(const std::filesystem::path& src) {
+namespace {
+
+/// A data key's name as one comparable string: client bytes, category, NUL, version.
+std::string key_name(std::span<const std::uint8_t> client, std::string_view category,
+                     std::int64_t version) {
+  std::string n(client.begin(), client.end());
+  n += category;
+  n += '\0';
+  n += std::to_string(version);
+  return n;
+}
+
+/// Tags of the tombstones in one file (an older file without the table has none).
+Result<void> collect_tombstones(sql::Db& db, std::set<std::string>& out) {
+  auto s = db.prepare("SELECT tag FROM erasures");
+  if (!s) return s.error();
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return {};
+    out.insert(s->text(0));
+  }
+}
+
+/// Writes `tags` back as tombstones with `insert` (tag, time), in one transaction.
+Result<void> keep_tombstones(sql::Db& db, const std::set<std::string>& tags, const char* insert,
+                             std::int64_t now_ms) {
+  if (tags.empty()) return {};
+  sql::Transaction tx(db);
+  if (auto r = tx.begin(); !r) return r;
+  for (const auto& tag : tags) {
+    auto ins = db.prepare(insert);
+    if (!ins) return ins.error();
+    if (auto r = ins->bind(1, std::string_view(tag)).bind(2, now_ms).run(); !r) return r;
+  }
+  return tx.commit();
+}
+
+/// True when `table` exists in `db` (backups and snapshots may be of an older schema).
+Result<bool> has_table(sql::Db& db, const char* table) {
+  auto s = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+  if (!s) return bool_error(s.error());
+  s->bind(1, std::string_view(table));
+  auto row = s->step();
+  if (!row) return bool_error(row.error());
+  return s->int64(0) != 0;
+}
+
+}  // namespace
+
+Result<std::size_t> Store::restore_key_store_snapshot(const std::filesystem::path& src) {
   std::lock_guard lock(impl_->mutex);
   auto& i = *impl_;
   i.forget_cached_keys();  // the key store is about to be replaced wholesale
-  if (auto r = i.keys.restore_from(src, i.keystore_key, i.options.busy_timeout); !r) return r;
+  // Erasures the live file knows outlive it (the data store may have been restored too).
+  std::set<std::string> tombstones;
+  if (auto r = collect_tombstones(i.keys, tombstones); !r) return r.error();
+  if (auto r = i.keys.restore_from(src, i.keystore_key, i.options.busy_timeout); !r) {
+    return r.error();
+  }
   // The snapshot may predate newer schema versions of the key store.
   if (auto r = migrate(i, i.keys, kKeyMigrations, kKeyStoreSchemaVersion, to_db(i.now())); !r) {
     return r.error();
   }
+  if (auto r = keep_tombstones(i.keys, tombstones, "INSERT OR IGNORE INTO erasures(tag, erased_at) "
+                                                   "VALUES(?, ?)",
+                               to_db(i.now()));
+      !r) {
+    return r.error();
+  }
+  if (auto r = i.load_keks(); !r) return r.error();
+  auto given_back = i.replay_journal();
+  if (!given_back) return given_back.error();
   if (auto r = i.reapply_erasures(); !r) return r.error();
-  return i.load_keks();
+  return *given_back;
+}
+
+Result<void> Store::restore_data_backup(const std::filesystem::path& src) {
+  std::lock_guard lock(impl_->mutex);
+  auto& i = *impl_;
+  i.forget_cached_keys();
+  i.forget_partners();
+  // Erasures the live file knows outlive it (the key store may be restored next).
+  std::set<std::string> tombstones;
+  if (auto r = collect_tombstones(i.data, tombstones); !r) return r.error();
+  if (auto r = i.data.restore_from(src, i.database_key, i.options.busy_timeout); !r) return r;
+  auto v = migrate(i.data, kDataMigrations, i.options.schema_version_limit, to_db(i.now()));
+  if (!v) return v.error();
+  i.schema_version = *v;
+  if (auto r = keep_tombstones(i.data, tombstones,
+                               "INSERT OR IGNORE INTO erasures(tag, erased_at, reason) VALUES(?, ?, "
+                               "1)",
+                               to_db(i.now()));
+      !r) {
+    return r.error();
+  }
+  if (auto r = i.data.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
+  if (auto r = i.reapply_erasures(); !r) return r.error();
+  return {};
+}
+
+
+Result<RestoreCheck> Store::check_restore(const std::filesystem::path& data_backup,
+                                          const std::filesystem::path& key_snapshot) {
+  std::lock_guard lock(impl_->mutex);
+  auto& i = *impl_;
+  sql::Db data_file;
+  sql::Db key_file;
+  if (!data_backup.empty()) {
+    if (auto r = data_file.open_read_only(data_backup, i.database_key, i.options.busy_timeout);
+        !r) {
+      return r.error();
+    }
+  }
+  if (!key_snapshot.empty()) {
+    if (auto r = key_file.open_read_only(key_snapshot, i.keystore_key, i.options.busy_timeout);
+        !r) {
+      return r.error();
+    }
+  }
+  sql::Db& data = data_backup.empty() ? i.data : data_file;
+  sql::Db& keys = key_snapshot.empty() ? i.keys : key_file;
+  RestoreCheck out;
+
+  // Keys the key store would hold: its data keys, and what the journal gives back with its
+  // snapshot secrets.
+  std::set<std::string> available;
+  {
+    auto s = keys.prepare("SELECT client_id, category, version FROM data_keys");
+    if (!s) return s.error();
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      available.insert(key_name(s->blob(0), s->text_view(1), s->int64(2)));
+    }
+  }
+  std::vector<crypto::JournalPublicKey> openable;
+  if (auto has = has_table(keys, "journal_secrets"); !has) {
+    return has.error();
+  } else if (*has) {
+    auto s = keys.prepare("SELECT public_key, wrapped FROM journal_secrets");
+    if (!s) return s.error();
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      const auto pk = public_key_of(s->blob(0));
+      if (crypto::unwrap_journal_secret(i.kek_wrapping_key, pk, s->blob(1))) {
+        openable.push_back(pk);
+      }
+    }
+  }
+  auto opens = [&](std::span<const std::uint8_t> recipient) {
+    return std::any_of(openable.begin(), openable.end(), [&](const auto& pk) {
+      return recipient.size() == pk.size() && std::equal(pk.begin(), pk.end(), recipient.begin());
+    });
+  };
+  if (auto has = has_table(data, "key_journal"); !has) {
+    return has.error();
+  } else if (*has) {
+    auto s = data.prepare("SELECT client_id, category, version, recipient FROM key_journal");
+    if (!s) return s.error();
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      if (!opens(s->blob(3))) continue;
+      if (available.insert(key_name(s->blob(0), s->text_view(1), s->int64(2))).second) {
+        ++out.journal_keys;
+      }
+    }
+    auto r = data.prepare("SELECT public_key, snapshot FROM key_journal_recipient WHERE id = 1");
+    if (!r) return r.error();
+    auto row = r->step();
+    if (!row) return row.error();
+    if (*row) {
+      out.journal_matches = opens(r->blob(0));
+      out.journal_snapshot = r->text(1);
+    }
+  }
+
+  // Clients erased in any of the four files stay erased: their fragments do not count.
+  std::set<std::string> erased;
+  for (sql::Db* db : {&data, &keys, &i.data, &i.keys}) {
+    if (auto r = collect_tombstones(*db, erased); !r) return r.error();
+  }
+  auto s = data.prepare("SELECT f.client_id, f.category, f.key_version, c.tag FROM fragments f "
+                        "JOIN clients c ON c.id = f.client_id");
+  if (!s) return s.error();
+  std::set<std::string> clients;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    if (erased.contains(s->text(3))) continue;
+    ++out.fragments;
+    if (!available.contains(key_name(s->blob(0), s->text_view(1), s->int64(2)))) {
+      ++out.unreadable_fragments;
+      const auto c = s->blob(0);
+      clients.emplace(c.begin(), c.end());
+    }
+  }
+  out.unreadable_clients = clients.size();
+  return out;
 }
 
 Result<KekVersion> Store::rotate_kek() {

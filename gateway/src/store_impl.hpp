@@ -116,6 +116,18 @@ struct Store::Impl {
   /// Crypto-shreds every data key of the client tagged `tag` and records the tombstone in the key
   /// store; then checkpoints the key store's WAL so no old page image keeps the wrapped keys.
   [[nodiscard]] Result<void> shred_keys(std::string_view tag);
+  /// Records data key client × category × version in the key journal (docs/store.md "Key
+  /// journal"), sealed to the newest key-store snapshot's public key, unless an entry sealed to
+  /// it is there already or no snapshot was ever taken. Called inside the data-store transaction
+  /// that writes fields sealed under the key, so a fragment is never committed without it.
+  /// `known` is the key when the caller holds it; otherwise it is loaded from the key store.
+  [[nodiscard]] Result<void> journal_key(const ClientId& client, std::string_view category,
+                                         crypto::DataKeyVersion version,
+                                         const crypto::DataKey* known = nullptr);
+  /// Gives back every journalled data key the key store lacks, opening the journal with the
+  /// snapshot secrets the key store holds (only a restored snapshot holds one), then destroys
+  /// those secrets: the live key store never keeps one. Returns the number of keys given back.
+  [[nodiscard]] Result<std::size_t> replay_journal();
   /// Makes both files agree on the tombstones and applies them to both (see Store docs).
   [[nodiscard]] Result<std::size_t> reapply_erasures();
   [[nodiscard]] Result<void> load_keks();

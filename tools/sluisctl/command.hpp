@@ -23,6 +23,7 @@ int run_partner(Args args);  // gateway_cmd.cpp
 int run_worker(Args args);   // gateway_cmd.cpp
 int run_rotate(Args args);   // gateway_cmd.cpp
 int run_backup(Args args);   // gateway_cmd.cpp
+int run_restore(Args args);  // gateway_cmd.cpp
 int run_client(Args args);   // gateway_cmd.cpp
 int run_status(Args args);   // gateway_cmd.cpp
 int run_audit(Args args);    // audit_cmd.cpp

@@ -68,6 +68,12 @@ constexpr const char* kGatewayUsage =
     "      Online backup of the data store (SQLCipher, no key material) into DIR2; with\n"
     "      --with-key-snapshot also a key-store snapshot (keep few, keep them short: see\n"
     "      docs/operations.md).\n"
+    "  sluisctl restore --home DIR [--data FILE] [--keys FILE] [--force] [--out DIR2]\n"
+    "      With sluisd stopped: restores a data backup (data-*.db) and/or a key-store snapshot\n"
+    "      (keys-*.db), gives back the data keys made after the snapshot from the key journal,\n"
+    "      applies every erasure recorded since, then takes a fresh backup with a key snapshot\n"
+    "      into DIR2 (default: the restored file's directory). It first says what would become\n"
+    "      unreadable and stops there unless you confirm on a terminal or pass --force.\n"
     "  sluisctl client erase --home DIR --reason TEXT [--yes]\n"
     "        (--scheme national-register|bis|case-number [--case-partner ID]\n"
     "         [--identifier-file F] | --partner ID --pseudonym P)\n"
@@ -256,6 +262,9 @@ int init(Args args) {
   const fs::path pack_source =
       opt.get("rule-pack") ? fs::path(*opt.get("rule-pack")) : fs::path(SLUIS_DEFAULT_RULE_PACK);
   fs::copy_file(pack_source, c.rule_pack, fs::copy_options::overwrite_existing);
+  // copy_file gives the copy the source's mode (0644 in a checkout); configuration is owner-only.
+  fs::permissions(c.rule_pack, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace);
 
   // Empty store (both files, migrated, with KEK version 1).
   auto store = gateway::Store::open(store_options(c), root);
@@ -509,8 +518,80 @@ int backup(Args args) {
   if (opt.flag("with-key-snapshot")) {
     std::printf(
         "The key-store snapshot can bring back erased clients' keys until it is destroyed:\n"
-        "keep it apart from data backups and delete it on schedule.\n");
+        "keep it apart from data backups and delete it on schedule. Keep the newest one: the\n"
+        "data store's key journal continues it, so it and any later data backup restore\n"
+        "every key (sluisctl restore).\n");
   }
+  return kExitOk;
+}
+
+std::uint64_t count_of(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+  return 0;
+}
+
+bool typed_on_terminal(std::string_view word) {
+  if (::isatty(STDIN_FILENO) == 0) return false;
+  std::printf("Type '%.*s' to go on anyway: ", static_cast<int>(word.size()), word.data());
+  std::fflush(stdout);
+  char line[32] = {};
+  if (std::fgets(line, sizeof line, stdin) == nullptr) return false;
+  return std::string_view(line).starts_with(word);
+}
+
+int restore(Args args) {
+  const Options opt(args, {"home", "data", "keys", "out", "passphrase-file"}, {"force"});
+  const Home home = Home::open(opt.require("home"));
+  const auto data = opt.get("data");
+  const auto keys = opt.get("keys");
+  if (!data && !keys) {
+    throw UsageError("name what to restore: --data FILE (a data-*.db backup) and/or --keys FILE "
+                     "(a keys-*.db snapshot)");
+  }
+  json::object request{{"op", "restore.check"}};
+  if (data) request["data"] = fs::absolute(*data).string();
+  if (keys) request["keys"] = fs::absolute(*keys).string();
+  const auto check = operator_act(home, opt, request_of(request));
+  const auto unreadable = count_of(check, "unreadable_fragments");
+  std::printf("Checked: %llu fragments; the key journal gives back %llu data keys made after the "
+              "snapshot.\n",
+              static_cast<unsigned long long>(count_of(check, "fragments")),
+              static_cast<unsigned long long>(count_of(check, "journal_keys")));
+  if (unreadable > 0) {
+    std::printf(
+        "WARNING: after this restore %llu fragments of %llu clients could not be read: their "
+        "data keys are in neither the key snapshot nor the data store's key journal.\n",
+        static_cast<unsigned long long>(unreadable),
+        static_cast<unsigned long long>(count_of(check, "unreadable_clients")));
+    const auto journal = text_of(check, "journal_snapshot");
+    const auto* matches = check.if_contains("journal_matches");
+    if (!journal.empty() && (matches == nullptr || !matches->is_bool() || !matches->get_bool())) {
+      std::printf("The key journal continues the key snapshot written to %s: restore that one "
+                  "(--keys %s) and nothing is lost.\n",
+                  journal.c_str(), journal.c_str());
+    } else {
+      std::printf("Use the newest key snapshot (keys-*.db) taken at or after the data backup; a "
+                  "key snapshot older than the backup lacks the keys made in between.\n");
+    }
+    if (!opt.flag("force") && !typed_on_terminal("restore")) {
+      throw std::runtime_error("nothing was restored; choose another snapshot, or confirm on a "
+                               "terminal or pass --force to restore anyway");
+    }
+  }
+  request["op"] = "restore";
+  request["force"] = unreadable > 0;
+  say(operator_act(home, opt, request_of(request)));
+  // A fresh snapshot and backup at once: the journal then continues a snapshot that exists, and
+  // the restored state is itself backed up.
+  const fs::path out = opt.get("out") ? fs::absolute(*opt.get("out"))
+                                      : fs::absolute(keys ? *keys : *data).parent_path();
+  say(operator_act(home, opt,
+                   request_of({{"op", "backup"}, {"out", out.string()}, {"key_snapshot", true}})));
+  std::printf("Start sluisd again. Destroy key snapshots older than the one just written on your "
+              "usual schedule.\n");
   return kExitOk;
 }
 
@@ -621,6 +702,10 @@ int run_rotate(Args args) {
 
 int run_backup(Args args) {
   return guarded("backup", &backup, args);
+}
+
+int run_restore(Args args) {
+  return guarded("restore", &restore, args);
 }
 
 int run_status(Args args) {

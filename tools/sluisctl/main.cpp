@@ -1,6 +1,8 @@
 // sluisctl: the operator, DPO, policy and key command line. Wiring only; groups live in *_cmd.cpp.
 #include "sluisctl/command.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -22,6 +24,7 @@ constexpr std::string_view kUsage =
     "  worker  add | list | disable | enable   named workers at a partner\n"
     "  rotate                       rotate the key-encryption key\n"
     "  backup                       back up the data store (and optionally the key store)\n"
+    "  restore                      restore a data backup and/or a key-store snapshot\n"
     "  client  erase                erase a client for good (crypto-shredding)\n"
     "  status                       is the gateway running? (its operator socket)\n"
     "  key     new | check | rotate | sqlcipher\n"
@@ -58,6 +61,7 @@ const std::vector<Group>& groups() {
       {"worker", {"add", "list", "disable", "enable"}, run_worker, print_gateway_usage},
       {"rotate", {}, run_rotate, print_gateway_usage},
       {"backup", {}, run_backup, print_gateway_usage},
+      {"restore", {}, run_restore, print_gateway_usage},
       {"client", {"erase"}, run_client, print_gateway_usage},
       {"status", {}, run_status, print_gateway_usage},
       {"key", {"new", "check", "rotate", "sqlcipher"}, run_key, help_of<run_key>},
@@ -102,6 +106,9 @@ int dispatch(const Group& group, Args rest) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything sluisctl writes (configuration, keys, backups, databases) is the owner's alone
+  // (docs/operations.md "Create a gateway home").
+  ::umask(077);
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
     std::fputs(kUsage.data(), args.empty() ? stderr : stdout);

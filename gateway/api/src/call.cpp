@@ -69,15 +69,42 @@ void record_failure(const Call& call, AuditEvent intent) {
   (void)call.ctx.audit->append(intent);
 }
 
+LogLiteral store_cause(boost::system::error_code ec) noexcept {
+  if (ec.category() != gateway_category()) return "store_foreign_error";
+  switch (static_cast<Errc>(ec.value())) {
+  case Errc::key_unavailable: return "store_key_unavailable";
+  case Errc::crypto_failure: return "store_crypto_failure";
+  case Errc::storage_failure: return "store_storage_failure";
+  case Errc::busy: return "store_busy";
+  case Errc::database_key_mismatch: return "store_database_key_mismatch";
+  case Errc::schema_too_new: return "store_schema_too_new";
+  case Errc::audit_log_inconsistent: return "store_audit_log_inconsistent";
+  case Errc::in_use: return "store_in_use";
+  case Errc::injected_failure: return "store_injected_failure";
+  case Errc::invalid_argument: return "store_invalid_argument";
+  case Errc::conflict: return "store_conflict";
+  case Errc::not_permitted: return "store_not_permitted";
+  case Errc::unknown_worker: return "store_unknown_worker";
+  case Errc::card_replaced: return "store_card_replaced";
+  case Errc::identifying_category_on_anonymous: return "store_identifying_category";
+  case Errc::not_found: return "store_not_found";
+  }
+  return "store_unknown_error";
+}
+
 HttpResponse store_problem(const HttpRequest& req, boost::system::error_code ec) {
   if (ec == Errc::not_found) {
     return problem(req, 404, "client-not-found", "No such client");
   }
   if (ec == Errc::busy || ec == Errc::storage_failure) {
-    return problem(req, 503, "storage-unavailable", "The store is temporarily unavailable",
-                   "Nothing was changed; try again later.");
+    auto r = problem(req, 503, "storage-unavailable", "The store is temporarily unavailable",
+                     "Nothing was changed; try again later.");
+    r.cause = store_cause(ec);
+    return r;
   }
-  return make_problem(TransportProblem::internal_error, {}, problem_instance(req.request_id));
+  auto r = make_problem(TransportProblem::internal_error, {}, problem_instance(req.request_id));
+  r.cause = store_cause(ec);
+  return r;
 }
 
 std::optional<HttpResponse> resolve_client(Call& call) {
@@ -292,9 +319,13 @@ Handler guarded(std::shared_ptr<const GatewayContext> shared, RouteOptions optio
       if (auto refused = admit(call)) return std::move(*refused);
       return fn(call);
     } catch (const std::exception&) {
-      return make_problem(TransportProblem::internal_error, {}, problem_instance(req.request_id));
+      auto r = make_problem(TransportProblem::internal_error, {}, problem_instance(req.request_id));
+      r.cause = "handler_exception";
+      return r;
     } catch (...) {
-      return make_problem(TransportProblem::internal_error, {}, problem_instance(req.request_id));
+      auto r = make_problem(TransportProblem::internal_error, {}, problem_instance(req.request_id));
+      r.cause = "handler_exception";
+      return r;
     }
   };
 }

@@ -81,6 +81,8 @@ void record_failure(const Call& call, AuditEvent intent);
 /// The answer for a store error: 404 client-not-found, 503 storage-unavailable (busy, I/O),
 /// otherwise 500 internal-error. Never says more than the code.
 [[nodiscard]] HttpResponse store_problem(const HttpRequest& req, boost::system::error_code ec);
+/// The log cause naming a store error (sluisd's request log line; never sent to the caller).
+[[nodiscard]] LogLiteral store_cause(boost::system::error_code ec) noexcept;
 
 /// Resolves the `{client}` path parameter (the caller's own pseudonym) into call.client and
 /// call.client_audit. Unknown pseudonyms and other partners' pseudonyms get the same refusal

@@ -305,6 +305,7 @@ HttpResponse read_dossier(Call& call) {
   std::string body;
   body.reserve(size + size / 8);
   body += R"({"fragments":[)";
+  bool unreadable = false;
   for (const auto& entry : read->entries) {
     if (&entry != &read->entries.front()) body += ',';
     const auto* owner = find_in_partner_table(all, entry.meta.owner_partner);
@@ -321,6 +322,12 @@ HttpResponse read_dossier(Call& call) {
     body += format_instant(entry.meta.created_at);
     body += R"(","version":)";
     body += std::to_string(entry.meta.version);
+    if (entry.key_unavailable) {
+      // Permitted, but its data key is gone: said the same way to every caller that may see
+      // the fragment (docs/api/openapi.yaml DossierFragment.unreadable); no field is sent.
+      body += R"(,"unreadable":"key-unavailable")";
+      unreadable = true;
+    }
     body += R"(,"fields":{)";
     for (const auto& f : entry.fields) {
       if (&f != &entry.fields.front()) body += ',';
@@ -332,7 +339,9 @@ HttpResponse read_dossier(Call& call) {
     body += "}}";
   }
   body += "]}";
-  return HttpResponse::json(200, std::move(body));
+  auto answer = HttpResponse::json(200, std::move(body));
+  if (unreadable) answer.cause = "dossier_fragment_key_unavailable";
+  return answer;
 }
 
 HttpResponse link_card(Call& call) {

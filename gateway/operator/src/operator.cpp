@@ -374,18 +374,139 @@ std::string backup(const OperatorContext& ctx, const OperatorIdentity& who, cons
     act.failed();
     return store_failure("the data backup failed", r.error());
   }
-  json::object extra{{"data", data.string()}, {"request_id", act.event().request_id}};
-  std::string message =
-      "data store backed up to " + data.string() + " (encrypted; no key material)";
+  // The snapshot first: it starts a new key journal, so the data backup taken right after holds
+  // a journal that this snapshot opens (docs/store.md "Key journal").
   if (*with_keys) {
     if (auto r = ctx.store->snapshot_key_store(keys); !r) {
       act.failed();
-      return store_failure("the data backup was written but the key-store snapshot failed",
-                           r.error());
+      return store_failure("the key-store snapshot failed", r.error());
     }
+  }
+  if (auto r = ctx.store->backup_data(data); !r) {
+    act.failed();
+    return store_failure(*with_keys ? "the key-store snapshot was written but the data backup failed"
+                                    : "the data backup failed",
+                         r.error());
+  }
+  json::object extra{{"data", data.string()}, {"request_id", act.event().request_id}};
+  std::string message = "data store backed up to " + data.string() +
+                        " (encrypted; no key material: its key journal opens only with a key "
+                        "snapshot)";
+  if (*with_keys) {
     extra["keys"] = keys.string();
     message += "; key-store snapshot written to " + keys.string();
   }
+  return answer_ok(std::move(message), std::move(extra));
+}
+
+/// The files a restore names: "data" (a data backup) and/or "keys" (a key-store snapshot),
+/// absolute paths of existing files.
+struct RestoreFiles {
+  fs::path data;
+  fs::path keys;
+};
+
+std::optional<Refusal> restore_files(const Request& req, RestoreFiles& out) {
+  for (const auto* name : {"data", "keys"}) {
+    if (!req.has(name)) continue;
+    const auto text = req.text(name, 4096);
+    if (!text || !fs::path(*text).is_absolute()) {
+      return Refusal{"bad-request", std::string(name) + " must be an absolute file path"};
+    }
+    std::error_code ec;
+    if (!fs::is_regular_file(*text, ec)) {
+      return Refusal{"not-found", "there is no file " + *text};
+    }
+    (std::string_view(name) == "data" ? out.data : out.keys) = *text;
+  }
+  if (out.data.empty() && out.keys.empty()) {
+    return missing("data (a data backup) and/or keys (a key-store snapshot)");
+  }
+  return std::nullopt;
+}
+
+json::object check_members(const RestoreCheck& c) {
+  return json::object{{"fragments", c.fragments},
+                      {"unreadable_fragments", c.unreadable_fragments},
+                      {"unreadable_clients", c.unreadable_clients},
+                      {"journal_keys", c.journal_keys},
+                      {"journal_matches", c.journal_matches},
+                      {"journal_snapshot", c.journal_snapshot}};
+}
+
+std::string restore_refusal_sentence(const boost::system::error_code& ec, const RestoreFiles& f) {
+  if (ec == Errc::database_key_mismatch) {
+    return "the file does not open with this gateway's root key (it is not a backup of this "
+           "gateway, or it is damaged); nothing was changed";
+  }
+  if (ec == Errc::schema_too_new) {
+    return "the backup was written by a newer sluis; upgrade first; nothing was changed";
+  }
+  return "cannot read " + (f.keys.empty() ? f.data : f.keys).string() + ": " + ec.message() +
+         "; nothing was changed";
+}
+
+/// Checks a restore without doing it, or does it: sluisd must be stopped (its stores and caches
+/// would not see the files replaced), and a restore that would leave fragments unreadable is
+/// refused unless "force" is true.
+std::string restore(const OperatorContext& ctx, const OperatorIdentity& who, const Request& req,
+                    bool check_only) {
+  if (auto r = check_only ? req.only({"data", "keys"}) : req.only({"data", "keys", "force"})) {
+    return answer_error(*r);
+  }
+  if (ctx.reload_rules) {
+    return answer_error(Refusal{"conflict", "stop sluisd before a restore (systemctl stop sluisd); "
+                                            "a running gateway would keep using the files "
+                                            "being replaced"});
+  }
+  RestoreFiles files;
+  if (auto r = restore_files(req, files)) return answer_error(*r);
+  const auto force = req.flag("force");
+  if (!force) return answer_error(missing("force (true/false)"));
+  auto check = ctx.store->check_restore(files.data, files.keys);
+  if (!check) return answer_error(Refusal{"bad-request", restore_refusal_sentence(check.error(), files)});
+  if (check_only) return answer_ok("restore checked", check_members(*check));
+  if (check->unreadable_fragments > 0 && !*force) {
+    return answer_error(Refusal{
+        "would-lose-keys",
+        "this restore would leave " + std::to_string(check->unreadable_fragments) +
+            " fragments of " + std::to_string(check->unreadable_clients) +
+            " clients unreadable (their data keys are in neither the key snapshot nor the key "
+            "journal); nothing was changed"});
+  }
+  Act act(ctx, who, AuditAction::restore);
+  std::string what = files.data.empty() ? "" : "data";
+  if (!files.keys.empty()) what += what.empty() ? "key-snapshot" : "+key-snapshot";
+  if (check->unreadable_fragments > 0) what += " forced:unreadable=" +
+                                               std::to_string(check->unreadable_fragments);
+  act.event().rule = what;
+  if (auto r = act.record()) return answer_error(*r);
+  if (!files.data.empty()) {
+    if (auto r = ctx.store->restore_data_backup(files.data); !r) {
+      act.failed();
+      return store_failure("the data restore failed", r.error());
+    }
+  }
+  std::size_t given_back = 0;
+  if (!files.keys.empty()) {
+    auto r = ctx.store->restore_key_store_snapshot(files.keys);
+    if (!r) {
+      act.failed();
+      return store_failure("the key-store restore failed", r.error());
+    }
+    given_back = *r;
+  }
+  auto extra = check_members(*check);
+  extra["journal_keys_given_back"] = given_back;
+  extra["request_id"] = act.event().request_id;
+  std::string message = "restored";
+  if (!files.data.empty()) message += " the data store from " + files.data.string();
+  if (!files.keys.empty()) {
+    message += std::string(files.data.empty() ? "" : " and") + " the key store from " +
+               files.keys.string() + "; the key journal gave back " + std::to_string(given_back) +
+               " data keys made after that snapshot";
+  }
+  message += "; every erasure recorded since was applied again";
   return answer_ok(std::move(message), std::move(extra));
 }
 
@@ -488,6 +609,8 @@ std::string dispatch(const OperatorContext& ctx, const OperatorIdentity& who, st
   if (op == "worker.list") return worker_list(ctx, req);
   if (op == "key.rotate") return key_rotate(ctx, who, req);
   if (op == "backup") return backup(ctx, who, req);
+  if (op == "restore.check") return restore(ctx, who, req, true);
+  if (op == "restore") return restore(ctx, who, req, false);
   if (op == "client.erase") return client_erase(ctx, who, req);
   if (op == "policy.reload") return policy_reload(ctx, who, req);
   return answer_error(Refusal{"bad-request", "unknown op '" + std::string(op) + "'"});

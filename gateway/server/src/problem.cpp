@@ -50,6 +50,16 @@ bool valid_code(std::string_view code) noexcept {
   return true;
 }
 
+/// The log cause of a 5xx problem that no caller named more precisely: its code, as a literal.
+LogLiteral cause_of(std::string_view code) noexcept {
+  if (code == "audit-unavailable") return "audit_unavailable";
+  if (code == "storage-unavailable") return "storage_unavailable";
+  if (code == "draining") return "draining";
+  if (code == "overloaded") return "overloaded";
+  if (code == "internal-error") return "internal_error";
+  return "server_problem";
+}
+
 }  // namespace
 
 std::string_view problem_code(TransportProblem p) noexcept {
@@ -76,6 +86,7 @@ HttpResponse make_problem(int status, std::string_view code, std::string_view ti
   r.status = status;
   r.content_type = std::string(kProblemContentType);
   r.body = boost::json::serialize(o);
+  if (status >= 500) r.cause = cause_of(code);
   return r;
 }
 

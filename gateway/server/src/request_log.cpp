@@ -57,7 +57,7 @@ std::shared_ptr<LogSink> LogSink::open(const std::string& destination, LogLevel 
   if (destination == "stdout") {
     return std::make_shared<LogSink>([](std::string_view l) { write_fd(1, l); }, level);
   }
-  const int fd = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  const int fd = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) {
     throw ConfigError(destination +
                       ": cannot open the log file for appending; check the directory exists and "
@@ -84,7 +84,7 @@ void LogSink::request(const RequestRecord& r) {
   if (!enabled(LogLevel::info)) return;
   boost::json::object o;
   o["time"] = rfc3339(r.time);
-  o["level"] = "info";
+  o["level"] = r.status >= 500 ? "error" : "info";
   o["event"] = "request";
   o["request_id"] = is_safe_token(r.request_id) ? r.request_id : std::string_view("<invalid>");
   o["partner"] = r.partner_id.empty()                ? std::string_view("-")
@@ -101,6 +101,11 @@ void LogSink::request(const RequestRecord& r) {
   o["latency_us"] = r.latency_us;
   o["bytes_in"] = r.bytes_in;
   o["bytes_out"] = r.bytes_out;
+  if (!r.cause.view().empty()) {
+    o["cause"] = r.cause.view();
+  } else if (r.status >= 500) {
+    o["cause"] = "unrecorded";  // a 5xx whose producer named no cause: a bug to fix
+  }
   emit(boost::json::serialize(o));
 }
 

@@ -113,7 +113,9 @@ HttpResponse Router::dispatch(const HttpRequest& request, std::string_view& rout
     return (*m.handler)(request, m.params);
   } catch (...) {
     // The exception's text may carry anything (SQL, values): it is deliberately not used.
-    return make_problem(TransportProblem::internal_error, {}, instance);
+    HttpResponse r = make_problem(TransportProblem::internal_error, {}, instance);
+    r.cause = "handler_exception";
+    return r;
   }
 }
 

@@ -696,6 +696,7 @@ asio::awaitable<void> HttpsServer::Impl::serve(Stream& stream, ConnectionSlot& s
     record.route =
         result.route.empty() ? LogLiteral("unmatched") : LogLiteral::route_template(result.route);
     record.status = result.response.status;
+    record.cause = result.response.cause;
     record.bytes_out = result.response.body.size();
     transport.expires_after(lim.body_timeout);
     const bool written =
@@ -726,6 +727,7 @@ asio::awaitable<void> HttpsServer::Impl::refuse(Stream& stream, RequestRecord& r
                                                 const std::string& request_id,
                                                 HttpResponse response) {
   record.status = response.status;
+  record.cause = response.cause;
   record.bytes_out = response.body.size();
   beast::get_lowest_layer(stream).expires_after(config_.limits.body_timeout);
   co_await write_response(stream, response, request_id, false, 11);

@@ -315,6 +315,35 @@ TEST_CASE("log lines are JSON and redact ids that are not safe tokens", "[log]")
   CHECK(boost::json::parse(lines[1]).as_object().at("reason").as_string() == "slow");
 }
 
+TEST_CASE("a 5xx log line is at level error and names its cause", "[log]") {
+  std::vector<std::string> lines;
+  auto sink =
+      gw::LogSink::callback([&](std::string_view l) { lines.emplace_back(l); }, gw::LogLevel::info);
+  gw::RequestRecord r;
+  r.request_id = "0123456789abcdef0123456789abcdef";
+  r.status = 500;
+  r.cause = "store_crypto_failure";
+  sink->request(r);
+  r.cause = "";
+  sink->request(r);  // a producer that forgot: still says so
+  r.status = 200;
+  sink->request(r);
+  REQUIRE(lines.size() == 3);
+  auto first = boost::json::parse(lines[0]).as_object();
+  CHECK(first.at("level").as_string() == "error");
+  CHECK(first.at("cause").as_string() == "store_crypto_failure");
+  CHECK(first.at("request_id").as_string() == "0123456789abcdef0123456789abcdef");
+  CHECK(boost::json::parse(lines[1]).as_object().at("cause").as_string() == "unrecorded");
+  auto ok = boost::json::parse(lines[2]).as_object();
+  CHECK(ok.at("level").as_string() == "info");
+  CHECK_FALSE(ok.contains("cause"));
+  // Every 5xx problem carries a cause from its code; a 4xx none.
+  CHECK(gw::make_problem(gw::TransportProblem::internal_error, {}, "").cause.view() ==
+        "internal_error");
+  CHECK(gw::make_problem(gw::TransportProblem::draining, {}, "").cause.view() == "draining");
+  CHECK(gw::make_problem(gw::TransportProblem::not_found, {}, "").cause.view().empty());
+}
+
 TEST_CASE("metrics render in Prometheus text format", "[metrics]") {
   gw::Metrics m;
   m.record_request("/v1/x", 200, 700);

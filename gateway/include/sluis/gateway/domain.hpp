@@ -85,6 +85,9 @@ struct OpenedField {
 struct DossierEntry {
   FragmentMeta meta;
   std::vector<OpenedField> fields;
+  /// True when the fragment's data key is gone (destroyed, or lost with a key store restored
+  /// without its journal): `fields` is empty, the rest of the dossier still opens.
+  bool key_unavailable = false;
 };
 
 /// A stored fragment whose fields are still sealed: only ciphertext and field names, in the

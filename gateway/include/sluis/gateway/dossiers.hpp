@@ -87,8 +87,9 @@ class Dossiers {
   /// answers true (and, when given, of `category`), oldest first, each with its fields opened
   /// and its provenance. Fragments not permitted are skipped before any key is fetched or field
   /// read: the result carries nothing about them (not a count, a gap or an order change).
-  /// Errors: not_found, key_unavailable / crypto_failure (a permitted field did not open; no
-  /// partial result is returned).
+  /// A permitted fragment whose data key is gone is returned with no fields and
+  /// `key_unavailable` set; the others open as usual. Errors: not_found, crypto_failure (a
+  /// permitted field did not open under its key: damage; no partial result is returned).
   [[nodiscard]] Result<std::vector<DossierEntry>>
   read_dossier(const ClientId& client, std::string_view requesting_partner,
                const FragmentPermit& permit,

@@ -140,6 +140,17 @@ class DataKeyCache {
   std::uint64_t clears_ = 0;
 };
 
+/// What restoring a data backup and/or a key-store snapshot would leave unreadable
+/// (Store::check_restore). Counts only; nothing names a client.
+struct RestoreCheck {
+  std::size_t fragments = 0;             ///< fragment versions in the data that would be live
+  std::size_t unreadable_fragments = 0;  ///< of those, whose data key would be gone
+  std::size_t unreadable_clients = 0;    ///< clients those belong to
+  std::size_t journal_keys = 0;          ///< keys only the key journal would give back
+  bool journal_matches = false;  ///< the snapshot opens the data's key journal
+  std::string journal_snapshot;  ///< where the snapshot the journal is sealed to was written
+};
+
 /// The store: two SQLCipher files opened with raw 256-bit keys derived from the root key.
 ///
 /// The data store never holds key material, so a data backup, old or new, cannot open a field
@@ -155,9 +166,9 @@ class DataKeyCache {
 class Store {
  public:
   /// The newest data-store schema version this code knows.
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
   /// The newest key-store schema version this code knows.
-  static constexpr int kKeyStoreSchemaVersion = 1;
+  static constexpr int kKeyStoreSchemaVersion = 2;
 
   /// Opens (creating when absent) both files, verifies both keys with a read, migrates both
   /// schemas forward, loads the KEKs (creating KEK version 1 in a new key store) and re-applies
@@ -177,13 +188,30 @@ class Store {
   /// the data-store key, so it opens only with the root key. Holds no key material. Readers and
   /// writers of other connections may continue meanwhile.
   [[nodiscard]] Result<void> backup_data(const std::filesystem::path& dest);
-  /// Snapshot of the key store into `dest` (SQLCipher, key-store key). A snapshot is the one
-  /// artefact that can bring erased keys back; keep few, keep them short, and restore only with
-  /// restore_key_store_snapshot, which re-applies every erasure done since.
+  /// Snapshot of the key store into `dest` (SQLCipher, key-store key), which starts a new key
+  /// journal: a fresh X25519 key pair is made, its secret (wrapped under the kek_wrapping
+  /// sub-key) goes into the snapshot and is then destroyed in the live key store, and from then
+  /// on every data key a fragment is sealed under is journalled in the data store sealed to the
+  /// public half. Journal entries the snapshot already covers are dropped. So the snapshot plus
+  /// the data store (or any later data backup) give back every key; a data backup without the
+  /// snapshot opens nothing. A snapshot can bring erased keys back; keep few, keep them short,
+  /// and restore only with restore_key_store_snapshot, which re-applies every erasure done since.
   [[nodiscard]] Result<void> snapshot_key_store(const std::filesystem::path& dest);
-  /// Replaces the live key store with a snapshot, then re-applies every erasure tombstone held in
-  /// the data store and reloads the KEKs. Errors: not_found, database_key_mismatch, ...
-  [[nodiscard]] Result<void> restore_key_store_snapshot(const std::filesystem::path& src);
+  /// Replaces the live key store with a snapshot, reloads the KEKs, gives back every key the
+  /// data store's journal holds and the snapshot opens, then re-applies every erasure tombstone
+  /// held in either file. Returns the number of keys the journal gave back. Errors: not_found,
+  /// database_key_mismatch, ...
+  [[nodiscard]] Result<std::size_t> restore_key_store_snapshot(const std::filesystem::path& src);
+  /// Replaces the live data store with a data backup (migrated forward if older), then
+  /// re-applies every erasure tombstone held in either file. Errors: not_found,
+  /// database_key_mismatch, schema_too_new, ...
+  [[nodiscard]] Result<void> restore_data_backup(const std::filesystem::path& src);
+  /// Counts what restoring `data_backup` (empty: keep the live data store) and `key_snapshot`
+  /// (empty: keep the live key store) would leave unreadable: fragments whose data key is
+  /// neither in the key store nor openable from the key journal, clients erased since left
+  /// out. Reads both files without changing them. Errors: not_found, database_key_mismatch.
+  [[nodiscard]] Result<RestoreCheck> check_restore(const std::filesystem::path& data_backup,
+                                                   const std::filesystem::path& key_snapshot);
 
   /// Adds a new KEK version, rewraps every data key under it (field ciphertexts untouched) and
   /// retires (destroys) every older KEK, all in one key-store transaction. Returns the new

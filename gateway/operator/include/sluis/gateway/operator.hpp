@@ -53,6 +53,9 @@ struct OperatorIdentity {
 ///   {"op":"worker.disable"|"worker.enable","partner":..,"worker":..}
 ///   {"op":"key.rotate"}
 ///   {"op":"backup","out":"/absolute/dir","key_snapshot":false}
+///   {"op":"restore.check","data":"/abs/data-….db","keys":"/abs/keys-….db"}   (either or both)
+///   {"op":"restore","data":..,"keys":..,"force":false}   (sluisd stopped; refused with code
+///       "would-lose-keys" when fragments would become unreadable, unless force)
 ///   {"op":"client.erase","scheme":"national-register"|"bis"|"case-number","identifier":..,
 ///    ["case_partner":..], "reason":..}
 ///   {"op":"client.erase","partner":..,"pseudonym":..,"reason":..}

@@ -1,6 +1,7 @@
 // The transport/handler seam: plain request and response values, free of Asio and Beast types.
 #pragma once
 
+#include "sluis/gateway/log_literal.hpp"
 #include "sluis/gateway/server_error.hpp"
 
 #include <cstddef>
@@ -60,6 +61,10 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  /// Why the answer is not what was asked for, for sluisd's request log line (never sent): set
+  /// on every 5xx (make_problem sets one from the problem code; callers that know more name the
+  /// error), and on a partial answer.
+  LogLiteral cause = "";
 
   /// A JSON response with `status`.
   [[nodiscard]] static HttpResponse json(int status, std::string body);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sluis/gateway/config.hpp"
+#include "sluis/gateway/log_literal.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -12,24 +13,6 @@
 #include <string_view>
 
 namespace sluis::gateway {
-
-/// A string that may appear in a log line because it is a compile-time literal written by us
-/// (event names, route templates registered in code, reasons). There is deliberately no
-/// constructor from std::string: run-time text cannot be logged by accident.
-class LogLiteral {
- public:
-  template <std::size_t N>
-  consteval LogLiteral(const char (&s)[N]) noexcept : value_(s, N - 1) {}  // NOLINT(implicit)
-  /// A route template as registered with the Router (code-defined, never the raw path).
-  [[nodiscard]] static LogLiteral route_template(std::string_view registered) noexcept {
-    return LogLiteral(registered, 0);
-  }
-  [[nodiscard]] std::string_view view() const noexcept { return value_; }
-
- private:
-  LogLiteral(std::string_view v, int) noexcept : value_(v) {}
-  std::string_view value_;
-};
 
 /// Everything a request log line may say. Types carry the redaction rules: ids are logged only
 /// when they pass is_safe_token / is_valid_partner_id (else "<invalid>"); the route is the
@@ -46,12 +29,15 @@ struct RequestRecord {
   std::uint64_t latency_us = 0;
   std::uint64_t bytes_in = 0;   ///< request body bytes
   std::uint64_t bytes_out = 0;  ///< response body bytes
+  /// Why the gateway could not answer as asked (every 5xx has one; a partial answer may):
+  /// HttpResponse::cause. Logged as "cause", and a 5xx line is logged at level error.
+  LogLiteral cause = "";
 };
 
 /// Where log lines go. Thread-safe: lines from many threads never interleave.
 class LogSink {
  public:
-  /// Writes to "stderr", "stdout", or appends to a file (created 0640). Throws ConfigError with a
+  /// Writes to "stderr", "stdout", or appends to a file (created 0600). Throws ConfigError with a
   /// sentence when the file cannot be opened.
   static std::shared_ptr<LogSink> open(const std::string& destination, LogLevel level);
   /// Hands every line (without newline) to `fn` (tests, or an embedding program).
