@@ -38,7 +38,8 @@ std::string check_string(std::string_view s) {
 void collect(const toml::table& table, const std::string& prefix, std::string_view origin,
              std::map<std::string, std::string, std::less<>>& out) {
   for (const auto& [k, node] : table) {
-    const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    const std::string key =
+        prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     const auto line = node.source().begin.line;
     if (const auto* sub = node.as_table()) {
       collect(*sub, key, origin, out);

@@ -75,7 +75,8 @@ const TemplateData::Entry* TemplateData::find(std::string_view name) const noexc
   return nullptr;
 }
 
-// ---- escaping -------------------------------------------------------------------------------------
+// ---- escaping
+// -------------------------------------------------------------------------------------
 
 std::string html_escape(std::string_view text) {
   std::string out;
@@ -121,7 +122,8 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
-// ---- parsed form ----------------------------------------------------------------------------------
+// ---- parsed form
+// ----------------------------------------------------------------------------------
 
 struct TemplateSet::Node {
   enum class Type { text, value, url, html, translate, section, inverted, partial };
@@ -155,7 +157,9 @@ using Node = TemplateSet::Node;
   throw TemplateSyntaxError(msg.str());
 }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+}
 
 bool url_attribute(std::string_view a) {
   return a == "href" || a == "src" || a == "action" || a == "formaction" || a == "poster" ||
@@ -166,8 +170,19 @@ bool url_attribute(std::string_view a) {
 class HtmlContext {
  public:
   enum class Mode {
-    data, tag_open, tag_name, in_tag, attr_name, after_attr_name, before_value, value_dq,
-    value_sq, value_unquoted, script_body, markup_decl, comment
+    data,
+    tag_open,
+    tag_name,
+    in_tag,
+    attr_name,
+    after_attr_name,
+    before_value,
+    value_dq,
+    value_sq,
+    value_unquoted,
+    script_body,
+    markup_decl,
+    comment
   };
 
   HtmlContext(std::string_view origin) : origin_(origin) {}
@@ -272,8 +287,10 @@ class HtmlContext {
         mode_ = Mode::before_value;
       } else if (c == '>' || c == '/') {
         check_attribute(line);
-        if (c == '>') end_of_tag(line);
-        else mode_ = Mode::in_tag;
+        if (c == '>')
+          end_of_tag(line);
+        else
+          mode_ = Mode::in_tag;
       } else if (c == '"' || c == '\'' || c == '<') {
         fail(line, "unexpected character in an attribute name");
       } else {
@@ -298,9 +315,12 @@ class HtmlContext {
       if (ws) return;
       value_start_.clear();
       value_dynamic_ = false;
-      if (c == '"') mode_ = Mode::value_dq;
-      else if (c == '\'') mode_ = Mode::value_sq;
-      else if (c == '>') fail(line, "attribute '" + attr_ + "' has no value");
+      if (c == '"')
+        mode_ = Mode::value_dq;
+      else if (c == '\'')
+        mode_ = Mode::value_sq;
+      else if (c == '>')
+        fail(line, "attribute '" + attr_ + "' has no value");
       else {
         mode_ = Mode::value_unquoted;
         value_start_ += c;
@@ -315,8 +335,10 @@ class HtmlContext {
       }
       return;
     case Mode::value_unquoted:
-      if (ws) mode_ = Mode::in_tag;
-      else if (c == '>') end_of_tag(line);
+      if (ws)
+        mode_ = Mode::in_tag;
+      else if (c == '>')
+        end_of_tag(line);
       return;
     case Mode::script_body: {
       // Only an immediate </script>: scripts are files (src=...), never inline.
@@ -357,7 +379,9 @@ class HtmlContext {
   std::string buffer_;
 };
 
-bool name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
 
 std::vector<std::string> split_name(std::string_view name, std::string_view origin, int line) {
   std::vector<std::string> out;
@@ -366,14 +390,17 @@ std::vector<std::string> split_name(std::string_view name, std::string_view orig
     const std::size_t dot = std::min(name.find('.', start), name.size());
     const auto seg = name.substr(start, dot - start);
     if (seg.empty() || !std::all_of(seg.begin(), seg.end(), name_char))
-      syntax_error(origin, line, "'" + std::string(name) + "' is not a name ([a-z0-9_] segments joined by '.')");
+      syntax_error(origin, line,
+                   "'" + std::string(name) + "' is not a name ([a-z0-9_] segments joined by '.')");
     out.emplace_back(seg);
     start = dot + 1;
   }
   return out;
 }
 
-bool key_char(char c) { return name_char(c) || c == '.' || c == '-'; }
+bool key_char(char c) {
+  return name_char(c) || c == '.' || c == '-';
+}
 
 class Parser {
  public:
@@ -386,10 +413,10 @@ class Parser {
     std::size_t pos = 0;
     while (pos < src_.size()) {
       const std::size_t open = src_.find("{{", pos);
-      const auto literal = src_.substr(pos, open == std::string_view::npos ? std::string_view::npos : open - pos);
+      const auto literal =
+          src_.substr(pos, open == std::string_view::npos ? std::string_view::npos : open - pos);
       if (!literal.empty()) {
-        if (literal.find("}}") != std::string_view::npos)
-          fail(line_, "'}}' without '{{'");
+        if (literal.find("}}") != std::string_view::npos) fail(line_, "'}}' without '{{'");
         Node t;
         t.type = Node::Type::text;
         t.text = std::string(literal);
@@ -426,10 +453,11 @@ class Parser {
         if (stack.empty()) fail(line_, "'{{" + std::string(tag) + "}}' closes no section");
         const auto& top = stack.back();
         if (top.node->text != tag.substr(1))
-          fail(line_, "'{{" + std::string(tag) + "}}' closes '" + top.node->text + "' (opened on line " +
-                          std::to_string(top.line) + ")");
+          fail(line_, "'{{" + std::string(tag) + "}}' closes '" + top.node->text +
+                          "' (opened on line " + std::to_string(top.line) + ")");
         if (!html_.same_place(top.html))
-          fail(line_, "section '" + top.node->text + "' ends in another HTML context than it began (line " +
+          fail(line_, "section '" + top.node->text +
+                          "' ends in another HTML context than it began (line " +
                           std::to_string(top.line) + ")");
         current = top.parent;
         stack.pop_back();
@@ -479,9 +507,9 @@ class Parser {
         if (place != Place::url)
           fail(line_, shown + " in '" + html_.attribute() + "': URLs take {{u:name}} only");
         const auto& start = html_.value_start();
-        const bool same_origin = (start.size() >= 2 && start[0] == '/' && start[1] != '/' &&
-                                  start[1] != '\\') ||
-                                 (!start.empty() && (start[0] == '?' || start[0] == '#'));
+        const bool same_origin =
+            (start.size() >= 2 && start[0] == '/' && start[1] != '/' && start[1] != '\\') ||
+            (!start.empty() && (start[0] == '?' || start[0] == '#'));
         if (!same_origin)
           fail(line_, shown + " in '" + html_.attribute() +
                           "' must follow a literal same-origin path ('/x...', '?', '#')");
@@ -490,7 +518,8 @@ class Parser {
       return;
     }
     if (mode == M::script_body) fail(line_, shown + " inside <script>");
-    if (quoted) fail(line_, shown + " inside an attribute value: only text values are allowed there");
+    if (quoted)
+      fail(line_, shown + " inside an attribute value: only text values are allowed there");
     fail(line_, shown + " inside a tag: values go in element content or quoted attribute values");
   }
 
@@ -532,7 +561,8 @@ class Parser {
   int line_ = 1;
 };
 
-// ---- rendering --------------------------------------------------------------------------------------
+// ---- rendering
+// --------------------------------------------------------------------------------------
 
 class Renderer {
  public:
@@ -540,8 +570,9 @@ class Renderer {
            const Catalogue& catalogue, std::string& where)
       : all_(all), catalogue_(catalogue), where_(where) {}
 
-  boost::system::result<void> render(const TemplateSet::Parsed& t, std::vector<const TemplateData*>& scopes,
-                                     std::string& out, int depth) {
+  boost::system::result<void> render(const TemplateSet::Parsed& t,
+                                     std::vector<const TemplateData*>& scopes, std::string& out,
+                                     int depth) {
     if (depth > 16) return fail(t, 0, "partials nested too deep", TemplateErrc::unknown_template);
     return nodes(t, t.nodes, scopes, out, depth);
   }
@@ -572,14 +603,14 @@ class Renderer {
     return e;
   }
 
-  boost::system::result<const TemplateData::Entry*> entry(const TemplateSet::Parsed& t, const Node& n,
-                                                          const std::vector<std::string>& path,
-                                                          std::string_view shown,
-                                                          const std::vector<const TemplateData*>& scopes) {
+  boost::system::result<const TemplateData::Entry*>
+  entry(const TemplateSet::Parsed& t, const Node& n, const std::vector<std::string>& path,
+        std::string_view shown, const std::vector<const TemplateData*>& scopes) {
     bool wrong = false;
     const auto* e = lookup(path, scopes, wrong);
     if (e == nullptr) {
-      auto failed = fail(t, n.line, shown, wrong ? TemplateErrc::wrong_kind : TemplateErrc::missing_value);
+      auto failed =
+          fail(t, n.line, shown, wrong ? TemplateErrc::wrong_kind : TemplateErrc::missing_value);
       return failed.error();
     }
     return e;
@@ -600,9 +631,12 @@ class Renderer {
         const auto* e = *found;
         const K want = n.type == Node::Type::html ? K::html : K::text;
         if (e->kind != want) return fail(t, n.line, n.text, TemplateErrc::wrong_kind);
-        if (n.type == Node::Type::value) out += html_escape(e->text);
-        else if (n.type == Node::Type::url) out += url_encode(e->text);
-        else out += e->text;  // Html: made by this engine from escaped parts
+        if (n.type == Node::Type::value)
+          out += html_escape(e->text);
+        else if (n.type == Node::Type::url)
+          out += url_encode(e->text);
+        else
+          out += e->text;  // Html: made by this engine from escaped parts
         break;
       }
       case Node::Type::translate: {
@@ -621,9 +655,12 @@ class Renderer {
                 start = dot + 1;
               }
               auto found = entry(t, n, path, name, scopes);
-              if (!found) ok = found.error();
-              else if ((*found)->kind != K::text) ok = fail(t, n.line, name, TemplateErrc::wrong_kind);
-              else out += html_escape((*found)->text);
+              if (!found)
+                ok = found.error();
+              else if ((*found)->kind != K::text)
+                ok = fail(t, n.line, name, TemplateErrc::wrong_kind);
+              else
+                out += html_escape((*found)->text);
             });
         if (!ok) return ok;
         break;
@@ -702,7 +739,8 @@ boost::system::error_code make_error_code(TemplateErrc e) noexcept {
   return {static_cast<int>(e), template_category()};
 }
 
-// ---- the set --------------------------------------------------------------------------------------
+// ---- the set
+// --------------------------------------------------------------------------------------
 
 TemplateSet TemplateSet::from_sources(const std::map<std::string, std::string>& sources) {
   TemplateSet set;

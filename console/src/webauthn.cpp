@@ -74,8 +74,7 @@ WebauthnResult<Attestation> parse_attestation(std::span<const std::uint8_t> byte
   const auto* stmt = obj->find("attStmt");
   const auto* auth = obj->find("authData");
   if (fmt == nullptr || fmt->kind != CborValue::Kind::text || stmt == nullptr ||
-      stmt->kind != CborValue::Kind::map || auth == nullptr ||
-      auth->kind != CborValue::Kind::bytes)
+      stmt->kind != CborValue::Kind::map || auth == nullptr || auth->kind != CborValue::Kind::bytes)
     return WebauthnErrc::attestation_malformed;
   if (fmt->text != "none") return WebauthnErrc::unsupported_attestation;
   if (!stmt->entries.empty()) return WebauthnErrc::attestation_statement_present;

@@ -254,7 +254,8 @@ class JsonReader {
 }  // namespace
 
 WebauthnResult<ClientData> parse_client_data(std::span<const std::uint8_t> bytes) {
-  if (bytes.empty() || bytes.size() > kMaxClientDataBytes) return WebauthnErrc::client_data_malformed;
+  if (bytes.empty() || bytes.size() > kMaxClientDataBytes)
+    return WebauthnErrc::client_data_malformed;
   const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (!is_valid_utf8(text)) return WebauthnErrc::client_data_malformed;
   std::vector<std::pair<std::string, Member>> members;

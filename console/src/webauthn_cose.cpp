@@ -47,7 +47,9 @@ struct EcdsaSigFree {
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 // OpenSSL's error strings may describe the input; they are dropped, never shown (STYLE.md).
-void drain_openssl_errors() noexcept { ERR_clear_error(); }
+void drain_openssl_errors() noexcept {
+  ERR_clear_error();
+}
 
 const CborValue* integer_at(const CborValue& map, std::int64_t label) {
   const auto* v = map.find(label);

@@ -23,9 +23,11 @@ class WebauthnCategory final : public boost::system::error_category {
     case WebauthnErrc::cbor_invalid_utf8: return "a CBOR text string is not valid UTF-8";
     case WebauthnErrc::attestation_malformed: return "malformed attestation object";
     case WebauthnErrc::unsupported_attestation: return "attestation format is not \"none\"";
-    case WebauthnErrc::attestation_statement_present: return "attestation \"none\" with a non-empty statement";
+    case WebauthnErrc::attestation_statement_present:
+      return "attestation \"none\" with a non-empty statement";
     case WebauthnErrc::auth_data_malformed: return "malformed authenticator data";
-    case WebauthnErrc::missing_credential_data: return "registration without attested credential data";
+    case WebauthnErrc::missing_credential_data:
+      return "registration without attested credential data";
     case WebauthnErrc::unexpected_credential_data: return "assertion with attested credential data";
     case WebauthnErrc::rp_id_mismatch: return "authenticator data is for another relying party";
     case WebauthnErrc::user_not_present: return "user presence flag not set";
@@ -40,7 +42,8 @@ class WebauthnCategory final : public boost::system::error_category {
     case WebauthnErrc::invalid_public_key: return "public key is not a valid point";
     case WebauthnErrc::signature_malformed: return "malformed signature";
     case WebauthnErrc::signature_invalid: return "signature does not verify";
-    case WebauthnErrc::sign_count_regression: return "signature counter did not increase (possible cloned authenticator)";
+    case WebauthnErrc::sign_count_regression:
+      return "signature counter did not increase (possible cloned authenticator)";
     case WebauthnErrc::credential_mismatch: return "response names another credential";
     case WebauthnErrc::invalid_argument: return "invalid argument";
     case WebauthnErrc::crypto_failure: return "cryptographic library failure";

@@ -26,7 +26,10 @@ void head(std::vector<std::uint8_t>& out, unsigned major, std::uint64_t n) {
     return;
   }
   unsigned bytes = n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x100000000ULL ? 4 : 8;
-  out.push_back(static_cast<std::uint8_t>(m | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27)));
+  out.push_back(static_cast<std::uint8_t>(m | (bytes == 1   ? 24
+                                               : bytes == 2 ? 25
+                                               : bytes == 4 ? 26
+                                                            : 27)));
   for (unsigned i = bytes; i-- > 0;)
     out.push_back(static_cast<std::uint8_t>(n >> (8U * i)));
 }
@@ -140,7 +143,8 @@ void check_cose_key(std::span<const std::uint8_t> in) {
     SLUIS_FUZZ_CHECK(key->algorithm == sc::CoseAlgorithm::eddsa && key->raw.size() == 32);
   // Any signature over any message: refused or accepted, never a crash or another error.
   const std::uint8_t junk[72] = {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01};
-  auto v = sc::verify_signature(*key, in, {junk, key->algorithm == sc::CoseAlgorithm::es256 ? 8U : 64U});
+  auto v =
+      sc::verify_signature(*key, in, {junk, key->algorithm == sc::CoseAlgorithm::es256 ? 8U : 64U});
   SLUIS_FUZZ_CHECK(v.has_error() && (v.error() == sc::WebauthnErrc::signature_invalid ||
                                      v.error() == sc::WebauthnErrc::signature_malformed));
 }

@@ -15,8 +15,9 @@ const std::string kWeb = std::string(SLUIS_SOURCE_DIR) + "/console/web";
 
 }  // namespace
 
-TEST_CASE("catalogue: every template key is in nl, fr and en, and no catalogue has a key the others lack",
-          "[console][catalogue]") {
+TEST_CASE(
+    "catalogue: every template key is in nl, fr and en, and no catalogue has a key the others lack",
+    "[console][catalogue]") {
   const auto set = TemplateSet::load(kWeb + "/templates");
   const auto used = set.translation_keys();
   REQUIRE(used.size() >= 10);
@@ -38,7 +39,8 @@ TEST_CASE("catalogue: every template key is in nl, fr and en, and no catalogue h
     for (const auto& cat : cats)
       CHECK(cat.placeholders(key) == cats.front().placeholders(key));
   }
-  CHECK(cats.front().placeholders("layout.signed_in_as") == std::set<std::string>{"partner", "worker"});
+  CHECK(cats.front().placeholders("layout.signed_in_as") ==
+        std::set<std::string>{"partner", "worker"});
   // The translations differ (no language is a copy of another), apart from proper names.
   CHECK(*cats[0].find("login.title") != *cats[1].find("login.title"));
   CHECK(*cats[1].find("login.title") != *cats[2].find("login.title"));

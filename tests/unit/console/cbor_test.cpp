@@ -1,8 +1,9 @@
-// Strict CBOR decoding: RFC 8949 examples, malformed items and limits (tests/vectors/webauthn/cbor.vec).
+// Strict CBOR decoding: RFC 8949 examples, malformed items and limits
+// (tests/vectors/webauthn/cbor.vec).
 #include "sluis/console/cbor.hpp"
 
-#include "sluis/crypto/encoding.hpp"
 #include "result_printer.hpp"
+#include "sluis/crypto/encoding.hpp"
 #include "vectors.hpp"
 
 #include <catch2/catch.hpp>
@@ -57,7 +58,8 @@ std::vector<std::uint8_t> hex(const std::string& h) {
 
 }  // namespace
 
-TEST_CASE("cbor: every vector decodes to its value or is refused with its error", "[console][cbor]") {
+TEST_CASE("cbor: every vector decodes to its value or is refused with its error",
+          "[console][cbor]") {
   const auto records = sluis::test::load_vectors("webauthn/cbor.vec");
   REQUIRE(records.size() > 80);
   std::size_t ok = 0, refused = 0;
@@ -82,7 +84,8 @@ TEST_CASE("cbor: every vector decodes to its value or is refused with its error"
 }
 
 TEST_CASE("cbor: map look-up by integer and text key", "[console][cbor]") {
-  const auto v = cbor_decode(hex("a3010263666d74646e6f6e65206161"));  // {1: 2, "fmt": "none", -1: "a"}
+  const auto v =
+      cbor_decode(hex("a3010263666d74646e6f6e65206161"));  // {1: 2, "fmt": "none", -1: "a"}
   REQUIRE(v.has_value());
   REQUIRE(v->find(1) != nullptr);
   CHECK(v->find(1)->integer == 2);
@@ -100,7 +103,8 @@ TEST_CASE("cbor: map look-up by integer and text key", "[console][cbor]") {
 }
 
 TEST_CASE("cbor: a prefix decode reports how many bytes the item used", "[console][cbor]") {
-  const auto bytes = hex("a201020304" "ffee");
+  const auto bytes = hex("a201020304"
+                         "ffee");
   std::size_t used = 99;
   const auto v = cbor_decode_prefix(bytes, used);
   REQUIRE(v.has_value());

@@ -57,8 +57,8 @@ TEST_CASE("input: broken escapes, bad names, controls and invalid UTF-8 are refu
     INFO(bad);
     CHECK(form(bad).error() == InputErrc::bad_escape);
   }
-  for (const char* bad : {"=1", "a b=1", "a%20b=1", "%3Cscript%3E=1", "a[]=1", "na%C3%AFve=1",
-                          "a/b=1", "+=1"}) {
+  for (const char* bad :
+       {"=1", "a b=1", "a%20b=1", "%3Cscript%3E=1", "a[]=1", "na%C3%AFve=1", "a/b=1", "+=1"}) {
     INFO(bad);
     CHECK(form(bad).error() == InputErrc::bad_name);
   }
@@ -107,8 +107,8 @@ TEST_CASE("input: oversized forms are refused before they are decoded", "[consol
 }
 
 TEST_CASE("input: the query of a request target", "[console][input]") {
-  const auto q = parse_query("/clients?q=Dupont%20%26+fils&page=2", FormLimits{},
-                             DuplicateNames::refuse);
+  const auto q =
+      parse_query("/clients?q=Dupont%20%26+fils&page=2", FormLimits{}, DuplicateNames::refuse);
   REQUIRE(q.has_value());
   CHECK(q->get("q") == "Dupont & fils");
   CHECK(q->get("page") == "2");
@@ -168,9 +168,9 @@ TEST_CASE("input: forged and duplicate cookies are never guessed between", "[con
   CHECK(odd->find("t").status == Cookies::Status::absent);
   CHECK(odd->malformed() == 4);
   // Control characters anywhere: an injection attempt, the whole header is refused.
-  for (const std::string& bad : std::vector<std::string>{std::string("sid=a\r\nSet-Cookie: x=1"),
-                                                         std::string("sid=a\0b", 7),
-                                                         std::string("sid=\x7f")}) {
+  for (const std::string& bad :
+       std::vector<std::string>{std::string("sid=a\r\nSet-Cookie: x=1"), std::string("sid=a\0b", 7),
+                                std::string("sid=\x7f")}) {
     CHECK(parse_cookie_header(bad).error() == InputErrc::control_character);
   }
 }
@@ -193,14 +193,36 @@ TEST_CASE("input: static paths refuse every way out of the web root", "[console]
   CHECK(static_relative_path("/static/console.css", "/static/") == std::string("console.css"));
   CHECK(static_relative_path("/static/js/webauthn-login.js", "/static/") ==
         std::string("js/webauthn-login.js"));
-  for (const std::string& bad : std::vector<std::string>{
-           "/static/../config.toml", "/static/js/../../x", "/static/..", "/static/.", "/static/./a",
-        "/static/%2e%2e/x", "/static/%2E%2E%2Fx", "/static/.%2e/x", "/static/%2fetc%2fpasswd",
-        "/static/..\\x", "/static/js\\..\\..\\x", "/static//etc/passwd", "/static/",
-        "/static/a//b", "/static/a/", "/static/.hidden", "/static/js/.git", "/static/a:b",
-        "/static/a?b=1", "/static/a#x", "/staticx/a", "/other/a", "static/a", "",
-        "/static/a%00.css", std::string("/static/a\0.css", 15), "/static/a b", "/static/caf\xc3\xa9",
-        "/static/a/b/c/d/e/f/g/h/i", "/static/" + std::string(300, 'a')}) {
+  for (const std::string& bad : std::vector<std::string>{"/static/../config.toml",
+                                                         "/static/js/../../x",
+                                                         "/static/..",
+                                                         "/static/.",
+                                                         "/static/./a",
+                                                         "/static/%2e%2e/x",
+                                                         "/static/%2E%2E%2Fx",
+                                                         "/static/.%2e/x",
+                                                         "/static/%2fetc%2fpasswd",
+                                                         "/static/..\\x",
+                                                         "/static/js\\..\\..\\x",
+                                                         "/static//etc/passwd",
+                                                         "/static/",
+                                                         "/static/a//b",
+                                                         "/static/a/",
+                                                         "/static/.hidden",
+                                                         "/static/js/.git",
+                                                         "/static/a:b",
+                                                         "/static/a?b=1",
+                                                         "/static/a#x",
+                                                         "/staticx/a",
+                                                         "/other/a",
+                                                         "static/a",
+                                                         "",
+                                                         "/static/a%00.css",
+                                                         std::string("/static/a\0.css", 15),
+                                                         "/static/a b",
+                                                         "/static/caf\xc3\xa9",
+                                                         "/static/a/b/c/d/e/f/g/h/i",
+                                                         "/static/" + std::string(300, 'a')}) {
     INFO(bad);
     CHECK(static_relative_path(bad, "/static/").error() == InputErrc::bad_path);
   }

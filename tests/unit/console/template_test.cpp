@@ -24,7 +24,8 @@ TemplateSet one(const std::string& source) {
   return TemplateSet::from_sources({{"page.html", source}});
 }
 
-std::string render(const TemplateSet& set, const TemplateData& data, std::string_view name = "page") {
+std::string render(const TemplateSet& set, const TemplateData& data,
+                   std::string_view name = "page") {
   auto html = set.render(name, data, test_catalogue());
   REQUIRE(html.has_value());
   return html->str();
@@ -41,9 +42,14 @@ std::string syntax_error_of(const std::string& source) {
 
 // The strings a worker or the API could put in any field.
 const std::vector<std::string> kHostile = {
-    "<script>alert(1)</script>", "\" onmouseover=\"alert(1)", "' onfocus='alert(1)",
-    "{{secret}}",                "</textarea><script>x()</script>", "{{html:content}}",
-    "`${x}`",                    "a&b",
+    "<script>alert(1)</script>",
+    "\" onmouseover=\"alert(1)",
+    "' onfocus='alert(1)",
+    "{{secret}}",
+    "</textarea><script>x()</script>",
+    "{{html:content}}",
+    "`${x}`",
+    "a&b",
 };
 
 void check_escaped(const std::string& out, const std::string& hostile) {
@@ -59,16 +65,22 @@ void check_escaped(const std::string& out, const std::string& hostile) {
 
 }  // namespace
 
-TEST_CASE("template: html_escape turns every markup character into a reference", "[console][template]") {
+TEST_CASE("template: html_escape turns every markup character into a reference",
+          "[console][template]") {
   CHECK(html_escape("<a href=\"x\" title='y'>&`{{z}}`</a>") ==
-        "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&#96;&#123;&#123;z&#125;&#125;&#96;&lt;/a&gt;");
-  CHECK(html_escape(std::string("a\0b\x1b" "c\td\ne\rf\x7f", 12)) ==
-        "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\td\ne\rf\xef\xbf\xbd");
+        "&lt;a href=&quot;x&quot; "
+        "title=&#39;y&#39;&gt;&amp;&#96;&#123;&#123;z&#125;&#125;&#96;&lt;/a&gt;");
+  CHECK(html_escape(std::string("a\0b\x1b"
+                                "c\td\ne\rf\x7f",
+                                12)) == "a\xef\xbf\xbd"
+                                        "b\xef\xbf\xbd"
+                                        "c\td\ne\rf\xef\xbf\xbd");
   CHECK(html_escape("caf\xc3\xa9 \xe6\xb0\xb4") == "caf\xc3\xa9 \xe6\xb0\xb4");
   CHECK(url_encode("a b/c?d=e&f#g\xc3\xa9~._-") == "a%20b%2Fc%3Fd%3De%26f%23g%C3%A9~._-");
 }
 
-TEST_CASE("template: hostile values come back escaped in every kind of value", "[console][template]") {
+TEST_CASE("template: hostile values come back escaped in every kind of value",
+          "[console][template]") {
   const auto set = TemplateSet::from_sources({
       {"page.html",
        "<title>{{v}}</title>\n<p>{{v}}</p>\n<input value=\"{{v}}\">\n<input value='{{v}}'>\n"
@@ -97,11 +109,13 @@ TEST_CASE("template: hostile values come back escaped in every kind of value", "
   const auto out = render(set, data);
   CHECK(out.find("<p>&lt;script&gt;&quot;&#39;&#123;&#123;x&#125;&#125;&lt;/textarea&gt;</p>") !=
         std::string::npos);
-  CHECK(out.find("<textarea name=\"n\">&lt;script&gt;&quot;&#39;&#123;&#123;x&#125;&#125;&lt;/textarea&gt;</textarea>") !=
-        std::string::npos);
+  CHECK(out.find("<textarea "
+                 "name=\"n\">&lt;script&gt;&quot;&#39;&#123;&#123;x&#125;&#125;&lt;/textarea&gt;</"
+                 "textarea>") != std::string::npos);
   // The catalogue's own text is escaped too, and its placeholder value.
   CHECK(out.find("<p>Hello &lt;b&gt; &lt;&amp;&gt; &#39;friend&#39;</p>") != std::string::npos);
-  CHECK(out.find("href=\"/clients/%3Cscript%3E%22%27%7B%7Bx%7D%7D%3C%2Ftextarea%3E?q=") != std::string::npos);
+  CHECK(out.find("href=\"/clients/%3Cscript%3E%22%27%7B%7Bx%7D%7D%3C%2Ftextarea%3E?q=") !=
+        std::string::npos);
 }
 
 TEST_CASE("template: values are never re-read as template syntax", "[console][template]") {
@@ -112,7 +126,8 @@ TEST_CASE("template: values are never re-read as template syntax", "[console][te
   CHECK(out == "<p>&#123;&#123;b&#125;&#125;</p>");
 }
 
-TEST_CASE("template: raw insertion takes only fragments the engine rendered", "[console][template]") {
+TEST_CASE("template: raw insertion takes only fragments the engine rendered",
+          "[console][template]") {
   const auto set = TemplateSet::from_sources(
       {{"outer.html", "<main>{{html:content}}</main>"}, {"inner.html", "<p>{{v}}</p>"}});
   TemplateData inner;
@@ -231,7 +246,8 @@ TEST_CASE("template: unsafe or broken templates are refused at load with file an
   // An include cycle.
   CHECK_THROWS_WITH(TemplateSet::from_sources({{"a.html", "{{>b}}"}, {"b.html", "{{>a}}"}}),
                     Catch::Contains("in a cycle"));
-  CHECK_THROWS_WITH(TemplateSet::from_sources({{"a.html", "{{>a}}"}}), Catch::Contains("in a cycle"));
+  CHECK_THROWS_WITH(TemplateSet::from_sources({{"a.html", "{{>a}}"}}),
+                    Catch::Contains("in a cycle"));
   // Allowed positions.
   CHECK_NOTHROW(one("<!DOCTYPE html><!-- a {{! c }} comment -->\n"
                     "<a href=\"/x/{{u:a}}\" title=\"{{a}}\" class='{{t:k}}'>{{a}}</a>"
@@ -259,7 +275,9 @@ TEST_CASE("template: the console's own templates load and render in every langua
     std::vector<TemplateData> languages;
     for (const auto& code : console_languages()) {
       TemplateData l;
-      l.set("code", code).set("label", *cat.find("language." + code)).set_flag("current", code == lang);
+      l.set("code", code)
+          .set("label", *cat.find("language." + code))
+          .set_flag("current", code == lang);
       languages.push_back(l);
     }
     TemplateData page;
@@ -275,12 +293,17 @@ TEST_CASE("template: the console's own templates load and render in every langua
     const auto& out = html->str();
     CHECK(out.rfind("<!DOCTYPE html>", 0) == 0);
     CHECK(out.find("<html lang=\"" + lang + "\">") != std::string::npos);
-    CHECK(out.find("<a class=\"skip-link\" href=\"#main\">" + html_escape(*cat.find("layout.skip_to_content")) + "</a>") != std::string::npos);
+    CHECK(out.find("<a class=\"skip-link\" href=\"#main\">" +
+                   html_escape(*cat.find("layout.skip_to_content")) + "</a>") != std::string::npos);
     CHECK(out.find("<main id=\"main\" tabindex=\"-1\">") != std::string::npos);
-    CHECK(out.find("<link rel=\"stylesheet\" href=\"/static/console.css\" nonce=\"n0nce+/=\">") != std::string::npos);
-    CHECK(out.find("<script src=\"/static/js/passkey-login.js\" nonce=\"n0nce+/=\" defer></script>") != std::string::npos);
+    CHECK(out.find("<link rel=\"stylesheet\" href=\"/static/console.css\" nonce=\"n0nce+/=\">") !=
+          std::string::npos);
+    CHECK(out.find(
+              "<script src=\"/static/js/passkey-login.js\" nonce=\"n0nce+/=\" defer></script>") !=
+          std::string::npos);
     CHECK(out.find("value=\"tok&quot;en\"") != std::string::npos);
-    CHECK(out.find("aria-pressed=\"true\">" + html_escape(*cat.find("language." + lang)) + "</button>") != std::string::npos);
+    CHECK(out.find("aria-pressed=\"true\">" + html_escape(*cat.find("language." + lang)) +
+                   "</button>") != std::string::npos);
     CHECK(out.find(html_escape(*cat.find("login.passkey_button"))) != std::string::npos);
     CHECK(out.find(html_escape(*cat.find("login.failed"))) != std::string::npos);
     CHECK(out.find("action=\"/logout\"") == std::string::npos);  // no session: no sign-out form

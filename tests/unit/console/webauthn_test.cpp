@@ -3,12 +3,11 @@
 #include "sluis/console/base64url.hpp"
 #include "sluis/console/webauthn.hpp"
 
-#include "sluis/crypto/encoding.hpp"
 #include "result_printer.hpp"
+#include "sluis/crypto/encoding.hpp"
 #include "vectors.hpp"
 
 #include <catch2/catch.hpp>
-
 
 #include <set>
 #include <string>
@@ -56,10 +55,10 @@ struct Assertion {
 };
 
 Assertion assertion_of(const sluis::test::VectorRecord& r) {
-  Assertion a{hex(r.at("challenge")),     hex(r.at("stored_credential_id")),
-              hex(r.at("stored_cose_key")), hex(r.at("credential_id")),
+  Assertion a{hex(r.at("challenge")),        hex(r.at("stored_credential_id")),
+              hex(r.at("stored_cose_key")),  hex(r.at("credential_id")),
               hex(r.at("client_data_json")), hex(r.at("authenticator_data")),
-              hex(r.at("signature")),      0};
+              hex(r.at("signature")),        0};
   a.stored_count = static_cast<std::uint32_t>(std::stoul(r.at("stored_sign_count")));
   return a;
 }
@@ -75,7 +74,8 @@ const sluis::test::VectorRecord& find_record(const std::vector<sluis::test::Vect
 
 }  // namespace
 
-TEST_CASE("webauthn: recorded registrations verify or fail with their error", "[console][webauthn]") {
+TEST_CASE("webauthn: recorded registrations verify or fail with their error",
+          "[console][webauthn]") {
   const auto records = sluis::test::load_vectors("webauthn/registration.vec");
   std::set<std::string> errors_seen;
   std::size_t ok = 0;
@@ -103,10 +103,10 @@ TEST_CASE("webauthn: recorded registrations verify or fail with their error", "[
   }
   CHECK(ok >= 4);
   // The negative vectors the issue asks for are all there.
-  for (const char* e : {"origin_mismatch", "challenge_mismatch", "rp_id_mismatch", "wrong_type",
-                        "user_not_present", "user_not_verified", "unsupported_algorithm",
-                        "invalid_public_key", "cbor_truncated", "cbor_trailing_bytes",
-                        "cbor_indefinite_length", "cbor_duplicate_key", "cbor_too_large"})
+  for (const char* e :
+       {"origin_mismatch", "challenge_mismatch", "rp_id_mismatch", "wrong_type", "user_not_present",
+        "user_not_verified", "unsupported_algorithm", "invalid_public_key", "cbor_truncated",
+        "cbor_trailing_bytes", "cbor_indefinite_length", "cbor_duplicate_key", "cbor_too_large"})
     CHECK(errors_seen.count(e) == 1);
 }
 
@@ -197,8 +197,9 @@ TEST_CASE("webauthn: the relying party must be configured", "[console][webauthn]
 
 TEST_CASE("webauthn: client data is one strict JSON object", "[console][webauthn]") {
   auto parse = [](std::string_view s) { return parse_client_data(bytes_of(s)); };
-  const auto ok = parse(R"({"type":"webauthn.get","challenge":"AAEC","origin":"https://a.b",)"
-                        R"("crossOrigin":false,"other_keys_can_be_added_here":"x","n":[1,-2.5e3,{"a":null}]})");
+  const auto ok =
+      parse(R"({"type":"webauthn.get","challenge":"AAEC","origin":"https://a.b",)"
+            R"("crossOrigin":false,"other_keys_can_be_added_here":"x","n":[1,-2.5e3,{"a":null}]})");
   REQUIRE(ok.has_value());
   CHECK(ok->type == "webauthn.get");
   CHECK(ok->challenge == "AAEC");
@@ -206,11 +207,16 @@ TEST_CASE("webauthn: client data is one strict JSON object", "[console][webauthn
   CHECK(ok->cross_origin == false);
   CHECK(!ok->top_origin);
   // Escapes decode (an origin spelled with \u escapes is the same origin).
-  const auto esc = parse(R"({"type":"webauthn.get","challenge":"AAEC","origin":"https:\/\/a\u002eb"})");
+  const auto esc =
+      parse(R"({"type":"webauthn.get","challenge":"AAEC","origin":"https:\/\/a\u002eb"})");
   REQUIRE(esc.has_value());
   CHECK(esc->origin == "https://a.b");
   for (const std::string_view bad : {
-           R"()", R"([])", R"("x")", R"({)", R"({"type":"webauthn.get","challenge":"A"})",
+           R"()",
+           R"([])",
+           R"("x")",
+           R"({)",
+           R"({"type":"webauthn.get","challenge":"A"})",
            R"({"type":1,"challenge":"A","origin":"o"})",
            R"({"type":"t","challenge":"A","origin":"o","crossOrigin":"false"})",
            R"({"type":"t","challenge":"A","origin":"o","type":"t"})",
@@ -299,13 +305,15 @@ TEST_CASE("webauthn: COSE keys hold a public key of an accepted algorithm and no
   CHECK(parse_cose_key(hex("a401010327200621581f" + std::string(62, '1'))).error() ==
         WebauthnErrc::cose_key_malformed);
   // The Ed25519 identity point (small order) and a non-canonical encoding.
-  CHECK(parse_cose_key(hex("a4010103272006215820" "01" + std::string(62, '0'))).error() ==
-        WebauthnErrc::invalid_public_key);
+  CHECK(parse_cose_key(hex("a4010103272006215820"
+                           "01" +
+                           std::string(62, '0')))
+            .error() == WebauthnErrc::invalid_public_key);
   CHECK(parse_cose_key(hex("a4010103272006215820" + std::string(62, 'f') + "7f")).error() ==
         WebauthnErrc::invalid_public_key);
   // A P-256 point of all zeros (off the curve) and the coordinates p, p (outside the field).
-  CHECK(parse_cose_key(hex("a5010203262001215820" + std::string(64, '0') + "225820" +
-                           std::string(64, '0')))
+  CHECK(parse_cose_key(
+            hex("a5010203262001215820" + std::string(64, '0') + "225820" + std::string(64, '0')))
             .error() == WebauthnErrc::invalid_public_key);
   const std::string p = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
   CHECK(parse_cose_key(hex("a5010203262001215820" + p + "225820" + p)).error() ==

@@ -32,11 +32,11 @@ struct CborValue {
   enum class Kind { integer, bytes, text, array, map, boolean, null };
 
   Kind kind = Kind::null;
-  std::int64_t integer = 0;          ///< Kind::integer
-  bool boolean = false;              ///< Kind::boolean
-  std::vector<std::uint8_t> bytes;   ///< Kind::bytes
-  std::string text;                  ///< Kind::text (valid UTF-8)
-  std::vector<CborValue> items;      ///< Kind::array
+  std::int64_t integer = 0;                              ///< Kind::integer
+  bool boolean = false;                                  ///< Kind::boolean
+  std::vector<std::uint8_t> bytes;                       ///< Kind::bytes
+  std::string text;                                      ///< Kind::text (valid UTF-8)
+  std::vector<CborValue> items;                          ///< Kind::array
   std::vector<std::pair<CborValue, CborValue>> entries;  ///< Kind::map (keys integer or text)
 
   /// The value of the map entry whose key is the integer `key`, or nullptr (also when this is not

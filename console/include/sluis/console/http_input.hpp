@@ -21,18 +21,18 @@
 namespace sluis::console {
 
 enum class InputErrc {
-  too_large = 1,           ///< the whole input is longer than the limit
-  too_many_fields = 2,     ///< more fields (or cookies) than the limit
-  name_too_long = 3,       ///< a field or cookie name longer than the limit
-  value_too_long = 4,      ///< a decoded value longer than the limit
-  bad_escape = 5,          ///< '%' not followed by two hex digits
-  invalid_utf8 = 6,        ///< decoded text that is not UTF-8
-  bad_name = 7,            ///< an empty name, or a character outside [A-Za-z0-9_.-]
-  control_character = 8,   ///< a control character (values allow only TAB, CR, LF)
-  duplicate_name = 9,      ///< a name given twice where the policy refuses that
-  malformed = 10,          ///< an empty pair ("a=1&&b=2") or other broken structure
-  bad_path = 11,           ///< a static path that could leave the web root or is not plain
-  not_found = 12,          ///< a static path that names no regular file inside the root
+  too_large = 1,          ///< the whole input is longer than the limit
+  too_many_fields = 2,    ///< more fields (or cookies) than the limit
+  name_too_long = 3,      ///< a field or cookie name longer than the limit
+  value_too_long = 4,     ///< a decoded value longer than the limit
+  bad_escape = 5,         ///< '%' not followed by two hex digits
+  invalid_utf8 = 6,       ///< decoded text that is not UTF-8
+  bad_name = 7,           ///< an empty name, or a character outside [A-Za-z0-9_.-]
+  control_character = 8,  ///< a control character (values allow only TAB, CR, LF)
+  duplicate_name = 9,     ///< a name given twice where the policy refuses that
+  malformed = 10,         ///< an empty pair ("a=1&&b=2") or other broken structure
+  bad_path = 11,          ///< a static path that could leave the web root or is not plain
+  not_found = 12,         ///< a static path that names no regular file inside the root
 };
 
 [[nodiscard]] const boost::system::error_category& input_category() noexcept;
@@ -81,9 +81,8 @@ class FormFields {
 /// [A-Za-z0-9_.-] (the console names its own fields; anything else is bad_name). Values are
 /// decoded, UTF-8, and may hold TAB, CR and LF but no other control character. An empty input is
 /// no fields; an empty pair is malformed.
-[[nodiscard]] InputResult<FormFields> parse_urlencoded(std::string_view text,
-                                                       const FormLimits& limits,
-                                                       DuplicateNames duplicates);
+[[nodiscard]] InputResult<FormFields>
+parse_urlencoded(std::string_view text, const FormLimits& limits, DuplicateNames duplicates);
 
 /// The query part of a request target ("/clients?q=x" -> "q=x"; no '?' -> no fields), parsed as
 /// parse_urlencoded. A fragment ('#') in a target is malformed (browsers never send one).
@@ -140,10 +139,9 @@ class Cookies {
 /// Resolves a relative path from static_relative_path under `root` to a regular file that really
 /// lies inside `root` after symbolic links are followed (a link out of the root is bad_path);
 /// not_found when there is no such regular file.
-[[nodiscard]] InputResult<std::filesystem::path> resolve_static_file(const std::filesystem::path& root,
-                                                                     std::string_view relative);
+[[nodiscard]] InputResult<std::filesystem::path>
+resolve_static_file(const std::filesystem::path& root, std::string_view relative);
 
 }  // namespace sluis::console
 
-template <>
-struct boost::system::is_error_code_enum<sluis::console::InputErrc> : std::true_type {};
+template <> struct boost::system::is_error_code_enum<sluis::console::InputErrc> : std::true_type {};

@@ -56,7 +56,9 @@ class Html {
 class TemplateData {
  public:
   TemplateData& set(std::string name, std::string text);
-  TemplateData& set(std::string name, const char* text) { return set(std::move(name), std::string(text)); }
+  TemplateData& set(std::string name, const char* text) {
+    return set(std::move(name), std::string(text));
+  }
   TemplateData& set_flag(std::string name, bool value);
   TemplateData& set_list(std::string name, std::vector<TemplateData> items);
   TemplateData& set_object(std::string name, TemplateData object);
@@ -75,7 +77,7 @@ class TemplateData {
 struct TemplateData::Entry {
   std::string name;
   Kind kind = Kind::text;
-  std::string text;                 ///< text, or the fragment's markup for Kind::html
+  std::string text;  ///< text, or the fragment's markup for Kind::html
   bool flag = false;
   std::vector<TemplateData> items;  ///< the list, or the one object for Kind::object
 };

@@ -109,8 +109,9 @@ struct CosePublicKey {
 
 /// The console as a WebAuthn relying party.
 struct RelyingParty {
-  std::string id;      ///< the RP ID, e.g. "console.example.org" (a registrable domain suffix)
-  std::string origin;  ///< the exact origin pages are served from, e.g. "https://console.example.org"
+  std::string id;  ///< the RP ID, e.g. "console.example.org" (a registrable domain suffix)
+  std::string
+      origin;  ///< the exact origin pages are served from, e.g. "https://console.example.org"
 };
 
 /// What the browser returns from navigator.credentials.create() (already base64url-decoded).

@@ -24,16 +24,16 @@ enum class WebauthnErrc {
   cbor_bad_key = 8,            ///< a map key that is neither an integer nor a text string
   cbor_invalid_utf8 = 9,       ///< a text string that is not valid UTF-8
   // attestationObject (WebAuthn L2 §6.5).
-  attestation_malformed = 10,        ///< not a map of fmt, attStmt and authData
-  unsupported_attestation = 11,      ///< fmt is not "none"
+  attestation_malformed = 10,          ///< not a map of fmt, attStmt and authData
+  unsupported_attestation = 11,        ///< fmt is not "none"
   attestation_statement_present = 12,  ///< fmt "none" with a non-empty attStmt
   // authenticatorData (§6.1).
-  auth_data_malformed = 13,   ///< too short, bad lengths or bytes after its end
-  missing_credential_data = 14,   ///< registration without attested credential data (AT flag)
+  auth_data_malformed = 13,         ///< too short, bad lengths or bytes after its end
+  missing_credential_data = 14,     ///< registration without attested credential data (AT flag)
   unexpected_credential_data = 15,  ///< an assertion carrying attested credential data
-  rp_id_mismatch = 16,        ///< rpIdHash is not SHA-256 of the relying party's id
-  user_not_present = 17,      ///< the UP flag is not set
-  user_not_verified = 18,     ///< the UV flag is not set (user verification is required)
+  rp_id_mismatch = 16,              ///< rpIdHash is not SHA-256 of the relying party's id
+  user_not_present = 17,            ///< the UP flag is not set
+  user_not_verified = 18,           ///< the UV flag is not set (user verification is required)
   // clientDataJSON (§5.8.1).
   client_data_malformed = 19,  ///< not one JSON object with string type, challenge and origin
   wrong_type = 20,             ///< type is not webauthn.create / webauthn.get as expected
@@ -50,7 +50,7 @@ enum class WebauthnErrc {
   sign_count_regression = 29,  ///< the signature counter did not increase: possible clone
   credential_mismatch = 30,    ///< the response names another credential than the stored one
   invalid_argument = 31,       ///< a caller-supplied value is unusable (empty rp id, challenge)
-  crypto_failure = 32,         ///< OpenSSL failed for a reason other than the input (detail withheld)
+  crypto_failure = 32,  ///< OpenSSL failed for a reason other than the input (detail withheld)
 };
 
 /// The error category of the WebAuthn relying party ("sluis.webauthn").
