@@ -1,4 +1,5 @@
-# Fails when crypto/ or policy/ include a header that belongs to the gateway layer.
+# Fails when crypto/ or policy/ include a header that belongs to the gateway layer, or when
+# console/ reaches past the server transport into the gateway (see the end of this file).
 foreach(module crypto policy)
   file(GLOB_RECURSE files "${ROOT}/${module}/*.hpp" "${ROOT}/${module}/*.cpp")
   foreach(f ${files})
@@ -24,4 +25,31 @@ foreach(module gateway tools tests console)
       message(SEND_ERROR "${f}: '${line}' — outside crypto/, use crypto's public verbs, not crypto::detail")
     endforeach()
   endforeach()
+endforeach()
+
+# console/ (STYLE.md "Layout"): a client of the /v1 API. It may use crypto and the server
+# transport (the headers under gateway/server/include/sluis/gateway/), never the gateway's store,
+# registry, dossiers, consent book or audit log, nor SQL, in its sources or its link edges.
+file(GLOB server_headers RELATIVE "${ROOT}/gateway/server/include" "${ROOT}/gateway/server/include/sluis/gateway/*.hpp")
+file(GLOB_RECURSE console_files "${ROOT}/console/*.hpp" "${ROOT}/console/*.cpp")
+foreach(f ${console_files})
+  file(STRINGS "${f}" lines REGEX "#include")
+  foreach(line ${lines})
+    if(line MATCHES "sqlite3|sqlcipher|sluis/gateway/(api|operator)")
+      message(SEND_ERROR "${f}: '${line}' — console/ must not depend on SQL or the gateway's API and operator layers")
+    endif()
+    if(line MATCHES "[<\"](sluis/gateway/[^>\"]+)[>\"]")
+      list(FIND server_headers "${CMAKE_MATCH_1}" allowed)
+      if(allowed EQUAL -1)
+        message(SEND_ERROR "${f}: '${line}' — console/ may include only the server transport's headers from sluis/gateway/")
+      endif()
+    endif()
+  endforeach()
+endforeach()
+file(GLOB_RECURSE console_cmake "${ROOT}/console/CMakeLists.txt" "${ROOT}/console/*.cmake")
+foreach(f ${console_cmake})
+  file(READ "${f}" text)
+  if(text MATCHES "sluis::gateway|sluis_gateway[^_]|sluis::api|sluis_api|sluis::operator|sluis_operator|SQLCIPHER|sqlite")
+    message(SEND_ERROR "${f}: console/ must not link the gateway's store, API or operator libraries, nor SQL")
+  endif()
 endforeach()

@@ -1,0 +1,132 @@
+// The console's /v1 client (console/src/api_client.cpp) against the real sluisd over mTLS: it
+// presents one partner's certificate, names the worker on every call, and cannot act as another
+// partner; a gateway it does not trust, a wrong server name and a silent peer are refused.
+#include "sluis/console/api_client.hpp"
+
+#include "sluisd_harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+
+using namespace sluis::test;
+namespace sc = sluis::console;
+
+namespace {
+
+std::string registration(unsigned long long person) {
+  return R"({"identifier":{"scheme":"national-register","value":")" +
+         national_register_number(person) + R"("}})";
+}
+
+sc::ApiClient client_for(const GatewayHome& home, const Sluisd& gw, const gw::Credential& partner,
+                         std::string server_name = "localhost") {
+  sc::ApiClientOptions o;
+  o.port = gw.port();
+  o.server_name = std::move(server_name);
+  o.timeout = std::chrono::milliseconds(3000);
+  return sc::ApiClient(o, home.ca.certificate(), partner);
+}
+
+std::string client_id(const sc::ApiResponse& r) {
+  const auto v = boost::json::parse(r.body);
+  return std::string(v.at("client").as_string());
+}
+
+}  // namespace
+
+TEST_CASE("console client: registers and reads as its partner's worker over mTLS", "[console]") {
+  GatewayHome home;
+  Sluisd gateway(home);
+  REQUIRE(gateway.wait_ready());
+  const auto ocmw = client_for(home, gateway, home.ocmw);
+
+  sc::ApiRequest reg;
+  reg.method = "POST";
+  reg.target = "/v1/clients";
+  reg.worker = "ocmw-sw";
+  reg.body = registration(850101101);
+  const auto created = ocmw.call(reg);
+  REQUIRE(created.has_value());
+  CHECK(created->status == 201);
+  CHECK(created->content_type.rfind("application/json", 0) == 0);
+  const auto id = client_id(*created);
+  // The same person again: the same pseudonym (the call really reached the registry).
+  const auto again = ocmw.call(reg);
+  REQUIRE(again.has_value());
+  CHECK(again->status == 200);
+  CHECK(client_id(*again) == id);
+
+  sc::ApiRequest read;
+  read.target = "/v1/clients/" + id + "/dossier";
+  read.worker = "ocmw-sw";
+  read.purpose = "care-coordination";
+  const auto dossier = ocmw.call(read);
+  REQUIRE(dossier.has_value());
+  CHECK(dossier->status == 200);
+
+  // The worker header is what sluisd checks: a worker of another partner is unknown here.
+  read.worker = "caw-sw";
+  const auto foreign_worker = ocmw.call(read);
+  REQUIRE(foreign_worker.has_value());
+  CHECK(foreign_worker->status >= 400);
+  CHECK(foreign_worker->content_type == "application/problem+json");
+
+  // A client for another partner sees its own pseudonym for the same person, never this one.
+  const auto caw = client_for(home, gateway, home.caw);
+  reg.worker = "caw-sw";
+  const auto at_caw = caw.call(reg);
+  REQUIRE(at_caw.has_value());
+  REQUIRE(at_caw->status == 201);
+  CHECK(client_id(*at_caw) != id);
+  read.worker = "caw-sw";
+  const auto cross = caw.call(read);  // the OCMW's pseudonym, asked by the CAW
+  REQUIRE(cross.has_value());
+  CHECK(cross->status == 404);
+}
+
+TEST_CASE("console client: refuses what it must not send and gateways it must not trust",
+          "[console]") {
+  GatewayHome home;
+  Sluisd gateway(home);
+  REQUIRE(gateway.wait_ready());
+  const auto ocmw = client_for(home, gateway, home.ocmw);
+  sc::ApiRequest r;
+  r.target = "/v1/clients";
+  r.worker = "ocmw-sw";
+  for (auto bad : {std::string("TRACE"), std::string("get")}) {
+    auto x = r;
+    x.method = bad;
+    CHECK(ocmw.call(x).error() == sc::ApiClientErrc::invalid_request);
+  }
+  for (auto bad :
+       {std::string("/healthz"), std::string("/v1/clients x"), std::string("/v1/a\r\nX: y")}) {
+    auto x = r;
+    x.target = bad;
+    CHECK(ocmw.call(x).error() == sc::ApiClientErrc::invalid_request);
+  }
+  for (auto bad :
+       {std::string(""), std::string("ocmw sw"), std::string("ocmw-sw\r\nSluis-Worker: x")}) {
+    auto x = r;
+    x.worker = bad;
+    CHECK(ocmw.call(x).error() == sc::ApiClientErrc::invalid_request);
+  }
+
+  // sluisd's certificate names localhost and 127.0.0.1, not another host.
+  const auto wrong_name = client_for(home, gateway, home.ocmw, "gateway.example.org");
+  CHECK(wrong_name.call(r).error() == sc::ApiClientErrc::tls_failed);
+  CHECK(client_for(home, gateway, home.ocmw, "127.0.0.1").call(r).has_value());
+
+  // A gateway signed by another CA is not trusted.
+  const auto other_ca = gw::GatewayCa::create("another CA", std::chrono::hours(1)).value();
+  sc::ApiClientOptions o;
+  o.port = gateway.port();
+  const sc::ApiClient distrusting(o, other_ca.certificate(), home.ocmw);
+  CHECK(distrusting.call(r).error() == sc::ApiClientErrc::tls_failed);
+
+  // Nothing listening.
+  sc::ApiClientOptions closed;
+  closed.port = 1;
+  const sc::ApiClient nowhere(closed, home.ca.certificate(), home.ocmw);
+  CHECK(nowhere.call(r).error() == sc::ApiClientErrc::connect_failed);
+}
