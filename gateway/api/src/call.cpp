@@ -88,6 +88,7 @@ LogLiteral store_cause(boost::system::error_code ec) noexcept {
   case Errc::card_replaced: return "store_card_replaced";
   case Errc::identifying_category_on_anonymous: return "store_identifying_category";
   case Errc::not_found: return "store_not_found";
+  case Errc::file_damaged: return "store_file_damaged";
   }
   return "store_unknown_error";
 }
