@@ -1123,7 +1123,7 @@ Result<void> Store::restore_data_backup(const std::filesystem::path& src) {
   std::set<std::string> tombstones;
   if (auto r = collect_tombstones(i.data, tombstones); !r) return r.error();
   if (auto r = i.data.restore_from(src, i.database_key, i.options.busy_timeout); !r) return r;
-  auto v = migrate(i.data, kDataMigrations, i.options.schema_version_limit, to_db(i.now()));
+  auto v = migrate(i, i.data, kDataMigrations, i.options.schema_version_limit, to_db(i.now()));
   if (!v) return v.error();
   i.schema_version = *v;
   if (auto r = keep_tombstones(i.data, tombstones,
