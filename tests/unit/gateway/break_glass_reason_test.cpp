@@ -206,7 +206,7 @@ TEST_CASE("break-glass reason: migration 5 seals the plaintext reasons of a sche
     CHECK(raw.column("SELECT reason FROM break_glass_grants").size() == 1);
   }
   f.reopen();  // runs migration 5
-  CHECK(f.store->schema_version() == 5);
+  CHECK(f.store->schema_version() == Store::kSchemaVersion);
   auto reasons = ConsentBook(*f.store).break_glass_reasons({});
   REQUIRE(reasons);
   REQUIRE(reasons->size() == 1);
