@@ -1,6 +1,8 @@
 // Transport metrics and their Prometheus text exposition (format version 0.0.4).
 #include "sluis/gateway/metrics.hpp"
 
+#include "sluis/gateway/bug.hpp"
+
 #include <cstdio>
 
 namespace sluis::gateway {
@@ -35,7 +37,10 @@ std::string seconds(double s) {
 
 void Metrics::record_request(std::string_view route, int status, std::uint64_t latency_us) {
   const std::lock_guard lock(mutex_);
-  ++requests_[{std::string(route), status}];
+  const std::pair<std::string_view, int> key{route, status};
+  auto it = requests_.find(key);
+  if (it == requests_.end()) it = requests_.emplace(std::pair(std::string(route), status), 0).first;
+  ++it->second;
   const double s = static_cast<double>(latency_us) / 1e6;
   for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
     if (s <= kLatencyBuckets[i]) ++buckets_[i];
@@ -62,7 +67,7 @@ std::uint64_t Metrics::rejected(ConnectionRejection reason) const noexcept {
 
 std::uint64_t Metrics::requests(std::string_view route, int status) const {
   const std::lock_guard lock(mutex_);
-  const auto it = requests_.find({std::string(route), status});
+  const auto it = requests_.find(std::pair<std::string_view, int>{route, status});
   return it == requests_.end() ? 0 : it->second;
 }
 
@@ -104,6 +109,9 @@ std::string Metrics::render_prometheus() const {
     out += "sluis_rejected_connections_total{reason=\"" + std::string(kRejectionNames[i]) + "\"} " +
            std::to_string(rejected_[i].load()) + "\n";
   }
+  out += "# HELP sluis_bugs_total States that must not happen (SLUIS_BUG), since start.\n";
+  out += "# TYPE sluis_bugs_total counter\n";
+  out += "sluis_bugs_total " + std::to_string(bug_count()) + "\n";
   return out;
 }
 

@@ -52,8 +52,17 @@ class Metrics {
   [[nodiscard]] std::string render_prometheus() const;
 
  private:
+  /// Orders (route, status) keys and looks them up by string_view, so counting a request
+  /// allocates nothing once its key exists.
+  struct RouteStatusLess {
+    using is_transparent = void;
+    template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
+      const std::string_view ra = a.first, rb = b.first;
+      return ra != rb ? ra < rb : a.second < b.second;
+    }
+  };
   mutable std::mutex mutex_;
-  std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  std::map<std::pair<std::string, int>, std::uint64_t, RouteStatusLess> requests_;
   std::array<std::uint64_t, kLatencyBuckets.size()> buckets_{};
   std::uint64_t latency_count_ = 0;
   std::uint64_t latency_sum_us_ = 0;

@@ -48,6 +48,9 @@ class LogSink {
   void request(const RequestRecord& r);
   /// One JSON line `{"time":…,"level":…,"event":…,"reason":…}`; reason omitted when empty.
   void event(LogLevel level, LogLiteral event, LogLiteral reason = "");
+  /// The SLUIS_BUG line (level error): `{"time":…,"level":"error","event":"bug","reason":what,
+  /// "where":file:line}`.
+  void bug(LogLiteral what, LogLiteral where);
   [[nodiscard]] bool enabled(LogLevel level) const noexcept { return level >= level_; }
 
   LogSink(std::function<void(std::string_view)> write, LogLevel level)
@@ -59,5 +62,9 @@ class LogSink {
   std::function<void(std::string_view)> write_;
   LogLevel level_;
 };
+
+/// Where SLUIS_BUG lines go from now on (sluis/gateway/bug.hpp); until a sink is set, and after
+/// set_bug_log(nullptr), they go to standard error. The server sets its own log at start().
+void set_bug_log(std::shared_ptr<LogSink> sink) noexcept;
 
 }  // namespace sluis::gateway
