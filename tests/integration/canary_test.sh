@@ -133,24 +133,57 @@ absent "the gateway's files (data, keys, audit, WAL)" "$H"/data/*
 check "the log was written" test -s "$T/sluisd.log"
 absent "the log and standard error" "$T/sluisd.log" "$T/sluisd.stderr"
 
-# A root debugger's memory image: keys live in guarded pages excluded from dumps.
-# (Skipped for sanitizer builds: AddressSanitizer's reserved shadow makes a terabyte-sized image.)
+# A root debugger's memory image (gcore), taken after the requests above: keys live in guarded
+# pages excluded from dumps, and the plaintext a request or an answer carried was wiped before
+# its memory was freed (zeroising HTTP bodies and buffers, OpenSSL's record buffer cleansed), so
+# neither a key nor the field canary may be in it. When the image cannot be taken the test fails:
+# a check that did not run must not pass. A sanitizer build cannot give a usable image
+# (AddressSanitizer's reserved shadow makes a terabyte-sized one): there this check is the
+# release build's (ctest --preset release -R canaries), and the output says so.
 sanitized="$(ldd "$SLUISD" 2>/dev/null | grep -c libasan || true)"
 if [[ "$sanitized" -ge 1 ]]; then
-  echo "note: sanitizer build: memory-image check skipped (run this script on a release build)"
-elif command -v gcore >/dev/null; then
-  gcore -o "$T/image" "$PID" >/dev/null 2>&1 || true
-  image="$(ls "$T"/image* 2>/dev/null | head -1)"
+  echo "note: sanitizer build: the memory-image checks run in the release build's canary test"
+else
+  image=""
+  if ! command -v gcore >/dev/null; then
+    echo "FAIL: gcore (gdb) is not installed, so the memory image cannot be taken (tools/setup.sh deps)"
+    fails=$((fails + 1))
+  else
+    gcore -o "$T/image" "$PID" >"$T/gcore.out" 2>&1 || true
+    image="$(ls "$T"/image* 2>/dev/null | head -1)"
+    if [[ -z "$image" ]]; then
+      echo "FAIL: gcore could not take sluisd's memory image (ptrace refused?):"
+      sed 's/^/  /' "$T/gcore.out" | tail -5
+      fails=$((fails + 1))
+    fi
+  fi
   if [[ -n "$image" ]]; then
     check "the root key (bytes or hex) is not in the memory image" \
       bash -c "! LC_ALL=C grep -a -q -P -- '$ROOT_PCRE' '$image' && ! grep -a -q -F -- '$ROOT_HEX' '$image'"
     check "the card code is not in the memory image (it never reaches the gateway)" \
       bash -c "! grep -a -q -F -- '$CODE' '$image'"
-    field_in_image="$(grep -a -c -F -- "$FIELD" "$image" || true)"
-    echo "note: memory image $(stat -c %s "$image") bytes; field canary occurrences: $field_in_image (transient plaintext in freed heap is visible to a root debugger; keys are not)"
+    # The image's NOTE segment is not memory: it holds each thread's saved registers, and the
+    # AVX-512 registers the last memcpy of a thread used keep up to 64 bytes each of what it
+    # copied until that thread's next work overwrites them. Occurrences there are reported.
+    read -r note_off note_size < <(readelf -lW "$image" | awk '$1 == "NOTE" {print $2, $5; exit}')
+    note_off=$((note_off)) note_size=$((note_size))
+    field_in_memory=0 field_in_registers=0
+    while IFS=: read -r off _; do
+      if ((off >= note_off && off < note_off + note_size)); then
+        field_in_registers=$((field_in_registers + 1))
+      else
+        field_in_memory=$((field_in_memory + 1))
+      fi
+    done < <(grep -a -o -b -F -- "$FIELD" "$image" || true)
+    check "the field canary is not in the memory image after the requests (found $field_in_memory times)" \
+      test "$field_in_memory" -eq 0
+    echo "note: memory image: the field canary occurs $field_in_registers times in the threads' saved registers (not memory)"
+    # Not asserted yet (their paths run through the API layer's own copies): reported, so a
+    # change that leaves them behind, or removes the last of them, is seen.
+    for what in NRN NOTE REASON; do
+      echo "note: memory image: the $what canary occurs $(grep -a -c -F -- "${!what}" "$image" || true) times"
+    done
     rm -f "$image"
-  else
-    echo "note: gcore could not attach (ptrace restricted here); memory-image check skipped"
   fi
 fi
 

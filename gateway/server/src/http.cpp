@@ -117,7 +117,19 @@ std::optional<std::string_view> HttpRequest::query_param(std::string_view key) c
   return std::nullopt;
 }
 
-HttpResponse HttpResponse::json(int status, std::string body) {
+void HttpBody::wipe() noexcept {
+  resize(capacity());  // within the capacity: no reallocation, so nothing else to wipe
+  crypto::wipe(std::span<char>(data(), size()));
+  clear();
+}
+
+void HttpBody::wipe_source(std::string& s) noexcept {
+  s.resize(s.capacity());
+  crypto::wipe(std::span<char>(s.data(), s.size()));
+  s.clear();
+}
+
+HttpResponse HttpResponse::json(int status, HttpBody body) {
   HttpResponse r;
   r.status = status;
   r.body = std::move(body);
@@ -270,7 +282,7 @@ ServerResult<HttpRequest> build_request(BeastRequest& message, const RequestLimi
 
 ServerResult<HttpRequest> parse_http_request(std::string_view raw, const RequestLimits& limits) {
   try {
-    http::request_parser<http::string_body> parser;
+    detail::BeastParser parser;
     parser.header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(limits.header_bytes, UINT32_MAX)));
     parser.body_limit(static_cast<std::uint64_t>(limits.body_bytes));

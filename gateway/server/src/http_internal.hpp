@@ -3,7 +3,9 @@
 
 #include "sluis/gateway/http.hpp"
 
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <cstdint>
@@ -11,8 +13,15 @@
 
 namespace sluis::gateway::detail {
 
-using BeastRequest = boost::beast::http::request<boost::beast::http::string_body>;
-using BeastHeader = boost::beast::http::request_header<>;
+/// Everything Beast allocates for a request (header fields, body) is wiped before it is freed:
+/// header values and bodies may carry identifiers, notes and plaintext fields.
+using PlainAllocator = crypto::ZeroizingAllocator<char>;
+using BeastBody =
+    boost::beast::http::basic_string_body<char, std::char_traits<char>, PlainAllocator>;
+using BeastFields = boost::beast::http::basic_fields<PlainAllocator>;
+using BeastRequest = boost::beast::http::request<BeastBody, BeastFields>;
+using BeastHeader = boost::beast::http::request_header<BeastFields>;
+using BeastParser = boost::beast::http::request_parser<BeastBody, PlainAllocator>;
 
 /// Checks a complete request header before its body is read: HTTP version, Host, framing
 /// (Content-Length xor chunked; 411 for body methods without either), body size, content type

@@ -16,6 +16,10 @@
 
 namespace sluis::gateway::detail {
 
+/// True when every block OpenSSL frees is wiped first (ossl_memory.cpp: its memory functions,
+/// installed during static initialisation; false if OpenSSL had allocated before that).
+[[nodiscard]] bool openssl_frees_wiped() noexcept;
+
 template <class T, void (*F)(T*)> struct OsslFree {
   void operator()(T* p) const noexcept { F(p); }
 };

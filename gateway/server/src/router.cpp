@@ -3,10 +3,13 @@
 
 #include "sluis/gateway/problem.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace sluis::gateway {
 namespace {
+
+constexpr std::size_t kMaxTemplateSegments = 64;  // one bit each in match()'s literal mask
 
 bool is_placeholder(std::string_view part) noexcept {
   return part.size() > 2 && part.front() == '{' && part.back() == '}';
@@ -40,6 +43,9 @@ void Router::add(std::string_view method, std::string_view path_template, Handle
         throw std::invalid_argument("Router::add: malformed placeholder");
       }
       route.parts.emplace_back(part);
+      if (route.parts.size() > kMaxTemplateSegments) {
+        throw std::invalid_argument("Router::add: more than 64 template segments");
+      }
       if (slash == std::string_view::npos) break;
       rest = rest.substr(slash + 1);
     }
@@ -60,18 +66,21 @@ void Router::add(std::string_view method, std::string_view path_template, Handle
 RouteMatch Router::match(const HttpRequest& request) const {
   // Every template matching the path; among those with the request's method the one with
   // literals at the earliest positions wins (a literal beats a placeholder). Path matches with
-  // other methods only make up the 405 Allow list.
+  // other methods only make up the 405 Allow list. A template's literal positions are a bit
+  // mask, first segment in the highest bit, so "earliest literals" is the larger number (and
+  // matching allocates nothing).
   RouteMatch out;
   const Route* best = nullptr;
-  std::vector<bool> best_literals;
+  std::uint64_t best_literals = 0;
   bool any_path = false;
   for (const auto& r : routes_) {
     if (r.parts.size() != request.segments.size()) continue;
     bool ok = true;
-    std::vector<bool> literals(r.parts.size());
+    std::uint64_t literals = 0;
     for (std::size_t i = 0; i < r.parts.size() && ok; ++i) {
-      literals[i] = !is_placeholder(r.parts[i]);
-      ok = !literals[i] || r.parts[i] == request.segments[i];
+      if (is_placeholder(r.parts[i])) continue;
+      literals |= std::uint64_t{1} << (kMaxTemplateSegments - 1 - i);
+      ok = r.parts[i] == request.segments[i];
     }
     if (!ok) continue;
     if (!any_path) out.route_template = r.path_template;
@@ -84,7 +93,7 @@ RouteMatch Router::match(const HttpRequest& request) const {
     }
     if (best == nullptr || literals > best_literals) {
       best = &r;
-      best_literals = std::move(literals);
+      best_literals = literals;
     }
   }
   if (best == nullptr) return out;  // 404 (no path) or 405 (allow filled)
@@ -100,12 +109,14 @@ RouteMatch Router::match(const HttpRequest& request) const {
 }
 
 HttpResponse Router::dispatch(const HttpRequest& request, std::string_view& route_template) const {
-  const std::string instance = problem_instance(request.request_id);
   RouteMatch m = match(request);
   route_template = m.route_template;
-  if (m.route_template.empty()) return make_problem(TransportProblem::not_found, {}, instance);
+  if (m.route_template.empty()) {
+    return make_problem(TransportProblem::not_found, {}, problem_instance(request.request_id));
+  }
   if (m.handler == nullptr) {
-    HttpResponse r = make_problem(TransportProblem::method_not_allowed, {}, instance);
+    HttpResponse r = make_problem(TransportProblem::method_not_allowed, {},
+                                  problem_instance(request.request_id));
     r.headers.emplace_back("Allow", m.allow);
     return r;
   }
@@ -113,7 +124,8 @@ HttpResponse Router::dispatch(const HttpRequest& request, std::string_view& rout
     return (*m.handler)(request, m.params);
   } catch (...) {
     // The exception's text may carry anything (SQL, values): it is deliberately not used.
-    HttpResponse r = make_problem(TransportProblem::internal_error, {}, instance);
+    HttpResponse r = make_problem(TransportProblem::internal_error, {},
+                                  problem_instance(request.request_id));
     r.cause = "handler_exception";
     return r;
   }

@@ -3,6 +3,7 @@
 
 #include "http_internal.hpp"
 #include "ossl.hpp"
+#include "sluis/gateway/bug.hpp"
 #include "sluis/gateway/ca.hpp"
 #include "sluis/gateway/problem.hpp"
 
@@ -16,8 +17,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -30,7 +31,9 @@
 #include <condition_variable>
 #include <csignal>
 #include <future>
+#include <new>
 #include <optional>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -100,8 +103,12 @@ int verify_peer(int preverify_ok, X509_STORE_CTX* store_ctx) {
 ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations) {
   ssl::context ctx(ssl::context::tls_server);
   SSL_CTX* native = ctx.native_handle();
+  // SSL_OP_CLEANSE_PLAINTEXT: OpenSSL decrypts records in place in its read buffer and would
+  // keep a request's plaintext there until the next record overwrites it; this wipes it as
+  // soon as it has been handed to us (OpenSSL 3.0+).
   const long options = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
-                       SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_ECDH_USE;
+                       SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_ECDH_USE |
+                       SSL_OP_CLEANSE_PLAINTEXT;
   SSL_CTX_set_options(native, static_cast<std::uint64_t>(options));
   if (SSL_CTX_set_min_proto_version(native, cfg.allow_tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) !=
           1 ||
@@ -293,6 +300,91 @@ struct Dispatched {
   std::string_view route;
 };
 
+/// What a connection reads into: Beast's buffer with the zeroising allocator, so a request's
+/// bytes (plaintext fields, identifiers) are wiped when it grows or is freed.
+using InputBuffer = beast::basic_flat_buffer<detail::PlainAllocator>;
+/// What a connection writes from: one answer, status line to body.
+using ResponseBytes = std::vector<char, detail::PlainAllocator>;
+/// Answers up to this size reuse the connection's output buffer; larger ones free it after
+/// sending (see write_response).
+constexpr std::size_t kKeptOutputBytes = 4096;
+
+/// A connection's state across its requests: who it is and the buffers every request reuses.
+struct Connection {
+  Stream& stream;
+  ConnectionSlot& slot;
+  PeerIdentity peer;
+  InputBuffer input;
+  ResponseBytes output;
+  std::size_t served = 0;
+};
+
+/// One request and its answer: the log record and the strings it points into (so it is
+/// neither copied nor moved).
+struct Exchange {
+  Exchange() = default;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+  std::string request_id = new_request_id();
+  std::string method;
+  std::string worker;
+  RequestRecord record;
+  Clock::time_point started{};
+};
+
+/// Wipes what the input buffer held once a request has been consumed from it (bytes of a
+/// pipelined next request stay, to be read next and wiped after it).
+void wipe_spent_input(InputBuffer& input) noexcept {
+  if (input.size() != 0) return;
+  const auto spare = input.prepare(input.capacity());  // size 0: the whole storage, no growth
+  crypto::wipe(std::span<char>(static_cast<char*>(spare.data()), spare.size()));
+}
+
+void append(ResponseBytes& out, std::string_view s) {
+  out.insert(out.end(), s.begin(), s.end());
+}
+
+void append_header(ResponseBytes& out, std::string_view name, std::string_view value) {
+  append(out, name);
+  append(out, ": ");
+  append(out, value);
+  append(out, "\r\n");
+}
+
+/// HTTP/1.x framing of `response` into `out` (cleared first): status line, the managed headers
+/// (Content-Type, Cache-Control, X-Content-Type-Options, X-Request-Id), the handler's headers
+/// that pass header_name_ok/header_value_ok, Connection as `keep_alive` and `version` require,
+/// Content-Length, and the body (none for 204 and 304).
+void format_response(ResponseBytes& out, const HttpResponse& response,
+                     std::string_view request_id, bool keep_alive, unsigned version) {
+  int status = response.status;
+  if (status < 200 || status > 599) status = 500;
+  const bool bodyless = status == 204 || status == 304;
+  const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  out.clear();
+  out.reserve(512 + (bodyless ? 0 : response.body.size()));
+  append(out, version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  append(out, std::to_string(status));
+  append(out, " ");
+  append(out, std::string_view(reason.data(), reason.size()));
+  append(out, "\r\n");
+  append_header(out, "Content-Type",
+                header_value_ok(response.content_type) && !response.content_type.empty()
+                    ? std::string_view(response.content_type)
+                    : std::string_view("application/octet-stream"));
+  append_header(out, "Cache-Control", "no-store");
+  append_header(out, "X-Content-Type-Options", "nosniff");
+  append_header(out, "X-Request-Id", request_id);
+  for (const auto& [name, value] : response.headers) {
+    if (header_name_ok(name) && header_value_ok(value)) append_header(out, name, value);
+  }
+  if (version == 10 && keep_alive) append_header(out, "Connection", "keep-alive");
+  if (version != 10 && !keep_alive) append_header(out, "Connection", "close");
+  if (!bodyless) append_header(out, "Content-Length", std::to_string(response.body.size()));
+  append(out, "\r\n");
+  if (!bodyless) append(out, response.body);
+}
+
 }  // namespace
 
 // --- RevocationStore ----------------------------------------------------------------------------
@@ -366,8 +458,12 @@ void RevocationStore::refresh_if_changed() noexcept {
     if (stamp == stamp_) return;
     lock.unlock();
     (void)reload();
+  } catch (const std::bad_alloc&) {
+    // Out of memory while reloading: the old snapshot stays in force (nothing is un-revoked),
+    // and the next request tries again instead of waiting for the next second.
+    last_check_ms_.store(0);
   } catch (...) {
-    // Allocation failure while reloading: the old snapshot stays in force.
+    SLUIS_BUG("revocation_refresh_threw");  // reload() reports failures as error codes
   }
 }
 
@@ -377,8 +473,7 @@ class HttpsServer::Impl final {
  public:
   Impl(ServerConfig config, Router router, ServerHooks hooks)
       : config_(std::move(config)), limits_(config_.request_limits()), router_(std::move(router)),
-        hooks_(std::move(hooks)), revocations_(config_.tls.revocation_list),
-        pool_(config_.effective_handler_threads()) {}
+        hooks_(std::move(hooks)), revocations_(config_.tls.revocation_list) {}
 
   ~Impl() { shutdown(); }
 
@@ -409,24 +504,40 @@ class HttpsServer::Impl final {
   std::optional<tcp::acceptor> acceptor_;
   std::optional<tcp::acceptor> metrics_acceptor_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
-  asio::thread_pool pool_;  // joined before the io_context goes away
+  std::vector<std::thread> threads_;  // joined before the io_context goes away
 
  private:
+  /// What reading a request gave: the request, or the refusal to send, or neither (the client
+  /// went away or time ran out).
+  struct ReadOutcome {
+    std::optional<HttpRequest> request;
+    std::optional<HttpResponse> refusal;
+    unsigned version = 11;
+    bool keep_alive = false;
+  };
+  enum class Admission { admitted, revoked, draining };
+
   tcp::acceptor open_listener(const std::string& address, std::uint16_t port,
                               std::string_view what);
+  void run_io_thread();
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> metrics_loop();
   asio::awaitable<void> metrics_session(tcp::socket socket);
   asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<ConnectionSlot> slot);
   asio::awaitable<void> serve(Stream& stream, ConnectionSlot& slot);
-  asio::awaitable<bool> write_response(Stream& stream, const HttpResponse& response,
-                                       const std::string& request_id, bool keep_alive,
+  asio::awaitable<std::optional<PeerIdentity>> handshake(Stream& stream);
+  asio::awaitable<bool> await_request(Connection& conn);
+  asio::awaitable<bool> exchange(Connection& conn);
+  asio::awaitable<ReadOutcome> read_request(Connection& conn, Exchange& ex);
+  Admission admit(const Connection& conn);
+  Dispatched dispatch(const HttpRequest& request);
+  asio::awaitable<bool> respond(Connection& conn, Exchange& ex, HttpResponse& response,
+                                bool keep_alive, unsigned version);
+  asio::awaitable<bool> write_response(Connection& conn, const HttpResponse& response,
+                                       std::string_view request_id, bool keep_alive,
                                        unsigned version);
   asio::awaitable<void> close_connection(Stream& stream, bool unread_input);
-  asio::awaitable<Dispatched> run_handler(std::shared_ptr<const HttpRequest> request);
-  asio::awaitable<void> refuse(Stream& stream, RequestRecord& record, Clock::time_point started,
-                               const std::string& request_id, HttpResponse response);
+  asio::awaitable<void> refuse(Connection& conn, Exchange& ex, HttpResponse response);
   void finish_request(const RequestRecord& record);
 };
 
@@ -485,25 +596,43 @@ void HttpsServer::Impl::start() {
     metrics_port_ = metrics_acceptor_->local_endpoint().port();
   }
   work_.emplace(ioc_.get_executor());
-  asio::co_spawn(acceptor_->get_executor(), accept_loop(), [](std::exception_ptr) {});
-  if (metrics_acceptor_) {
-    asio::co_spawn(metrics_acceptor_->get_executor(), metrics_loop(), [](std::exception_ptr) {});
+  set_bug_log(log_);
+  if (!detail::openssl_frees_wiped()) {
+    // Something in this program used OpenSSL before static initialisation ended: its freed
+    // record buffers may keep plaintext (docs/threat-model.md).
+    log_->event(LogLevel::warn, "openssl_memory_not_wiped");
   }
-  const unsigned n = config_.effective_io_threads();
+  asio::co_spawn(acceptor_->get_executor(), accept_loop(), [](const std::exception_ptr& e) {
+    if (e) SLUIS_BUG("accept_loop_threw");
+  });
+  if (metrics_acceptor_) {
+    asio::co_spawn(metrics_acceptor_->get_executor(), metrics_loop(),
+                   [](const std::exception_ptr& e) {
+                     if (e) SLUIS_BUG("metrics_loop_threw");
+                   });
+  }
+  // One pool of threads does the I/O and runs the handlers inline (see dispatch): as many as
+  // the I/O and the handler threads configured, so that handler_threads handlers can block at
+  // once while io_threads threads are still free for the network.
+  const unsigned n = config_.effective_io_threads() + config_.effective_handler_threads();
   for (unsigned i = 0; i < n; ++i) {
-    threads_.emplace_back([this] {
-      for (;;) {
-        try {
-          ioc_.run();
-          return;
-        } catch (...) {
-          // Handlers never throw by design; if one does, keep the thread serving.
-        }
-      }
-    });
+    threads_.emplace_back([this] { run_io_thread(); });
   }
   started_ = true;
   log_->event(LogLevel::info, "listening");
+}
+
+void HttpsServer::Impl::run_io_thread() {
+  for (;;) {
+    try {
+      ioc_.run();
+      return;
+    } catch (...) {
+      // Completion handlers never throw by design (every coroutine has its own barrier): a
+      // bug. The thread keeps serving.
+      SLUIS_BUG("io_thread_threw");
+    }
+  }
 }
 
 asio::awaitable<void> HttpsServer::Impl::accept_loop() {
@@ -535,7 +664,9 @@ asio::awaitable<void> HttpsServer::Impl::accept_loop() {
     slot->strand = socket.get_executor();
     auto executor = socket.get_executor();
     asio::co_spawn(executor, session(std::move(socket), std::move(slot)),
-                   [](std::exception_ptr) {});
+                   [](const std::exception_ptr& e) {
+                     if (e) SLUIS_BUG("session_escaped");  // session() catches everything
+                   });
   }
 }
 
@@ -558,206 +689,242 @@ asio::awaitable<void> HttpsServer::Impl::session(tcp::socket socket,
     slot->tcp = &beast::get_lowest_layer(stream);
     co_await serve(stream, *slot);
     slot->tcp = nullptr;
-  } catch (...) {
-    // Top-level barrier: nothing escapes a connection. The exception text is not logged.
+  } catch (const std::bad_alloc&) {
+    // Top-level barrier: nothing escapes a connection. Out of memory closes this one only.
     slot->tcp = nullptr;
+    log_->event(LogLevel::error, "session_failed", "out_of_memory");
+  } catch (...) {
+    // Nothing else on this path throws by design (Beast and Asio report through error codes,
+    // handlers' exceptions stop at the router): whatever arrives here is a bug.
+    slot->tcp = nullptr;
+    SLUIS_BUG("session_threw");
     log_->event(LogLevel::error, "session_failed");
   }
 }
 
+// A connection reads top to bottom: handshake, then one exchange per request until the client,
+// the request cap, a refusal or a drain ends it.
 asio::awaitable<void> HttpsServer::Impl::serve(Stream& stream, ConnectionSlot& slot) {
-  auto& transport = beast::get_lowest_layer(stream);
-  const auto& lim = config_.limits;
+  std::optional<PeerIdentity> peer = co_await handshake(stream);
+  if (!peer) co_return;
+  Connection conn{stream, slot, std::move(*peer), {}, {}};
+  while (!draining_.load()) {
+    if (!co_await await_request(conn)) break;
+    if (!co_await exchange(conn)) co_return;  // the exchange closed the connection
+  }
+  if (beast::get_lowest_layer(stream).socket().is_open()) {
+    co_await close_connection(stream, false);
+  }
+}
 
-  transport.expires_after(lim.handshake_timeout);
+// Phase 1: the TLS handshake (mTLS against the gateway CA, revocation checked by the verify
+// callback) and the partner identity from the certificate.
+asio::awaitable<std::optional<PeerIdentity>> HttpsServer::Impl::handshake(Stream& stream) {
+  auto& transport = beast::get_lowest_layer(stream);
+  transport.expires_after(config_.limits.handshake_timeout);
   auto [hs_ec] = co_await stream.async_handshake(ssl::stream_base::server, kAwait);
   if (hs_ec) {
     metrics_.record_handshake_failure(classify_handshake(hs_ec, stream.native_handle()));
     log_->event(LogLevel::debug, "handshake_failed");
-    co_return;
+    co_return std::nullopt;
   }
   const X509* peer_cert = SSL_get0_peer_certificate(stream.native_handle());
   std::optional<std::string> partner = detail::partner_id_of(peer_cert);
   if (peer_cert == nullptr || SSL_get_verify_result(stream.native_handle()) != X509_V_OK ||
       !partner) {
     metrics_.record_handshake_failure(HandshakeFailure::no_identity);
-    co_return;  // unreachable with the verify callback; kept as a second lock
+    co_return std::nullopt;  // unreachable with the verify callback; kept as a second lock
   }
-  const PeerIdentity peer{std::move(*partner), detail::serial_hex_of(peer_cert)};
-
-  beast::flat_buffer buffer;
-  for (std::size_t served = 0;;) {
-    if (draining_.load()) break;
-    if (buffer.size() == 0) {
-      // Before the first request and between requests the connection is idle (a partner's
-      // connection pool keeps it open): the idle timeout applies, and a drain may close it. The
-      // header timeout runs from the request's first byte.
-      slot.idle = true;
-      transport.expires_after(lim.idle_timeout);
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kAwait);
-      slot.idle = false;
-      if (ec) break;
-      buffer.commit(n);
-    }
-    RequestRecord record;
-    const std::string request_id = new_request_id();
-    record.request_id = request_id;
-    record.partner_id = peer.partner_id;
-    const std::string instance = problem_instance(request_id);
-
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(lim.header_limit_bytes));
-    parser.body_limit(static_cast<std::uint64_t>(lim.body_limit_bytes));
-    transport.expires_after(lim.header_timeout);
-    auto [h_ec, h_n] = co_await http::async_read_header(stream, buffer, parser, kAwait);
-    const auto started = Clock::now();
-    record.time = std::chrono::system_clock::now();
-
-    if (h_ec) {
-      if (h_ec == http::error::header_limit) {
-        co_await refuse(stream, record, started, request_id,
-                        make_problem(TransportProblem::headers_too_large, {}, instance));
-      } else if (h_ec == http::error::body_limit) {
-        // Beast compares a declared Content-Length with the limit as soon as the header ends.
-        co_await refuse(stream, record, started, request_id,
-                        make_problem(TransportProblem::payload_too_large, {}, instance));
-      } else if (!is_disconnect(h_ec)) {
-        co_await refuse(stream, record, started, request_id,
-                        make_problem(TransportProblem::malformed_request, {}, instance));
-      }
-      co_return;  // timeouts and disconnects: nobody to answer
-    }
-    const auto& header = parser.get();
-    const auto method = header.method_string();
-    const std::string method_copy(method.data(), method.size());
-    record.method = method_copy;
-    if (auto ok = detail::check_request_header(header.base(),
-                                               detail::to_std_optional(parser.content_length()),
-                                               parser.chunked(), limits_);
-        !ok) {
-      co_await refuse(stream, record, started, request_id,
-                      make_problem(problem_for(ok.error()), {}, instance));
-      co_return;
-    }
-    const auto expect = header[http::field::expect];
-    if (expect.size() == 12 && beast::iequals(expect, "100-continue")) {
-      http::response<http::empty_body> cont{http::status::continue_, header.version()};
-      transport.expires_after(lim.body_timeout);
-      auto [c_ec, c_n] = co_await http::async_write(stream, cont, kAwait);
-      if (c_ec) co_return;
-    }
-    transport.expires_after(lim.body_timeout);
-    auto [b_ec, b_n] = co_await http::async_read(stream, buffer, parser, kAwait);
-    if (b_ec) {
-      if (b_ec == http::error::body_limit) {
-        co_await refuse(stream, record, started, request_id,
-                        make_problem(TransportProblem::payload_too_large, {}, instance));
-      } else if (!is_disconnect(b_ec)) {
-        co_await refuse(stream, record, started, request_id,
-                        make_problem(TransportProblem::malformed_request, {}, instance));
-      }
-      co_return;
-    }
-    auto message = parser.release();
-    const unsigned version = message.version();
-    const bool client_keep_alive = message.keep_alive();
-    record.bytes_in = message.body().size();
-    auto built = detail::build_request(message, limits_);
-    if (!built) {
-      co_await refuse(stream, record, started, request_id,
-                      make_problem(problem_for(built.error()), {}, instance));
-      co_return;
-    }
-    HttpRequest& request = *built;
-    request.peer = peer;
-    request.request_id = request_id;
-    // Worker id only as a checked token; the header value itself is the partner's claim.
-    std::string worker_for_log = request.worker && is_safe_token(*request.worker)
-                                     ? *request.worker
-                                     : (request.worker ? "<invalid>" : "");
-    record.worker_id = worker_for_log;
-
-    revocations_.refresh_if_changed();
-    const bool revoked = revocations_.is_revoked(peer.serial_hex);
-    Dispatched result;
-    if (revoked) {
-      result.response = make_problem(TransportProblem::certificate_revoked, {}, instance);
-    } else if (draining_.load()) {
-      result.response = make_problem(TransportProblem::draining, {}, instance);
-    } else {
-      auto shared = std::make_shared<const HttpRequest>(std::move(request));
-      // A member coroutine, not a lambda: its by-value parameter lives in the coroutine frame.
-      result = co_await asio::co_spawn(pool_.get_executor(), run_handler(std::move(shared)),
-                                       asio::use_awaitable);
-    }
-    ++served;
-    const bool keep_alive = client_keep_alive && !revoked && !draining_.load() &&
-                            served < lim.max_requests_per_connection;
-    record.route =
-        result.route.empty() ? LogLiteral("unmatched") : LogLiteral::route_template(result.route);
-    record.status = result.response.status;
-    record.cause = result.response.cause;
-    record.bytes_out = result.response.body.size();
-    transport.expires_after(lim.body_timeout);
-    const bool written =
-        co_await write_response(stream, result.response, request_id, keep_alive, version);
-    record.latency_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
-    finish_request(record);
-    if (!written) co_return;
-    if (!keep_alive) {
-      co_await close_connection(stream, false);
-      co_return;
-    }
-  }
-  if (transport.socket().is_open()) co_await close_connection(stream, false);
+  co_return PeerIdentity{std::move(*partner), detail::serial_hex_of(peer_cert)};
 }
 
-asio::awaitable<Dispatched>
-HttpsServer::Impl::run_handler(std::shared_ptr<const HttpRequest> request) {
+// Phase 2: waiting for a request's first byte. Before the first request and between requests
+// the connection is idle (a partner's connection pool keeps it open): the idle timeout applies,
+// and a drain may close it. The header timeout runs from the request's first byte. False when
+// the connection ended while idle.
+asio::awaitable<bool> HttpsServer::Impl::await_request(Connection& conn) {
+  if (conn.input.size() != 0) co_return true;  // a pipelined request is already here
+  auto& transport = beast::get_lowest_layer(conn.stream);
+  conn.slot.idle = true;
+  transport.expires_after(config_.limits.idle_timeout);
+  auto [ec, n] = co_await conn.stream.async_read_some(conn.input.prepare(4096), kAwait);
+  conn.slot.idle = false;
+  if (ec) co_return false;
+  conn.input.commit(n);
+  co_return true;
+}
+
+// Phases 3–6 of one request: read it, admit and dispatch it, write the answer, log it. True
+// when the connection stays open for the next request.
+asio::awaitable<bool> HttpsServer::Impl::exchange(Connection& conn) {
+  Exchange ex;
+  ex.record.request_id = ex.request_id;
+  ex.record.partner_id = conn.peer.partner_id;
+  ReadOutcome read = co_await read_request(conn, ex);
+  if (read.refusal) {
+    co_await refuse(conn, ex, std::move(*read.refusal));
+    co_return false;
+  }
+  if (!read.request) co_return false;  // timeouts and disconnects: nobody to answer
+  HttpRequest& request = *read.request;
+  request.peer = conn.peer;
+  request.request_id = ex.request_id;
+  // Worker id only as a checked token; the header value itself is the partner's claim.
+  ex.worker = request.worker && is_safe_token(*request.worker)
+                  ? *request.worker
+                  : (request.worker ? "<invalid>" : "");
+  ex.record.worker_id = ex.worker;
+
+  const Admission admission = admit(conn);
+  Dispatched result;
+  if (admission == Admission::revoked) {
+    result.response = make_problem(TransportProblem::certificate_revoked, {},
+                                   problem_instance(ex.request_id));
+  } else if (admission == Admission::draining) {
+    result.response =
+        make_problem(TransportProblem::draining, {}, problem_instance(ex.request_id));
+  } else {
+    result = dispatch(request);
+  }
+  ++conn.served;
+  const bool keep_alive = read.keep_alive && admission == Admission::admitted &&
+                          !draining_.load() &&
+                          conn.served < config_.limits.max_requests_per_connection;
+  ex.record.route =
+      result.route.empty() ? LogLiteral("unmatched") : LogLiteral::route_template(result.route);
+  const bool written = co_await respond(conn, ex, result.response, keep_alive, read.version);
+  wipe_spent_input(conn.input);
+  if (!written) co_return false;
+  if (!keep_alive) {
+    co_await close_connection(conn.stream, false);
+    co_return false;
+  }
+  co_return true;
+}
+
+// Phase 3: the request's header (limits, framing, selected headers), an interim 100 Continue
+// when asked for, and the body, parsed into zeroising buffers. A request that breaks a rule
+// comes back as the refusal to send.
+asio::awaitable<HttpsServer::Impl::ReadOutcome> HttpsServer::Impl::read_request(Connection& conn,
+                                                                                 Exchange& ex) {
+  const auto& lim = config_.limits;
+  auto& transport = beast::get_lowest_layer(conn.stream);
+  ReadOutcome out;
+  auto refusal = [&](TransportProblem p) {
+    out.refusal = make_problem(p, {}, problem_instance(ex.request_id));
+    return std::move(out);
+  };
+  detail::BeastParser parser;
+  parser.header_limit(static_cast<std::uint32_t>(lim.header_limit_bytes));
+  parser.body_limit(static_cast<std::uint64_t>(lim.body_limit_bytes));
+  transport.expires_after(lim.header_timeout);
+  auto [h_ec, h_n] = co_await http::async_read_header(conn.stream, conn.input, parser, kAwait);
+  ex.started = Clock::now();
+  ex.record.time = std::chrono::system_clock::now();
+  if (h_ec) {
+    if (h_ec == http::error::header_limit) co_return refusal(TransportProblem::headers_too_large);
+    // Beast compares a declared Content-Length with the limit as soon as the header ends.
+    if (h_ec == http::error::body_limit) co_return refusal(TransportProblem::payload_too_large);
+    if (!is_disconnect(h_ec)) co_return refusal(TransportProblem::malformed_request);
+    co_return out;
+  }
+  const auto& header = parser.get();
+  const auto method = header.method_string();
+  ex.method.assign(method.data(), method.size());
+  ex.record.method = ex.method;
+  if (auto ok = detail::check_request_header(header.base(),
+                                             detail::to_std_optional(parser.content_length()),
+                                             parser.chunked(), limits_);
+      !ok) {
+    co_return refusal(problem_for(ok.error()));
+  }
+  const auto expect = header[http::field::expect];
+  if (expect.size() == 12 && beast::iequals(expect, "100-continue")) {
+    http::response<http::empty_body> cont{http::status::continue_, header.version()};
+    transport.expires_after(lim.body_timeout);
+    auto [c_ec, c_n] = co_await http::async_write(conn.stream, cont, kAwait);
+    if (c_ec) co_return out;
+  }
+  transport.expires_after(lim.body_timeout);
+  auto [b_ec, b_n] = co_await http::async_read(conn.stream, conn.input, parser, kAwait);
+  if (b_ec) {
+    if (b_ec == http::error::body_limit) co_return refusal(TransportProblem::payload_too_large);
+    if (!is_disconnect(b_ec)) co_return refusal(TransportProblem::malformed_request);
+    co_return out;
+  }
+  detail::BeastRequest message = parser.release();
+  out.version = message.version();
+  out.keep_alive = message.keep_alive();
+  ex.record.bytes_in = message.body().size();
+  auto built = detail::build_request(message, limits_);  // moves the body, does not copy it
+  if (!built) co_return refusal(problem_for(built.error()));
+  out.request.emplace(std::move(*built));
+  co_return out;
+}
+
+// Phase 4a: the certificate is checked against the current revocation list before every
+// request (a revocation reaches open connections at their next request), and a drain refuses
+// new work.
+HttpsServer::Impl::Admission HttpsServer::Impl::admit(const Connection& conn) {
+  revocations_.refresh_if_changed();
+  if (revocations_.is_revoked(conn.peer.serial_hex)) return Admission::revoked;
+  if (draining_.load()) return Admission::draining;
+  return Admission::admitted;
+}
+
+// Phase 4b: the handler runs here, on this connection's thread, without a hand-off to another
+// pool and back: the server runs io_threads + handler_threads threads, so that many handlers may
+// block (the store, the audit log's group commit) while the other threads keep serving I/O.
+Dispatched HttpsServer::Impl::dispatch(const HttpRequest& request) {
   Dispatched d;
-  d.response = router_.dispatch(*request, d.route);
-  co_return d;
+  d.response = router_.dispatch(request, d.route);
+  return d;
+}
+
+// Phase 5 and 6: the answer in one TLS record and the request's log line and metrics.
+asio::awaitable<bool> HttpsServer::Impl::respond(Connection& conn, Exchange& ex,
+                                                 HttpResponse& response, bool keep_alive,
+                                                 unsigned version) {
+  ex.record.status = response.status;
+  ex.record.cause = response.cause;
+  ex.record.bytes_out = response.body.size();
+  beast::get_lowest_layer(conn.stream).expires_after(config_.limits.body_timeout);
+  const bool written =
+      co_await write_response(conn, response, ex.request_id, keep_alive, version);
+  ex.record.latency_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.started).count());
+  finish_request(ex.record);
+  co_return written;
 }
 
 // An error response followed by closing the connection. The rest of the request is unread, so
 // the close lingers (see close_connection).
-asio::awaitable<void> HttpsServer::Impl::refuse(Stream& stream, RequestRecord& record,
-                                                Clock::time_point started,
-                                                const std::string& request_id,
+asio::awaitable<void> HttpsServer::Impl::refuse(Connection& conn, Exchange& ex,
                                                 HttpResponse response) {
-  record.status = response.status;
-  record.cause = response.cause;
-  record.bytes_out = response.body.size();
-  beast::get_lowest_layer(stream).expires_after(config_.limits.body_timeout);
-  co_await write_response(stream, response, request_id, false, 11);
-  record.latency_us = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
-  finish_request(record);
-  co_await close_connection(stream, true);
+  if (ex.started == Clock::time_point{}) {
+    ex.started = Clock::now();
+    ex.record.time = std::chrono::system_clock::now();
+  }
+  co_await respond(conn, ex, response, false, 11);
+  wipe_spent_input(conn.input);
+  co_await close_connection(conn.stream, true);
 }
 
-asio::awaitable<bool> HttpsServer::Impl::write_response(Stream& stream,
+// The status line, the headers and the body go out as one buffer, so one TLS record and one
+// send carry a whole answer (Beast's serializer wrote the header and the body as two records
+// and two sends). The buffer is the connection's, zeroising; it is wiped once sent.
+asio::awaitable<bool> HttpsServer::Impl::write_response(Connection& conn,
                                                         const HttpResponse& response,
-                                                        const std::string& request_id,
+                                                        std::string_view request_id,
                                                         bool keep_alive, unsigned version) {
-  int status = response.status;
-  if (status < 200 || status > 599) status = 500;
-  http::response<http::string_body> res{static_cast<http::status>(status), version};
-  res.set(http::field::content_type,
-          header_value_ok(response.content_type) && !response.content_type.empty()
-              ? response.content_type
-              : std::string("application/octet-stream"));
-  res.set(http::field::cache_control, "no-store");
-  res.set("X-Content-Type-Options", "nosniff");
-  res.set("X-Request-Id", request_id);
-  for (const auto& [name, value] : response.headers) {
-    if (header_name_ok(name) && header_value_ok(value)) res.insert(name, value);
-  }
-  res.keep_alive(keep_alive);
-  res.body() = response.body;
-  res.prepare_payload();
-  auto [ec, n] = co_await http::async_write(stream, res, kAwait);
+  format_response(conn.output, response, request_id, keep_alive, version);
+  auto [ec, n] =
+      co_await asio::async_write(conn.stream, asio::buffer(conn.output), kAwait);
+  crypto::wipe(std::span<char>(conn.output.data(), conn.output.size()));
+  conn.output.clear();
+  // Small answers reuse the buffer; a large one (a dossier) gives its memory back, so that a
+  // thousand idle connections do not each keep the size of their largest answer.
+  if (conn.output.capacity() > kKeptOutputBytes) ResponseBytes().swap(conn.output);
   co_return !ec;
 }
 
@@ -799,7 +966,9 @@ asio::awaitable<void> HttpsServer::Impl::metrics_loop() {
       continue;
     }
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, metrics_session(std::move(socket)), [](std::exception_ptr) {});
+    asio::co_spawn(executor, metrics_session(std::move(socket)), [](const std::exception_ptr& e) {
+      if (e) SLUIS_BUG("metrics_session_escaped");  // metrics_session() catches everything
+    });
   }
 }
 
@@ -830,7 +999,10 @@ asio::awaitable<void> HttpsServer::Impl::metrics_session(tcp::socket socket) {
     co_await http::async_write(stream, res, kAwait);
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  } catch (const std::bad_alloc&) {
+    log_->event(LogLevel::error, "metrics_session_failed", "out_of_memory");
   } catch (...) {
+    SLUIS_BUG("metrics_session_threw");
     log_->event(LogLevel::error, "metrics_session_failed");
   }
 }
@@ -870,8 +1042,7 @@ void HttpsServer::Impl::shutdown() {
     });
     (void)registry_.wait_empty_until(Clock::now() + std::chrono::seconds(2));
   }
-  // 4. Running handlers finish (they may hold references to sessions' requests), then I/O stops.
-  pool_.join();
+  // 4. Handlers run inside their sessions, so none is left running; the I/O stops.
   work_.reset();
   ioc_.stop();
   for (auto& t : threads_)
@@ -906,7 +1077,7 @@ void HttpsServer::Impl::run_until_signalled() {
     signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
       if (ec) return;
       if (signal_number == SIGHUP) {
-        asio::post(pool_, [this] { reload(); });
+        asio::post(ioc_, [this] { reload(); });  // may block one of the server's threads
         arm();
         return;
       }

@@ -1,6 +1,7 @@
 // The transport/handler seam: plain request and response values, free of Asio and Beast types.
 #pragma once
 
+#include "sluis/crypto/secret.hpp"
 #include "sluis/gateway/log_literal.hpp"
 #include "sluis/gateway/server_error.hpp"
 
@@ -13,6 +14,44 @@
 #include <vector>
 
 namespace sluis::gateway {
+
+/// The bytes of a request or response body: a string whose memory is wiped before it is freed
+/// (crypto::ZeroizingAllocator), because bodies carry plaintext fields, notes and identifiers.
+///
+/// It is a std::basic_string with that allocator, plus conversions from std::string for callers
+/// that still build text there: constructing or assigning from a std::string copies its bytes
+/// and, when the std::string is an rvalue, wipes the source's whole buffer before it is freed,
+/// so an answer handed over by move leaves no copy behind. Read it as a std::string_view (the
+/// implicit conversion) rather than copying it into a std::string. Moving an HttpBody moves the
+/// buffer (the allocator is stateless), so the transport hands bodies to and from Beast without
+/// copying them.
+class HttpBody : public std::basic_string<char, std::char_traits<char>,
+                                          crypto::ZeroizingAllocator<char>> {
+ public:
+  using Base = std::basic_string<char, std::char_traits<char>, crypto::ZeroizingAllocator<char>>;
+  using Base::Base;
+  using Base::operator=;
+  HttpBody() noexcept = default;
+  HttpBody(const Base& s) : Base(s) {}                 // NOLINT(google-explicit-constructor)
+  HttpBody(Base&& s) noexcept : Base(std::move(s)) {}  // NOLINT(google-explicit-constructor)
+  HttpBody(const std::string& s) : Base(s.data(), s.size()) {}  // NOLINT(google-explicit-*)
+  HttpBody(std::string&& s) : Base(s.data(), s.size()) { wipe_source(s); }  // NOLINT
+  HttpBody& operator=(const std::string& s) {
+    assign(s.data(), s.size());
+    return *this;
+  }
+  HttpBody& operator=(std::string&& s) {
+    assign(s.data(), s.size());
+    wipe_source(s);
+    return *this;
+  }
+  /// Wipes the whole buffer (up to its capacity) and leaves the body empty; the memory stays
+  /// allocated for reuse.
+  void wipe() noexcept;
+
+ private:
+  static void wipe_source(std::string& s) noexcept;
+};
 
 /// Who is calling, as proven by the TLS client certificate (verified against the gateway CA,
 /// not revoked at handshake time and re-checked before every request).
@@ -45,7 +84,7 @@ struct HttpRequest {
   std::optional<std::string> accept;             ///< Accept
   std::optional<std::string> accept_language;    ///< Accept-Language
   std::optional<std::string> client_request_id;  ///< X-Request-Id as sent (validated token)
-  std::string body;
+  HttpBody body;            ///< wiped when freed (see HttpBody)
   PeerIdentity peer;       ///< filled by the server (empty in parse_http_request results)
   std::string request_id;  ///< gateway-generated id (32 hex), also in the response's X-Request-Id
 
@@ -60,14 +99,15 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
+  HttpBody body;  ///< moved (not copied) into the connection's output; wiped when freed
   /// Why the answer is not what was asked for, for sluisd's request log line (never sent): set
   /// on every 5xx (make_problem sets one from the problem code; callers that know more name the
   /// error), and on a partial answer.
   LogLiteral cause = "";
 
-  /// A JSON response with `status`.
-  [[nodiscard]] static HttpResponse json(int status, std::string body);
+  /// A JSON response with `status`. Pass the text by move (an HttpBody is taken over as it is; a
+  /// std::string is copied and its buffer wiped).
+  [[nodiscard]] static HttpResponse json(int status, HttpBody body);
 };
 
 /// Strictly validates and decodes a request-target (origin-form only: `/path?query`).

@@ -30,7 +30,8 @@ class PathParams {
   std::vector<std::pair<std::string, std::string>> values_;
 };
 
-/// A request handler. Runs on the server's handler pool (never on an I/O thread), so it may
+/// A request handler. Runs on one of the server's threads, inline in its connection's coroutine
+/// (HttpsServer: the pool has handler_threads threads beyond the I/O ones for this), so it may
 /// block (SQLite). Called concurrently from several threads: it must be thread-safe.
 /// Exceptions it throws become a 500 internal-error problem (their text is never sent).
 using Handler = std::function<HttpResponse(const HttpRequest&, const PathParams&)>;

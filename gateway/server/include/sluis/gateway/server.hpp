@@ -77,7 +77,7 @@ class RevocationStore {
 /// What the embedding program (sluisd's main) supplies besides configuration and routes.
 struct ServerHooks {
   /// Called by reload() after the revocation list was re-read (rule pack etc.). On SIGHUP it runs
-  /// on a handler-pool thread; it may block; exceptions are caught and logged as "reload_failed".
+  /// on one of the server's threads; it may block; exceptions are caught and logged as "reload_failed".
   std::function<void()> on_reload;
   /// Log destination; null → LogSink::open(config.log_destination, config.log_level).
   std::shared_ptr<LogSink> log;
@@ -85,9 +85,17 @@ struct ServerHooks {
 
 /// The HTTPS server.
 ///
-/// Threads: `io_threads` run all network I/O (each connection on its own strand, as a C++20
-/// coroutine); `handler_threads` run Router handlers, which may block. A slow client only ever
-/// occupies its own strand, bounded by the configured timeouts.
+/// Threads: one pool of `io_threads + handler_threads` threads runs all network I/O (each
+/// connection on its own strand, as a C++20 coroutine) and the Router handlers, inline in their
+/// connection's coroutine: a request is read, handled and answered on one thread, without a
+/// hand-off to another pool and back. Handlers may block (the store, the audit log's group
+/// commit); up to handler_threads of them blocking at once still leave io_threads threads for
+/// the network. A slow client only ever occupies its own strand, bounded by the configured
+/// timeouts.
+/// Memory: request and response bodies, Beast's header fields and the connection's buffers are
+/// wiped before they are freed (HttpBody, crypto::ZeroizingAllocator), and OpenSSL wipes a
+/// record's plaintext once it has been read (SSL_OP_CLEANSE_PLAINTEXT).
+/// Impossible states (an exception escaping a connection) are SLUIS_BUG events (bug.hpp).
 /// Per connection: TLS handshake (mTLS, gateway CA only, revocation checked) → HTTP/1.1
 /// keep-alive loop with header/body/idle timeouts, header/body limits and a request cap. Before
 /// every request the certificate serial is checked against the current revocation snapshot.
