@@ -22,9 +22,9 @@ PACKAGES=(
   libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsodium-dev libsqlcipher-dev sqlcipher
   catch2 libbenchmark-dev libtomlplusplus-dev libqrencode-dev
-  # test and measurement tools: the nginx baseline (docs/performance.md), the TLS scan and the
-  # core-dump canary check (docs/threat-model.md)
-  nginx-light testssl.sh gdb
+  # test and measurement tools: the nginx baseline and the profiles (docs/performance.md), the
+  # TLS scan and the core-dump canary check (docs/threat-model.md)
+  nginx-light testssl.sh gdb linux-perf
 )
 
 say() { printf '\n== %s\n' "$*"; }

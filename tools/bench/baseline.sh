@@ -6,7 +6,7 @@
 #   tools/bench/baseline.sh [--build DIR] [--out DIR] [--sizes N[,N...]] [--partners N]
 #                           [--workers N] [--fragments N] [--connections N] [--duration S]
 #                           [--warmup S] [--idle-connections N] [--handler-threads N]
-#                           [--homes DIR] [--tiny] [--keep]
+#                           [--homes DIR] [--sluisd FILE] [--tiny] [--keep]
 #
 # Defaults (CI-sized): build/release, 200 partners, 500 workers, 10 000 clients with 10 fragments
 # each (20 for the read workload's clients), 64 connections, 10 s per workload after 2 s of
@@ -15,7 +15,8 @@
 # --sizes 10000,1000000 also runs the read workload at every further client count (one home per
 # size) for the latency-growth table. --homes DIR keeps the generated gateway homes in DIR and
 # reuses one whose sector parameters match (a 1 000 000-client home takes long to generate; the
-# workloads add their own fragments, consents and audit events to it). --tiny is the test suite's
+# workloads add their own fragments, consents and audit events to it). --sluisd FILE measures that
+# sluisd binary instead of the build's (two builds compared in one session). --tiny is the test suite's
 # smoke run (seconds, not numbers). Every process this script starts is stopped when it ends, however it ends. Needs
 # nginx (Debian's nginx-light, from setup.sh).
 set -euo pipefail
@@ -35,6 +36,7 @@ IDLE_SECONDS=6
 IDLE_WARMUP=10
 HANDLERS=0
 HOMES=""
+SLUISD_BIN=""
 KEEP=0
 
 usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -51,7 +53,7 @@ while [[ $# -gt 0 ]]; do
       IDLE_SECONDS=2; IDLE_WARMUP=3
       shift; continue ;;
     --build|--out|--sizes|--partners|--workers|--fragments|--connections|--duration|--warmup) ;;
-    --idle-connections|--handler-threads|--homes) ;;
+    --idle-connections|--handler-threads|--homes|--sluisd) ;;
     *) die "unknown option $opt; see --help" ;;
   esac
   [[ $# -ge 2 ]] || die "$opt needs a value; see --help"
@@ -70,13 +72,15 @@ while [[ $# -gt 0 ]]; do
     --idle-connections) number "$opt" "$val"; IDLE="$val" ;;
     --handler-threads) number "$opt" "$val"; HANDLERS="$val" ;;
     --homes) mkdir -p "$val" && HOMES="$(cd "$val" && pwd)" || die "cannot create --homes $val" ;;
+    --sluisd) [[ -x "$val" ]] || die "--sluisd $val is not an executable"
+              SLUISD_BIN="$(cd "$(dirname "$val")" && pwd)/$(basename "$val")" ;;
     *) die "unknown option $opt; see --help" ;;
   esac
   shift 2
 done
 
 CTL="$BUILD/tools/sluisctl/sluisctl"
-SLUISD="$BUILD/gateway/main/sluisd"
+SLUISD="${SLUISD_BIN:-$BUILD/gateway/main/sluisd}"
 DATASET="$BUILD/tools/bench/sluis-dataset"
 LOADGEN="$BUILD/tools/bench/sluis-loadgen"
 for b in "$CTL" "$SLUISD" "$DATASET" "$LOADGEN"; do
