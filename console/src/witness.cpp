@@ -40,20 +40,35 @@ class WitnessCategory final : public boost::system::error_category {
 
 constexpr std::string_view kArchiveHeader = "sluis-witness-archive v1\n";
 constexpr std::string_view kRecordTag = "sluis-witness-v1";
+constexpr std::string_view kAlertTag = "sluis-witness-alert-v1";
+
+std::int64_t to_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string base64_of(std::string_view bytes) {
+  return crypto::to_base64(
+      std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+}
 
 std::string format_record(const ArchivedCheckpoint& r) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(r.seen_at.time_since_epoch()).count();
   std::string line(kRecordTag);
-  line += ' ';
-  line += std::to_string(ms);
-  line += ' ';
-  line += std::to_string(r.size);
-  line += ' ';
-  line += crypto::to_base64(r.root);
-  line += ' ';
-  line += crypto::to_base64(
-      std::span(reinterpret_cast<const std::uint8_t*>(r.note.data()), r.note.size()));
+  line += ' ' + std::to_string(to_ms(r.seen_at));
+  line += ' ' + std::to_string(r.size);
+  line += ' ' + crypto::to_base64(r.root);
+  line += ' ' + base64_of(r.note);
+  line += '\n';
+  return line;
+}
+
+std::string format_alert(const ArchivedAlert& r) {
+  std::string line(kAlertTag);
+  line += ' ' + std::to_string(to_ms(r.seen_at));
+  line += ' ' + std::string(alert_kind_name(r.alert.kind));
+  line += ' ' + std::to_string(r.alert.old_size);
+  line += ' ' + std::to_string(r.alert.new_size);
+  // '-' is outside the base64 alphabet: it stands for "no evidence" (an empty answer).
+  line += ' ' + (r.alert.note.empty() ? std::string("-") : base64_of(r.alert.note));
   line += '\n';
   return line;
 }
@@ -66,31 +81,78 @@ template <class Int> std::optional<Int> parse_decimal(std::string_view s) {
   return v;
 }
 
-// One line without its '\n'.
-std::optional<ArchivedCheckpoint> parse_record(std::string_view line) {
+std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view s) {
+  const bool negative = !s.empty() && s[0] == '-';
+  const auto ms = parse_decimal<std::int64_t>(negative ? s.substr(1) : s);
+  if (!ms) return std::nullopt;
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(negative ? -*ms : *ms));
+}
+
+std::optional<WitnessAlertKind> parse_kind(std::string_view s) {
+  for (const auto k :
+       {WitnessAlertKind::bad_signature, WitnessAlertKind::wrong_log, WitnessAlertKind::shrunk,
+        WitnessAlertKind::forked, WitnessAlertKind::bad_proof}) {
+    if (alert_kind_name(k) == s) return k;
+  }
+  return std::nullopt;
+}
+
+// Splits at single spaces into exactly `n` non-empty fields.
+std::optional<std::vector<std::string_view>> fields(std::string_view line, std::size_t n) {
   std::vector<std::string_view> parts;
   std::size_t start = 0;
-  while (parts.size() < 5) {
+  for (;;) {
     const auto sp = line.find(' ', start);
     parts.push_back(line.substr(start, sp == std::string_view::npos ? sp : sp - start));
+    if (parts.back().empty() || parts.size() > n) return std::nullopt;
     if (sp == std::string_view::npos) break;
     start = sp + 1;
   }
-  if (parts.size() != 5 || parts[0] != kRecordTag) return std::nullopt;
-  if (parts[4].find(' ') != std::string_view::npos) return std::nullopt;
-  const bool negative_time = !parts[1].empty() && parts[1][0] == '-';
-  const auto ms = parse_decimal<std::int64_t>(negative_time ? parts[1].substr(1) : parts[1]);
-  const auto size = parse_decimal<std::uint64_t>(parts[2]);
-  auto root = crypto::from_base64(parts[3]);
-  auto note = crypto::from_base64(parts[4]);
-  if (!ms || !size || !root || root->size() != crypto::kHashSize || !note) return std::nullopt;
+  if (parts.size() != n) return std::nullopt;
+  return parts;
+}
+
+// One line (without its '\n') is either record; anything else is damage.
+struct ParsedLine {
+  std::optional<ArchivedCheckpoint> checkpoint;
+  std::optional<ArchivedAlert> alert;
+};
+
+std::optional<ParsedLine> parse_line(std::string_view line) {
+  ParsedLine out;
+  if (line.substr(0, kAlertTag.size() + 1) == std::string(kAlertTag) + " ") {
+    const auto p = fields(line, 6);
+    if (!p) return std::nullopt;
+    const auto& f = *p;
+    const auto seen = parse_time(f[1]);
+    const auto kind = parse_kind(f[2]);
+    const auto old_size = parse_decimal<std::uint64_t>(f[3]);
+    const auto new_size = parse_decimal<std::uint64_t>(f[4]);
+    std::string note;
+    if (f[5] != "-") {
+      auto bytes = crypto::from_base64(f[5]);
+      if (!bytes || bytes->empty()) return std::nullopt;
+      note.assign(bytes->begin(), bytes->end());
+    }
+    if (!seen || !kind || !old_size || !new_size) return std::nullopt;
+    out.alert = ArchivedAlert{*seen, WitnessAlert{*kind, *old_size, *new_size, std::move(note)}};
+    return out;
+  }
+  const auto p = fields(line, 5);
+  if (!p || (*p)[0] != kRecordTag) return std::nullopt;
+  const auto& f = *p;
+  const auto seen = parse_time(f[1]);
+  const auto size = parse_decimal<std::uint64_t>(f[2]);
+  auto root = crypto::from_base64(f[3]);
+  auto note = crypto::from_base64(f[4]);
+  if (!seen || !size || !root || root->size() != crypto::kHashSize || !note) return std::nullopt;
   ArchivedCheckpoint r;
-  r.seen_at =
-      std::chrono::system_clock::time_point(std::chrono::milliseconds(negative_time ? -*ms : *ms));
+  r.seen_at = *seen;
   r.size = *size;
   std::copy(root->begin(), root->end(), r.root.begin());
   r.note.assign(note->begin(), note->end());
-  return r;
+  out.checkpoint = std::move(r);
+  return out;
 }
 
 // Reads the whole file (the archive grows by ~400 bytes per new checkpoint).
@@ -169,7 +231,7 @@ WitnessResult<void> replace_atomically(const std::filesystem::path& path,
 
 WitnessAlert make_alert(WitnessAlertKind kind, std::uint64_t old_size, std::uint64_t new_size,
                         std::string_view note) {
-  return WitnessAlert{kind, old_size, new_size, std::string(note)};
+  return WitnessAlert{kind, old_size, new_size, std::string(note.substr(0, kMaxAlertEvidence))};
 }
 
 WitnessReport alert_report(std::optional<ArchivedCheckpoint> newest, WitnessAlert alert) {
@@ -197,6 +259,35 @@ boost::system::error_code make_error_code(WitnessErrc e) noexcept {
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// Calls on_line for every complete record after the header, in order; returns the number of
+// bytes of intact records (header included). A last line without '\n' (a torn append) is not
+// passed on; any other line that does not parse is archive_corrupt.
+template <class OnLine>
+WitnessResult<std::size_t> scan_archive(std::string_view text, const OnLine& on_line) {
+  if (text.substr(0, kArchiveHeader.size()) != kArchiveHeader) return WitnessErrc::archive_corrupt;
+  std::size_t intact = kArchiveHeader.size();
+  std::string_view rest = text.substr(intact);
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    if (nl == std::string_view::npos) break;
+    auto line = parse_line(rest.substr(0, nl));
+    if (!line) return WitnessErrc::archive_corrupt;
+    if (auto ok = on_line(std::move(*line)); !ok) return ok.error();
+    intact += nl + 1;
+    rest.remove_prefix(nl + 1);
+  }
+  return intact;
+}
+
+template <class T> void keep_last(std::deque<T>& window, T item, std::size_t limit) {
+  window.push_back(std::move(item));
+  if (window.size() > limit) window.pop_front();
+}
+
+}  // namespace
+
 WitnessResult<FileCheckpointArchive> FileCheckpointArchive::open(std::filesystem::path path) {
   if (path.empty() || !path.has_filename()) return WitnessErrc::invalid_argument;
   FileCheckpointArchive archive(std::move(path));
@@ -211,29 +302,25 @@ WitnessResult<FileCheckpointArchive> FileCheckpointArchive::open(std::filesystem
 
   auto text = read_file(archive.path_);
   if (!text) return text.error();
-  std::string_view rest(*text);
-  if (rest.substr(0, kArchiveHeader.size()) != kArchiveHeader) return WitnessErrc::archive_corrupt;
-  rest.remove_prefix(kArchiveHeader.size());
-
-  std::size_t intact = kArchiveHeader.size();  // bytes of whole, parsed records
-  while (!rest.empty()) {
-    const auto nl = rest.find('\n');
-    if (nl == std::string_view::npos) break;  // a torn last record: dropped below
-    auto record = parse_record(rest.substr(0, nl));
-    if (!record) return WitnessErrc::archive_corrupt;
-    if (archive.newest_ && record->size < archive.newest_->size) {
+  auto intact = scan_archive(*text, [&archive](ParsedLine line) -> WitnessResult<void> {
+    if (line.alert) {
+      archive.newest_alert_ = std::move(line.alert);
+      ++archive.alert_count_;
+      return {};
+    }
+    if (archive.newest_ && line.checkpoint->size < archive.newest_->size) {
       return WitnessErrc::archive_corrupt;
     }
-    archive.newest_ = std::move(*record);
+    archive.newest_ = std::move(line.checkpoint);
     ++archive.count_;
-    intact += nl + 1;
-    rest.remove_prefix(nl + 1);
-  }
-  if (intact != text->size()) {
-    // A crash inside append() left a partial line. It was never reported as appended, so it is
+    return {};
+  });
+  if (!intact) return intact.error();
+  if (*intact != text->size()) {
+    // A crash inside an append left a partial line. It was never reported as appended, so it is
     // dropped; the intact prefix replaces the file in one rename.
     if (auto repaired =
-            replace_atomically(archive.path_, std::string_view(*text).substr(0, intact));
+            replace_atomically(archive.path_, std::string_view(*text).substr(0, *intact));
         !repaired) {
       return repaired.error();
     }
@@ -241,42 +328,63 @@ WitnessResult<FileCheckpointArchive> FileCheckpointArchive::open(std::filesystem
   return archive;
 }
 
-WitnessResult<std::optional<ArchivedCheckpoint>> FileCheckpointArchive::newest() {
-  return newest_;
-}
-
-WitnessResult<void> FileCheckpointArchive::append(const ArchivedCheckpoint& record) {
-  const std::string line = format_record(record);
+WitnessResult<void> FileCheckpointArchive::append_line(const std::string& line) {
   Fd fd(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) return WitnessErrc::archive_failed;
   if (!write_all(fd.get(), line) || ::fdatasync(fd.get()) != 0 || !fd.close()) {
     return WitnessErrc::archive_failed;
   }
+  return {};
+}
+
+WitnessResult<std::optional<ArchivedCheckpoint>> FileCheckpointArchive::newest() {
+  return newest_;
+}
+
+WitnessResult<void> FileCheckpointArchive::append(const ArchivedCheckpoint& record) {
+  if (auto ok = append_line(format_record(record)); !ok) return ok.error();
   newest_ = record;
   ++count_;
   return {};
 }
 
 WitnessResult<std::vector<ArchivedCheckpoint>> FileCheckpointArchive::recent(std::size_t limit) {
-  std::vector<ArchivedCheckpoint> out;
-  if (limit == 0) return out;
+  if (limit == 0) return std::vector<ArchivedCheckpoint>{};
   auto text = read_file(path_);
   if (!text) return text.error();
-  std::string_view rest(*text);
-  if (rest.substr(0, kArchiveHeader.size()) != kArchiveHeader) return WitnessErrc::archive_corrupt;
-  rest.remove_prefix(kArchiveHeader.size());
   std::deque<ArchivedCheckpoint> window;
-  while (!rest.empty()) {
-    const auto nl = rest.find('\n');
-    if (nl == std::string_view::npos) break;
-    auto record = parse_record(rest.substr(0, nl));
-    if (!record) return WitnessErrc::archive_corrupt;
-    window.push_back(std::move(*record));
-    if (window.size() > limit) window.pop_front();
-    rest.remove_prefix(nl + 1);
-  }
-  out.assign(std::make_move_iterator(window.begin()), std::make_move_iterator(window.end()));
-  return out;
+  auto scanned = scan_archive(*text, [&](ParsedLine line) -> WitnessResult<void> {
+    if (line.checkpoint) keep_last(window, std::move(*line.checkpoint), limit);
+    return {};
+  });
+  if (!scanned) return scanned.error();
+  return std::vector<ArchivedCheckpoint>(std::make_move_iterator(window.begin()),
+                                         std::make_move_iterator(window.end()));
+}
+
+WitnessResult<std::optional<ArchivedAlert>> FileCheckpointArchive::newest_alert() {
+  return newest_alert_;
+}
+
+WitnessResult<void> FileCheckpointArchive::append_alert(const ArchivedAlert& record) {
+  if (auto ok = append_line(format_alert(record)); !ok) return ok.error();
+  newest_alert_ = record;
+  ++alert_count_;
+  return {};
+}
+
+WitnessResult<std::vector<ArchivedAlert>> FileCheckpointArchive::recent_alerts(std::size_t limit) {
+  if (limit == 0) return std::vector<ArchivedAlert>{};
+  auto text = read_file(path_);
+  if (!text) return text.error();
+  std::deque<ArchivedAlert> window;
+  auto scanned = scan_archive(*text, [&](ParsedLine line) -> WitnessResult<void> {
+    if (line.alert) keep_last(window, std::move(*line.alert), limit);
+    return {};
+  });
+  if (!scanned) return scanned.error();
+  return std::vector<ArchivedAlert>(std::make_move_iterator(window.begin()),
+                                    std::make_move_iterator(window.end()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,6 +440,19 @@ WitnessResult<WitnessReport> Witness::observe(std::string_view note,
   auto newest = archive_.newest();
   if (!newest) return newest.error();
   const std::uint64_t old_size = *newest ? (*newest)->size : 0;
+  // An alert is kept once: a log that keeps serving the same refused checkpoint does not grow
+  // the archive at every round.
+  auto refuse = [this](std::optional<ArchivedCheckpoint> last,
+                       WitnessAlert alert) -> WitnessResult<WitnessReport> {
+    auto kept = archive_.newest_alert();
+    if (!kept) return kept.error();
+    if (!*kept || (*kept)->alert != alert) {
+      if (auto stored = archive_.append_alert(ArchivedAlert{clock_(), alert}); !stored) {
+        return stored.error();
+      }
+    }
+    return alert_report(std::move(last), std::move(alert));
+  };
   // The archive is the witness's memory: a record that the pinned key did not sign, or whose
   // size and root are not the note's, means the file was changed behind the console's back.
   if (*newest) {
@@ -351,10 +472,10 @@ WitnessResult<WitnessReport> Witness::observe(std::string_view note,
         if (auto body = crypto::parse_checkpoint_body(*text)) size = body->size;
       }
       auto alert = make_alert(WitnessAlertKind::wrong_log, old_size, size, note);
-      return alert_report(std::move(*newest), std::move(alert));
+      return refuse(std::move(*newest), std::move(alert));
     }
     auto alert = make_alert(WitnessAlertKind::bad_signature, old_size, 0, note);
-    return alert_report(std::move(*newest), std::move(alert));
+    return refuse(std::move(*newest), std::move(alert));
   }
 
   ArchivedCheckpoint candidate{clock_(), cp->size, cp->root, std::string(note)};
@@ -373,12 +494,12 @@ WitnessResult<WitnessReport> Witness::observe(std::string_view note,
   // 3. Compare with the newest proven checkpoint.
   if (cp->size < last.size) {
     auto alert = make_alert(WitnessAlertKind::shrunk, last.size, cp->size, note);
-    return alert_report(std::move(*newest), std::move(alert));
+    return refuse(std::move(*newest), std::move(alert));
   }
   if (cp->size == last.size) {
     if (cp->root != last.root) {
       auto alert = make_alert(WitnessAlertKind::forked, last.size, cp->size, note);
-      return alert_report(std::move(*newest), std::move(alert));
+      return refuse(std::move(*newest), std::move(alert));
     }
     WitnessReport r;
     r.status = WitnessReport::Status::unchanged;
@@ -392,7 +513,7 @@ WitnessResult<WitnessReport> Witness::observe(std::string_view note,
   if (!proof) return proof.error();
   if (!*proof || !crypto::verify_consistency(last.size, cp->size, last.root, cp->root, **proof)) {
     auto alert = make_alert(WitnessAlertKind::bad_proof, last.size, cp->size, note);
-    return alert_report(std::move(*newest), std::move(alert));
+    return refuse(std::move(*newest), std::move(alert));
   }
   return accept(WitnessReport::Status::grew);
 }

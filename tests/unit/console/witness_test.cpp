@@ -431,3 +431,62 @@ TEST_CASE("witness: the log key is the verifier-key text sluisctl prints", "[con
   CHECK(Witness::parse_log_key(text + "x").error() == WitnessErrc::invalid_argument);
   CHECK(Witness::parse_log_key("").error() == WitnessErrc::invalid_argument);
 }
+
+TEST_CASE("witness: alerts are kept once each, survive a restart and the log's recovery",
+          "[console][witness]") {
+  TempDir dir;
+  Log log;
+  log.append(6);
+  const auto path = dir.path() / "w";
+  {
+    auto archive = FileCheckpointArchive::open(path).value();
+    Witness w(log.verifier(), archive, [] { return at(1'000); });
+    REQUIRE(w.observe(log.checkpoint(), log.proofs()));
+
+    // The same forged answer three times: one alert record.
+    Log impostor;
+    impostor.append(9);
+    for (int i = 0; i < 3; ++i) {
+      const auto r = w.observe(impostor.checkpoint(), impostor.proofs()).value();
+      REQUIRE(r.status == WitnessReport::Status::alert);
+    }
+    CHECK(archive.alert_count() == 1);
+    // An empty answer is another alert (kept with no evidence), then the first again.
+    REQUIRE(w.observe("", log.proofs()).value().alert);
+    REQUIRE(w.observe(impostor.checkpoint(), impostor.proofs()).value().alert);
+    CHECK(archive.alert_count() == 3);
+    // A larger answer than any note is kept only up to the evidence limit.
+    REQUIRE(w.observe(std::string(kMaxAlertEvidence + 100, 'x'), log.proofs()).value().alert);
+    CHECK(archive.newest_alert().value()->alert.note.size() == kMaxAlertEvidence);
+
+    // The log answers well again: the alerts stay on record.
+    log.append(2);
+    REQUIRE(w.observe(log.checkpoint(), log.proofs()).value().status ==
+            WitnessReport::Status::grew);
+    CHECK(archive.alert_count() == 4);
+  }
+  auto again = FileCheckpointArchive::open(path).value();
+  CHECK(again.count() == 2);
+  CHECK(again.alert_count() == 4);
+  const auto alerts = again.recent_alerts(10).value();
+  REQUIRE(alerts.size() == 4);
+  CHECK(alerts[0].alert.kind == WitnessAlertKind::bad_signature);
+  CHECK(alerts[0].alert.old_size == 6);
+  CHECK(alerts[0].seen_at == at(1'000));
+  CHECK(!alerts[0].alert.note.empty());
+  CHECK(alerts[1].alert.note.empty());
+  CHECK(alerts[2].alert == alerts[0].alert);
+  CHECK(again.recent_alerts(1).value().size() == 1);
+  CHECK(again.recent(10).value().size() == 2);  // alerts are not checkpoints
+
+  // A torn alert record is dropped like a torn checkpoint record.
+  const auto intact = read_all(path);
+  write_all(path, intact + "sluis-witness-alert-v1 5 forked 3");
+  auto repaired = FileCheckpointArchive::open(path).value();
+  CHECK(repaired.alert_count() == 4);
+  CHECK(read_all(path) == intact);
+  // A damaged one before the last is refused.
+  write_all(path, intact + "sluis-witness-alert-v1 5 melted 3 4 -\n" +
+                      intact.substr(intact.find('\n') + 1));
+  CHECK(FileCheckpointArchive::open(path).error() == WitnessErrc::archive_corrupt);
+}

@@ -42,64 +42,6 @@ enum class WitnessErrc {
 [[nodiscard]] boost::system::error_code make_error_code(WitnessErrc e) noexcept;
 template <class T> using WitnessResult = boost::system::result<T>;
 
-/// One checkpoint the witness accepted, as it keeps it: the signed note byte for byte (so it
-/// can be shown to anyone as evidence), its size and root, and when the witness first saw it.
-struct ArchivedCheckpoint {
-  std::chrono::system_clock::time_point seen_at;
-  std::uint64_t size = 0;
-  crypto::Hash root{};
-  std::string note;
-};
-
-/// Where the witness keeps the checkpoints it accepted. The seam exists because there are two
-/// implementations: FileCheckpointArchive below, and the console's SQLCipher store.
-/// Contract for implementations: append() is durable when it returns success (a crash after
-/// that never loses the record); records come back in the order appended; nothing is ever
-/// changed or removed. Thread rules: the witness calls one archive from one thread at a time.
-class CheckpointArchive {
- public:
-  virtual ~CheckpointArchive() = default;
-  /// The record appended last, or nullopt when none. Errors: archive_failed, archive_corrupt.
-  [[nodiscard]] virtual WitnessResult<std::optional<ArchivedCheckpoint>> newest() = 0;
-  /// Appends one record durably. Errors: archive_failed (nothing was appended, or the caller
-  /// may retry: a torn record is discarded when the archive is opened again).
-  [[nodiscard]] virtual WitnessResult<void> append(const ArchivedCheckpoint& record) = 0;
-  /// The last `limit` records, oldest first (for the DPO's log-health page).
-  [[nodiscard]] virtual WitnessResult<std::vector<ArchivedCheckpoint>>
-  recent(std::size_t limit) = 0;
-};
-
-/// An append-only text file of checkpoints, one record per line:
-///   "sluis-witness-v1 <seen_at ms since 1970> <size> <base64 root> <base64 note>\n"
-/// after a first line "sluis-witness-archive v1\n". A new file is written to a temporary name,
-/// fsync'd and renamed into place (then the directory is fsync'd), so the archive either exists
-/// with its header or not at all. Each append is one write(2) of a whole line to the file
-/// opened O_APPEND, followed by fdatasync(2). A crash inside an append can leave only the last
-/// line torn (no final '\n'): open() drops it by writing the intact records to a temporary file
-/// and renaming it over the archive, atomically. Any other damage is archive_corrupt.
-/// Mode 0600. One process at a time (the console's data directory is its own).
-class FileCheckpointArchive final : public CheckpointArchive {
- public:
-  /// Opens `path`, creating it (and nothing else: the directory must exist) when missing.
-  /// Errors: archive_failed (I/O), archive_corrupt (a record other than the last does not
-  /// parse, sizes go down, or the header is wrong).
-  [[nodiscard]] static WitnessResult<FileCheckpointArchive> open(std::filesystem::path path);
-
-  [[nodiscard]] WitnessResult<std::optional<ArchivedCheckpoint>> newest() override;
-  [[nodiscard]] WitnessResult<void> append(const ArchivedCheckpoint& record) override;
-  [[nodiscard]] WitnessResult<std::vector<ArchivedCheckpoint>> recent(std::size_t limit) override;
-
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-  /// Number of records in the file.
-  [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
-
- private:
-  explicit FileCheckpointArchive(std::filesystem::path path) : path_(std::move(path)) {}
-  std::filesystem::path path_;
-  std::optional<ArchivedCheckpoint> newest_;
-  std::uint64_t count_ = 0;
-};
-
 /// What can be wrong with the log. Each names the two tree sizes in WitnessAlert.
 enum class WitnessAlertKind {
   bad_signature,  ///< the checkpoint is not validly signed by the pinned key (or not a note)
@@ -113,7 +55,8 @@ enum class WitnessAlertKind {
 
 /// The log could not prove it only grew. `old_size` is the newest checkpoint the witness
 /// accepted (0 when it has none); `new_size` the one refused (0 when its size could not be
-/// read: a bad signature). `note` is the refused checkpoint byte for byte: evidence to keep.
+/// read: a bad signature). `note` is the refused checkpoint byte for byte (at most
+/// kMaxAlertEvidence bytes of it): evidence to keep.
 struct WitnessAlert {
   WitnessAlertKind kind{};
   std::uint64_t old_size = 0;
@@ -122,6 +65,94 @@ struct WitnessAlert {
   /// One English sentence for logs and operators, e.g. "the log cannot prove that its tree of
   /// 12 entries grew into the one of 15 entries: the consistency proof does not verify".
   [[nodiscard]] std::string describe() const;
+  friend bool operator==(const WitnessAlert&, const WitnessAlert&) = default;
+};
+/// A refused answer longer than a valid note can be is kept only up to this length.
+inline constexpr std::size_t kMaxAlertEvidence = crypto::kMaxNoteSize;
+
+/// One checkpoint the witness accepted, as it keeps it: the signed note byte for byte (so it
+/// can be shown to anyone as evidence), its size and root, and when the witness first saw it.
+struct ArchivedCheckpoint {
+  std::chrono::system_clock::time_point seen_at;
+  std::uint64_t size = 0;
+  crypto::Hash root{};
+  std::string note;
+};
+
+/// One alert as kept: an alert stays on record (and on the DPO's page) after the log answers
+/// well again, because a log that showed one history to this console and another elsewhere may
+/// well go back to the honest one.
+struct ArchivedAlert {
+  std::chrono::system_clock::time_point seen_at;
+  WitnessAlert alert;
+};
+
+/// Where the witness keeps the checkpoints it accepted and the alerts it raised. The seam
+/// exists because there are two implementations: FileCheckpointArchive below, and the
+/// console's SQLCipher store.
+/// Contract for implementations: append() and append_alert() are durable when they return
+/// success (a crash after that never loses the record); records come back in the order
+/// appended; nothing is ever changed or removed. Thread rules: the witness calls one archive
+/// from one thread at a time.
+class CheckpointArchive {
+ public:
+  virtual ~CheckpointArchive() = default;
+  /// The checkpoint appended last, or nullopt when none. Errors: archive_failed, archive_corrupt.
+  [[nodiscard]] virtual WitnessResult<std::optional<ArchivedCheckpoint>> newest() = 0;
+  /// Appends one checkpoint durably. Errors: archive_failed (nothing was appended, or the caller
+  /// may retry: a torn record is discarded when the archive is opened again).
+  [[nodiscard]] virtual WitnessResult<void> append(const ArchivedCheckpoint& record) = 0;
+  /// The last `limit` checkpoints, oldest first (for the DPO's log-health page).
+  [[nodiscard]] virtual WitnessResult<std::vector<ArchivedCheckpoint>>
+  recent(std::size_t limit) = 0;
+  /// The alert appended last, or nullopt when none.
+  [[nodiscard]] virtual WitnessResult<std::optional<ArchivedAlert>> newest_alert() = 0;
+  /// Appends one alert durably (same rules as append()).
+  [[nodiscard]] virtual WitnessResult<void> append_alert(const ArchivedAlert& record) = 0;
+  /// The last `limit` alerts, oldest first.
+  [[nodiscard]] virtual WitnessResult<std::vector<ArchivedAlert>>
+  recent_alerts(std::size_t limit) = 0;
+};
+
+/// An append-only text file of checkpoints and alerts, one record per line, after a first line
+/// "sluis-witness-archive v1\n":
+///   "sluis-witness-v1 <seen_at ms since 1970> <size> <base64 root> <base64 note>\n"
+///   "sluis-witness-alert-v1 <seen_at ms> <kind name> <old size> <new size> <base64 evidence>\n"
+/// (an empty evidence is written "-"). A new file is written to a temporary name, fsync'd and
+/// renamed into place (then the directory is fsync'd), so the archive either exists with its
+/// header or not at all. Each append is one write(2) of a whole line to the file opened
+/// O_APPEND, followed by fdatasync(2). A crash inside an append can leave only the last line
+/// torn (no final '\n'): open() drops it by writing the intact records to a temporary file and
+/// renaming it over the archive, atomically. Any other damage is archive_corrupt.
+/// Mode 0600. One process at a time (the console's data directory is its own).
+class FileCheckpointArchive final : public CheckpointArchive {
+ public:
+  /// Opens `path`, creating it (and nothing else: the directory must exist) when missing.
+  /// Errors: archive_failed (I/O), archive_corrupt (a record other than the last does not
+  /// parse, checkpoint sizes go down, or the header is wrong).
+  [[nodiscard]] static WitnessResult<FileCheckpointArchive> open(std::filesystem::path path);
+
+  [[nodiscard]] WitnessResult<std::optional<ArchivedCheckpoint>> newest() override;
+  [[nodiscard]] WitnessResult<void> append(const ArchivedCheckpoint& record) override;
+  [[nodiscard]] WitnessResult<std::vector<ArchivedCheckpoint>> recent(std::size_t limit) override;
+  [[nodiscard]] WitnessResult<std::optional<ArchivedAlert>> newest_alert() override;
+  [[nodiscard]] WitnessResult<void> append_alert(const ArchivedAlert& record) override;
+  [[nodiscard]] WitnessResult<std::vector<ArchivedAlert>> recent_alerts(std::size_t limit) override;
+
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  /// Number of checkpoint records in the file.
+  [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+  /// Number of alert records in the file.
+  [[nodiscard]] std::uint64_t alert_count() const noexcept { return alert_count_; }
+
+ private:
+  explicit FileCheckpointArchive(std::filesystem::path path) : path_(std::move(path)) {}
+  [[nodiscard]] WitnessResult<void> append_line(const std::string& line);
+  std::filesystem::path path_;
+  std::optional<ArchivedCheckpoint> newest_;
+  std::optional<ArchivedAlert> newest_alert_;
+  std::uint64_t count_ = 0;
+  std::uint64_t alert_count_ = 0;
 };
 
 /// The outcome of one observation.
@@ -162,8 +193,9 @@ class Witness final {
   /// and root → unchanged; smaller → shrunk; same size, other root → forked; larger → asks
   /// `proofs` for PROOF(N.size, new.size) and verifies it (RFC 9162 §2.1.4.2), appending the new
   /// checkpoint only when it verifies. An empty archive accepts a validly signed checkpoint.
-  /// An alert never changes the archive, so later observations keep comparing against the
-  /// last checkpoint that was proven.
+  /// An alert never changes the checkpoints kept, so later observations keep comparing against
+  /// the last checkpoint that was proven; the alert itself is appended to the archive's alerts
+  /// (once: the same alert as the newest kept one is not appended again).
   /// Errors: archive_failed / archive_corrupt, and whatever `proofs` returns.
   [[nodiscard]] WitnessResult<WitnessReport> observe(std::string_view note,
                                                      const ConsistencyProofSource& proofs);
