@@ -84,7 +84,11 @@ template <class Int> std::optional<Int> parse_decimal(std::string_view s) {
 std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view s) {
   const bool negative = !s.empty() && s[0] == '-';
   const auto ms = parse_decimal<std::int64_t>(negative ? s.substr(1) : s);
-  if (!ms) return std::nullopt;
+  // The clock counts finer than milliseconds: a time it cannot hold is damage, not a time.
+  constexpr auto kMaxMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::duration::max())
+                              .count();
+  if (!ms || *ms > kMaxMs) return std::nullopt;
   return std::chrono::system_clock::time_point(std::chrono::milliseconds(negative ? -*ms : *ms));
 }
 

@@ -369,6 +369,15 @@ TEST_CASE("witness: the archive keeps intact records, drops a torn last one, ref
                         intact.substr(first_record, second_record - first_record));
     CHECK(FileCheckpointArchive::open(path).error() == WitnessErrc::archive_corrupt);
   }
+  SECTION("a time the clock cannot hold is damage (found by fuzzing: it overflowed)") {
+    const auto first_record = intact.find('\n') + 1;
+    auto damaged = intact;
+    // The whole time field: one millisecond past what a nanosecond clock holds (year 2262).
+    const auto time_at = first_record + std::string_view("sluis-witness-v1 ").size();
+    damaged.replace(time_at, damaged.find(' ', time_at) - time_at, "9223372036855");
+    write_all(path, damaged);
+    CHECK(FileCheckpointArchive::open(path).error() == WitnessErrc::archive_corrupt);
+  }
   SECTION("another file is refused") {
     write_all(path, "hello\n");
     CHECK(FileCheckpointArchive::open(path).error() == WitnessErrc::archive_corrupt);
