@@ -165,6 +165,16 @@ function fakeForm(serviceIds) {
   assert.equal(f.field.value, "");  // the code is gone before anything is sent
   assert.deepEqual(f.outputs.map((o) => o.value), [published[0][2], published[1][2]]);
   assert.equal(f.message.textContent, "");
+  // The browser's own submit (from requestSubmit) goes through untouched, once: a later submit
+  // (the page kept in the back-forward cache) derives again.
+  ev = await f.submit();
+  assert.ok(!ev.prevented);
+  f.field.value = "8RJ-5WX-FNS-R6Q-KAT-14E-M3A-4NK-62D";
+  ev = await f.submit();
+  assert.ok(ev.prevented);
+  assert.equal(f.form.submitted, 2);
+  assert.equal(f.outputs[0].value,
+    "sp1-d58caffa089cb0fe2da9892fce4ae1e851cf77dffeb94d68731fe962463809d4");
 }
 
 console.log(`pseudonym.js agrees with crypto/src/card.cpp: ${JSON.stringify(counts)}`);

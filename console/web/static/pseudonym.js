@@ -212,7 +212,10 @@ export function bindCardForms(root = globalThis.document) {
     }
     let ready = false;
     form.addEventListener("submit", async (event) => {
-      if (ready) return; // the pseudonyms are in place: let the browser send the form
+      if (ready) {
+        ready = false; // the pseudonyms are in place: let the browser send the form, once
+        return;
+      }
       event.preventDefault();
       const ids = (form.dataset.serviceIds || "").split(" ").filter((s) => s.length > 0);
       try {
