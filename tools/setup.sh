@@ -25,6 +25,8 @@ PACKAGES=(
   # test and measurement tools: the nginx baseline and the profiles (docs/performance.md), the
   # TLS scan and the core-dump canary check (docs/threat-model.md)
   nginx-light testssl.sh gdb linux-perf
+  # runs the console's pseudonym.js test against the C++ card code (tests/console/); test tooling only
+  nodejs
 )
 
 say() { printf '\n== %s\n' "$*"; }
