@@ -43,6 +43,10 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Stream = ssl::stream<beast::tcp_stream>;
+/// ListenerMode::browser_plain_loopback: the console's local demo, plain HTTP on loopback.
+using PlainStream = beast::tcp_stream;
+template <class S>
+constexpr bool kIsTls = !std::is_same_v<S, PlainStream>;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -97,7 +101,11 @@ int verify_peer(int preverify_ok, X509_STORE_CTX* store_ctx) {
   throw StartupError(sentence);
 }
 
-ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations) {
+ssl::context finish_browser_tls_context(ssl::context& ctx, const TlsConfig& cfg,
+                                        const Certificate& cert, const PrivateKey& key);
+
+ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations,
+                              ListenerMode mode) {
   ssl::context ctx(ssl::context::tls_server);
   SSL_CTX* native = ctx.native_handle();
   const long options = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
@@ -127,6 +135,7 @@ ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations
                     ": cannot read the server private key (unencrypted PEM); fix [tls] "
                     "private_key and check that sluisd may read it");
   }
+  if (mode == ListenerMode::browser_tls) return finish_browser_tls_context(ctx, cfg, *cert, *key);
   auto ca = Certificate::load_pem_file(cfg.ca_certificate);
   if (!ca) {
     startup_failure(cfg.ca_certificate.string() +
@@ -159,6 +168,30 @@ ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations
   SSL_CTX_set_verify_depth(native, 1);  // partner certificate directly under the gateway CA
   ERR_clear_error();
   return ctx;
+}
+
+/// Browser mode (the web console): the server certificate and key only, no client certificate
+/// requested; ca_certificate, when set, is sent as the chain so browsers can build the path.
+ssl::context finish_browser_tls_context(ssl::context& ctx, const TlsConfig& cfg,
+                                        const Certificate& cert, const PrivateKey& key) {
+  SSL_CTX* native = ctx.native_handle();
+  if (SSL_CTX_use_certificate(native, cert.native_handle()) != 1 ||
+      SSL_CTX_use_PrivateKey(native, key.native_handle()) != 1 ||
+      SSL_CTX_check_private_key(native) != 1) {
+    startup_failure(cfg.private_key.string() + ": this private key does not belong to " +
+                    cfg.certificate.string() + "; install the matching pair");
+  }
+  if (!cfg.ca_certificate.empty()) {
+    auto ca = Certificate::load_pem_file(cfg.ca_certificate);
+    if (!ca || SSL_CTX_add1_chain_cert(native, ca->native_handle()) != 1) {
+      startup_failure(cfg.ca_certificate.string() +
+                      ": cannot read the issuing CA certificate (PEM) to send with the server "
+                      "certificate; fix the path or leave it empty");
+    }
+  }
+  SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);
+  ERR_clear_error();
+  return std::move(ctx);
 }
 
 HandshakeFailure classify_handshake(const boost::system::error_code& ec, SSL* handle) {
@@ -419,13 +452,21 @@ class HttpsServer::Impl final {
   asio::awaitable<void> metrics_loop();
   asio::awaitable<void> metrics_session(tcp::socket socket);
   asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<ConnectionSlot> slot);
-  asio::awaitable<void> serve(Stream& stream, ConnectionSlot& slot);
-  asio::awaitable<bool> write_response(Stream& stream, const HttpResponse& response,
+  /// The TLS handshake and the caller's identity: a partner certificate (partner_mtls), nobody
+  /// (browser modes). nullopt: the connection is to be dropped (failure counted).
+  template <class S>
+  asio::awaitable<std::optional<PeerIdentity>> establish(S& stream);
+  template <class S>
+  asio::awaitable<void> serve(S& stream, ConnectionSlot& slot);
+  template <class S>
+  asio::awaitable<bool> write_response(S& stream, const HttpResponse& response,
                                        const std::string& request_id, bool keep_alive,
                                        unsigned version);
-  asio::awaitable<void> close_connection(Stream& stream, bool unread_input);
+  template <class S>
+  asio::awaitable<void> close_connection(S& stream, bool unread_input);
   asio::awaitable<Dispatched> run_handler(std::shared_ptr<const HttpRequest> request);
-  asio::awaitable<void> refuse(Stream& stream, RequestRecord& record, Clock::time_point started,
+  template <class S>
+  asio::awaitable<void> refuse(S& stream, RequestRecord& record, Clock::time_point started,
                                const std::string& request_id, HttpResponse response);
   void finish_request(const RequestRecord& record);
 };
@@ -468,15 +509,25 @@ void HttpsServer::Impl::start() {
     startup_failure("refusing to serve metrics on " + config_.metrics_address +
                     ": the metrics listener must use a loopback address (127.0.0.1 or ::1)");
   }
-  if (auto r = revocations_.reload(); !r) {
-    startup_failure(config_.tls.revocation_list.string() +
+  if (config_.mode == ListenerMode::browser_plain_loopback &&
+      !is_loopback_address(config_.listen_address)) {
+    startup_failure("refusing plain HTTP on " + config_.listen_address +
+                    ": without TLS the console may listen only on a loopback address (127.0.0.1 "
+                    "or ::1); configure a certificate to serve other addresses");
+  }
+  if (config_.mode == ListenerMode::partner_mtls) {
+    if (auto r = revocations_.reload(); !r) {
+      startup_failure(config_.tls.revocation_list.string() +
                     (r.error() == ServerErrc::io_failure
                          ? ": cannot read the revocation list; create it (an empty file is a "
                            "valid list) or fix [tls] revocation_list"
                          : ": the revocation list has a malformed line; each line must be one "
                            "hexadecimal certificate serial"));
+    }
   }
-  tls_.emplace(make_tls_context(config_.tls, revocations_));
+  if (config_.mode != ListenerMode::browser_plain_loopback) {
+    tls_.emplace(make_tls_context(config_.tls, revocations_, config_.mode));
+  }
   acceptor_.emplace(open_listener(config_.listen_address, config_.port, "HTTPS"));
   port_ = acceptor_->local_endpoint().port();
   if (config_.metrics_enabled) {
@@ -554,9 +605,15 @@ asio::awaitable<void> HttpsServer::Impl::session(tcp::socket socket,
     }
   } release{*this, *slot, id};
   try {
-    Stream stream(std::move(socket), *tls_);
-    slot->tcp = &beast::get_lowest_layer(stream);
-    co_await serve(stream, *slot);
+    if (config_.mode == ListenerMode::browser_plain_loopback) {
+      PlainStream stream(std::move(socket));
+      slot->tcp = &stream;
+      co_await serve(stream, *slot);
+    } else {
+      Stream stream(std::move(socket), *tls_);
+      slot->tcp = &beast::get_lowest_layer(stream);
+      co_await serve(stream, *slot);
+    }
     slot->tcp = nullptr;
   } catch (...) {
     // Top-level barrier: nothing escapes a connection. The exception text is not logged.
@@ -565,25 +622,38 @@ asio::awaitable<void> HttpsServer::Impl::session(tcp::socket socket,
   }
 }
 
-asio::awaitable<void> HttpsServer::Impl::serve(Stream& stream, ConnectionSlot& slot) {
+template <class S>
+asio::awaitable<std::optional<PeerIdentity>> HttpsServer::Impl::establish(S& stream) {
+  if constexpr (!kIsTls<S>) {
+    co_return PeerIdentity{};  // browser_plain_loopback: nobody to prove, nothing to encrypt
+  } else {
+    beast::get_lowest_layer(stream).expires_after(config_.limits.handshake_timeout);
+    auto [hs_ec] = co_await stream.async_handshake(ssl::stream_base::server, kAwait);
+    if (hs_ec) {
+      metrics_.record_handshake_failure(classify_handshake(hs_ec, stream.native_handle()));
+      log_->event(LogLevel::debug, "handshake_failed");
+      co_return std::nullopt;
+    }
+    if (config_.mode == ListenerMode::browser_tls) co_return PeerIdentity{};
+    const X509* peer_cert = SSL_get0_peer_certificate(stream.native_handle());
+    std::optional<std::string> partner = detail::partner_id_of(peer_cert);
+    if (peer_cert == nullptr || SSL_get_verify_result(stream.native_handle()) != X509_V_OK ||
+        !partner) {
+      metrics_.record_handshake_failure(HandshakeFailure::no_identity);
+      co_return std::nullopt;  // unreachable with the verify callback; kept as a second lock
+    }
+    co_return PeerIdentity{std::move(*partner), detail::serial_hex_of(peer_cert)};
+  }
+}
+
+template <class S>
+asio::awaitable<void> HttpsServer::Impl::serve(S& stream, ConnectionSlot& slot) {
   auto& transport = beast::get_lowest_layer(stream);
   const auto& lim = config_.limits;
 
-  transport.expires_after(lim.handshake_timeout);
-  auto [hs_ec] = co_await stream.async_handshake(ssl::stream_base::server, kAwait);
-  if (hs_ec) {
-    metrics_.record_handshake_failure(classify_handshake(hs_ec, stream.native_handle()));
-    log_->event(LogLevel::debug, "handshake_failed");
-    co_return;
-  }
-  const X509* peer_cert = SSL_get0_peer_certificate(stream.native_handle());
-  std::optional<std::string> partner = detail::partner_id_of(peer_cert);
-  if (peer_cert == nullptr || SSL_get_verify_result(stream.native_handle()) != X509_V_OK ||
-      !partner) {
-    metrics_.record_handshake_failure(HandshakeFailure::no_identity);
-    co_return;  // unreachable with the verify callback; kept as a second lock
-  }
-  const PeerIdentity peer{std::move(*partner), detail::serial_hex_of(peer_cert)};
+  std::optional<PeerIdentity> established = co_await establish(stream);
+  if (!established) co_return;
+  const PeerIdentity peer = std::move(*established);
 
   beast::flat_buffer buffer;
   for (std::size_t served = 0;;) {
@@ -722,7 +792,8 @@ HttpsServer::Impl::run_handler(std::shared_ptr<const HttpRequest> request) {
 
 // An error response followed by closing the connection. The rest of the request is unread, so
 // the close lingers (see close_connection).
-asio::awaitable<void> HttpsServer::Impl::refuse(Stream& stream, RequestRecord& record,
+template <class S>
+asio::awaitable<void> HttpsServer::Impl::refuse(S& stream, RequestRecord& record,
                                                 Clock::time_point started,
                                                 const std::string& request_id,
                                                 HttpResponse response) {
@@ -737,7 +808,8 @@ asio::awaitable<void> HttpsServer::Impl::refuse(Stream& stream, RequestRecord& r
   co_await close_connection(stream, true);
 }
 
-asio::awaitable<bool> HttpsServer::Impl::write_response(Stream& stream,
+template <class S>
+asio::awaitable<bool> HttpsServer::Impl::write_response(S& stream,
                                                         const HttpResponse& response,
                                                         const std::string& request_id,
                                                         bool keep_alive, unsigned version) {
@@ -761,13 +833,19 @@ asio::awaitable<bool> HttpsServer::Impl::write_response(Stream& stream,
   co_return !ec;
 }
 
-asio::awaitable<void> HttpsServer::Impl::close_connection(Stream& stream, bool unread_input) {
+template <class S>
+asio::awaitable<void> HttpsServer::Impl::close_connection(S& stream, bool unread_input) {
   auto& transport = beast::get_lowest_layer(stream);
   if (!transport.socket().is_open()) co_return;
   if (!unread_input) {
-    // Orderly TLS close: send close_notify, wait briefly for the peer's.
-    transport.expires_after(kCloseNotifyTime);
-    co_await stream.async_shutdown(kAwait);
+    if constexpr (kIsTls<S>) {
+      // Orderly TLS close: send close_notify, wait briefly for the peer's.
+      transport.expires_after(kCloseNotifyTime);
+      co_await stream.async_shutdown(kAwait);
+    } else {
+      boost::system::error_code ignored;
+      transport.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
   } else {
     // The client may still be sending the request we refused. Closing now would make the kernel
     // answer with RST, which can destroy our response before the client reads it; so stop
