@@ -25,6 +25,8 @@ PACKAGES=(
   # test and measurement tools: the nginx baseline (docs/performance.md), the TLS scan and the
   # core-dump canary check (docs/threat-model.md)
   nginx-light testssl.sh gdb
+  # the console's browser tests (tests/browser/): Debian's Chromium, driven from node
+  chromium nodejs
 )
 
 say() { printf '\n== %s\n' "$*"; }
@@ -74,6 +76,9 @@ case "$cmd" in
   test)
     install_deps
     build asan
+    # The browser tests' npm packages, exactly as locked (no browser download: Debian's chromium).
+    say "Installing the browser tests' npm packages (npm ci)"
+    (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund)
     say "Running the whole test suite (address+undefined sanitizers)"
     ctest --preset asan
     # The concurrency tests again under the thread sanitizer (store, audit group commit, operator
