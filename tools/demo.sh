@@ -12,11 +12,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${1:-$ROOT/build/release}"
 CTL="$BUILD/tools/sluisctl/sluisctl"
 SLUISD="$BUILD/gateway/main/sluisd"
+CONSOLE="$BUILD/console/sluis-console"
 DEMO="${SLUIS_DEMO_DIR:-$ROOT/demo}"
 PORT_WANTED="${SLUIS_DEMO_PORT:-8443}"
 H="$DEMO/gateway"
 
-for b in "$CTL" "$SLUISD"; do
+for b in "$CTL" "$SLUISD" "$CONSOLE"; do
   [[ -x "$b" ]] || { echo "demo: $b is missing; run ./tools/setup.sh demo" >&2; exit 1; }
 done
 
@@ -25,10 +26,12 @@ say() { printf '  %s\n' "$*"; }
 json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" | head -1; }
 
 # A demo from before is stopped and replaced.
-if [[ -f "$DEMO/sluisd.pid" ]] && kill -0 "$(cat "$DEMO/sluisd.pid")" 2>/dev/null; then
-  kill -TERM "$(cat "$DEMO/sluisd.pid")" || true
-  sleep 1
-fi
+for pidfile in "$DEMO/sluisd.pid" "$DEMO/console.pid"; do
+  if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    kill -TERM "$(cat "$pidfile")" || true
+    sleep 1
+  fi
+done
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
 chmod 700 "$DEMO"
@@ -165,12 +168,41 @@ grep -o '<tr[^>]*><td>.*</tr>' "$DEMO/access-report.html" | sed -e 's/<br>/ — 
   -e 's/\( | \)\+/ | /g' -e 's/^ | //' -e 's/ | $//' | sed 's/^/    /'
 say "Printable on paper, one page per month: $DEMO/access-report.html (also in French and English)."
 
+step "11. The web console, for the people without a case-management system"
+CONSOLE_PORT="${SLUIS_DEMO_CONSOLE_PORT:-8080}"
+if [[ "$PORT_WANTED" == "0" ]]; then  # the test suite: any free port
+  CONSOLE_PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+fi
+"$CONSOLE" init --home "$DEMO/console" --port "$CONSOLE_PORT" --gateway-home "$H" --gateway-port "$PORT" \
+  --partner ocmw-brussel --partner caw-brussel --partner thuiszorg-brussel \
+  --partner nachtopvang-brussel >/dev/null
+"$CONSOLE" serve --config "$DEMO/console/console.toml" >"$DEMO/console.log" 2>&1 &
+echo $! >"$DEMO/console.pid"
+CONSOLE_URL="http://localhost:$CONSOLE_PORT"
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "$CONSOLE_URL/login" && break
+  kill -0 "$(cat "$DEMO/console.pid")" 2>/dev/null || { cat "$DEMO/console.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -s -o /dev/null "$CONSOLE_URL/login" || { echo "demo: the console did not start; see $DEMO/console.log" >&2; exit 1; }
+say "The console is running at $CONSOLE_URL (log: $DEMO/console.log). Open it in Chromium on this"
+say "machine. Each demo worker enrols a passkey with a one-time link (valid 24 hours), as the"
+say "console administrator of their service:"
+for pw in ocmw-brussel:an caw-brussel:bram thuiszorg-brussel:chloe nachtopvang-brussel:dirk; do
+  LINK="$("$CONSOLE" account invite --config "$DEMO/console/console.toml" --partner "${pw%%:*}" \
+    --worker "${pw##*:}" --role admin)"
+  say "  ${pw##*:} (${pw%%:*}): $LINK"
+done
+
 step "The gateway keeps running"
 say "Address:       $URL   (CA: $H/tls/ca.crt, partner certificates: $H/partners/)"
 say "Try it:        curl --cacert $H/tls/ca.crt --cert $H/partners/caw-brussel/caw-brussel.crt \\"
 say "                 --key $H/partners/caw-brussel/caw-brussel.key -H 'Sluis-Worker: bram' $URL/healthz"
-say "Stop it with:  kill \$(cat $DEMO/sluisd.pid)"
+say "Console:       $CONSOLE_URL"
+say "Stop them:     kill \$(cat $DEMO/sluisd.pid) \$(cat $DEMO/console.pid)"
 if [[ "${SLUIS_DEMO_STOP:-0}" == "1" ]]; then
+  kill -TERM "$(cat "$DEMO/console.pid")"
+  wait "$(cat "$DEMO/console.pid")" 2>/dev/null || true
   kill -TERM "$(cat "$DEMO/sluisd.pid")"
   wait "$(cat "$DEMO/sluisd.pid")" 2>/dev/null || true
   say "(stopped, as asked by SLUIS_DEMO_STOP=1)"

@@ -25,8 +25,9 @@ PACKAGES=(
   # test and measurement tools: the nginx baseline and the profiles (docs/performance.md), the
   # TLS scan and the core-dump canary check (docs/threat-model.md)
   nginx-light testssl.sh gdb linux-perf
-  # runs the console's pseudonym.js test against the C++ card code (tests/console/); test tooling only
-  nodejs
+  # the console's browser tests (tests/browser/): Debian's Chromium, driven from node; node also
+  # runs the pseudonym.js test against the C++ card code (tests/console/); test tooling only
+  chromium nodejs
 )
 
 say() { printf '\n== %s\n' "$*"; }
@@ -76,6 +77,9 @@ case "$cmd" in
   test)
     install_deps
     build asan
+    # The browser tests' npm packages, exactly as locked (no browser download: Debian's chromium).
+    say "Installing the browser tests' npm packages (npm ci)"
+    (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund)
     say "Running the whole test suite (address+undefined sanitizers)"
     ctest --preset asan
     # The concurrency tests again under the thread sanitizer (store, audit group commit, operator

@@ -164,6 +164,7 @@ RequestLimits ServerConfig::request_limits() const {
   RequestLimits l;
   l.header_bytes = limits.header_limit_bytes;
   l.body_bytes = limits.body_limit_bytes;
+  l.browser = mode != ListenerMode::partner_mtls;
   return l;
 }
 

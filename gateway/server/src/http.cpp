@@ -90,6 +90,14 @@ bool is_json_media_type(std::string_view content_type) noexcept {
 constexpr http::field kSelected[] = {http::field::content_type, http::field::accept,
                                      http::field::accept_language};
 constexpr std::string_view kSelectedCustom[] = {"Sluis-Worker", "Sluis-Purpose", "X-Request-Id"};
+// Selected only in browser mode (the web console); Host is checked for duplicates always.
+constexpr std::string_view kSelectedBrowser[] = {"Cookie", "Origin", "Sec-Fetch-Site"};
+
+/// True for `application/x-www-form-urlencoded`, any parameters (browser mode only).
+bool is_form_media_type(std::string_view content_type) noexcept {
+  return iequals(trim_ows(content_type.substr(0, content_type.find(';'))),
+                 "application/x-www-form-urlencoded");
+}
 
 boost::system::error_code err(ServerErrc e) {
   return make_error_code(e);
@@ -97,12 +105,12 @@ boost::system::error_code err(ServerErrc e) {
 
 ServerResult<std::optional<std::string>> selected_value(const detail::BeastHeader& header,
                                                         std::string_view name,
-                                                        const RequestLimits& limits) {
+                                                        std::size_t max_bytes) {
   const auto it = header.find(boost::beast::string_view(name.data(), name.size()));
   if (it == header.end()) return std::optional<std::string>{};
   const auto v = it->value();
   const std::string_view value(v.data(), v.size());
-  if (value.empty() || value.size() > limits.header_value_bytes || !printable_ascii(value, true)) {
+  if (value.empty() || value.size() > max_bytes || !printable_ascii(value, true)) {
     return err(ServerErrc::malformed_request);
   }
   return std::optional<std::string>(std::string(value));
@@ -228,6 +236,13 @@ ServerResult<void> check_request_header(const BeastHeader& header,
       return err(ServerErrc::malformed_request);
     }
   }
+  if (limits.browser) {
+    for (const auto name : kSelectedBrowser) {
+      if (header.count(boost::beast::string_view(name.data(), name.size())) > 1) {
+        return err(ServerErrc::malformed_request);
+      }
+    }
+  }
   const auto verb = header.method();
   const bool body_method =
       verb == http::verb::post || verb == http::verb::put || verb == http::verb::patch;
@@ -238,7 +253,8 @@ ServerResult<void> check_request_header(const BeastHeader& header,
   const bool has_body = chunked || (content_length && *content_length > 0);
   if (has_body) {
     const auto ct = header[http::field::content_type];
-    if (!is_json_media_type(std::string_view(ct.data(), ct.size()))) {
+    const std::string_view media(ct.data(), ct.size());
+    if (!is_json_media_type(media) && !(limits.browser && is_form_media_type(media))) {
       return err(ServerErrc::unsupported_media_type);
     }
   }
@@ -259,17 +275,30 @@ ServerResult<HttpRequest> build_request(BeastRequest& message, const RequestLimi
   struct Pick {
     std::string_view name;
     std::optional<std::string>* slot;
+    std::size_t max_bytes;
   };
-  const Pick picks[] = {{"Sluis-Worker", &req.worker},
-                        {"Sluis-Purpose", &req.purpose},
-                        {"Content-Type", &req.content_type},
-                        {"Accept", &req.accept},
-                        {"Accept-Language", &req.accept_language},
-                        {"X-Request-Id", &req.client_request_id}};
+  const std::size_t n = limits.header_value_bytes;
+  const Pick picks[] = {{"Sluis-Worker", &req.worker, n},
+                        {"Sluis-Purpose", &req.purpose, n},
+                        {"Content-Type", &req.content_type, n},
+                        {"Accept", &req.accept, n},
+                        {"Accept-Language", &req.accept_language, n},
+                        {"X-Request-Id", &req.client_request_id, n}};
   for (const auto& pick : picks) {
-    auto v = selected_value(message.base(), pick.name, limits);
+    auto v = selected_value(message.base(), pick.name, pick.max_bytes);
     if (!v) return v.error();
     *pick.slot = std::move(*v);
+  }
+  if (limits.browser) {
+    const Pick browser_picks[] = {{"Cookie", &req.cookie, limits.cookie_bytes},
+                                  {"Origin", &req.origin, n},
+                                  {"Sec-Fetch-Site", &req.sec_fetch_site, n},
+                                  {"Host", &req.host, n}};
+    for (const auto& pick : browser_picks) {
+      auto v = selected_value(message.base(), pick.name, pick.max_bytes);
+      if (!v) return v.error();
+      *pick.slot = std::move(*v);
+    }
   }
   if (req.client_request_id && !is_safe_token(*req.client_request_id)) {
     return err(ServerErrc::malformed_request);

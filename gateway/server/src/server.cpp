@@ -46,6 +46,10 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Stream = ssl::stream<beast::tcp_stream>;
+/// ListenerMode::browser_plain_loopback: the console's local demo, plain HTTP on loopback.
+using PlainStream = beast::tcp_stream;
+template <class S>
+constexpr bool kIsTls = !std::is_same_v<S, PlainStream>;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -100,7 +104,11 @@ int verify_peer(int preverify_ok, X509_STORE_CTX* store_ctx) {
   throw StartupError(sentence);
 }
 
-ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations) {
+ssl::context finish_browser_tls_context(ssl::context& ctx, const TlsConfig& cfg,
+                                        const Certificate& cert, const PrivateKey& key);
+
+ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations,
+                              ListenerMode mode) {
   ssl::context ctx(ssl::context::tls_server);
   SSL_CTX* native = ctx.native_handle();
   // SSL_OP_CLEANSE_PLAINTEXT: OpenSSL decrypts records in place in its read buffer and would
@@ -134,6 +142,7 @@ ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations
                     ": cannot read the server private key (unencrypted PEM); fix [tls] "
                     "private_key and check that sluisd may read it");
   }
+  if (mode == ListenerMode::browser_tls) return finish_browser_tls_context(ctx, cfg, *cert, *key);
   auto ca = Certificate::load_pem_file(cfg.ca_certificate);
   if (!ca) {
     startup_failure(cfg.ca_certificate.string() +
@@ -166,6 +175,30 @@ ssl::context make_tls_context(const TlsConfig& cfg, RevocationStore& revocations
   SSL_CTX_set_verify_depth(native, 1);  // partner certificate directly under the gateway CA
   ERR_clear_error();
   return ctx;
+}
+
+/// Browser mode (the web console): the server certificate and key only, no client certificate
+/// requested; ca_certificate, when set, is sent as the chain so browsers can build the path.
+ssl::context finish_browser_tls_context(ssl::context& ctx, const TlsConfig& cfg,
+                                        const Certificate& cert, const PrivateKey& key) {
+  SSL_CTX* native = ctx.native_handle();
+  if (SSL_CTX_use_certificate(native, cert.native_handle()) != 1 ||
+      SSL_CTX_use_PrivateKey(native, key.native_handle()) != 1 ||
+      SSL_CTX_check_private_key(native) != 1) {
+    startup_failure(cfg.private_key.string() + ": this private key does not belong to " +
+                    cfg.certificate.string() + "; install the matching pair");
+  }
+  if (!cfg.ca_certificate.empty()) {
+    auto ca = Certificate::load_pem_file(cfg.ca_certificate);
+    if (!ca || SSL_CTX_add1_chain_cert(native, ca->native_handle()) != 1) {
+      startup_failure(cfg.ca_certificate.string() +
+                      ": cannot read the issuing CA certificate (PEM) to send with the server "
+                      "certificate; fix the path or leave it empty");
+    }
+  }
+  SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);
+  ERR_clear_error();
+  return std::move(ctx);
 }
 
 HandshakeFailure classify_handshake(const boost::system::error_code& ec, SSL* handle) {
@@ -310,8 +343,9 @@ using ResponseBytes = std::vector<char, detail::PlainAllocator>;
 constexpr std::size_t kKeptOutputBytes = 4096;
 
 /// A connection's state across its requests: who it is and the buffers every request reuses.
+template <class S>
 struct Connection {
-  Stream& stream;
+  S& stream;
   ConnectionSlot& slot;
   PeerIdentity peer;
   InputBuffer input;
@@ -524,20 +558,34 @@ class HttpsServer::Impl final {
   asio::awaitable<void> metrics_loop();
   asio::awaitable<void> metrics_session(tcp::socket socket);
   asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<ConnectionSlot> slot);
-  asio::awaitable<void> serve(Stream& stream, ConnectionSlot& slot);
-  asio::awaitable<std::optional<PeerIdentity>> handshake(Stream& stream);
-  asio::awaitable<bool> await_request(Connection& conn);
-  asio::awaitable<bool> exchange(Connection& conn);
-  asio::awaitable<ReadOutcome> read_request(Connection& conn, Exchange& ex);
-  Admission admit(const Connection& conn);
+  // Each phase is a template on the stream: Stream (TLS: partner mTLS or browser TLS) or
+  // PlainStream (the console's loopback demo).
+  template <class S>
+  asio::awaitable<void> serve(S& stream, ConnectionSlot& slot);
+  /// The TLS handshake and the caller's identity: a partner certificate (partner_mtls), nobody
+  /// (browser modes). nullopt: the connection is to be dropped (failure counted).
+  template <class S>
+  asio::awaitable<std::optional<PeerIdentity>> handshake(S& stream);
+  template <class S>
+  asio::awaitable<bool> await_request(Connection<S>& conn);
+  template <class S>
+  asio::awaitable<bool> exchange(Connection<S>& conn);
+  template <class S>
+  asio::awaitable<ReadOutcome> read_request(Connection<S>& conn, Exchange& ex);
+  template <class S>
+  Admission admit(const Connection<S>& conn);
   Dispatched dispatch(const HttpRequest& request);
-  asio::awaitable<bool> respond(Connection& conn, Exchange& ex, HttpResponse& response,
+  template <class S>
+  asio::awaitable<bool> respond(Connection<S>& conn, Exchange& ex, HttpResponse& response,
                                 bool keep_alive, unsigned version);
-  asio::awaitable<bool> write_response(Connection& conn, const HttpResponse& response,
+  template <class S>
+  asio::awaitable<bool> write_response(Connection<S>& conn, const HttpResponse& response,
                                        std::string_view request_id, bool keep_alive,
                                        unsigned version);
-  asio::awaitable<void> close_connection(Stream& stream, bool unread_input);
-  asio::awaitable<void> refuse(Connection& conn, Exchange& ex, HttpResponse response);
+  template <class S>
+  asio::awaitable<void> close_connection(S& stream, bool unread_input);
+  template <class S>
+  asio::awaitable<void> refuse(Connection<S>& conn, Exchange& ex, HttpResponse response);
   void finish_request(const RequestRecord& record);
 };
 
@@ -579,15 +627,25 @@ void HttpsServer::Impl::start() {
     startup_failure("refusing to serve metrics on " + config_.metrics_address +
                     ": the metrics listener must use a loopback address (127.0.0.1 or ::1)");
   }
-  if (auto r = revocations_.reload(); !r) {
-    startup_failure(config_.tls.revocation_list.string() +
-                    (r.error() == ServerErrc::io_failure
-                         ? ": cannot read the revocation list; create it (an empty file is a "
-                           "valid list) or fix [tls] revocation_list"
-                         : ": the revocation list has a malformed line; each line must be one "
-                           "hexadecimal certificate serial"));
+  if (config_.mode == ListenerMode::browser_plain_loopback &&
+      !is_loopback_address(config_.listen_address)) {
+    startup_failure("refusing plain HTTP on " + config_.listen_address +
+                    ": without TLS the console may listen only on a loopback address (127.0.0.1 "
+                    "or ::1); configure a certificate to serve other addresses");
   }
-  tls_.emplace(make_tls_context(config_.tls, revocations_));
+  if (config_.mode == ListenerMode::partner_mtls) {
+    if (auto r = revocations_.reload(); !r) {
+      startup_failure(config_.tls.revocation_list.string() +
+                      (r.error() == ServerErrc::io_failure
+                           ? ": cannot read the revocation list; create it (an empty file is a "
+                             "valid list) or fix [tls] revocation_list"
+                           : ": the revocation list has a malformed line; each line must be one "
+                             "hexadecimal certificate serial"));
+    }
+  }
+  if (config_.mode != ListenerMode::browser_plain_loopback) {
+    tls_.emplace(make_tls_context(config_.tls, revocations_, config_.mode));
+  }
   acceptor_.emplace(open_listener(config_.listen_address, config_.port, "HTTPS"));
   port_ = acceptor_->local_endpoint().port();
   if (config_.metrics_enabled) {
@@ -685,9 +743,15 @@ asio::awaitable<void> HttpsServer::Impl::session(tcp::socket socket,
     }
   } release{*this, *slot, id};
   try {
-    Stream stream(std::move(socket), *tls_);
-    slot->tcp = &beast::get_lowest_layer(stream);
-    co_await serve(stream, *slot);
+    if (config_.mode == ListenerMode::browser_plain_loopback) {
+      PlainStream stream(std::move(socket));
+      slot->tcp = &stream;
+      co_await serve(stream, *slot);
+    } else {
+      Stream stream(std::move(socket), *tls_);
+      slot->tcp = &beast::get_lowest_layer(stream);
+      co_await serve(stream, *slot);
+    }
     slot->tcp = nullptr;
   } catch (const std::bad_alloc&) {
     // Top-level barrier: nothing escapes a connection. Out of memory closes this one only.
@@ -704,10 +768,11 @@ asio::awaitable<void> HttpsServer::Impl::session(tcp::socket socket,
 
 // A connection reads top to bottom: handshake, then one exchange per request until the client,
 // the request cap, a refusal or a drain ends it.
-asio::awaitable<void> HttpsServer::Impl::serve(Stream& stream, ConnectionSlot& slot) {
+template <class S>
+asio::awaitable<void> HttpsServer::Impl::serve(S& stream, ConnectionSlot& slot) {
   std::optional<PeerIdentity> peer = co_await handshake(stream);
   if (!peer) co_return;
-  Connection conn{stream, slot, std::move(*peer), {}, {}};
+  Connection<S> conn{stream, slot, std::move(*peer), {}, {}};
   while (!draining_.load()) {
     if (!co_await await_request(conn)) break;
     if (!co_await exchange(conn)) co_return;  // the exchange closed the connection
@@ -718,31 +783,39 @@ asio::awaitable<void> HttpsServer::Impl::serve(Stream& stream, ConnectionSlot& s
 }
 
 // Phase 1: the TLS handshake (mTLS against the gateway CA, revocation checked by the verify
-// callback) and the partner identity from the certificate.
-asio::awaitable<std::optional<PeerIdentity>> HttpsServer::Impl::handshake(Stream& stream) {
-  auto& transport = beast::get_lowest_layer(stream);
-  transport.expires_after(config_.limits.handshake_timeout);
-  auto [hs_ec] = co_await stream.async_handshake(ssl::stream_base::server, kAwait);
-  if (hs_ec) {
-    metrics_.record_handshake_failure(classify_handshake(hs_ec, stream.native_handle()));
-    log_->event(LogLevel::debug, "handshake_failed");
-    co_return std::nullopt;
+// callback) and the partner identity from the certificate; in the browser modes nobody is
+// identified here (the console's sessions do that), and plain HTTP has no handshake.
+template <class S>
+asio::awaitable<std::optional<PeerIdentity>> HttpsServer::Impl::handshake(S& stream) {
+  if constexpr (!kIsTls<S>) {
+    co_return PeerIdentity{};  // browser_plain_loopback: nobody to prove, nothing to encrypt
+  } else {
+    auto& transport = beast::get_lowest_layer(stream);
+    transport.expires_after(config_.limits.handshake_timeout);
+    auto [hs_ec] = co_await stream.async_handshake(ssl::stream_base::server, kAwait);
+    if (hs_ec) {
+      metrics_.record_handshake_failure(classify_handshake(hs_ec, stream.native_handle()));
+      log_->event(LogLevel::debug, "handshake_failed");
+      co_return std::nullopt;
+    }
+    if (config_.mode == ListenerMode::browser_tls) co_return PeerIdentity{};
+    const X509* peer_cert = SSL_get0_peer_certificate(stream.native_handle());
+    std::optional<std::string> partner = detail::partner_id_of(peer_cert);
+    if (peer_cert == nullptr || SSL_get_verify_result(stream.native_handle()) != X509_V_OK ||
+        !partner) {
+      metrics_.record_handshake_failure(HandshakeFailure::no_identity);
+      co_return std::nullopt;  // unreachable with the verify callback; kept as a second lock
+    }
+    co_return PeerIdentity{std::move(*partner), detail::serial_hex_of(peer_cert)};
   }
-  const X509* peer_cert = SSL_get0_peer_certificate(stream.native_handle());
-  std::optional<std::string> partner = detail::partner_id_of(peer_cert);
-  if (peer_cert == nullptr || SSL_get_verify_result(stream.native_handle()) != X509_V_OK ||
-      !partner) {
-    metrics_.record_handshake_failure(HandshakeFailure::no_identity);
-    co_return std::nullopt;  // unreachable with the verify callback; kept as a second lock
-  }
-  co_return PeerIdentity{std::move(*partner), detail::serial_hex_of(peer_cert)};
 }
 
 // Phase 2: waiting for a request's first byte. Before the first request and between requests
 // the connection is idle (a partner's connection pool keeps it open): the idle timeout applies,
 // and a drain may close it. The header timeout runs from the request's first byte. False when
 // the connection ended while idle.
-asio::awaitable<bool> HttpsServer::Impl::await_request(Connection& conn) {
+template <class S>
+asio::awaitable<bool> HttpsServer::Impl::await_request(Connection<S>& conn) {
   if (conn.input.size() != 0) co_return true;  // a pipelined request is already here
   auto& transport = beast::get_lowest_layer(conn.stream);
   conn.slot.idle = true;
@@ -756,7 +829,8 @@ asio::awaitable<bool> HttpsServer::Impl::await_request(Connection& conn) {
 
 // Phases 3–6 of one request: read it, admit and dispatch it, write the answer, log it. True
 // when the connection stays open for the next request.
-asio::awaitable<bool> HttpsServer::Impl::exchange(Connection& conn) {
+template <class S>
+asio::awaitable<bool> HttpsServer::Impl::exchange(Connection<S>& conn) {
   Exchange ex;
   ex.record.request_id = ex.request_id;
   ex.record.partner_id = conn.peer.partner_id;
@@ -805,8 +879,9 @@ asio::awaitable<bool> HttpsServer::Impl::exchange(Connection& conn) {
 // Phase 3: the request's header (limits, framing, selected headers), an interim 100 Continue
 // when asked for, and the body, parsed into zeroising buffers. A request that breaks a rule
 // comes back as the refusal to send.
-asio::awaitable<HttpsServer::Impl::ReadOutcome> HttpsServer::Impl::read_request(Connection& conn,
-                                                                                 Exchange& ex) {
+template <class S>
+asio::awaitable<HttpsServer::Impl::ReadOutcome> HttpsServer::Impl::read_request(
+    Connection<S>& conn, Exchange& ex) {
   const auto& lim = config_.limits;
   auto& transport = beast::get_lowest_layer(conn.stream);
   ReadOutcome out;
@@ -865,9 +940,12 @@ asio::awaitable<HttpsServer::Impl::ReadOutcome> HttpsServer::Impl::read_request(
 // Phase 4a: the certificate is checked against the current revocation list before every
 // request (a revocation reaches open connections at their next request), and a drain refuses
 // new work.
-HttpsServer::Impl::Admission HttpsServer::Impl::admit(const Connection& conn) {
-  revocations_.refresh_if_changed();
-  if (revocations_.is_revoked(conn.peer.serial_hex)) return Admission::revoked;
+template <class S>
+HttpsServer::Impl::Admission HttpsServer::Impl::admit(const Connection<S>& conn) {
+  if (config_.mode == ListenerMode::partner_mtls) {  // browsers carry no certificate
+    revocations_.refresh_if_changed();
+    if (revocations_.is_revoked(conn.peer.serial_hex)) return Admission::revoked;
+  }
   if (draining_.load()) return Admission::draining;
   return Admission::admitted;
 }
@@ -882,7 +960,8 @@ Dispatched HttpsServer::Impl::dispatch(const HttpRequest& request) {
 }
 
 // Phase 5 and 6: the answer in one TLS record and the request's log line and metrics.
-asio::awaitable<bool> HttpsServer::Impl::respond(Connection& conn, Exchange& ex,
+template <class S>
+asio::awaitable<bool> HttpsServer::Impl::respond(Connection<S>& conn, Exchange& ex,
                                                  HttpResponse& response, bool keep_alive,
                                                  unsigned version) {
   ex.record.status = response.status;
@@ -899,7 +978,8 @@ asio::awaitable<bool> HttpsServer::Impl::respond(Connection& conn, Exchange& ex,
 
 // An error response followed by closing the connection. The rest of the request is unread, so
 // the close lingers (see close_connection).
-asio::awaitable<void> HttpsServer::Impl::refuse(Connection& conn, Exchange& ex,
+template <class S>
+asio::awaitable<void> HttpsServer::Impl::refuse(Connection<S>& conn, Exchange& ex,
                                                 HttpResponse response) {
   if (ex.started == Clock::time_point{}) {
     ex.started = Clock::now();
@@ -913,7 +993,8 @@ asio::awaitable<void> HttpsServer::Impl::refuse(Connection& conn, Exchange& ex,
 // The status line, the headers and the body go out as one buffer, so one TLS record and one
 // send carry a whole answer (Beast's serializer wrote the header and the body as two records
 // and two sends). The buffer is the connection's, zeroising; it is wiped once sent.
-asio::awaitable<bool> HttpsServer::Impl::write_response(Connection& conn,
+template <class S>
+asio::awaitable<bool> HttpsServer::Impl::write_response(Connection<S>& conn,
                                                         const HttpResponse& response,
                                                         std::string_view request_id,
                                                         bool keep_alive, unsigned version) {
@@ -928,13 +1009,19 @@ asio::awaitable<bool> HttpsServer::Impl::write_response(Connection& conn,
   co_return !ec;
 }
 
-asio::awaitable<void> HttpsServer::Impl::close_connection(Stream& stream, bool unread_input) {
+template <class S>
+asio::awaitable<void> HttpsServer::Impl::close_connection(S& stream, bool unread_input) {
   auto& transport = beast::get_lowest_layer(stream);
   if (!transport.socket().is_open()) co_return;
   if (!unread_input) {
-    // Orderly TLS close: send close_notify, wait briefly for the peer's.
-    transport.expires_after(kCloseNotifyTime);
-    co_await stream.async_shutdown(kAwait);
+    if constexpr (kIsTls<S>) {
+      // Orderly TLS close: send close_notify, wait briefly for the peer's.
+      transport.expires_after(kCloseNotifyTime);
+      co_await stream.async_shutdown(kAwait);
+    } else {
+      boost::system::error_code ignored;
+      transport.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
   } else {
     // The client may still be sending the request we refused. Closing now would make the kernel
     // answer with RST, which can destroy our response before the client reads it; so stop

@@ -54,11 +54,25 @@ struct AuditConfig {
   std::chrono::milliseconds checkpoint_interval{1000};  ///< a checkpoint at least this often
 };
 
+/// Who a listener serves (sluisd always uses partner_mtls; its TOML file has no key for it).
+enum class ListenerMode {
+  partner_mtls,  ///< sluisd: mutual TLS, a partner certificate under the gateway CA required
+  /// The web console: server-only TLS with tls.certificate / tls.private_key (tls.ca_certificate
+  /// only completes the chain; no client certificate is asked for, no revocation list is read).
+  browser_tls,
+  /// The console's local demo and browser tests: plain HTTP, refused at start() unless
+  /// listen_address is a loopback address (browsers treat http://localhost as a secure context).
+  browser_plain_loopback,
+};
+
 /// The whole server configuration. Relative paths in the file are resolved against the
 /// directory that holds the file.
 struct ServerConfig {
   std::string listen_address = "127.0.0.1";
   std::uint16_t port = 8443;     ///< 0 = any free port (tests)
+  /// Set by the embedding program, never by sluisd's file. Browser modes also select the
+  /// headers a browser application needs and accept form bodies (RequestLimits::browser).
+  ListenerMode mode = ListenerMode::partner_mtls;
   unsigned io_threads = 0;       ///< 0 = number of cores
   unsigned handler_threads = 0;  ///< 0 = 16 per core (handlers mostly wait for the audit fsync)
   bool metrics_enabled = true;

@@ -69,6 +69,11 @@ struct RequestLimits {
   std::size_t max_segments = 16;
   std::size_t max_query_params = 32;
   std::size_t header_value_bytes = 512;  ///< each selected header's value
+  /// Browser mode (the web console, ListenerMode::browser_*): also select Cookie (up to
+  /// cookie_bytes), Origin, Sec-Fetch-Site and Host, and accept
+  /// application/x-www-form-urlencoded bodies besides JSON. Off for sluisd.
+  bool browser = false;
+  std::size_t cookie_bytes = 8 * 1024;
 };
 
 /// A validated HTTP request as handlers see it. Every string is printable ASCII.
@@ -84,6 +89,11 @@ struct HttpRequest {
   std::optional<std::string> accept;             ///< Accept
   std::optional<std::string> accept_language;    ///< Accept-Language
   std::optional<std::string> client_request_id;  ///< X-Request-Id as sent (validated token)
+  // Browser mode only (RequestLimits::browser); always absent for sluisd.
+  std::optional<std::string> cookie;          ///< Cookie (one header line; a second is refused)
+  std::optional<std::string> origin;          ///< Origin
+  std::optional<std::string> sec_fetch_site;  ///< Sec-Fetch-Site
+  std::optional<std::string> host;            ///< Host
   HttpBody body;            ///< wiped when freed (see HttpBody)
   PeerIdentity peer;       ///< filled by the server (empty in parse_http_request results)
   std::string request_id;  ///< gateway-generated id (32 hex), also in the response's X-Request-Id

@@ -1,0 +1,74 @@
+// sluis-console's configuration: one TOML file (like sluisd's), refused loudly when wrong.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluis::console {
+
+/// A configuration problem: `file:line: sentence a person can act on` (or `file: sentence`).
+class ConsoleConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// How browsers reach the console.
+enum class ConsoleTransport {
+  https,          ///< server-only TLS with [tls] certificate and private_key (production)
+  http_loopback,  ///< plain HTTP, only on a loopback address (the local demo and tests)
+};
+
+/// One partner the console serves: its client certificate for sluisd's /v1 API and where
+/// sluisd listens. Every console account belongs to exactly one of these.
+struct ServedPartner {
+  std::string id;  ///< sluisd's partner id (the certificate's urn:sluis:partner:<id>)
+  std::filesystem::path certificate;
+  std::filesystem::path private_key;
+  std::filesystem::path gateway_ca;  ///< the gateway CA: the only anchor trusted for sluisd
+  std::string gateway_address = "127.0.0.1";
+  std::uint16_t gateway_port = 8443;
+  std::string gateway_server_name = "localhost";
+};
+
+/// The whole configuration. Relative paths are resolved against the file's directory.
+struct ConsoleConfig {
+  std::string listen_address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  ConsoleTransport transport = ConsoleTransport::http_loopback;
+  /// The exact origin browsers use ("https://console.example.org", "http://localhost:8080"):
+  /// checked in every WebAuthn ceremony, against Origin on unsafe requests and against Host.
+  std::string origin = "http://localhost:8080";
+  std::string rp_id = "localhost";  ///< WebAuthn RP ID: the origin's host or a parent domain
+  std::filesystem::path tls_certificate = "tls/console.crt";
+  std::filesystem::path tls_private_key = "tls/console.key";
+  std::filesystem::path root_key_file = "keys/root.key";  ///< raw root key (mode 0600)
+  std::filesystem::path database = "data/console.db";     ///< the console's SQLCipher file
+  std::filesystem::path web_root;  ///< templates/, static/, i18n/; empty = the built-in path
+  std::string log_destination = "stderr";
+  std::vector<ServedPartner> partners;
+
+  /// The origin's host[:port] as browsers send it in Host.
+  [[nodiscard]] std::string origin_authority() const;
+  [[nodiscard]] const ServedPartner* partner(std::string_view id) const noexcept;
+};
+
+/// Parses configuration text; ConsoleConfigError naming file and line for unknown keys, wrong
+/// types, an origin that is not scheme://host[:port], an RP ID that is not the origin's host or
+/// a parent of it, http_loopback on a non-loopback address or an https origin with http, a
+/// partner twice or none. Pure (no file access).
+[[nodiscard]] ConsoleConfig parse_console_config(std::string_view text,
+                                                 std::string_view source_name,
+                                                 const std::filesystem::path& base_dir);
+
+/// Reads and parses `path`.
+[[nodiscard]] ConsoleConfig load_console_config(const std::filesystem::path& path);
+
+/// The text of a configuration file for `config` (what `sluis-console init` writes), every key
+/// with a comment. Paths are written as given.
+[[nodiscard]] std::string render_console_config(const ConsoleConfig& config);
+
+}  // namespace sluis::console

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Browser tests of sluis-console (CTest label `browser`): a real sluisd with two partners, the
+# real sluis-console serving both, and Debian's Chromium driven by playwright-core with a CDP
+# virtual authenticator (tests/browser/console.test.mjs). Screenshots go to docs/console/.
+#
+#   tests/browser/run.sh SLUISCTL SLUISD SLUIS_CONSOLE
+set -euo pipefail
+CTL="$1" SLUISD="$2" CONSOLE="$3"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+T="$(mktemp -d)"
+chmod 700 "$T"
+. "$ROOT/tests/integration/testlib.sh"
+CONSOLE_PID=""
+cleanup() {
+  [[ -n "$CONSOLE_PID" ]] && kill -TERM "$CONSOLE_PID" 2>/dev/null && wait "$CONSOLE_PID" || true
+  [[ -n "$PID" ]] && kill -TERM "$PID" 2>/dev/null && wait "$PID" || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+CHROMIUM="${SLUIS_CHROMIUM:-/usr/bin/chromium}"
+[[ -x "$CHROMIUM" ]] || { echo "browser tests: $CHROMIUM is missing; run ./tools/setup.sh deps" >&2; exit 1; }
+if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/axe-core" ]]; then
+  (cd "$HERE" && npm ci --no-audit --no-fund >/dev/null)
+fi
+
+# The gateway: two partners, each with an admin and a worker known to sluisd.
+"$CTL" init --home "$T/gw" --raw-key --port 0 --metrics-port 0 >/dev/null
+"$CTL" partner add --home "$T/gw" --id ocmw-brussel --type ocmw --name "OCMW Brussel" >/dev/null
+"$CTL" partner add --home "$T/gw" --id caw-brussel --type caw --name "CAW Brussel" >/dev/null
+for w in an an2 an3 ann zed; do
+  "$CTL" worker add --home "$T/gw" --partner ocmw-brussel --worker "$w" --role social-worker >/dev/null
+done
+for w in bram carl; do
+  "$CTL" worker add --home "$T/gw" --partner caw-brussel --worker "$w" --role social-worker >/dev/null
+done
+start_gateway "$SLUISD" "$T/gw/sluis.toml"
+GPORT="$(cat "$T/port")"
+
+# The console on a free loopback port (plain HTTP on localhost: a secure context for Chromium).
+CPORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+"$CONSOLE" init --home "$T/console" --port "$CPORT" --gateway-home "$T/gw" --gateway-port "$GPORT" \
+  --partner ocmw-brussel --partner caw-brussel >/dev/null
+"$CONSOLE" serve --config "$T/console/console.toml" >"$T/console.log" 2>&1 &
+CONSOLE_PID=$!
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://localhost:$CPORT/login" && break
+  kill -0 "$CONSOLE_PID" 2>/dev/null || { cat "$T/console.log"; exit 1; }
+  sleep 0.1
+done
+
+rc=0
+CONSOLE_URL="http://localhost:$CPORT" CONSOLE_BIN="$CONSOLE" CONSOLE_CONFIG="$T/console/console.toml" \
+  CHROMIUM="$CHROMIUM" SCREENSHOTS="$ROOT/docs/console" CATALOGUES="$ROOT/console/web/i18n" \
+  node --test --test-concurrency=1 "$HERE/console.test.mjs" || rc=$?
+if [[ $rc -ne 0 ]]; then
+  echo "--- console log"; tail -50 "$T/console.log"; echo "--- sluisd log"; tail -20 "$T/sluisd.log"
+fi
+exit $rc
