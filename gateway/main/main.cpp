@@ -2,7 +2,7 @@
 #include "startup.hpp"
 
 #include "sluis/gateway/api.hpp"
-#include "sluis/gateway/break_glass_expiry.hpp"
+#include "sluis/domain/break_glass_expiry.hpp"
 #include "sluis/gateway/operator.hpp"
 #include "sluis/gateway/operator_channel.hpp"
 #include "sluis/gateway/server.hpp"
@@ -28,8 +28,8 @@ int main(int argc, char** argv) {
     const auto config = gateway::load_server_config(cli.config);
     auto log = gateway::LogSink::open(config.log_destination, config.log_level);
 
-    std::unique_ptr<gateway::Store> store;
-    std::unique_ptr<gateway::AuditLog> audit;
+    std::unique_ptr<sluis::store::Store> store;
+    std::unique_ptr<sluis::audit::AuditLog> audit;
     {
       // The root key is needed only to open the store and the log; it is wiped when this scope
       // ends (they keep their own derived keys in guarded memory).
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
 
     // Ends of break-the-glass grants go on the record within seconds (and at start, for grants
     // that ended while the gateway was stopped).
-    gateway::BreakGlassExpirySweeper sweeper(
+    sluis::domain::BreakGlassExpirySweeper sweeper(
         *store, *audit, std::chrono::seconds(5), [log](boost::system::error_code) {
           log->event(gateway::LogLevel::error, "break_glass_expiry_not_recorded", "will_retry");
         });

@@ -4,7 +4,7 @@
 #include "sluis/crypto/error.hpp"
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/crypto/secret.hpp"
-#include "sluis/gateway/error.hpp"
+#include "sluis/store/error.hpp"
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -124,7 +124,7 @@ crypto::RootKey unlock_root_key(const fs::path& key_file,
   return std::move(*root);
 }
 
-std::unique_ptr<gateway::Store> open_store(const gateway::ServerConfig& config,
+std::unique_ptr<sluis::store::Store> open_store(const gateway::ServerConfig& config,
                                            const crypto::RootKey& root) {
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
@@ -132,19 +132,19 @@ std::unique_ptr<gateway::Store> open_store(const gateway::ServerConfig& config,
     throw StartupRefusal("cannot create the data directory " + config.data_dir.string() +
                          "; fix [paths] data_dir or its permissions");
   }
-  gateway::StoreOptions options;
+  sluis::store::StoreOptions options;
   options.data_path = config.data_dir / "data.db";
   options.key_store_path = config.data_dir / "keys.db";
   options.page_cache_kib = config.limits.page_cache_mib * 1024;
-  auto store = gateway::Store::open(std::move(options), root);
+  auto store = sluis::store::Store::open(std::move(options), root);
   if (!store) {
     const auto e = store.error();
-    if (e == gateway::Errc::database_key_mismatch || e == gateway::Errc::crypto_failure) {
+    if (e == sluis::store::Errc::database_key_mismatch || e == sluis::store::Errc::crypto_failure) {
       throw StartupRefusal("the store in " + config.data_dir.string() +
                            " does not open with this root key: the key file belongs to another "
                            "gateway, or the files are not sluis databases");
     }
-    if (e == gateway::Errc::schema_too_new) {
+    if (e == sluis::store::Errc::schema_too_new) {
       throw StartupRefusal("the store in " + config.data_dir.string() +
                            " was written by a newer sluis; run that version or restore a backup");
     }
@@ -155,24 +155,24 @@ std::unique_ptr<gateway::Store> open_store(const gateway::ServerConfig& config,
   return std::move(*store);
 }
 
-std::unique_ptr<gateway::AuditLog> open_audit_log(const gateway::ServerConfig& config,
+std::unique_ptr<sluis::audit::AuditLog> open_audit_log(const gateway::ServerConfig& config,
                                                   const crypto::RootKey& root) {
-  gateway::AuditLogOptions options;
+  sluis::audit::AuditLogOptions options;
   options.path = config.data_dir / "audit.db";
   // An existing log keeps the origin it was created with.
   std::error_code ec;
   options.origin = fs::exists(options.path, ec) ? std::string() : config.audit.origin;
   options.checkpoint_interval = config.audit.checkpoint_interval;
   options.page_cache_kib = config.limits.page_cache_mib * 1024;
-  auto log = gateway::AuditLog::open(std::move(options), root);
+  auto log = sluis::audit::AuditLog::open(std::move(options), root);
   if (!log) {
     const auto e = log.error();
-    if (e == gateway::Errc::database_key_mismatch) {
+    if (e == sluis::store::Errc::database_key_mismatch) {
       throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
                            " does not open with this root key: the key file belongs to another "
                            "gateway, or the file is not a sluis audit log");
     }
-    if (e == gateway::Errc::in_use) {
+    if (e == sluis::store::Errc::in_use) {
       throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
                            " is held by another process (another sluisd, or a sluisctl command "
                            "working on a stopped gateway); stop it or wait for it to finish");
@@ -184,13 +184,13 @@ std::unique_ptr<gateway::AuditLog> open_audit_log(const gateway::ServerConfig& c
         config.key_file.string() + " --log " + (config.data_dir / "audit.db").string() +
         "' to see where, and follow the incident steps in the DPO guide (docs/dpo-guide.md, "
         "\"When the audit log is damaged or altered\")";
-    if (e == gateway::Errc::audit_log_inconsistent) {
+    if (e == sluis::store::Errc::audit_log_inconsistent) {
       throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
                            " was altered: its stored tree does not match its latest signed "
                            "checkpoint (or events are missing)" +
                            what_to_do);
     }
-    if (e == gateway::Errc::file_damaged) {
+    if (e == sluis::store::Errc::file_damaged) {
       throw StartupRefusal("the audit log " + (config.data_dir / "audit.db").string() +
                            " is damaged or was altered: a page of the file fails its integrity "
                            "check (SQLCipher HMAC)" +

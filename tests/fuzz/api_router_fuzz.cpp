@@ -32,7 +32,7 @@
 // pseudonym for a client.
 #include "sluis/crypto/card.hpp"
 #include "sluis/gateway/api.hpp"
-#include "sluis/gateway/registry.hpp"
+#include "sluis/domain/registry.hpp"
 
 #include "default_rule_pack.hpp"
 #include "fuzz_support.hpp"
@@ -66,7 +66,7 @@ constexpr std::size_t kInputsPerWorld = 500;
 constexpr std::size_t kClients = 4;
 // Well-formed (p1 + 26 base32 characters) but never issued: what {cN} becomes for a stranger.
 constexpr std::string_view kUnknownPseudonym = "p1aaaaaaaaaaaaaaaaaaaaaaaaaa";
-const gw::Instant kEpoch{std::chrono::sys_days{std::chrono::year{2025} / 6 / 1} +
+const sluis::store::Instant kEpoch{std::chrono::sys_days{std::chrono::year{2025} / 6 / 1} +
                          std::chrono::hours{12}};
 
 struct PartnerSpec {
@@ -144,21 +144,21 @@ class World {
     // Read by the audit writer thread too (checkpoint times), hence atomic.
     auto clock = [this] { return now_.load(); };
 
-    gw::StoreOptions so;
+    sluis::store::StoreOptions so;
     so.data_path = dir_ / "data.db";
     so.key_store_path = dir_ / "keys.db";
     so.clock = clock;
     so.data_key_cache_size = 16;
-    auto store = gw::Store::open(std::move(so), root);
+    auto store = sluis::store::Store::open(std::move(so), root);
     if (!store) setup_failed("the store opens");
     store_ = std::move(*store);
 
-    gw::AuditLogOptions ao;
+    sluis::audit::AuditLogOptions ao;
     ao.path = dir_ / "audit.db";
     ao.origin = "sluis.example/audit";
     ao.clock = clock;
     ao.group_commit_window = std::chrono::microseconds{0};
-    auto audit = gw::AuditLog::open(std::move(ao), root);
+    auto audit = sluis::audit::AuditLog::open(std::move(ao), root);
     if (!audit) setup_failed("the audit log opens");
     audit_ = std::move(*audit);
 
@@ -303,7 +303,7 @@ class World {
   }
 
   void populate() {
-    gw::Registry registry(*store_);
+    sluis::domain::Registry registry(*store_);
     for (const auto& p : kPartners) {
       if (!registry.add_partner(p.id, p.type, std::string(p.id) + " <display>")) {
         setup_failed("a partner is added");
@@ -357,17 +357,17 @@ class World {
     for (const auto& [key, pseudonym] : pseudonyms_) {
       auto client = registry.resolve(key.first, pseudonym);
       if (!client) setup_failed("a registered client resolves");
-      audit_pseudonyms_.push_back(store_->audit_pseudonym(*client));
+      audit_pseudonyms_.push_back(sluis::domain::audit_pseudonym(*store_, *client));
     }
     inputs_ = 0;
   }
 
   fs::path dir_;
-  std::unique_ptr<gw::Store> store_;
-  std::unique_ptr<gw::AuditLog> audit_;
+  std::unique_ptr<sluis::store::Store> store_;
+  std::unique_ptr<sluis::audit::AuditLog> audit_;
   std::unique_ptr<gw::CurrentRulePack> rules_;
   gw::Router router_;
-  std::atomic<gw::Instant> now_{kEpoch};
+  std::atomic<sluis::store::Instant> now_{kEpoch};
   std::size_t inputs_ = 0;
   std::uint64_t requests_ = 0;
   crypto::CardSecret card0_ = card(0x11);

@@ -8,7 +8,7 @@
 // that first byte: time u64, action u8, decision u8 (bit 7: break_glass), eight length-prefixed
 // texts, a category count and length-prefixed categories. Whatever the encoder accepts, the
 // decoder must read back to an equal event (the two agree on every byte the encoder produces).
-#include "sluis/gateway/audit_event.hpp"
+#include "sluis/audit/event.hpp"
 
 #include "fuzz_support.hpp"
 
@@ -17,24 +17,23 @@
 
 namespace {
 
-namespace gw = sluis::gateway;
 using sluis::fuzz::ByteReader;
 
 void decode_mode(std::string_view canonical) {
-  auto event = gw::decode_audit_event(canonical);
+  auto event = sluis::audit::decode_audit_event(canonical);
   if (!event) return;
-  auto encoded = gw::encode_audit_event(*event);
+  auto encoded = sluis::audit::encode_audit_event(*event);
   SLUIS_FUZZ_CHECK(encoded.has_value() && *encoded == canonical);
-  SLUIS_FUZZ_CHECK(gw::parse_audit_action(gw::to_string(event->action)) == event->action);
-  SLUIS_FUZZ_CHECK(gw::parse_audit_decision(gw::to_string(event->decision)) == event->decision);
+  SLUIS_FUZZ_CHECK(sluis::audit::parse_audit_action(sluis::audit::to_string(event->action)) == event->action);
+  SLUIS_FUZZ_CHECK(sluis::audit::parse_audit_decision(sluis::audit::to_string(event->decision)) == event->decision);
 }
 
 void encode_mode(ByteReader& in) {
-  gw::AuditEvent e;
-  e.time = gw::Instant(std::chrono::milliseconds(static_cast<std::int64_t>(in.u64())));
-  e.action = static_cast<gw::AuditAction>(in.u8() % 24);
+  sluis::audit::AuditEvent e;
+  e.time = sluis::store::Instant(std::chrono::milliseconds(static_cast<std::int64_t>(in.u64())));
+  e.action = static_cast<sluis::audit::AuditAction>(in.u8() % 24);
   const std::uint8_t decision = in.u8();
-  e.decision = static_cast<gw::AuditDecision>(decision % 3);
+  e.decision = static_cast<sluis::audit::AuditDecision>(decision % 3);
   e.break_glass = (decision & 0x80U) != 0;
   for (auto* s : {&e.partner, &e.worker, &e.role, &e.client, &e.purpose, &e.rule, &e.request_id,
                   &e.owner_partner}) {
@@ -44,9 +43,9 @@ void encode_mode(ByteReader& in) {
   for (std::size_t i = 0; i < categories && !in.empty(); ++i)
     e.categories.push_back(in.text(32));
 
-  auto encoded = gw::encode_audit_event(e);
+  auto encoded = sluis::audit::encode_audit_event(e);
   if (!encoded) return;
-  auto decoded = gw::decode_audit_event(*encoded);
+  auto decoded = sluis::audit::decode_audit_event(*encoded);
   SLUIS_FUZZ_CHECK(decoded.has_value());
   SLUIS_FUZZ_CHECK(*decoded == e);
 }

@@ -5,7 +5,7 @@
 #include "sluisd_harness.hpp"
 
 #include "sluis/crypto/keyfile.hpp"
-#include "sluis/gateway/audit_log.hpp"
+#include "sluis/audit/log.hpp"
 #include "sluis/policy/types.hpp"
 
 #include <catch2/catch.hpp>
@@ -34,8 +34,8 @@
 namespace {
 
 using namespace sluis::test;
-using sluis::gateway::AuditAction;
-using sluis::gateway::AuditDecision;
+using sluis::audit::AuditAction;
+using sluis::audit::AuditDecision;
 
 constexpr int kDefaultCycles = 5;
 constexpr std::size_t kCohortSize = 4;  // persons each cycle's load works on
@@ -221,7 +221,7 @@ void run_load(std::stop_token stop, std::uint16_t port, const gw::Certificate& t
 
 /// What the audit log holds, read through a read-only open beside the running sluisd.
 struct AuditIndex {
-  sluis::gateway::AuditVerifyReport report;
+  sluis::audit::AuditVerifyReport report;
   std::uint64_t events = 0;
   std::unordered_set<std::string> read_requests;  ///< request ids with at least one read event
   /// Per read request id: every "category owner-partner" a permit event of that read covers.
@@ -232,14 +232,14 @@ struct AuditIndex {
 };
 
 AuditIndex read_audit(const GatewayHome& home, const sluis::crypto::RootKey& root) {
-  sluis::gateway::AuditLogOptions o;
+  sluis::audit::AuditLogOptions o;
   o.path = home.dir.path() / "data/audit.db";
   o.origin.clear();
   o.read_only = true;
-  auto log = sluis::gateway::AuditLog::open(std::move(o), root);
+  auto log = sluis::audit::AuditLog::open(std::move(o), root);
   REQUIRE(log);
   AuditIndex index;
-  auto all = (*log)->query_all(sluis::gateway::AuditQuery{});
+  auto all = (*log)->query_all(sluis::audit::AuditQuery{});
   REQUIRE(all);
   index.events = all->size();
   for (const auto& stored : *all) {

@@ -3,7 +3,7 @@
 #include "sluisd_harness.hpp"
 
 #include "sluis/crypto/card.hpp"
-#include "sluis/gateway/audit_log.hpp"
+#include "sluis/audit/log.hpp"
 #include "sluis/policy/types.hpp"
 
 #include <catch2/catch.hpp>
@@ -194,18 +194,18 @@ TEST_CASE("consent granted, read permitted, revoked, denied - a denial looks lik
 
   // Every one of those decisions is on the record, denials included.
   const auto root = sluis::crypto::read_root_key(s.home.dir.path() / "keys/root.key", {}).value();
-  sluis::gateway::AuditLogOptions o;
+  sluis::audit::AuditLogOptions o;
   o.path = s.home.dir.path() / "data/audit.db";
   o.origin.clear();
   o.read_only = true;
-  auto log = sluis::gateway::AuditLog::open(std::move(o), root).value();
-  sluis::gateway::AuditQuery q;
+  auto log = sluis::audit::AuditLog::open(std::move(o), root).value();
+  sluis::audit::AuditQuery q;
   q.partner = "caw-brussel";
-  q.action = sluis::gateway::AuditAction::read;
-  q.decision = sluis::gateway::AuditDecision::deny;
+  q.action = sluis::audit::AuditAction::read;
+  q.decision = sluis::audit::AuditDecision::deny;
   auto denials = log->query_all(q).value();
   CHECK_FALSE(denials.empty());
-  q.decision = sluis::gateway::AuditDecision::permit;
+  q.decision = sluis::audit::AuditDecision::permit;
   CHECK_FALSE(log->query_all(q).value().empty());
 
   // Nothing the requests carried reaches the log file.
@@ -323,11 +323,11 @@ TEST_CASE("a card link keeps every pseudonym the services held; only they can us
   const auto day_credential = home.partner("dagcentrum");
   {
     auto root = sluis::crypto::read_root_key(home.dir.path() / "keys/root.key", {}).value();
-    gw::StoreOptions o;
+    sluis::store::StoreOptions o;
     o.data_path = home.dir.path() / "data/data.db";
     o.key_store_path = home.dir.path() / "data/keys.db";
-    auto store = gw::Store::open(std::move(o), root).value();
-    gw::Registry r(*store);
+    auto store = sluis::store::Store::open(std::move(o), root).value();
+    sluis::domain::Registry r(*store);
     REQUIRE(r.add_partner("dagcentrum", "low-threshold", "Dagcentrum Zuid"));
     REQUIRE(r.add_worker("dagcentrum", "day-sw", "social-worker"));
     REQUIRE(r.add_worker("dagcentrum", "day-coord", "coordinator"));

@@ -3,7 +3,7 @@
 #include "sluisd_harness.hpp"
 
 #include "sluis/crypto/card.hpp"
-#include "sluis/gateway/audit_log.hpp"
+#include "sluis/audit/log.hpp"
 #include "sluis/policy/types.hpp"
 
 #include <catch2/catch.hpp>
@@ -188,7 +188,7 @@ struct Catalogue {
   std::string shelter_pseudonym;
   // The baseline fingerprint: every read as it was after preparation.
   std::vector<std::string> baseline;
-  std::unique_ptr<gw::AuditLog> audit;
+  std::unique_ptr<sluis::audit::AuditLog> audit;
   std::uint64_t audit_cursor = 0;
 
   Catalogue() {
@@ -209,11 +209,11 @@ struct Catalogue {
     REQUIRE(gateway->wait_ready());
     prepare();
     const auto root = sluis::crypto::read_root_key(home.dir.path() / "keys/root.key", {}).value();
-    gw::AuditLogOptions o;
+    sluis::audit::AuditLogOptions o;
     o.path = home.dir.path() / "data/audit.db";
     o.origin.clear();
     o.read_only = true;
-    audit = gw::AuditLog::open(std::move(o), root).value();
+    audit = sluis::audit::AuditLog::open(std::move(o), root).value();
     baseline = fingerprint();
     for (const auto& part : baseline)
       REQUIRE_FALSE(part.empty());
@@ -278,8 +278,8 @@ struct Catalogue {
   }
 
   /// Audit events appended since the last call.
-  std::vector<gw::StoredEvent> audit_since_cursor() {
-    gw::AuditQuery q;
+  std::vector<sluis::audit::StoredEvent> audit_since_cursor() {
+    sluis::audit::AuditQuery q;
     q.cursor = audit_cursor;
     auto events = audit->query_all(q).value();
     if (!events.empty()) audit_cursor = events.back().leaf + 1;
@@ -370,11 +370,11 @@ struct Case {
   std::function<Observed(Catalogue&)> send;
   Expected expected;
   /// Writes the case may make (free-text payloads stored verbatim on the scratch client).
-  std::set<gw::AuditAction> may_write = {};
+  std::set<sluis::audit::AuditAction> may_write = {};
 };
 
-bool is_read_only(gw::AuditAction a) {
-  using A = gw::AuditAction;
+bool is_read_only(sluis::audit::AuditAction a) {
+  using A = sluis::audit::AuditAction;
   return a == A::read || a == A::consent_read || a == A::access_report || a == A::audit_query;
 }
 
@@ -384,11 +384,11 @@ bool is_read_only(gw::AuditAction a) {
 std::vector<Case> catalogue() {
   std::vector<Case> cases;
   auto add = [&](std::string category, std::string name, std::function<Observed(Catalogue&)> send,
-                 Expected expected, std::set<gw::AuditAction> may_write = {}) {
+                 Expected expected, std::set<sluis::audit::AuditAction> may_write = {}) {
     cases.push_back(
         {std::move(category), std::move(name), std::move(send), expected, std::move(may_write)});
   };
-  using A = gw::AuditAction;
+  using A = sluis::audit::AuditAction;
   const std::string json_head = "Content-Type: application/json\r\n";
 
   // --- Bodies: size, truncation, framing ---------------------------------------------------
@@ -1186,11 +1186,11 @@ TEST_CASE("hostile catalogue: documented error, nothing changed, others still se
     bool audit_ok = true;
     std::size_t writes = 0;
     for (const auto& e : k.audit_since_cursor()) {
-      if (e.event.decision == gw::AuditDecision::deny || is_read_only(e.event.action)) continue;
+      if (e.event.decision == sluis::audit::AuditDecision::deny || is_read_only(e.event.action)) continue;
       if (c.may_write.count(e.event.action) != 0 && writes++ == 0) continue;
       audit_ok = false;
-      UNSCOPED_INFO("unexpected audit event " << gw::to_string(e.event.action) << " "
-                                              << gw::to_string(e.event.decision));
+      UNSCOPED_INFO("unexpected audit event " << sluis::audit::to_string(e.event.action) << " "
+                                              << sluis::audit::to_string(e.event.decision));
     }
     CHECK(audit_ok);
     const bool state_ok = k.fingerprint() == k.baseline;

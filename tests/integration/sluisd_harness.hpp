@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include "sluis/crypto/keyfile.hpp"
-#include "sluis/gateway/registry.hpp"
-#include "sluis/gateway/store.hpp"
+#include "sluis/domain/registry.hpp"
+#include "sluis/store/store.hpp"
 
 #include <boost/json.hpp>
 
@@ -105,11 +105,11 @@ struct GatewayHome {
     const auto root = crypto::RootKey::random();
     REQUIRE(crypto::write_raw_root_key(d / "keys/root.key", root));
     {
-      gw::StoreOptions o;
+      sluis::store::StoreOptions o;
       o.data_path = d / "data/data.db";
       o.key_store_path = d / "data/keys.db";
-      auto store = gw::Store::open(std::move(o), root).value();
-      gw::Registry r(*store);
+      auto store = sluis::store::Store::open(std::move(o), root).value();
+      sluis::domain::Registry r(*store);
       REQUIRE(r.add_partner("ocmw-brussel", "ocmw", "OCMW Brussel"));
       REQUIRE(r.add_partner("caw-brussel", "caw", "CAW Brussel"));
       REQUIRE(r.add_partner("thuiszorg", "home-care", "Thuiszorg Brussel"));

@@ -1,11 +1,11 @@
 // sluisctl audit: verify the audit log, query and export it, DPO report and client access report.
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/keyfile.hpp"
-#include "sluis/gateway/audit_log.hpp"
-#include "sluis/gateway/audit_report.hpp"
-#include "sluis/gateway/consent_book.hpp"
-#include "sluis/gateway/registry.hpp"
-#include "sluis/gateway/store.hpp"
+#include "sluis/audit/log.hpp"
+#include "sluis/audit/report.hpp"
+#include "sluis/domain/consent_book.hpp"
+#include "sluis/domain/registry.hpp"
+#include "sluis/store/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
 #include "sluis/policy/types.hpp"
 #include "sluisctl/command.hpp"
@@ -26,7 +26,7 @@ int run_audit(Args args);
 
 namespace {
 
-using gateway::AuditLog;
+using sluis::audit::AuditLog;
 
 constexpr const char* kAuditUsage =
     "usage (every command takes --key FILE [--passphrase-file F] --log FILE):\n"
@@ -71,8 +71,8 @@ std::set<std::string_view> with_filters(std::initializer_list<std::string_view> 
 /// Everything a command needs: the root key (kept only while opening), the log, report names.
 struct Opened {
   std::unique_ptr<AuditLog> log;
-  std::unique_ptr<gateway::Store> store;  ///< when --data and --key-store were given
-  gateway::ReportNames names;
+  std::unique_ptr<sluis::store::Store> store;  ///< when --data and --key-store were given
+  sluis::audit::ReportNames names;
   std::optional<policy::RulePack> pack;
 };
 
@@ -102,19 +102,19 @@ constexpr const char* kIncidentSteps =
     "steps in the DPO guide (docs/dpo-guide.md, \"When the audit log is damaged or altered\").\n";
 
 std::optional<Opened> open_log_with(const Options& opt, const crypto::RootKey& root,
-                                    gateway::Errc* failure = nullptr) {
+                                    sluis::store::Errc* failure = nullptr) {
   const std::string log_path = opt.require("log");
   Opened o;
-  gateway::AuditLogOptions options;
+  sluis::audit::AuditLogOptions options;
   options.path = log_path;
   options.origin.clear();  // whatever the file says
   options.read_only = true;
   auto log = AuditLog::open(std::move(options), root);
   if (!log) {
-    if (failure != nullptr && log.error().category() == gateway::gateway_category()) {
-      *failure = static_cast<gateway::Errc>(log.error().value());
+    if (failure != nullptr && log.error().category() == sluis::store::gateway_category()) {
+      *failure = static_cast<sluis::store::Errc>(log.error().value());
     }
-    if (log.error() == gateway::Errc::file_damaged) {
+    if (log.error() == sluis::store::Errc::file_damaged) {
       std::cerr << "sluisctl: the audit log " << log_path
                 << " is damaged or was altered: a page SQLite needs to open it fails its "
                    "integrity check. 'sluisctl audit verify' names the pages.\n";
@@ -136,15 +136,15 @@ std::optional<Opened> open_log_with(const Options& opt, const crypto::RootKey& r
                 << " must both exist\n";
       return std::nullopt;
     }
-    gateway::StoreOptions so;
+    sluis::store::StoreOptions so;
     so.data_path = *data;
     so.key_store_path = *keys;
-    auto store = gateway::Store::open(std::move(so), root);
+    auto store = sluis::store::Store::open(std::move(so), root);
     if (!store) {
       std::cerr << "sluisctl: the store does not open: " << store.error().message() << "\n";
       return std::nullopt;
     }
-    gateway::Registry registry(**store);
+    sluis::domain::Registry registry(**store);
     auto partners = registry.list_partners();
     if (!partners) {
       std::cerr << "sluisctl: cannot list partners: " << partners.error().message() << "\n";
@@ -172,7 +172,7 @@ std::optional<Opened> open_log(const Options& opt) {
   return open_log_with(opt, *root);
 }
 
-std::optional<gateway::Instant> time_option(const Options& opt, const std::string& name) {
+std::optional<sluis::store::Instant> time_option(const Options& opt, const std::string& name) {
   auto v = opt.get(name);
   if (!v) return std::nullopt;
   auto t = policy::parse_time(*v);
@@ -180,17 +180,17 @@ std::optional<gateway::Instant> time_option(const Options& opt, const std::strin
     throw UsageError("option --" + name + " needs a UTC time like 2025-03-01T00:00:00Z, not '" +
                      *v + "'");
   }
-  return gateway::Instant(*t);
+  return sluis::store::Instant(*t);
 }
 
-gateway::AuditQuery query_from(const Options& opt) {
-  gateway::AuditQuery q;
+sluis::audit::AuditQuery query_from(const Options& opt) {
+  sluis::audit::AuditQuery q;
   q.client = opt.get("client-pseudonym");
   q.partner = opt.get("partner");
   q.worker = opt.get("worker");
   q.scope_partner = opt.get("scope-partner");
   if (auto a = opt.get("action")) {
-    q.action = gateway::parse_audit_action(*a);
+    q.action = sluis::audit::parse_audit_action(*a);
     if (!q.action) {
       throw UsageError("option --action needs an action such as read, consent-grant or "
                        "break-glass-start, not '" +
@@ -198,7 +198,7 @@ gateway::AuditQuery query_from(const Options& opt) {
     }
   }
   if (auto d = opt.get("decision")) {
-    q.decision = gateway::parse_audit_decision(*d);
+    q.decision = sluis::audit::parse_audit_decision(*d);
     if (!q.decision) throw UsageError("option --decision needs permit, deny or n/a");
   }
   q.from = time_option(opt, "from");
@@ -225,12 +225,12 @@ std::string hex(const crypto::Hash& h) {
   return crypto::to_hex(h);
 }
 
-void print_damaged_pages(const std::vector<gateway::AuditFilePage>& pages, std::uint64_t total) {
+void print_damaged_pages(const std::vector<sluis::audit::AuditFilePage>& pages, std::uint64_t total) {
   std::cout << "THE AUDIT LOG FILE IS DAMAGED OR WAS ALTERED: " << pages.size() << " of its "
             << total << " pages fail their integrity check (SQLCipher HMAC).\n";
   for (const auto& p : pages) {
     std::cout << "  page " << p.number << " (bytes " << p.offset << " to "
-              << p.offset + gateway::AuditFileCheck::kPageSize - 1 << "): it holds " << p.holds
+              << p.offset + sluis::audit::AuditFileCheck::kPageSize - 1 << "): it holds " << p.holds
               << "\n";
   }
 }
@@ -241,7 +241,7 @@ int audit_verify(Args args) {
   auto root = read_root(opt);
   if (!root) return kExitFailed;
   if (opt.flag("page-map")) {
-    auto check = gateway::check_audit_file(log_path, *root, true);
+    auto check = sluis::audit::check_audit_file(log_path, *root, true);
     if (!check) {
       std::cerr << "sluisctl: the audit log " << log_path
                 << " could not be read: " << check.error().message() << "\n";
@@ -252,12 +252,12 @@ int audit_verify(Args args) {
                 << (p.damaged ? " - DAMAGED" : "") << "\n";
     }
   }
-  gateway::Errc failure{};
+  sluis::store::Errc failure{};
   auto o = open_log_with(opt, *root, &failure);
   if (!o) {
-    if (failure != gateway::Errc::file_damaged) return kExitFailed;
+    if (failure != sluis::store::Errc::file_damaged) return kExitFailed;
     // SQLite cannot open it at all: the page walk alone still says where.
-    auto check = gateway::check_audit_file(log_path, *root);
+    auto check = sluis::audit::check_audit_file(log_path, *root);
     if (check && !check->damaged.empty()) print_damaged_pages(check->damaged, check->pages);
     std::cout << kIncidentSteps;
     return kExitFailed;
@@ -306,11 +306,11 @@ int audit_checkpoint(Args args) {
   return kExitOk;
 }
 
-void print_event(const gateway::StoredEvent& se) {
+void print_event(const sluis::audit::StoredEvent& se) {
   const auto& e = se.event;
   std::cout << "#" << se.leaf << " "
             << policy::format_time(std::chrono::floor<std::chrono::seconds>(e.time)) << " "
-            << gateway::to_string(e.action) << " partner=" << e.partner << " worker=" << e.worker;
+            << sluis::audit::to_string(e.action) << " partner=" << e.partner << " worker=" << e.worker;
   if (!e.role.empty()) std::cout << " role=" << e.role;
   if (!e.client.empty()) std::cout << " client=" << e.client;
   if (!e.categories.empty()) {
@@ -320,7 +320,7 @@ void print_event(const gateway::StoredEvent& se) {
     }
   }
   if (!e.purpose.empty()) std::cout << " purpose=" << e.purpose;
-  std::cout << " decision=" << gateway::to_string(e.decision);
+  std::cout << " decision=" << sluis::audit::to_string(e.decision);
   if (!e.rule.empty()) std::cout << " rule=" << e.rule;
   if (e.break_glass) std::cout << " BREAK-THE-GLASS";
   if (!e.owner_partner.empty()) std::cout << " owner=" << e.owner_partner;
@@ -334,7 +334,7 @@ int audit_query(Args args) {
   if (auto c = opt.get("cursor")) q.cursor = parse_count("cursor", *c);
   if (auto l = opt.get("limit")) {
     q.limit = static_cast<std::size_t>(parse_count("limit", *l));
-    if (q.limit == 0 || q.limit > gateway::kMaxAuditPage) {
+    if (q.limit == 0 || q.limit > sluis::audit::kMaxAuditPage) {
       throw UsageError("option --limit needs a number from 1 to 1000");
     }
   }
@@ -368,22 +368,22 @@ int audit_export(Args args) {
     return kExitFailed;
   }
   std::string text;
-  if (format == "csv") text = gateway::export_csv_header() + "\r\n";
+  if (format == "csv") text = sluis::audit::export_csv_header() + "\r\n";
   for (const auto& se : *events) {
     if (format == "jsonl") {
       // A partner-scoped export carries no canonical bytes: print the decoded event instead.
       if (se.canonical.empty()) {
-        gateway::StoredEvent copy = se;
-        auto bytes = gateway::encode_audit_event(se.event);
+        sluis::audit::StoredEvent copy = se;
+        auto bytes = sluis::audit::encode_audit_event(se.event);
         copy.canonical = bytes ? *bytes : "{}";
-        text += gateway::export_jsonl(copy) + "\n";
+        text += sluis::audit::export_jsonl(copy) + "\n";
       } else {
-        text += gateway::export_jsonl(se) + "\n";
+        text += sluis::audit::export_jsonl(se) + "\n";
       }
     } else if (format == "csv") {
-      text += gateway::export_csv_row(se) + "\r\n";
+      text += sluis::audit::export_csv_row(se) + "\r\n";
     } else {
-      text += gateway::export_fhir(se, o->log->origin()) + "\n";
+      text += sluis::audit::export_fhir(se, o->log->origin()) + "\n";
     }
   }
   return write_output(opt.get("out"), text) ? kExitOk : kExitFailed;
@@ -391,7 +391,7 @@ int audit_export(Args args) {
 
 int audit_report(Args args) {
   const Options opt(args, with(kCommon, {"from", "until", "scope-partner", "html"}), {});
-  gateway::AuditQuery q;
+  sluis::audit::AuditQuery q;
   q.from = time_option(opt, "from");
   q.until = time_option(opt, "until");
   q.scope_partner = opt.get("scope-partner");
@@ -403,25 +403,25 @@ int audit_report(Args args) {
     std::cerr << "sluisctl: the report failed: " << events.error().message() << "\n";
     return kExitFailed;
   }
-  auto report = gateway::build_dpo_report(*events);
+  auto report = sluis::audit::build_dpo_report(*events);
   if (o->store) {
     // The grants' written reasons, sealed in the store: the gateway's DPO sees every grant's, a
     // report scoped to a partner only that partner's own grants'.
-    gateway::BreakGlassReasonQuery rq;
+    sluis::store::BreakGlassReasonQuery rq;
     if (q.scope_partner) rq.partner_id = *q.scope_partner;
     rq.from = q.from;
     rq.until = q.until;
-    auto reasons = gateway::ConsentBook(*o->store).break_glass_reasons(rq);
+    auto reasons = sluis::domain::ConsentBook(*o->store).break_glass_reasons(rq);
     if (!reasons) {
       std::cerr << "sluisctl: the grants' reasons could not be read: "
                 << reasons.error().message() << "\n";
       return kExitFailed;
     }
-    gateway::attach_break_glass_reasons(report, *reasons);
+    sluis::audit::attach_break_glass_reasons(report, *reasons);
   }
-  std::cout << gateway::render_dpo_report_text(report, o->names);
+  std::cout << sluis::audit::render_dpo_report_text(report, o->names);
   if (auto html = opt.get("html")) {
-    if (!write_output(html, gateway::render_dpo_report_html(report, o->names))) return kExitFailed;
+    if (!write_output(html, sluis::audit::render_dpo_report_html(report, o->names))) return kExitFailed;
     std::cout << "\nHTML report written to " << *html << "\n";
   }
   return kExitOk;
@@ -434,19 +434,19 @@ int audit_access_report(Args args) {
     throw UsageError("option --client-pseudonym needs the client's audit pseudonym (a1...)");
   }
   const std::string lang_text = opt.require("lang");
-  const auto lang = gateway::parse_report_language(lang_text);
+  const auto lang = sluis::audit::parse_report_language(lang_text);
   if (!lang) throw UsageError("option --lang needs nl, fr or en");
   auto o = open_log(opt);
   if (!o) return kExitFailed;
   if (o->pack) o->names.pack = &*o->pack;
-  auto report = gateway::access_report(*o->log, client);
+  auto report = sluis::audit::access_report(*o->log, client);
   if (!report) {
     std::cerr << "sluisctl: the access report failed: " << report.error().message() << "\n";
     return kExitFailed;
   }
-  std::cout << gateway::render_access_report_text(*report, *lang, o->names);
+  std::cout << sluis::audit::render_access_report_text(*report, *lang, o->names);
   if (auto html = opt.get("html")) {
-    if (!write_output(html, gateway::render_access_report_html(*report, *lang, o->names))) {
+    if (!write_output(html, sluis::audit::render_access_report_html(*report, *lang, o->names))) {
       return kExitFailed;
     }
   }

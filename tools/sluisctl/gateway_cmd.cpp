@@ -8,12 +8,12 @@
 // Certificates and the revocation list are files sluisctl writes in both cases; a running sluisd
 // puts a revocation in force before it answers the revoke act (and reads the file when it starts).
 #include "sluis/crypto/keyfile.hpp"
-#include "sluis/gateway/audit_log.hpp"
+#include "sluis/audit/log.hpp"
 #include "sluis/gateway/ca.hpp"
 #include "sluis/gateway/config.hpp"
 #include "sluis/gateway/operator.hpp"
 #include "sluis/gateway/operator_channel.hpp"
-#include "sluis/gateway/store.hpp"
+#include "sluis/store/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
 #include "sluisctl/command.hpp"
 #include "sluisctl/options.hpp"
@@ -118,8 +118,8 @@ policy::RulePack rule_pack(const Home& home) {
   return std::move(*pack);
 }
 
-gateway::StoreOptions store_options(const gateway::ServerConfig& c) {
-  gateway::StoreOptions o;
+sluis::store::StoreOptions store_options(const gateway::ServerConfig& c) {
+  sluis::store::StoreOptions o;
   o.data_path = c.data_dir / "data.db";
   o.key_store_path = c.data_dir / "keys.db";
   return o;
@@ -267,7 +267,7 @@ int init(Args args) {
                   fs::perm_options::replace);
 
   // Empty store (both files, migrated, with KEK version 1).
-  auto store = gateway::Store::open(store_options(c), root);
+  auto store = sluis::store::Store::open(store_options(c), root);
   if (!store) throw std::runtime_error("cannot create the store: " + store.error().message());
 
   const bool loopback = gateway::is_loopback_address(c.listen_address);
@@ -317,15 +317,15 @@ json::object operator_act(const Home& home, const Options& opt, std::string requ
   } else {
     // The gateway is not running: do the act here, on the files, audited by this process.
     const auto root = unlock(home.config.key_file, passphrase_file(home, opt));
-    gateway::AuditLogOptions log_options;
+    sluis::audit::AuditLogOptions log_options;
     log_options.path = home.config.data_dir / "audit.db";
     std::error_code ec;
     log_options.origin =
         fs::exists(log_options.path, ec) ? std::string() : home.config.audit.origin;
-    auto log = gateway::AuditLog::open(std::move(log_options), root);
+    auto log = sluis::audit::AuditLog::open(std::move(log_options), root);
     if (!log) {
       wipe(request);
-      if (log.error() == gateway::Errc::in_use) {
+      if (log.error() == sluis::store::Errc::in_use) {
         throw std::runtime_error(
             "the gateway is running (it holds the audit log) but its operator socket " +
             socket.string() +
@@ -335,7 +335,7 @@ json::object operator_act(const Home& home, const Options& opt, std::string requ
                                " does not open: " + log.error().message() +
                                "; acts are not done without their audit record");
     }
-    auto store = gateway::Store::open(store_options(home.config), root);
+    auto store = sluis::store::Store::open(store_options(home.config), root);
     if (!store) {
       wipe(request);
       throw std::runtime_error("the store in " + home.config.data_dir.string() +

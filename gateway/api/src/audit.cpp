@@ -3,7 +3,7 @@
 #include "call.hpp"
 
 #include "sluis/crypto/encoding.hpp"
-#include "sluis/gateway/consent_book.hpp"
+#include "sluis/domain/consent_book.hpp"
 #include "sluis/policy/types.hpp"
 
 #include <boost/json.hpp>
@@ -12,6 +12,10 @@
 #include <limits>
 
 namespace sluis::gateway::api {
+
+using namespace sluis::store;   // records, errors
+using namespace sluis::audit;   // events, the log, reports
+using namespace sluis::domain;  // the rules
 namespace {
 
 /// A whole number query parameter within [0, max]; nullopt when absent or malformed.
@@ -192,7 +196,7 @@ HttpResponse audit_events(Call& call) {
                   problem(call.req, 404, "client-not-found", "No such client"));
     }
     call.client = *client;
-    call.client_audit = call.store().audit_pseudonym(*client);
+    call.client_audit = sluis::domain::audit_pseudonym(call.store(), *client);
     q.client = call.client_audit;
   }
   if (auto w = call.req.query_param("worker")) q.worker = std::string(*w);

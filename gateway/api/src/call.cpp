@@ -16,6 +16,10 @@
 
 namespace sluis::gateway::api {
 
+using namespace sluis::store;   // records, errors
+using namespace sluis::audit;   // events, the log, reports
+using namespace sluis::domain;  // the rules
+
 AuditEvent Call::event(AuditAction action) const {
   AuditEvent e;
   e.time = now;
@@ -122,7 +126,7 @@ std::optional<HttpResponse> resolve_client(Call& call) {
                 problem(call.req, 404, "client-not-found", "No such client"));
   }
   call.client = *client;
-  call.client_audit = call.store().audit_pseudonym(*client);
+  call.client_audit = sluis::domain::audit_pseudonym(call.store(), *client);
   return std::nullopt;
 }
 
@@ -226,7 +230,7 @@ std::optional<HttpResponse> admit(Call& call) {
   if (auto pseudonym = call.params.get("client")) {
     if (auto client = registry.resolve(call.partner.id, *pseudonym)) {
       call.client = *client;
-      call.client_audit = call.store().audit_pseudonym(*client);
+      call.client_audit = sluis::domain::audit_pseudonym(call.store(), *client);
     }
   }
 
@@ -386,6 +390,10 @@ Router build_router(const GatewayContext& context) {
 }  // namespace sluis::gateway::api
 
 namespace sluis::gateway {
+
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 
 Router make_api_router(const GatewayContext& context) {
   if (context.store == nullptr || context.audit == nullptr || context.rules == nullptr ||

@@ -2,10 +2,10 @@
 #pragma once
 
 #include "sluis/gateway/api.hpp"
-#include "sluis/gateway/audit_event.hpp"
-#include "sluis/gateway/audit_report.hpp"
+#include "sluis/audit/event.hpp"
+#include "sluis/audit/report.hpp"
 #include "sluis/gateway/http.hpp"
-#include "sluis/gateway/registry.hpp"
+#include "sluis/domain/registry.hpp"
 #include "sluis/policy/types.hpp"
 
 #include <boost/json/value.hpp>
@@ -20,6 +20,10 @@
 #include <vector>
 
 namespace sluis::gateway::api {
+
+using namespace sluis::store;   // records, errors
+using namespace sluis::audit;   // events, the log, reports
+using namespace sluis::domain;  // the rules
 
 namespace json = boost::json;
 

@@ -1,13 +1,14 @@
 // Client resources: registration, fragments, the consent-checked dossier read, card links, erasure.
 #include "call.hpp"
+#include "sluis/domain/read_audit.hpp"
 
 #include "strict_json.hpp"
 
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/field.hpp"
-#include "sluis/gateway/access.hpp"
-#include "sluis/gateway/dossiers.hpp"
-#include "sluis/gateway/json_text.hpp"
+#include "sluis/domain/access.hpp"
+#include "sluis/domain/dossiers.hpp"
+#include "sluis/audit/json_text.hpp"
 #include "sluis/gateway/problem.hpp"
 
 #include <algorithm>
@@ -15,6 +16,10 @@
 #include <set>
 
 namespace sluis::gateway::api {
+
+using namespace sluis::store;   // records, errors
+using namespace sluis::audit;   // events, the log, reports
+using namespace sluis::domain;  // the rules
 namespace {
 
 // Longest identifier value accepted (a case number is the longest; register numbers are 11 digits
@@ -118,7 +123,7 @@ HttpResponse register_client(Call& call) {
   auto client = registry.resolve(call.partner.id, registration->pseudonym);
   if (!client) return store_problem(call.req, client.error());
   call.client = *client;
-  call.client_audit = call.store().audit_pseudonym(*client);
+  call.client_audit = sluis::domain::audit_pseudonym(call.store(), *client);
   AuditEvent e = call.event(AuditAction::registration);
   e.rule = rule;
   if (auto failed = record(call, e)) return std::move(*failed);
@@ -392,7 +397,7 @@ HttpResponse link_card(Call& call) {
   auto client = registry.resolve(call.partner.id, linked->pseudonym);
   if (!client) return store_problem(call.req, client.error());
   call.client = *client;
-  call.client_audit = call.store().audit_pseudonym(*client);
+  call.client_audit = sluis::domain::audit_pseudonym(call.store(), *client);
   AuditEvent e = call.event(AuditAction::link);
   e.decision = AuditDecision::permit;
   e.rule = "link.card-presented";

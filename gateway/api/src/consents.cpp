@@ -5,13 +5,17 @@
 #include "receipt.hpp"
 #include "strict_json.hpp"
 
-#include "sluis/gateway/consent_book.hpp"
+#include "sluis/domain/consent_book.hpp"
 #include "sluis/policy/consent_json.hpp"
 
 #include <algorithm>
 #include <limits>
 
 namespace sluis::gateway::api {
+
+using namespace sluis::store;   // records, errors
+using namespace sluis::audit;   // events, the log, reports
+using namespace sluis::domain;  // the rules
 namespace {
 
 // Longest break-the-glass grant a request may ask for, before the pack's own (shorter) maximum.
@@ -338,7 +342,7 @@ HttpResponse access_report(Call& call) {
   seen.decision = AuditDecision::permit;
   seen.rule = "access-report";
   if (auto failed = record(call, seen)) return std::move(*failed);
-  auto report = gateway::access_report(*call.ctx.audit, call.client_audit);
+  auto report = sluis::audit::access_report(*call.ctx.audit, call.client_audit);
   if (!report) {
     return problem(call.req, 503, "audit-unavailable", "The audit log cannot be read now");
   }

@@ -1,8 +1,8 @@
 // The printable consent receipt: plain words in the client's language, one self-contained page.
 #include "receipt.hpp"
 
-#include "sluis/gateway/brussels_time.hpp"
-#include "sluis/gateway/consent_book.hpp"
+#include "sluis/audit/brussels_time.hpp"
+#include "sluis/domain/consent_book.hpp"
 
 #include <array>
 #include <sstream>
@@ -10,6 +10,10 @@
 #include <vector>
 
 namespace sluis::gateway::api {
+
+using namespace sluis::store;   // records, errors
+using namespace sluis::audit;   // events, the log, reports
+using namespace sluis::domain;  // the rules
 namespace {
 
 // One phrase in the three languages, indexed by ReportLanguage (nl, fr, en).

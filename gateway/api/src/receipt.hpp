@@ -1,14 +1,20 @@
 // The printable consent receipt a worker hands the client (BRIEF §4 promise 9), in nl, fr or en.
 #pragma once
 
-#include "sluis/gateway/audit_report.hpp"
-#include "sluis/gateway/domain.hpp"
+#include "sluis/domain/consent_book.hpp"
+
+#include "sluis/audit/report.hpp"
+#include "sluis/store/records.hpp"
 #include "sluis/policy/consent.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
 #include <string>
 
 namespace sluis::gateway::api {
+
+using namespace sluis::store;   // records, errors
+using namespace sluis::audit;   // events, the log, reports
+using namespace sluis::domain;  // the rules
 
 /// One self-contained HTML page (inline CSS, no scripts, no external resources), printable on one
 /// sheet: who recorded the consent and how, for which organisations / roles, which categories,

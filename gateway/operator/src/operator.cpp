@@ -2,8 +2,8 @@
 #include "sluis/gateway/operator.hpp"
 
 #include "sluis/crypto/pseudonym.hpp"
-#include "sluis/gateway/audit_event.hpp"
-#include "sluis/gateway/registry.hpp"
+#include "sluis/audit/event.hpp"
+#include "sluis/domain/registry.hpp"
 
 #include <boost/json.hpp>
 #include <sodium.h>
@@ -18,6 +18,10 @@
 #include <system_error>
 
 namespace sluis::gateway {
+
+using namespace sluis::store;   // records, errors
+using namespace sluis::audit;   // events, the log, reports
+using namespace sluis::domain;  // the rules
 namespace {
 
 namespace json = boost::json;
@@ -563,7 +567,7 @@ std::string client_erase(const OperatorContext& ctx, const OperatorIdentity& who
     return store_failure("cannot look the client up", client.error());
   }
   Act act(ctx, who, AuditAction::erasure);
-  act.event().client = ctx.store->audit_pseudonym(*client);
+  act.event().client = sluis::domain::audit_pseudonym(*ctx.store, *client);
   act.event().purpose = *reason;
   act.event().decision = AuditDecision::permit;
   act.event().rule = "erasure.operator";

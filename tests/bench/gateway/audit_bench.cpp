@@ -4,7 +4,7 @@
 #include "sluis/crypto/keys.hpp"
 #include "sluis/crypto/merkle.hpp"
 #include "sluis/crypto/note.hpp"
-#include "sluis/gateway/audit_log.hpp"
+#include "sluis/audit/log.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -15,7 +15,14 @@
 #include <stdexcept>
 #include <string>
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 namespace crypto = sluis::crypto;
 namespace fs = std::filesystem;
 

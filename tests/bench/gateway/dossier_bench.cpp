@@ -3,9 +3,9 @@
 // _AllPermitted re-reads one client (warm: its data keys are cached, its pages in SQLite's cache);
 // _ManyClients reads kSpread clients in turn, so every data key misses the cache and many pages
 // are read and decrypted again — the shape of a real load over many clients.
-#include "sluis/gateway/dossiers.hpp"
-#include "sluis/gateway/registry.hpp"
-#include "sluis/gateway/store.hpp"
+#include "sluis/domain/dossiers.hpp"
+#include "sluis/domain/registry.hpp"
+#include "sluis/store/store.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -18,9 +18,17 @@
 #include <string>
 #include <vector>
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
+
 namespace {
 
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 namespace crypto = sluis::crypto;
 namespace fs = std::filesystem;
 

@@ -10,7 +10,7 @@
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/merkle.hpp"
 #include "sluis/crypto/note.hpp"
-#include "sluis/gateway/audit_event.hpp"
+#include "sluis/audit/event.hpp"
 #include "sluis/gateway/config.hpp"
 #include "sluis/gateway/revocation.hpp"
 
@@ -293,47 +293,47 @@ void merkle_proof() {
 // ---- audit_event -------------------------------------------------------------------------------
 
 void audit_event() {
-  gw::AuditEvent reg;
-  reg.time = gw::Instant(std::chrono::milliseconds(1748779200123));
+  sluis::audit::AuditEvent reg;
+  reg.time = sluis::store::Instant(std::chrono::milliseconds(1748779200123));
   reg.partner = "ocmw-brussel";
   reg.worker = "ocmw-sw";
   reg.role = "social-worker";
-  reg.action = gw::AuditAction::registration;
+  reg.action = sluis::audit::AuditAction::registration;
   reg.client = "a1" + std::string(26, 'b');
   reg.rule = "registration.identified";
   reg.request_id = "0123456789abcdef0123456789abcdef";
-  put("audit_event", "registration", must(gw::encode_audit_event(reg), "registration"));
+  put("audit_event", "registration", must(sluis::audit::encode_audit_event(reg), "registration"));
 
-  gw::AuditEvent read = reg;
-  read.action = gw::AuditAction::read;
+  sluis::audit::AuditEvent read = reg;
+  read.action = sluis::audit::AuditAction::read;
   read.categories = {"housing"};
   read.purpose = "care-coordination";
-  read.decision = gw::AuditDecision::permit;
+  read.decision = sluis::audit::AuditDecision::permit;
   read.rule = "consent.active:5f0c2a3b4d5e6f708192a3b4c5d6e7f8";
   read.owner_partner = "caw-brussel";
-  const std::string read_bytes = must(gw::encode_audit_event(read), "read");
+  const std::string read_bytes = must(sluis::audit::encode_audit_event(read), "read");
   put("audit_event", "read-permit", read_bytes);
 
-  gw::AuditEvent glass = read;
-  glass.action = gw::AuditAction::break_glass_start;
+  sluis::audit::AuditEvent glass = read;
+  glass.action = sluis::audit::AuditAction::break_glass_start;
   glass.categories = {"health", "mental-health", "addiction"};
   glass.purpose = "emergency";
-  glass.decision = gw::AuditDecision::not_applicable;
+  glass.decision = sluis::audit::AuditDecision::not_applicable;
   glass.break_glass = true;
-  put("audit_event", "break-glass", must(gw::encode_audit_event(glass), "glass"));
+  put("audit_event", "break-glass", must(sluis::audit::encode_audit_event(glass), "glass"));
 
-  gw::AuditEvent deny = read;
-  deny.decision = gw::AuditDecision::deny;
+  sluis::audit::AuditEvent deny = read;
+  deny.decision = sluis::audit::AuditDecision::deny;
   deny.worker = "mallory \"quoted\" \\ back\tslash";
   deny.rule = "worker.unknown";
   deny.partner = "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80";  // é, €, an emoji: copied as is
-  put("audit_event", "deny-escapes-utf8", must(gw::encode_audit_event(deny), "deny"));
+  put("audit_event", "deny-escapes-utf8", must(sluis::audit::encode_audit_event(deny), "deny"));
 
-  gw::AuditEvent op;
-  op.time = gw::Instant(std::chrono::milliseconds(-1));
+  sluis::audit::AuditEvent op;
+  op.time = sluis::store::Instant(std::chrono::milliseconds(-1));
   op.worker = "operator";
-  op.action = gw::AuditAction::unlink;
-  put("audit_event", "operator-negative-time", must(gw::encode_audit_event(op), "op"));
+  op.action = sluis::audit::AuditAction::unlink;
+  put("audit_event", "operator-negative-time", must(sluis::audit::encode_audit_event(op), "op"));
 
   // Near misses of the canonical form.
   std::string spaced = read_bytes;

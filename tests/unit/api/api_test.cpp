@@ -3,7 +3,7 @@
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/note.hpp"
 #include "sluis/gateway/api.hpp"
-#include "sluis/gateway/registry.hpp"
+#include "sluis/domain/registry.hpp"
 
 #include "../../../gateway/api/src/receipt.hpp"
 #include "../../../gateway/api/src/strict_json.hpp"
@@ -42,28 +42,28 @@ struct Api {
   TempDir dir;
   sluis::crypto::RootKey root = sluis::crypto::RootKey::random();
   std::atomic<bool> audit_fails{false};
-  std::unique_ptr<gw::Store> store;
-  std::unique_ptr<gw::AuditLog> audit;
+  std::unique_ptr<sluis::store::Store> store;
+  std::unique_ptr<sluis::audit::AuditLog> audit;
   std::unique_ptr<gw::CurrentRulePack> rules;
   gw::Router router;
   int next_request = 0;
 
   Api() {
-    gw::StoreOptions so;
+    sluis::store::StoreOptions so;
     so.data_path = dir.path / "data.db";
     so.key_store_path = dir.path / "keys.db";
-    store = gw::Store::open(std::move(so), root).value();
-    gw::AuditLogOptions ao;
+    store = sluis::store::Store::open(std::move(so), root).value();
+    sluis::audit::AuditLogOptions ao;
     ao.path = dir.path / "audit.db";
     ao.origin = "test/audit";
     ao.inject_failure = [this](std::string_view) { return audit_fails.load(); };
-    audit = gw::AuditLog::open(std::move(ao), root).value();
+    audit = sluis::audit::AuditLog::open(std::move(ao), root).value();
     auto pack = sluis::policy::load_rule_pack(std::string(SLUIS_SOURCE_DIR) +
                                               "/policy/packs/brussels-welfare.toml");
     REQUIRE(pack.has_value());
     rules = std::make_unique<gw::CurrentRulePack>(
         std::make_shared<const sluis::policy::RulePack>(std::move(*pack)));
-    gw::Registry r(*store);
+    sluis::domain::Registry r(*store);
     REQUIRE(r.add_partner("ocmw-brussel", "ocmw", "OCMW Brussel"));
     REQUIRE(r.add_partner("caw-brussel", "caw", "CAW <Brussel>"));
     REQUIRE(r.add_worker("ocmw-brussel", "ocmw-sw", "social-worker"));
@@ -202,7 +202,7 @@ TEST_CASE("every act and every refusal lands in the audit log", "[api]") {
   const auto client = api.register_client("ocmw-brussel", "ocmw-sw", "case-3");
   CHECK(api.audit->size() == before + 1);
   auto ev = api.audit->event(before).value().event;
-  CHECK(ev.action == gw::AuditAction::registration);
+  CHECK(ev.action == sluis::audit::AuditAction::registration);
   CHECK(ev.partner == "ocmw-brussel");
   CHECK(ev.worker == "ocmw-sw");
   CHECK(ev.role == "social-worker");
@@ -213,8 +213,8 @@ TEST_CASE("every act and every refusal lands in the audit log", "[api]") {
                    R"({"category":"housing","fields":{"situation":"x"}})")
               .status == 201);
   ev = api.audit->event(before + 1).value().event;
-  CHECK(ev.action == gw::AuditAction::fragment_write);
-  CHECK(ev.decision == gw::AuditDecision::permit);
+  CHECK(ev.action == sluis::audit::AuditAction::fragment_write);
+  CHECK(ev.decision == sluis::audit::AuditDecision::permit);
   CHECK(ev.categories == std::vector<std::string>{"housing"});
 
   // An unknown worker is refused and recorded.
@@ -222,7 +222,7 @@ TEST_CASE("every act and every refusal lands in the audit log", "[api]") {
                           {}, "care-coordination");
   CHECK(refused.status == 403);
   ev = api.audit->event(before + 2).value().event;
-  CHECK(ev.decision == gw::AuditDecision::deny);
+  CHECK(ev.decision == sluis::audit::AuditDecision::deny);
   CHECK(ev.worker == "mallory");
   CHECK(ev.rule == "worker.unknown");
 
@@ -231,7 +231,7 @@ TEST_CASE("every act and every refusal lands in the audit log", "[api]") {
                    "care-coordination")
               .status == 200);
   ev = api.audit->event(before + 3).value().event;
-  CHECK(ev.action == gw::AuditAction::read);
+  CHECK(ev.action == sluis::audit::AuditAction::read);
   CHECK(ev.purpose == "care-coordination");
   CHECK(api.audit->size() == before + 4);
 }
@@ -302,8 +302,8 @@ std::vector<std::string> events_since(const Api& api, std::uint64_t since) {
   std::vector<std::string> out;
   for (auto leaf = since; leaf < api.audit->size(); ++leaf) {
     const auto e = api.audit->event(leaf).value().event;
-    out.push_back(std::string(gw::to_string(e.action)) + "/" +
-                  std::string(gw::to_string(e.decision)));
+    out.push_back(std::string(sluis::audit::to_string(e.action)) + "/" +
+                  std::string(sluis::audit::to_string(e.decision)));
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -325,7 +325,7 @@ std::string consent_for(const std::string& grantee, const std::string& category)
 
 TEST_CASE("every API action produces exactly the expected events", "[api][audit]") {
   Api api;
-  gw::Registry r(*api.store);
+  sluis::domain::Registry r(*api.store);
   REQUIRE(r.add_worker("ocmw-brussel", "ocmw-dpo", "dpo"));
   REQUIRE(r.add_partner("nachtopvang", "low-threshold", "Nachtopvang"));
   REQUIRE(r.add_worker("nachtopvang", "dirk", "social-worker"));
@@ -508,7 +508,7 @@ TEST_CASE("audit endpoints: checkpoints and proofs verify with the crypto core",
 
 TEST_CASE("audit events: a partner's DPO sees only its own organisation's events", "[api][audit]") {
   Api api;
-  gw::Registry r(*api.store);
+  sluis::domain::Registry r(*api.store);
   REQUIRE(r.add_worker("caw-brussel", "caw-dpo", "dpo"));
   const auto own = api.register_client("caw-brussel", "caw-sw", "c1");
   (void)api.register_client("ocmw-brussel", "ocmw-sw", "o1");  // not the CAW's business

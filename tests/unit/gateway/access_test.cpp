@@ -1,7 +1,7 @@
 // The consent-checked dossier read end to end: real store, default rule pack, policy decisions.
-#include "gateway_fixture.hpp"
+#include "engines.hpp"
 
-#include "sluis/gateway/access.hpp"
+#include "sluis/domain/access.hpp"
 #include "sluis/policy/rule_pack.hpp"
 #include "sluis/policy/types.hpp"
 
@@ -10,9 +10,16 @@
 #include <chrono>
 #include <string>
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
+using sluis::gateway::testing::DomainFixture;
 using sluis::gateway::testing::fields_of;
-using sluis::gateway::testing::StoreFixture;
 using sluis::gateway::testing::text_of;
 using namespace std::chrono_literals;
 
@@ -42,7 +49,7 @@ std::string consent_json(std::string_view grantee, std::string_view category, In
          at(now - 1h) + R"("}})";
 }
 
-struct Sector : StoreFixture {
+template <class Engine> struct Sector : DomainFixture<Engine> {
   ClientId client;
   Instant now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
   std::vector<FragmentDecision> recorded;  // what the audit hook was given
@@ -54,7 +61,7 @@ struct Sector : StoreFixture {
   };
 
   Sector() {
-    auto r = registry();
+    auto r = this->registry();
     REQUIRE(r.add_partner("ocmw-brussel", "ocmw", "OCMW Brussel"));
     REQUIRE(r.add_partner("caw-brussel", "caw", "CAW Brussel"));
     REQUIRE(r.add_partner("thuiszorg", "home-care", "Thuiszorg Brussel"));
@@ -71,7 +78,7 @@ struct Sector : StoreFixture {
     REQUIRE(pseudonym);
     client = r.resolve("ocmw-brussel", pseudonym->pseudonym).value();
 
-    auto d = dossiers();
+    auto d = this->dossiers();
     REQUIRE(d.add_fragment(
         client, "ocmw-brussel", "ocmw-sw", "housing",
         fields_of({{"situation", "sleeps at a friend's place"}, {"since", "2025-01"}})));
@@ -83,7 +90,7 @@ struct Sector : StoreFixture {
 
   Result<DossierRead> read(std::string_view partner, std::string_view worker,
                            std::string_view purpose = "care-coordination") {
-    return read_dossier_for(*store, pack(), client,
+    return read_dossier_for(this->storage(), pack(), client,
                             ReadRequest{partner, worker, purpose, std::nullopt}, now, audit);
   }
 };
@@ -97,9 +104,9 @@ std::string rule_of(const DossierRead& r, std::string_view category) {
 
 }  // namespace
 
-TEST_CASE("without consent another partner sees nothing, and every decision is recorded",
-          "[access]") {
-  Sector s;
+TEMPLATE_TEST_CASE("without consent another partner sees nothing, and every decision is recorded",
+                   "[access]", SLUIS_STORAGE_ENGINES) {
+  Sector<TestType> s;
   auto r = s.read("caw-brussel", "caw-sw");
   REQUIRE(r);
   CHECK(r->entries.empty());
@@ -111,9 +118,10 @@ TEST_CASE("without consent another partner sees nothing, and every decision is r
     CHECK_FALSE(d.permitted);
 }
 
-TEST_CASE("consent granted permits exactly what it covers; revoked, denied again", "[access]") {
-  Sector s;
-  ConsentBook book(*s.store);
+TEMPLATE_TEST_CASE("consent granted permits exactly what it covers; revoked, denied again",
+                   "[access]", SLUIS_STORAGE_ENGINES) {
+  Sector<TestType> s;
+  ConsentBook book(s.storage());
   auto rec =
       book.record(s.client, NewConsent{"ocmw-brussel", "ocmw-sw", s.now - 1h, s.now + 24h * 30,
                                        consent_json("caw-brussel", "housing", s.now)});
@@ -141,8 +149,9 @@ TEST_CASE("consent granted permits exactly what it covers; revoked, denied again
   CHECK(rule_of(*after, "housing") == "consent.revoked:" + rec->id);
 }
 
-TEST_CASE("the owner's own workers read their own fragments under the matrix alone", "[access]") {
-  Sector s;
+TEMPLATE_TEST_CASE("the owner's own workers read their own fragments under the matrix alone",
+                   "[access]", SLUIS_STORAGE_ENGINES) {
+  Sector<TestType> s;
   auto r = s.read("ocmw-brussel", "ocmw-sw");
   REQUIRE(r);
   CHECK(r->entries.size() == 3);
@@ -150,8 +159,9 @@ TEST_CASE("the owner's own workers read their own fragments under the matrix alo
     CHECK(d.rule == "owner.own-data");
 }
 
-TEST_CASE("unknown workers, unknown purposes and strangers are refused", "[access]") {
-  Sector s;
+TEMPLATE_TEST_CASE("unknown workers, unknown purposes and strangers are refused", "[access]",
+                   SLUIS_STORAGE_ENGINES) {
+  Sector<TestType> s;
   auto unknown = s.read("caw-brussel", "nobody");
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error() == Errc::unknown_worker);
@@ -164,10 +174,10 @@ TEST_CASE("unknown workers, unknown purposes and strangers are refused", "[acces
   CHECK(stranger.error() == Errc::not_found);
 }
 
-TEST_CASE("break the glass: a valid grant permits and is flagged; an expired one does not",
-          "[access]") {
-  Sector s;
-  ConsentBook book(*s.store);
+TEMPLATE_TEST_CASE("break the glass: a valid grant permits and is flagged; an expired one does not",
+                   "[access]", SLUIS_STORAGE_ENGINES) {
+  Sector<TestType> s;
+  ConsentBook book(s.storage());
   BreakGlassGrant g;
   g.client = s.client;
   g.partner_id = "thuiszorg";
@@ -200,8 +210,9 @@ TEST_CASE("break the glass: a valid grant permits and is flagged; an expired one
   CHECK(rule_of(*later, "contact") == "btg.expired:" + grant->id);
 }
 
-TEST_CASE("a disabled worker reads nothing, not even their own partner's data", "[access]") {
-  Sector s;
+TEMPLATE_TEST_CASE("a disabled worker reads nothing, not even their own partner's data", "[access]",
+                   SLUIS_STORAGE_ENGINES) {
+  Sector<TestType> s;
   REQUIRE(s.registry().set_worker_active("ocmw-brussel", "ocmw-sw", false));
   auto r = s.read("ocmw-brussel", "ocmw-sw");
   REQUIRE(r);
@@ -209,9 +220,10 @@ TEST_CASE("a disabled worker reads nothing, not even their own partner's data", 
   CHECK(rule_of(*r, "housing") == "worker.inactive");
 }
 
-TEST_CASE("decisions reach the audit hook before anything opens; a failed append opens nothing",
-          "[access]") {
-  Sector s;
+TEMPLATE_TEST_CASE(
+    "decisions reach the audit hook before anything opens; a failed append opens nothing",
+    "[access]", SLUIS_STORAGE_ENGINES) {
+  Sector<TestType> s;
   std::size_t opened = 0;
   s.options.on_field_opened = [&opened](const FragmentId&) { ++opened; };
   s.reopen();
@@ -229,9 +241,10 @@ TEST_CASE("decisions reach the audit hook before anything opens; a failed append
   CHECK(opened == 0);
 }
 
-TEST_CASE("what is opened is exactly what was decided and recorded, whatever changes in between",
-          "[access]") {
-  Sector s;
+TEMPLATE_TEST_CASE(
+    "what is opened is exactly what was decided and recorded, whatever changes in between",
+    "[access]", SLUIS_STORAGE_ENGINES) {
+  Sector<TestType> s;
   // The owner reads its own dossier; while the decisions are being recorded, it supersedes the
   // housing fragment and writes a new one.
   auto d = s.dossiers();
@@ -247,10 +260,9 @@ TEST_CASE("what is opened is exactly what was decided and recorded, whatever cha
     changed = true;
     return Result<void>{};
   };
-  auto r = read_dossier_for(*s.store, pack(), s.client,
-                            ReadRequest{"ocmw-brussel", "ocmw-sw", "care-coordination",
-                                        std::nullopt},
-                            s.now, change);
+  auto r = read_dossier_for(
+      s.storage(), pack(), s.client,
+      ReadRequest{"ocmw-brussel", "ocmw-sw", "care-coordination", std::nullopt}, s.now, change);
   REQUIRE(r);
   REQUIRE(changed);
   REQUIRE(s.recorded.size() == 3);
@@ -263,15 +275,14 @@ TEST_CASE("what is opened is exactly what was decided and recorded, whatever cha
   CHECK(d.list_current(s.client).value().size() == 4);  // the next read sees the changes
 
   // The client erased between deciding and opening: nothing is opened.
-  Sector e;
+  Sector<TestType> e;
   BeforeOpen erase = [&](std::span<const FragmentDecision>, std::string_view) {
     REQUIRE(e.registry().erase_client(e.client));
     return Result<void>{};
   };
-  auto gone = read_dossier_for(*e.store, pack(), e.client,
-                               ReadRequest{"ocmw-brussel", "ocmw-sw", "care-coordination",
-                                           std::nullopt},
-                               e.now, erase);
+  auto gone = read_dossier_for(
+      e.storage(), pack(), e.client,
+      ReadRequest{"ocmw-brussel", "ocmw-sw", "care-coordination", std::nullopt}, e.now, erase);
   REQUIRE_FALSE(gone);
   CHECK(gone.error() == Errc::not_found);
 }

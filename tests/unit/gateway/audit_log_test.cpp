@@ -3,8 +3,9 @@
 
 #include "sluis/crypto/merkle.hpp"
 #include "sluis/crypto/note.hpp"
-#include "sluis/gateway/access.hpp"
-#include "sluis/gateway/audit_log.hpp"
+#include "sluis/domain/access.hpp"
+#include "sluis/audit/log.hpp"
+#include "sluis/domain/read_audit.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,7 +17,14 @@
 #include <set>
 #include <thread>
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 using sluis::gateway::testing::RawDb;
 using sluis::gateway::testing::TempDir;
 namespace crypto = sluis::crypto;
@@ -333,7 +341,7 @@ TEST_CASE("audit: a read whose audit append fails is not answered", "[audit]") {
     return step == "append.commit" && fail.load();
   };
   f.open();
-  const auto pseudonym = s.store->audit_pseudonym(client);
+  const auto pseudonym = sluis::domain::audit_pseudonym(*s.store, client);
   const Instant now =
       std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
   ReadRequest request{"ocmw-brussel", "w1", "care-coordination", std::nullopt};

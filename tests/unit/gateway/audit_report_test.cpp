@@ -2,8 +2,8 @@
 #include "gateway_fixture.hpp"
 
 #include "sluis/crypto/keyfile.hpp"
-#include "sluis/gateway/audit_log.hpp"
-#include "sluis/gateway/audit_report.hpp"
+#include "sluis/audit/log.hpp"
+#include "sluis/audit/report.hpp"
 #include "sluis/policy/rule_pack.hpp"
 #include "sluisctl/command.hpp"
 
@@ -20,7 +20,14 @@ namespace sluis::ctl {
 int run_audit(Args args);
 }
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 using sluis::gateway::testing::RawDb;
 using sluis::gateway::testing::TempDir;
 namespace crypto = sluis::crypto;

@@ -2,10 +2,17 @@
 #include "gateway_fixture.hpp"
 
 #include "sluis/crypto/encoding.hpp"
-#include "sluis/gateway/audit_log.hpp"
-#include "sluis/gateway/break_glass_expiry.hpp"
+#include "sluis/audit/log.hpp"
+#include "sluis/domain/break_glass_expiry.hpp"
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 using namespace sluis::gateway::testing;
 using namespace std::chrono_literals;
 
@@ -69,7 +76,7 @@ TEST_CASE("break-glass expiry: every ended grant is recorded once, with its hold
   CHECK(e.partner == "caw-brussel");
   CHECK(e.worker == "w1");
   CHECK(e.role == "social-worker");
-  CHECK(e.client == f.store->audit_pseudonym(f.client));
+  CHECK(e.client == sluis::domain::audit_pseudonym(*f.store, f.client));
   CHECK(e.categories == std::vector<std::string>{"contact", "health"});
   CHECK(e.rule == "break-glass.expired:" + ended);
   CHECK(e.break_glass);

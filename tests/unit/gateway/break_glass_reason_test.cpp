@@ -1,11 +1,18 @@
 // Break-the-glass reasons at rest: sealed like fragment fields, opened only for review, destroyed
 // with the client, resealed by a link, migrated from plaintext; short consent references.
-#include "gateway_fixture.hpp"
+#include "engines.hpp"
 
 #include "sluis/crypto/card.hpp"
 #include "sluis/crypto/encoding.hpp"
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 using namespace sluis::gateway::testing;
 using namespace std::chrono_literals;
 using sluis::crypto::IdentifierScheme;
@@ -30,7 +37,7 @@ BreakGlassGrant grant_of(const ClientId& client, std::string reason,
   return g;
 }
 
-ClientId client_at_ocmw(StoreFixture& f, std::string_view case_number) {
+template <class Fixture> ClientId client_at_ocmw(Fixture& f, std::string_view case_number) {
   auto reg = f.registry();
   auto r = reg.register_identified("ocmw-brussel", IdentifierScheme::case_number, case_number);
   REQUIRE(r);
@@ -51,8 +58,7 @@ std::vector<std::vector<std::uint8_t>> data_pages(const StoreFixture& f,
 std::size_t reason_keys(const StoreFixture& f) {
   const auto key = sluis::crypto::derive_subkey(f.root, KeyPurpose::keystore);
   RawDb raw(f.options.key_store_path, &key);
-  return raw
-      .column("SELECT client_tag FROM data_keys WHERE category = 'sluis.break-glass-reason'")
+  return raw.column("SELECT client_tag FROM data_keys WHERE category = 'sluis.break-glass-reason'")
       .size();
 }
 
@@ -82,8 +88,8 @@ TEST_CASE("break-glass reason: sealed at rest, a canary is on no page, WAL or ba
     CHECK_FALSE(contains(raw, kCanary));
   // Nor in the key store (it holds keys only).
   const auto keystore_key = sluis::crypto::derive_subkey(f.root, KeyPurpose::keystore);
-  CHECK_FALSE(contains(decrypt_pages(read_file(f.options.key_store_path), keystore_key, false),
-                       kCanary));
+  CHECK_FALSE(
+      contains(decrypt_pages(read_file(f.options.key_store_path), keystore_key, false), kCanary));
   CHECK(reason_keys(f) == 1);
 
   // Grants read for decisions carry no reason; the review query opens it.
@@ -95,7 +101,7 @@ TEST_CASE("break-glass reason: sealed at rest, a canary is on no page, WAL or ba
   REQUIRE(all);
   REQUIRE(all->size() == 1);
   CHECK((*all)[0].grant_id == granted->id);
-  CHECK((*all)[0].client == f.store->audit_pseudonym(client));
+  CHECK((*all)[0].client == sluis::domain::audit_pseudonym(*f.store, client));
   CHECK((*all)[0].reason == std::optional<std::string>(kCanary));
   // Scoped to a partner: only its own grants.
   CHECK(book.break_glass_reasons({"caw-brussel", std::nullopt, std::nullopt})->size() == 1);
@@ -145,12 +151,12 @@ TEST_CASE("break-glass reason: erasing the client destroys it, also against an o
   auto after_restore = ConsentBook(*f.store).break_glass_reasons({});
   REQUIRE(after_restore);
   REQUIRE(after_restore->size() == 1);
-  CHECK(after_restore->front().client == f.store->audit_pseudonym(other));
+  CHECK(after_restore->front().client == sluis::domain::audit_pseudonym(*f.store, other));
 }
 
-TEST_CASE("break-glass reason: a link reseals the absorbed client's reasons",
-          "[store][link][break-glass]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("break-glass reason: a link reseals the absorbed client's reasons",
+                   "[store][link][break-glass]", SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto reg = f.registry();
   const auto card = sluis::crypto::new_card_secret();
@@ -161,7 +167,7 @@ TEST_CASE("break-glass reason: a link reseals the absorbed client's reasons",
   REQUIRE(at_shelter);
   REQUIRE(at_day);
   const auto day_client = reg.resolve("daycentre-south", at_day->pseudonym).value();
-  ConsentBook book(*f.store);
+  ConsentBook book(f.storage());
   REQUIRE(book.grant_break_glass(
       grant_of(day_client, "overdose suspected, contact needed", "daycentre-south")));
   auto linked = reg.link("daycentre-south", ps_day, "shelter-north", ps_shelter, "consent-1");
@@ -170,8 +176,9 @@ TEST_CASE("break-glass reason: a link reseals the absorbed client's reasons",
   auto reasons = book.break_glass_reasons({});
   REQUIRE(reasons);
   REQUIRE(reasons->size() == 1);
-  CHECK(reasons->front().client == f.store->audit_pseudonym(survivor));
-  CHECK(reasons->front().reason == std::optional<std::string>("overdose suspected, contact needed"));
+  CHECK(reasons->front().client == sluis::domain::audit_pseudonym(f.storage(), survivor));
+  CHECK(reasons->front().reason ==
+        std::optional<std::string>("overdose suspected, contact needed"));
 }
 
 TEST_CASE("break-glass reason: migration 5 seals the plaintext reasons of a schema-4 file",
@@ -188,7 +195,8 @@ TEST_CASE("break-glass reason: migration 5 seals the plaintext reasons of a sche
     // The file as the previous release left it: schema 4, the reason in the clear.
     RawDb raw(f.options.data_path, &key);
     const std::string sql =
-        "BEGIN; DROP TABLE key_journal; DROP TABLE key_journal_recipient; DROP TABLE break_glass_grants;"
+        "BEGIN; DROP TABLE key_journal; DROP TABLE key_journal_recipient; DROP TABLE "
+        "break_glass_grants;"
         "CREATE TABLE break_glass_grants(id TEXT PRIMARY KEY, client_id BLOB NOT NULL "
         "REFERENCES clients(id) ON DELETE CASCADE, partner_id TEXT NOT NULL, worker_id TEXT NOT "
         "NULL, categories TEXT NOT NULL, reason TEXT NOT NULL, starts_at INTEGER NOT NULL, "
@@ -232,13 +240,13 @@ TEST_CASE("break-glass reason: migration 5 seals the plaintext reasons of a sche
   CHECK(history->front().partner_id == "caw-brussel");
 }
 
-TEST_CASE("consent reference: a short form with a check symbol finds the consent",
-          "[store][consent]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("consent reference: a short form with a check symbol finds the consent",
+                   "[store][consent]", SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   const auto client = client_at_ocmw(f, "ref-1");
   const auto other = client_at_ocmw(f, "ref-2");
-  ConsentBook book(*f.store);
+  ConsentBook book(f.storage());
   NewConsent c;
   c.recorded_by_partner = "ocmw-brussel";
   c.recorded_by_worker = "w1";
@@ -254,10 +262,11 @@ TEST_CASE("consent reference: a short form with a check symbol finds the consent
   // The 36 bits it carries are the id's first nine hex characters.
   const auto value = sluis::crypto::parse_short_code(ref, 8);
   REQUIRE(value);
-  CHECK(sluis::crypto::to_hex(std::vector<std::uint8_t>{
-            static_cast<std::uint8_t>(*value >> 32), static_cast<std::uint8_t>(*value >> 24),
-            static_cast<std::uint8_t>(*value >> 16), static_cast<std::uint8_t>(*value >> 8),
-            static_cast<std::uint8_t>(*value)})
+  CHECK(sluis::crypto::to_hex(std::vector<std::uint8_t>{static_cast<std::uint8_t>(*value >> 32),
+                                                        static_cast<std::uint8_t>(*value >> 24),
+                                                        static_cast<std::uint8_t>(*value >> 16),
+                                                        static_cast<std::uint8_t>(*value >> 8),
+                                                        static_cast<std::uint8_t>(*value)})
             .substr(1) == recorded->id.substr(0, 9));
   // Both forms, as a person types the short one.
   CHECK(book.find(client, recorded->id)->id == recorded->id);

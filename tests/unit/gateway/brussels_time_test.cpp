@@ -1,13 +1,20 @@
 // Brussels local time: the EU summer-time rule around both yearly changes, and on paper.
-#include "sluis/gateway/audit_report.hpp"
-#include "sluis/gateway/brussels_time.hpp"
+#include "sluis/audit/report.hpp"
+#include "sluis/audit/brussels_time.hpp"
 #include "sluis/policy/types.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 
 namespace {
 

@@ -1,11 +1,12 @@
-// Test fixture for the gateway store: temporary directories, a root key, raw SQLCipher access.
+// Test fixtures for the store and the domain: temporary directories, a root key, the storage
+// engines the domain's test cases run against, raw SQLCipher access.
 #pragma once
 
 #include "sluis/crypto/keys.hpp"
-#include "sluis/gateway/consent_book.hpp"
-#include "sluis/gateway/dossiers.hpp"
-#include "sluis/gateway/registry.hpp"
-#include "sluis/gateway/store.hpp"
+#include "sluis/domain/consent_book.hpp"
+#include "sluis/domain/dossiers.hpp"
+#include "sluis/domain/registry.hpp"
+#include "sluis/store/store.hpp"
 
 #define SQLITE_HAS_CODEC 1
 #include <sqlcipher/sqlite3.h>
@@ -24,7 +25,15 @@
 #include <string_view>
 #include <vector>
 
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
+
 namespace sluis::gateway::testing {
+
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 
 namespace fs = std::filesystem;
 
@@ -79,26 +88,40 @@ inline bool contains(const std::vector<std::uint8_t>& hay, std::span<const std::
   return std::search(hay.begin(), hay.end(), needle.begin(), needle.end()) != hay.end();
 }
 
-/// A store, its two files and the services on it, with a root key the test keeps.
-struct StoreFixture {
+/// The SQLCipher engine for the domain's test cases (engines.hpp): a Store on two files in a
+/// temporary directory, with a root key the test keeps. `options` is the engine's own; the
+/// members every engine's options share — clock, inject_failure, on_field_opened — are what
+/// engine-independent test cases may set before reopen().
+struct SqlCipherEngine {
   TempDir dir;
   crypto::RootKey root = crypto::RootKey::random();
   StoreOptions options;
   std::unique_ptr<Store> store;
 
-  StoreFixture() {
+  SqlCipherEngine() {
     options.data_path = dir / "data.db";
     options.key_store_path = dir / "keys.db";
     reopen();
   }
+  /// Closes the engine (if open) and opens it again on the same files with `options`.
   void reopen() {
     store.reset();
     auto s = Store::open(options, root);
     REQUIRE(s);
     store = std::move(*s);
   }
-  [[nodiscard]] Registry registry() { return Registry(*store); }
-  [[nodiscard]] Dossiers dossiers() { return Dossiers(*store); }
+  /// Closes the engine (reopen() opens it again).
+  void close() { store.reset(); }
+  /// The engine as the domain sees it.
+  [[nodiscard]] Storage& storage() { return *store; }
+};
+
+/// An engine and the domain's services on it: what the domain's test cases are written
+/// against. `Engine` is one of SLUIS_STORAGE_ENGINES (engines.hpp).
+template <class Engine> struct DomainFixture : Engine {
+  [[nodiscard]] Registry registry() { return Registry(this->storage()); }
+  [[nodiscard]] Dossiers dossiers() { return Dossiers(this->storage()); }
+  [[nodiscard]] ConsentBook book() { return ConsentBook(this->storage()); }
 
   /// The usual sector: an OCMW, a CAW, two low-threshold services, each with a worker.
   void add_sector() {
@@ -112,6 +135,10 @@ struct StoreFixture {
     }
   }
 };
+
+/// The SQLCipher store with the domain's services: for test cases about the engine itself (its
+/// files, backups, keys, migrations), which run on SQLCipher only.
+using StoreFixture = DomainFixture<SqlCipherEngine>;
 
 /// A raw SQLCipher connection with a sub-key, for inspecting files as an outsider would.
 class RawDb {

@@ -4,7 +4,14 @@
 #include <algorithm>
 #include <cstdint>
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 using namespace sluis::gateway::testing;
 using sluis::crypto::DataKey;
 using sluis::crypto::DataKeyVersion;

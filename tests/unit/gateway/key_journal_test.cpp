@@ -5,7 +5,14 @@
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/key_journal.hpp"
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 using namespace sluis::gateway::testing;
 using sluis::crypto::IdentifierScheme;
 using sluis::crypto::KeyPurpose;
@@ -170,7 +177,7 @@ TEST_CASE("a client erased after the backup stays erased when both files are res
   REQUIRE(f.dossiers().add_fragment(b, "ocmw-brussel", "w1", "income",
                                     fields_of({{"source", "x"}})));
   REQUIRE(f.store->backup_data(f.dir / "data-1.db"));
-  const auto tag = f.store->audit_pseudonym(b);
+  const auto tag = sluis::domain::audit_pseudonym(*f.store, b);
   REQUIRE(f.registry().erase_client(b));
   // Its journal entry went with it.
   CHECK(f.rows(f.options.data_path, KeyPurpose::database, "SELECT count(*) FROM key_journal") ==

@@ -1,19 +1,27 @@
 // Registry tests: pseudonyms per partner, anonymous cards, client-controlled linking, new cards.
-#include "gateway_fixture.hpp"
+#include "engines.hpp"
 
 #include "sluis/crypto/card.hpp"
-#include "sluis/gateway/bulk_load.hpp"
+#include "sluis/domain/bulk_load.hpp"
 
 #include <algorithm>
 #include <set>
 #include <string>
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 using namespace sluis::gateway::testing;
 using sluis::crypto::IdentifierScheme;
 
-TEST_CASE("two partners' pseudonyms for one client differ and are stable", "[registry]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("two partners' pseudonyms for one client differ and are stable", "[registry]",
+                   SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto reg = f.registry();
   // A valid national register number, written two ways.
@@ -45,8 +53,9 @@ TEST_CASE("two partners' pseudonyms for one client differ and are stable", "[reg
   CHECK(reg2.client_count().value() == 1);
 }
 
-TEST_CASE("a malformed identifier is refused without detail", "[registry]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("a malformed identifier is refused without detail", "[registry]",
+                   SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto r = f.registry().register_identified("ocmw-brussel", IdentifierScheme::national_register,
                                             "85073003329");  // bad check digits
@@ -56,9 +65,9 @@ TEST_CASE("a malformed identifier is refused without detail", "[registry]") {
   CHECK(f.registry().client_count().value() == 0);
 }
 
-TEST_CASE("one card gives unlinked clients at two services until the client links them",
-          "[registry][anonymous]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("one card gives unlinked clients at two services until the client links them",
+                   "[registry][anonymous]", SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto reg = f.registry();
   const auto card = sluis::crypto::new_card_secret();
@@ -121,8 +130,9 @@ TEST_CASE("one card gives unlinked clients at two services until the client link
   CHECK(reg.resolve("caw-2", caw->pseudonym).value() == *c_shelter);
 }
 
-TEST_CASE("after a new card the old card no longer links or registers", "[registry][anonymous]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("after a new card the old card no longer links or registers",
+                   "[registry][anonymous]", SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto reg = f.registry();
   const auto old_card = sluis::crypto::new_card_secret();
@@ -155,10 +165,11 @@ TEST_CASE("after a new card the old card no longer links or registers", "[regist
   CHECK(reg.resolve("daycentre-south", ok->pseudonym).value() == *client);
 }
 
-TEST_CASE("a link changes no pseudonym a partner holds; aliases answer only their partner, "
-          "survive a new card and go with an erasure",
-          "[registry][anonymous]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE(
+    "a link changes no pseudonym a partner holds; aliases answer only their partner, "
+    "survive a new card and go with an erasure",
+    "[registry][anonymous]", SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto reg = f.registry();
   const auto card = sluis::crypto::new_card_secret();
@@ -189,8 +200,7 @@ TEST_CASE("a link changes no pseudonym a partner holds; aliases answer only thei
   CHECK(later_client != survivor);
   REQUIRE(f.dossiers().add_fragment(later_client, "daycentre-south", "w1", "case-note",
                                     fields_of({{"note", "second card"}})));
-  auto merged =
-      reg.link("daycentre-south", ps_day_later, "shelter-north", ps_shelter, "consent-2");
+  auto merged = reg.link("daycentre-south", ps_day_later, "shelter-north", ps_shelter, "consent-2");
   REQUIRE(merged);
   CHECK(merged->pseudonym == at_day);
   CHECK(reg.resolve("daycentre-south", at_day_later).value() == survivor);
@@ -213,8 +223,9 @@ TEST_CASE("a link changes no pseudonym a partner holds; aliases answer only thei
                            sluis::crypto::service_pseudonym(new_card, "daycentre-south")));
   CHECK(reg.resolve("daycentre-south", at_day_later).value() == survivor);
   CHECK(reg.resolve("daycentre-south", at_day).value() == survivor);
-  CHECK(reg.link("daycentre-south", ps_day_later, "shelter-north", ps_shelter, "consent-3")
-            .error() == Errc::card_replaced);
+  CHECK(
+      reg.link("daycentre-south", ps_day_later, "shelter-north", ps_shelter, "consent-3").error() ==
+      Errc::card_replaced);
 
   // Erasure removes every pseudonym of the client, aliases included.
   REQUIRE(reg.erase_client(survivor));
@@ -224,8 +235,9 @@ TEST_CASE("a link changes no pseudonym a partner holds; aliases answer only thei
   CHECK(reg.resolve("shelter-north", at_shelter).error() == Errc::not_found);
 }
 
-TEST_CASE("an injected failure mid-link leaves both records as they were", "[registry][tx]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("an injected failure mid-link leaves both records as they were",
+                   "[registry][tx]", SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   const auto card = sluis::crypto::new_card_secret();
   const auto ps_a = sluis::crypto::service_pseudonym(card, "shelter-north");
@@ -241,7 +253,7 @@ TEST_CASE("an injected failure mid-link leaves both records as they were", "[reg
                                       fields_of({{"note", "before"}})));
   }
   for (const char* step : {"link.after_reseal", "link.before_relationship"}) {
-    f.store.reset();
+    f.close();
     f.options.inject_failure = [step](std::string_view s) { return s == step; };
     f.reopen();
     auto reg = f.registry();
@@ -265,8 +277,9 @@ TEST_CASE("an injected failure mid-link leaves both records as they were", "[reg
   }
 }
 
-TEST_CASE("partners and workers are kept, revoked partners are refused", "[registry]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("partners and workers are kept, revoked partners are refused", "[registry]",
+                   SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto reg = f.registry();
   CHECK(reg.add_partner("ocmw-brussel", "ocmw", "dup").error() == Errc::conflict);
@@ -285,18 +298,18 @@ TEST_CASE("partners and workers are kept, revoked partners are refused", "[regis
   CHECK(r.error() == Errc::not_permitted);
 }
 
-TEST_CASE("a link merges two dossiers that both have fragments, in order, all readable",
-          "[registry][anonymous]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("a link merges two dossiers that both have fragments, in order, all readable",
+                   "[registry][anonymous]", SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto reg = f.registry();
   const auto card = sluis::crypto::new_card_secret();
   const auto ps_shelter = sluis::crypto::service_pseudonym(card, "shelter-north");
   const auto ps_day = sluis::crypto::service_pseudonym(card, "daycentre-south");
-  const auto shelter = reg.resolve("shelter-north",
-                                   reg.register_anonymous("shelter-north", ps_shelter)->pseudonym);
-  const auto day = reg.resolve("daycentre-south",
-                               reg.register_anonymous("daycentre-south", ps_day)->pseudonym);
+  const auto shelter =
+      reg.resolve("shelter-north", reg.register_anonymous("shelter-north", ps_shelter)->pseudonym);
+  const auto day =
+      reg.resolve("daycentre-south", reg.register_anonymous("daycentre-south", ps_day)->pseudonym);
   REQUIRE(shelter);
   REQUIRE(day);
   // Both records have fragments, so the absorbed client's rows must move past the survivor's
@@ -327,9 +340,9 @@ TEST_CASE("a link merges two dossiers that both have fragments, in order, all re
   CHECK(d.list_current(survivor).value().size() == 7);
 }
 
-TEST_CASE("the shared partner table follows every partner write, also inside bulk loads",
-          "[registry]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("the shared partner table follows every partner write, also inside bulk loads",
+                   "[registry]", SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto reg = f.registry();
   const auto before = reg.partner_table().value();
@@ -343,7 +356,7 @@ TEST_CASE("the shared partner table follows every partner write, also inside bul
   CHECK(reg.find_partner("aaa-first").value().revoked_at.has_value());
 
   // A bulk load that fails rolls back its partners, and the table forgets them too.
-  auto failed = bulk_write(*f.store, [&]() -> Result<void> {
+  auto failed = bulk_write(f.storage(), [&]() -> Result<void> {
     if (auto r = reg.add_partner("bulk-1", "caw", "CAW Bulk"); !r) return r;
     REQUIRE(reg.find_partner("bulk-1"));  // visible inside the transaction (and now cached)
     return make_error_code(Errc::invalid_argument);
@@ -352,7 +365,7 @@ TEST_CASE("the shared partner table follows every partner write, also inside bul
   CHECK(reg.find_partner("bulk-1").error() == Errc::not_found);
   CHECK(reg.partner_table().value()->size() == 5);
   // One that commits keeps them.
-  REQUIRE(bulk_write(*f.store, [&]() -> Result<void> {
+  REQUIRE(bulk_write(f.storage(), [&]() -> Result<void> {
     return reg.add_partner("bulk-2", "caw", "CAW Bulk Twee");
   }));
   CHECK(reg.find_partner("bulk-2").value().display_name == "CAW Bulk Twee");

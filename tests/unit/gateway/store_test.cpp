@@ -1,11 +1,18 @@
 // Store tests: opening, migrations, keys, encryption at rest (page scans), backups, KEK rotation.
 #include "gateway_fixture.hpp"
 
-#include "sealed_fields.hpp"
+#include "sluis/store/sealed_fields.hpp"
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/pseudonym.hpp"
 
+namespace sluis::gateway {}
+namespace sluis::store {}
+namespace sluis::audit {}
+namespace sluis::domain {}
 using namespace sluis::gateway;
+using namespace sluis::store;
+using namespace sluis::audit;
+using namespace sluis::domain;
 using namespace sluis::gateway::testing;
 using sluis::crypto::IdentifierScheme;
 using sluis::crypto::KeyPurpose;

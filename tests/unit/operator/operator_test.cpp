@@ -1,7 +1,7 @@
 // Operator acts (execute_operator_request) and the operator socket, on a real store and audit log.
 #include "sluis/gateway/operator.hpp"
 #include "sluis/gateway/operator_channel.hpp"
-#include "sluis/gateway/registry.hpp"
+#include "sluis/domain/registry.hpp"
 
 #include "result_printer.hpp"
 
@@ -44,22 +44,22 @@ struct Gateway {
   TempDir dir;
   sluis::crypto::RootKey root = sluis::crypto::RootKey::random();
   std::atomic<bool> audit_fails{false};
-  std::unique_ptr<gw::Store> store;
-  std::unique_ptr<gw::AuditLog> audit;
+  std::unique_ptr<sluis::store::Store> store;
+  std::unique_ptr<sluis::audit::AuditLog> audit;
   std::shared_ptr<const sluis::policy::RulePack> pack;
   gw::OperatorContext ctx;
   gw::OperatorIdentity who{"tester"};
 
   Gateway() {
-    gw::StoreOptions so;
+    sluis::store::StoreOptions so;
     so.data_path = dir.path / "data.db";
     so.key_store_path = dir.path / "keys.db";
-    store = gw::Store::open(std::move(so), root).value();
-    gw::AuditLogOptions ao;
+    store = sluis::store::Store::open(std::move(so), root).value();
+    sluis::audit::AuditLogOptions ao;
     ao.path = dir.path / "audit.db";
     ao.origin = "test/audit";
     ao.inject_failure = [this](std::string_view) { return audit_fails.load(); };
-    audit = gw::AuditLog::open(std::move(ao), root).value();
+    audit = sluis::audit::AuditLog::open(std::move(ao), root).value();
     auto loaded = sluis::policy::load_rule_pack(std::string(SLUIS_SOURCE_DIR) +
                                                 "/policy/packs/brussels-welfare.toml");
     REQUIRE(loaded.has_value());
@@ -79,7 +79,7 @@ struct Gateway {
   static std::string code(const json::object& a) {
     return a.contains("code") ? std::string(a.at("code").as_string()) : std::string();
   }
-  gw::StoredEvent last_event() const {
+  sluis::audit::StoredEvent last_event() const {
     REQUIRE(audit->size() > 0);
     return audit->event(audit->size() - 1).value();
   }
@@ -93,33 +93,33 @@ TEST_CASE("operator: each act is audited before it is done, naming the operator"
   REQUIRE(Gateway::ok(a));
   CHECK(g.audit->size() == 1);
   auto e = g.last_event().event;
-  CHECK(e.action == gw::AuditAction::partner_add);
+  CHECK(e.action == sluis::audit::AuditAction::partner_add);
   CHECK(e.worker == "operator:tester");
   CHECK(e.role == "operator");
   CHECK(e.partner.empty());
   CHECK(e.owner_partner == "ocmw-brussel");
   CHECK(e.rule == "type:ocmw");
   CHECK(e.request_id == std::string(a.at("request_id").as_string()));
-  gw::Registry registry(*g.store);
+  sluis::domain::Registry registry(*g.store);
   CHECK(registry.find_partner("ocmw-brussel"));
 
   REQUIRE(Gateway::ok(g.run(
       R"({"op":"worker.add","partner":"ocmw-brussel","worker":"an","role":"social-worker"})")));
   e = g.last_event().event;
-  CHECK(e.action == gw::AuditAction::worker_add);
+  CHECK(e.action == sluis::audit::AuditAction::worker_add);
   CHECK(e.rule == "worker:an role:social-worker");
   REQUIRE(Gateway::ok(g.run(R"({"op":"worker.disable","partner":"ocmw-brussel","worker":"an"})")));
-  CHECK(g.last_event().event.action == gw::AuditAction::worker_disable);
+  CHECK(g.last_event().event.action == sluis::audit::AuditAction::worker_disable);
   CHECK_FALSE(registry.find_worker("ocmw-brussel", "an")->active);
   REQUIRE(Gateway::ok(g.run(R"({"op":"worker.enable","partner":"ocmw-brussel","worker":"an"})")));
-  CHECK(g.last_event().event.action == gw::AuditAction::worker_enable);
+  CHECK(g.last_event().event.action == sluis::audit::AuditAction::worker_enable);
   CHECK(registry.find_worker("ocmw-brussel", "an")->active);
 
   const auto before = g.store->kek_versions().back().value;
   auto rotated = g.run(R"({"op":"key.rotate"})");
   REQUIRE(Gateway::ok(rotated));
   CHECK(g.store->kek_versions().back().value == before + 1);
-  CHECK(g.last_event().event.action == gw::AuditAction::key_rotate);
+  CHECK(g.last_event().event.action == sluis::audit::AuditAction::key_rotate);
 
   auto backup = g.run(R"({"op":"backup","out":")" + (g.dir.path / "bk").string() +
                       R"(","key_snapshot":true})");
@@ -129,7 +129,7 @@ TEST_CASE("operator: each act is audited before it is done, naming the operator"
   CHECK(g.last_event().event.rule == "data+key-snapshot");
 
   REQUIRE(Gateway::ok(g.run(R"({"op":"partner.revoke","id":"ocmw-brussel"})")));
-  CHECK(g.last_event().event.action == gw::AuditAction::partner_revoke);
+  CHECK(g.last_event().event.action == sluis::audit::AuditAction::partner_revoke);
   CHECK(registry.find_partner("ocmw-brussel")->revoked_at.has_value());
   CHECK(g.audit->size() == 7);
 
@@ -144,7 +144,7 @@ TEST_CASE("operator: a refused request changes nothing and is answered with a se
           "[operator]") {
   Gateway g;
   REQUIRE(Gateway::ok(g.run(R"({"op":"partner.add","id":"caw","type":"caw","name":"CAW"})")));
-  gw::Registry registry(*g.store);
+  sluis::domain::Registry registry(*g.store);
   const auto events = g.audit->size();
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"not json", "bad-request"},
@@ -193,7 +193,7 @@ TEST_CASE("operator: an act the audit log cannot record is not done", "[operator
   auto a = g.run(R"({"op":"partner.add","id":"caw","type":"caw","name":"CAW"})");
   CHECK_FALSE(Gateway::ok(a));
   CHECK(Gateway::code(a) == "audit-unavailable");
-  CHECK_FALSE(gw::Registry(*g.store).find_partner("caw"));
+  CHECK_FALSE(sluis::domain::Registry(*g.store).find_partner("caw"));
   const auto versions = g.store->kek_versions();
   CHECK(Gateway::code(g.run(R"({"op":"key.rotate"})")) == "audit-unavailable");
   CHECK(g.store->kek_versions() == versions);
@@ -202,28 +202,28 @@ TEST_CASE("operator: an act the audit log cannot record is not done", "[operator
 TEST_CASE("operator: erasure by identifier or pseudonym, recorded without the identifier",
           "[operator]") {
   Gateway g;
-  gw::Registry registry(*g.store);
+  sluis::domain::Registry registry(*g.store);
   REQUIRE(registry.add_partner("ocmw", "ocmw", "OCMW"));
   auto reg = registry.register_identified(
       "ocmw", sluis::crypto::IdentifierScheme::national_register, kNationalNumber);
   REQUIRE(reg);
   const auto client = registry.resolve("ocmw", reg->pseudonym).value();
-  const auto audit_name = g.store->audit_pseudonym(client);
+  const auto audit_name = sluis::domain::audit_pseudonym(*g.store, client);
 
   auto a = g.run(R"({"op":"client.erase","scheme":"national-register","identifier":"85073003328",)"
                  R"("reason":"request 2026/114"})");
   REQUIRE(Gateway::ok(a));
   CHECK(std::string(a.at("audit_pseudonym").as_string()) == audit_name);
   const auto stored = g.last_event();
-  CHECK(stored.event.action == gw::AuditAction::erasure);
+  CHECK(stored.event.action == sluis::audit::AuditAction::erasure);
   CHECK(stored.event.client == audit_name);
   CHECK(stored.event.purpose == "request 2026/114");
-  CHECK(stored.event.decision == gw::AuditDecision::permit);
+  CHECK(stored.event.decision == sluis::audit::AuditDecision::permit);
   CHECK(stored.canonical.find("85073003328") == std::string::npos);
   CHECK(
       registry.find_identified(sluis::crypto::IdentifierScheme::national_register, kNationalNumber)
-          .error() == gw::Errc::not_found);
-  CHECK(registry.resolve("ocmw", reg->pseudonym).error() == gw::Errc::not_found);
+          .error() == sluis::store::Errc::not_found);
+  CHECK(registry.resolve("ocmw", reg->pseudonym).error() == sluis::store::Errc::not_found);
   // Erasing again finds nobody and records nothing.
   const auto events = g.audit->size();
   CHECK(Gateway::code(g.run(R"({"op":"client.erase","scheme":"national-register",)"
@@ -236,7 +236,7 @@ TEST_CASE("operator: erasure by identifier or pseudonym, recorded without the id
   REQUIRE(other);
   REQUIRE(Gateway::ok(g.run(R"({"op":"client.erase","partner":"ocmw","pseudonym":")" +
                             other->pseudonym + R"(","reason":"client asked at the desk"})")));
-  CHECK(registry.resolve("ocmw", other->pseudonym).error() == gw::Errc::not_found);
+  CHECK(registry.resolve("ocmw", other->pseudonym).error() == sluis::store::Errc::not_found);
 }
 
 TEST_CASE("operator: policy reload goes through the context and is recorded", "[operator]") {
@@ -249,7 +249,7 @@ TEST_CASE("operator: policy reload goes through the context and is recorded", "[
   };
   REQUIRE(Gateway::ok(g.run(R"({"op":"policy.reload"})")));
   CHECK(reloads == 1);
-  CHECK(g.last_event().event.action == gw::AuditAction::policy_reload);
+  CHECK(g.last_event().event.action == sluis::audit::AuditAction::policy_reload);
   CHECK(g.last_event().event.rule.starts_with("rule-pack:"));
   problem = "the rule pack did not load";
   const auto events = g.audit->size();
@@ -279,8 +279,8 @@ TEST_CASE("operator: partner.revoke puts the certificate's revocation in force b
   REQUIRE(Gateway::ok(g.run(R"({"op":"partner.revoke","id":"caw","serial":"0A1B2C"})")));
   REQUIRE(refused == std::vector<std::string>{"0A1B2C"});
   CHECK(events_when_refused == events + 1);  // after the act is on the record
-  CHECK(g.last_event().event.action == gw::AuditAction::partner_revoke);
-  CHECK(gw::Registry(*g.store).find_partner("caw")->revoked_at.has_value());
+  CHECK(g.last_event().event.action == sluis::audit::AuditAction::partner_revoke);
+  CHECK(sluis::domain::Registry(*g.store).find_partner("caw")->revoked_at.has_value());
 
   // Repeated (e.g. after a revoke whose store change failed): refused again, not an act.
   auto again = g.run(R"({"op":"partner.revoke","id":"caw","serial":"0A1B2C"})");
@@ -308,15 +308,15 @@ TEST_CASE("operator: an unknown role or partner type is answered with the rule p
 
 TEST_CASE("audit: only one process appends — a second writer is refused", "[operator][audit]") {
   Gateway g;
-  gw::AuditLogOptions second;
+  sluis::audit::AuditLogOptions second;
   second.path = g.dir.path / "audit.db";
   second.origin.clear();
-  CHECK(gw::AuditLog::open(second, g.root).error() == gw::Errc::in_use);
+  CHECK(sluis::audit::AuditLog::open(second, g.root).error() == sluis::store::Errc::in_use);
   second.read_only = true;
-  CHECK(gw::AuditLog::open(second, g.root).has_value());
+  CHECK(sluis::audit::AuditLog::open(second, g.root).has_value());
   g.audit.reset();  // the lock goes with the writer
   second.read_only = false;
-  CHECK(gw::AuditLog::open(second, g.root).has_value());
+  CHECK(sluis::audit::AuditLog::open(second, g.root).has_value());
 }
 
 TEST_CASE("operator channel: owner-only socket, one answer per request, stale files replaced",

@@ -6,13 +6,13 @@
 #include "workload_file.hpp"
 
 #include "sluis/crypto/keyfile.hpp"
-#include "sluis/gateway/bulk_load.hpp"
+#include "sluis/domain/bulk_load.hpp"
 #include "sluis/gateway/ca.hpp"
 #include "sluis/gateway/config.hpp"
-#include "sluis/gateway/consent_book.hpp"
-#include "sluis/gateway/dossiers.hpp"
-#include "sluis/gateway/registry.hpp"
-#include "sluis/gateway/store.hpp"
+#include "sluis/domain/consent_book.hpp"
+#include "sluis/domain/dossiers.hpp"
+#include "sluis/domain/registry.hpp"
+#include "sluis/store/store.hpp"
 #include "sluis/policy/consent.hpp"
 #include "sluis/policy/consent_json.hpp"
 #include "sluis/policy/rule_pack.hpp"
@@ -57,11 +57,11 @@ struct Refusal : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-template <class T> T need(gw::Result<T> r, const std::string& what) {
+template <class T> T need(sluis::store::Result<T> r, const std::string& what) {
   if (!r) throw Refusal(what + ": " + r.error().message());
   return std::move(*r);
 }
-void need(const gw::Result<void>& r, const std::string& what) {
+void need(const sluis::store::Result<void>& r, const std::string& what) {
   if (!r) throw Refusal(what + ": " + r.error().message());
 }
 template <class T> T need_server(gw::ServerResult<T> r, const std::string& what) {
@@ -131,7 +131,7 @@ Settings parse(int argc, char** argv) {
 /// The home's configuration, root key, rule pack and store, refused unless fit for loading.
 struct Home {
   gw::ServerConfig config;
-  std::unique_ptr<gw::Store> store;
+  std::unique_ptr<sluis::store::Store> store;
   sluis::policy::RulePack pack;
 };
 
@@ -168,16 +168,16 @@ Home open_home(const Settings& s, const Sector& sector) {
                     "(policy/packs/brussels-welfare.toml)");
     }
   }
-  gw::StoreOptions o;
+  sluis::store::StoreOptions o;
   o.data_path = config.data_dir / "data.db";
   o.key_store_path = config.data_dir / "keys.db";
-  auto store = gw::Store::open(std::move(o), *root);
+  auto store = sluis::store::Store::open(std::move(o), *root);
   if (!store) {
     throw Refusal("the store in " + config.data_dir.string() +
                   " does not open: " + store.error().message() +
-                  (store.error() == gw::Errc::in_use ? " (stop sluisd first)" : ""));
+                  (store.error() == sluis::store::Errc::in_use ? " (stop sluisd first)" : ""));
   }
-  auto existing = need(gw::Registry(**store).list_partners(), "cannot read the store");
+  auto existing = need(sluis::domain::Registry(**store).list_partners(), "cannot read the store");
   if (!existing.empty()) {
     throw Refusal("the store in " + config.data_dir.string() + " already holds " +
                   std::to_string(existing.size()) +
@@ -186,11 +186,11 @@ Home open_home(const Settings& s, const Sector& sector) {
   return Home{std::move(config), std::move(*store), std::move(*pack)};
 }
 
-void load_partners_and_workers(gw::Store& store, const Sector& sector) {
+void load_partners_and_workers(sluis::store::Store& store, const Sector& sector) {
   auto t0 = Clock::now();
-  gw::Registry registry(store);
-  need(gw::bulk_write(store,
-                      [&]() -> gw::Result<void> {
+  sluis::domain::Registry registry(store);
+  need(sluis::domain::bulk_write(store,
+                      [&]() -> sluis::store::Result<void> {
                         for (const auto& p : sector.partners()) {
                           if (auto r = registry.add_partner(p.id, p.type, p.name); !r) return r;
                         }
@@ -199,8 +199,8 @@ void load_partners_and_workers(gw::Store& store, const Sector& sector) {
        "cannot add the partners");
   report("partners", sector.partners().size(), "rows", t0);
   t0 = Clock::now();
-  need(gw::bulk_write(store,
-                      [&]() -> gw::Result<void> {
+  need(sluis::domain::bulk_write(store,
+                      [&]() -> sluis::store::Result<void> {
                         for (const auto& w : sector.workers()) {
                           const auto& partner = sector.partners()[w.partner].id;
                           if (auto r = registry.add_worker(partner, w.id, w.role); !r) return r;
@@ -219,13 +219,13 @@ class ConsentDocuments {
       : sector_(sector), pack_(pack),
         now_(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())) {}
 
-  [[nodiscard]] gw::NewConsent for_client(std::size_t client) {
+  [[nodiscard]] sluis::store::NewConsent for_client(std::size_t client) {
     const std::size_t home = sector_.home_partner(client);
     const std::size_t caw = sector_.sharing_partner(client);
     auto& doc = documents_[{home, caw}];
     const auto& recorder = sector_.first_worker(home);
     if (doc.empty()) doc = make(client, home, caw, recorder);
-    gw::NewConsent c;
+    sluis::store::NewConsent c;
     c.recorded_by_partner = sector_.partners()[home].id;
     c.recorded_by_worker = recorder.id;
     c.valid_from = std::chrono::time_point_cast<std::chrono::milliseconds>(start());
@@ -273,18 +273,18 @@ class ConsentDocuments {
 
 /// What registration leaves for the later phases and the workload.
 struct Registered {
-  std::vector<gw::ClientId> ids;              ///< by client index
+  std::vector<sluis::store::ClientId> ids;              ///< by client index
   std::map<std::size_t, std::string> shared;  ///< read/change-set client → sharing pseudonym
   std::size_t relationships = 0;
   std::size_t consents = 0;
 };
 
-Registered register_clients(gw::Store& store, const Sector& sector,
+Registered register_clients(sluis::store::Store& store, const Sector& sector,
                             const sluis::policy::RulePack& pack) {
   constexpr std::size_t kChunk = 50'000;  // clients per round of registration transactions
   const auto t0 = Clock::now();
-  gw::Registry registry(store);
-  gw::ConsentBook book(store);
+  sluis::domain::Registry registry(store);
+  sluis::domain::ConsentBook book(store);
   ConsentDocuments documents(sector, pack);
   const std::size_t n_clients = sector.shape().clients;
   Registered out;
@@ -319,8 +319,8 @@ Registered register_clients(gw::Store& store, const Sector& sector,
       }
     }
     const auto tc = Clock::now();
-    need(gw::bulk_write(store,
-                        [&]() -> gw::Result<void> {
+    need(sluis::domain::bulk_write(store,
+                        [&]() -> sluis::store::Result<void> {
                           for (std::size_t n = c0; n < c1; ++n) {
                             if (!sector.shared(n)) continue;
                             auto r = book.record(out.ids[n], documents.for_client(n));
@@ -355,17 +355,17 @@ Registered register_clients(gw::Store& store, const Sector& sector,
 /// order appends to the table instead of inserting at random places, and the final layout is the
 /// same as if the fragments had been written over months in any order. (Before schema 3 the
 /// generator wrote in rounds, fragment k of every client, to spread a client's fragments.)
-std::size_t load_fragments(gw::Store& store, const Sector& sector, const Registered& reg,
+std::size_t load_fragments(sluis::store::Store& store, const Sector& sector, const Registered& reg,
                            std::size_t batch_size) {
   const auto t0 = Clock::now();
-  gw::Dossiers dossiers(store);
+  sluis::domain::Dossiers dossiers(store);
   const auto& shape = sector.shape();
   std::vector<std::size_t> order(shape.clients);
   for (std::size_t n = 0; n < order.size(); ++n)
     order[n] = n;
   std::sort(order.begin(), order.end(),
             [&](std::size_t a, std::size_t b) { return reg.ids[a] < reg.ids[b]; });
-  std::vector<gw::NewFragment> batch;
+  std::vector<sluis::domain::NewFragment> batch;
   batch.reserve(std::min<std::size_t>(batch_size, 1'000'000));
   std::size_t written = 0;
   auto flush = [&] {
@@ -381,7 +381,7 @@ std::size_t load_fragments(gw::Store& store, const Sector& sector, const Registe
     const std::size_t n = order[done];
     const std::size_t home = sector.home_partner(n);
     for (std::size_t k = 0; k < sector.fragment_count(n); ++k) {
-      gw::NewFragment f{reg.ids[n],
+      sluis::domain::NewFragment f{reg.ids[n],
                         sector.partners()[home].id,
                         sector.first_worker(home).id,
                         std::string(sector.category(n, k)),
@@ -474,7 +474,7 @@ int run(const Settings& s) {
   const auto t0 = Clock::now();
   const Sector sector(s.shape);
   Home home = open_home(s, sector);
-  need(gw::set_page_cache(*home.store, s.page_cache_mib), "cannot size the page cache");
+  need(home.store->set_page_cache(s.page_cache_mib), "cannot size the page cache");
   std::printf("sluis-dataset: filling %s: %zu partners, %zu workers, %zu clients, %zu fragments "
               "per client (%zu for the %zu read-set clients)\n",
               s.home.c_str(), s.shape.partners, s.shape.workers, s.shape.clients,

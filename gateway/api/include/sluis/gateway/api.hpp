@@ -2,10 +2,10 @@
 // log.
 #pragma once
 
-#include "sluis/gateway/audit_log.hpp"
-#include "sluis/gateway/domain.hpp"
+#include "sluis/audit/log.hpp"
+#include "sluis/store/records.hpp"
 #include "sluis/gateway/router.hpp"
-#include "sluis/gateway/store.hpp"
+#include "sluis/store/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
 #include <atomic>
@@ -41,11 +41,11 @@ struct ApiLimits {
 
 /// Everything the handlers need. The pointed-to objects must outlive the Router built from it.
 struct GatewayContext {
-  Store* store = nullptr;     ///< the data store (shared; serialises its own operations)
-  AuditLog* audit = nullptr;  ///< the audit log every act is appended to before answering
+  sluis::store::Store* store = nullptr;     ///< the data store (shared; serialises its own operations)
+  sluis::audit::AuditLog* audit = nullptr;  ///< the audit log every act is appended to before answering
   CurrentRulePack* rules = nullptr;
   /// The clock every decision and record uses (defaults to the system clock when empty).
-  std::function<Instant()> clock;
+  std::function<sluis::store::Instant()> clock;
   ApiLimits limits;
 };
 

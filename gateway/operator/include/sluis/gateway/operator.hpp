@@ -4,9 +4,9 @@
 // gateway is stopped, so an act is recorded the same way whichever process does it.
 #pragma once
 
-#include "sluis/gateway/audit_log.hpp"
-#include "sluis/gateway/domain.hpp"
-#include "sluis/gateway/store.hpp"
+#include "sluis/audit/log.hpp"
+#include "sluis/store/records.hpp"
+#include "sluis/store/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
 #include <functional>
@@ -18,8 +18,8 @@ namespace sluis::gateway {
 
 /// Everything operator acts need. The pointed-to objects must outlive every call.
 struct OperatorContext {
-  Store* store = nullptr;
-  AuditLog* audit = nullptr;
+  sluis::store::Store* store = nullptr;
+  sluis::audit::AuditLog* audit = nullptr;
   /// The rule pack in force (partner types and roles must be names it defines).
   std::function<std::shared_ptr<const policy::RulePack>()> rules;
   /// Reloads the rule pack from its file and puts it in force; returns an empty string on
@@ -34,7 +34,7 @@ struct OperatorContext {
   /// which sluisctl writes first, when it starts).
   std::function<bool(std::string_view serial)> revoke_certificate;
   /// The clock events are stamped with (system clock when empty).
-  std::function<Instant()> clock;
+  std::function<sluis::store::Instant()> clock;
 };
 
 /// Who asked: the operating-system account on the other end of the operator socket, or the

@@ -1,3 +1,3 @@
 // Fixture for the layering self-test (tests/CMakeLists.txt): console code that opens the store,
 // which tests/support/check_layering.cmake must refuse. Never compiled.
-#include "sluis/gateway/store.hpp"
+#include "sluis/store/store.hpp"
