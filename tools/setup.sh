@@ -41,6 +41,9 @@ install_deps() {
   done
   if ((${#missing[@]} == 0)); then
     say "All ${#PACKAGES[@]} Debian packages are installed"
+    if ! command -v npm >/dev/null; then
+      if [[ $EUID -ne 0 ]]; then install_npm sudo; else install_npm; fi
+    fi
     return
   fi
   local sudo=()
@@ -55,6 +58,16 @@ install_deps() {
   "${sudo[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends \
     "${missing[@]}"
+  install_npm "${sudo[@]}"
+}
+
+# npm for the browser tests' `npm ci`. Debian's nodejs comes without it (Debian's own `npm`
+# package); a NodeSource nodejs already has it and conflicts with that package, so it is
+# installed only when no npm is found.
+install_npm() {
+  command -v npm >/dev/null && return
+  say "Installing Debian's npm (the browser tests run npm ci)"
+  DEBIAN_FRONTEND=noninteractive "$@" apt-get install -y -q --no-install-recommends npm
 }
 
 build() {
