@@ -81,6 +81,31 @@ Catalogue Catalogue::load(const std::filesystem::path& file, std::string languag
   return from_toml(text.str(), std::move(language), file.string());
 }
 
+Catalogue Catalogue::load_dir(const std::filesystem::path& dir, std::string language) {
+  Catalogue out = load(dir / (language + ".toml"), language);
+  const std::string suffix = "." + language + ".toml";
+  std::vector<std::filesystem::path> areas;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > suffix.size() && name.ends_with(suffix)) areas.push_back(entry.path());
+  }
+  if (ec) throw CatalogueError(dir.string() + ": cannot be listed");
+  std::sort(areas.begin(), areas.end());
+  for (const auto& file : areas) {
+    Catalogue area = load(file, language);
+    for (auto& [key, value] : area.strings_) {
+      if (out.strings_.contains(key)) {
+        throw CatalogueError(file.string() + ": '" + key +
+                             "' is already defined by another catalogue file of '" + language +
+                             "'");
+      }
+      out.strings_.emplace(key, std::move(value));
+    }
+  }
+  return out;
+}
+
 const std::string* Catalogue::find(std::string_view key) const noexcept {
   const auto it = strings_.find(key);
   return it == strings_.end() ? nullptr : &it->second;

@@ -1,6 +1,8 @@
-// The console's routes: the guard every request passes through, then the sign-in, enrolment,
-// home, admin, language and static-file handlers.
+// The console's routes: sign-in, enrolment, home, admin, language and static files here; the
+// worker, low-threshold and DPO areas in their own files; the guard and rendering in page_kit.
 #include "sluis/console/console_app.hpp"
+
+#include "page_kit.hpp"
 
 #include "sluis/console/base64url.hpp"
 #include "sluis/console/http_input.hpp"
@@ -21,67 +23,9 @@ namespace sluis::console {
 namespace {
 
 namespace fs = std::filesystem;
-namespace gw = sluis::gateway;
 namespace json = boost::json;
 
-constexpr std::string_view kSessionCookie = "__Host-sluis-session";
-constexpr std::string_view kLanguageCookie = "__Host-sluis-lang";
 constexpr std::size_t kChallengeBytes = 32;
-
-/// Who may use a route.
-enum class Access { anyone, signed_in, admin };
-
-/// What one request sees while its handler runs.
-struct Ctx {
-  Ctx(const gw::HttpRequest& r, const gw::PathParams& p) : req(r), params(p) {}
-  const gw::HttpRequest& req;
-  const gw::PathParams& params;
-  UnixSeconds now = 0;
-  std::string lang;
-  std::string nonce;
-  std::optional<ConsoleSession> session;
-  FormFields form;
-  std::vector<std::pair<std::string, std::string>> headers;  ///< Set-Cookie and the like
-};
-
-std::string random_b64(std::size_t n) {
-  std::vector<std::uint8_t> raw(n);
-  crypto::random_bytes(raw);
-  return base64url_encode(raw);
-}
-
-std::string session_cookie(std::string_view id) {
-  return std::string(kSessionCookie) + "=" + std::string(id) +
-         "; Path=/; Secure; HttpOnly; SameSite=Strict";
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool is_unsafe(std::string_view method) {
-  return method != "GET" && method != "HEAD";
-}
-
-std::string utc_time(UnixSeconds t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::array<char, 32> buf{};
-  const std::size_t n = std::strftime(buf.data(), buf.size(), "%Y-%m-%d %H:%M", &tm);
-  return std::string(buf.data(), n);
-}
-
-/// A same-origin path for after the language switch: "/x..." but never "//host" or "/\\".
-std::string safe_return_to(std::string_view v) {
-  if (v.empty() || v.front() != '/' || v.size() > 1024) return "/";
-  if (v.size() > 1 && (v[1] == '/' || v[1] == '\\')) return "/";
-  for (const char c : v) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x21 || u > 0x7e || c == '\\') return "/";
-  }
-  return std::string(v);
-}
 
 std::optional<std::vector<std::uint8_t>> field_bytes(const FormFields& f, std::string_view name) {
   const auto v = f.get(name);
@@ -105,7 +49,7 @@ ConsoleWeb ConsoleWeb::load(const fs::path& web_root) {
   }
   ConsoleWeb web{TemplateSet::load(web_root / "templates"), {}, web_root / "static"};
   for (const auto& lang : console_languages()) {
-    web.catalogues.emplace(lang, Catalogue::load(web_root / "i18n" / (lang + ".toml"), lang));
+    web.catalogues.emplace(lang, Catalogue::load_dir(web_root / "i18n", lang));
   }
   return web;
 }
@@ -117,240 +61,8 @@ std::string ConsoleApp::content_security_policy(std::string_view nonce) {
          "'none'; base-uri 'none'";
 }
 
-struct ConsoleApp::Impl {
-  const ConsoleConfig& config;
-  ConsoleStore& store;
-  const ConsoleWeb& web;
-  std::map<std::string, ApiClient, std::less<>> clients;
-  RelyingParty rp;
-
-  Impl(const ConsoleConfig& c, ConsoleStore& s, const ConsoleWeb& w,
-       std::map<std::string, ApiClient, std::less<>> cl)
-      : config(c), store(s), web(w), clients(std::move(cl)), rp{c.rp_id, c.origin} {}
-
-  const Catalogue& catalogue(std::string_view lang) const {
-    auto it = web.catalogues.find(lang);
-    return it != web.catalogues.end() ? it->second : web.catalogues.begin()->second;
-  }
-  std::string tr(const Ctx& ctx, std::string_view key) const {
-    const std::string* s = catalogue(ctx.lang).find(key);
-    return s != nullptr ? *s : std::string(key);
-  }
-
-  // --- the guard ----------------------------------------------------------------------------
-
-  using PageFn = std::function<gw::HttpResponse(Impl&, Ctx&)>;
-
-  gw::Handler guard(Access access, PageFn fn) {
-    return [this, access, fn = std::move(fn)](const gw::HttpRequest& req,
-                                              const gw::PathParams& params) {
-      Ctx ctx(req, params);
-      ctx.now = unix_now();
-      ctx.nonce = random_b64(16);
-      gw::HttpResponse res;
-      try {
-        res = run_guarded(ctx, access, fn);
-      } catch (...) {
-        // Never the exception's text: it may hold SQL or values.
-        res = error_page(ctx, 500, "error.server_title", "error.server");
-        res.cause = "console_handler_exception";
-      }
-      add_security_headers(ctx, res);
-      return res;
-    };
-  }
-
-  gw::HttpResponse run_guarded(Ctx& ctx, Access access, const PageFn& fn) {
-    const auto& req = ctx.req;
-    // Language first, so that every refusal below is readable.
-    ctx.lang = choose_language(req.accept_language.value_or(""), console_languages());
-    std::optional<Cookies> cookies;
-    if (req.cookie) {
-      if (auto c = parse_cookie_header(*req.cookie); c) cookies = std::move(*c);
-    }
-    if (cookies) {
-      const auto l = cookies->find(kLanguageCookie);
-      if (l.status == Cookies::Status::found && catalogue_has(l.value)) ctx.lang = l.value;
-    }
-    if (const auto q = req.query_param("lang"); q && catalogue_has(*q)) ctx.lang = *q;
-    // DNS rebinding and misrouted requests: the Host must be the configured origin's.
-    if (!req.host || *req.host != config.origin_authority()) {
-      return error_page(ctx, 421, "error.bad_input_title", "error.wrong_host");
-    }
-    bool cookie_sent = false;
-    if (cookies) {
-      const auto s = cookies->find(kSessionCookie);
-      cookie_sent = s.status != Cookies::Status::absent;
-      if (s.status == Cookies::Status::found) ctx.session = store.touch_session(s.value, ctx.now);
-    }
-    // A navigation from another site carries no SameSite=Strict cookie. Answering it with a new
-    // session would overwrite the visitor's own (a cross-site sign-out): instead the page
-    // reloads itself, now same-origin, with the cookie.
-    const bool cross_site = req.sec_fetch_site && (*req.sec_fetch_site == "cross-site" ||
-                                                   *req.sec_fetch_site == "same-site");
-    if (cross_site && !cookie_sent && !is_unsafe(req.method)) return reload_page(ctx);
-    if (is_unsafe(req.method)) {
-      if (!same_origin_request(req)) {
-        return error_page(ctx, 403, "error.cross_site_title", "error.cross_site");
-      }
-      const bool form_body =
-          req.content_type && req.content_type->starts_with("application/x-www-form-urlencoded");
-      if (!form_body) return error_page(ctx, 415, "error.bad_input_title", "error.bad_input");
-      auto form = parse_urlencoded(req.body, FormLimits{}, DuplicateNames::refuse);
-      if (!form) return error_page(ctx, 400, "error.bad_input_title", "error.bad_input");
-      ctx.form = std::move(*form);
-      const auto token = ctx.form.get("csrf");
-      if (!ctx.session || !token || !constant_time_equal(*token, ctx.session->csrf)) {
-        return error_page(ctx, 403, "error.form_expired_title", "error.form_expired");
-      }
-    }
-    if (access != Access::anyone) {
-      if (!ctx.session || !ctx.session->account) {
-        if (!is_unsafe(req.method)) return redirect("/login");
-        return error_page(ctx, 401, "error.signed_out_title", "error.signed_out");
-      }
-      if (access == Access::admin && ctx.session->account->role != ConsoleRole::admin) {
-        return error_page(ctx, 403, "error.forbidden_title", "error.forbidden");
-      }
-    }
-    return fn(*this, ctx);
-  }
-
-  bool catalogue_has(std::string_view lang) const { return web.catalogues.contains(lang); }
-
-  /// CSRF, first half (issue 14): Sec-Fetch-Site same-origin or none (a typed URL, a bookmark);
-  /// without it (older browsers), Origin must be the console's own.
-  bool same_origin_request(const gw::HttpRequest& req) const {
-    if (req.sec_fetch_site) {
-      return *req.sec_fetch_site == "same-origin" || *req.sec_fetch_site == "none";
-    }
-    return req.origin && *req.origin == config.origin;
-  }
-
-  void add_security_headers(const Ctx& ctx, gw::HttpResponse& res) const {
-    res.headers.emplace_back("Content-Security-Policy", content_security_policy(ctx.nonce));
-    res.headers.emplace_back("Referrer-Policy", "no-referrer");
-    res.headers.emplace_back("X-Frame-Options", "DENY");
-    res.headers.emplace_back("Cross-Origin-Opener-Policy", "same-origin");
-    res.headers.emplace_back("Permissions-Policy", "camera=(), microphone=(), geolocation=()");
-    if (config.transport == ConsoleTransport::https) {
-      res.headers.emplace_back("Strict-Transport-Security", "max-age=31536000");
-    }
-    for (const auto& h : ctx.headers)
-      res.headers.push_back(h);
-  }
-
-  // --- rendering -----------------------------------------------------------------------------
-
-  /// Makes sure the request has a session (a pre-sign-in one when needed) for the forms' token.
-  void ensure_session(Ctx& ctx) {
-    if (ctx.session) return;
-    start_session(ctx, std::nullopt, std::nullopt);
-  }
-
-  /// A new session id (rotation: the caller has ended any previous one), set as the cookie.
-  void start_session(Ctx& ctx, std::optional<std::string> account_id,
-                     std::optional<std::string> invite_hash) {
-    const std::string id = store.create_session(account_id, std::move(invite_hash), ctx.now);
-    ctx.session = store.touch_session(id, ctx.now);
-    if (!ctx.session) throw std::runtime_error("new session not found");
-    ctx.headers.emplace_back("Set-Cookie", session_cookie(id));
-  }
-
-  std::string current_target(const Ctx& ctx) const {
-    std::string t = ctx.req.path;
-    char sep = '?';
-    for (const auto& [k, v] : ctx.req.query) {
-      if (k == "lang") continue;
-      t += sep + url_encode(k) + "=" + url_encode(v);
-      sep = '&';
-    }
-    return safe_return_to(t);
-  }
-
-  gw::HttpResponse page(Ctx& ctx, int status, std::string_view name, std::string_view title_key,
-                        TemplateData data, bool with_script = false, bool may_start_session = true) {
-    if (may_start_session) ensure_session(ctx);
-    const Catalogue& cat = catalogue(ctx.lang);
-    const std::string csrf = ctx.session ? ctx.session->csrf : std::string();
-    data.set("csrf", csrf);
-    auto content = web.templates.render(name, data, cat);
-    if (!content) throw std::runtime_error("render failed");
-    TemplateData layout;
-    layout.set("lang", ctx.lang);
-    layout.set("title", tr(ctx, title_key));
-    layout.set("nonce", ctx.nonce);
-    layout.set("csrf", csrf);
-    layout.set("return_to", current_target(ctx));
-    std::vector<TemplateData> scripts;
-    if (with_script) scripts.emplace_back().set("file", "webauthn.js");
-    layout.set_list("scripts", std::move(scripts));
-    std::vector<TemplateData> languages;
-    for (const auto& code : console_languages()) {
-      TemplateData l;
-      const std::string* label = catalogue(code).find("language." + code);
-      l.set("code", code).set("label", label ? *label : code).set_flag("current", code == ctx.lang);
-      languages.push_back(std::move(l));
-    }
-    layout.set_list("languages", std::move(languages));
-    if (ctx.session && ctx.session->account) {
-      TemplateData who;
-      who.set("worker", ctx.session->account->worker).set("partner", ctx.session->account->partner);
-      layout.set_object("session", std::move(who));
-    } else {
-      layout.set_flag("session", false);
-    }
-    layout.set_html("content", std::move(*content));
-    auto html = web.templates.render("layout", layout, cat);
-    if (!html) throw std::runtime_error("render failed");
-    gw::HttpResponse r;
-    r.status = status;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = html->str();
-    r.headers.emplace_back("Content-Language", ctx.lang);
-    return r;
-  }
-
-  gw::HttpResponse error_page(Ctx& ctx, int status, std::string_view heading_key,
-                              std::string_view message_key) {
-    TemplateData d;
-    d.set("heading", tr(ctx, heading_key)).set("message", tr(ctx, message_key));
-    // A refusal never starts a session: it may answer another site's request.
-    gw::HttpResponse r = page(ctx, status, "error", heading_key, std::move(d), false, false);
-    if (status >= 500) r.cause = "console_error";
-    return r;
-  }
-
-  gw::HttpResponse reload_page(Ctx& ctx) {
-    TemplateData d;
-    d.set("lang", ctx.lang);
-    auto html = web.templates.render("reload", d, catalogue(ctx.lang));
-    if (!html) throw std::runtime_error("render failed");
-    gw::HttpResponse r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = html->str();
-    return r;
-  }
-
-  static gw::HttpResponse redirect(std::string_view to) {
-    gw::HttpResponse r;
-    r.status = 303;
-    r.content_type = "text/plain; charset=utf-8";
-    r.headers.emplace_back("Location", std::string(to));
-    return r;
-  }
-
-  static gw::HttpResponse json_answer(int status, const json::value& v) {
-    gw::HttpResponse r;
-    r.status = status;
-    r.content_type = "application/json";
-    r.body = json::serialize(v);
-    return r;
-  }
-
-  std::string role_label(const Ctx& ctx, ConsoleRole role) const {
-    return tr(ctx, "role." + std::string(to_string(role)));
-  }
+struct ConsoleApp::Impl final : PageKit {
+  using PageKit::PageKit;
 
   // --- pages ---------------------------------------------------------------------------------
 
@@ -359,6 +71,9 @@ struct ConsoleApp::Impl {
     TemplateData d;
     d.set("worker", a.worker).set("partner", a.partner).set("role", role_label(ctx, a.role));
     d.set_flag("admin", a.role == ConsoleRole::admin);
+    // The organisation's name as sluisd knows it (its id while sluisd cannot say).
+    const auto identity = who(ctx);
+    d.set("partner_name", identity ? identity->partner_name : a.partner);
     d.set("sessions", std::to_string(store.count_sessions_of(a.id)));
     // The gateway, reached with this account's partner certificate (never another partner's).
     bool gateway_ok = false;
@@ -377,7 +92,7 @@ struct ConsoleApp::Impl {
     if (ctx.session && ctx.session->account) return redirect("/");
     TemplateData d;
     d.set_flag("failed", ctx.req.query_param("failed").has_value());
-    return page(ctx, 200, "login", "login.page_title", std::move(d), true);
+    return page(ctx, 200, "login", "login.page_title", std::move(d), {"webauthn.js"});
   }
 
   gw::HttpResponse ceremony_refused(Ctx& ctx, std::string_view event, std::string_view account) {
@@ -450,7 +165,7 @@ struct ConsoleApp::Impl {
     TemplateData d;
     d.set("worker", invite.worker).set("partner", invite.partner);
     d.set("role", role_label(ctx, invite.role));
-    return page(ctx, 200, "enrol", "enrol.page_title", std::move(d), true);
+    return page(ctx, 200, "enrol", "enrol.page_title", std::move(d), {"webauthn.js"});
   }
 
   gw::HttpResponse enrol_options(Ctx& ctx) {
@@ -613,7 +328,9 @@ gw::Router ConsoleApp::router() {
   Impl& i = *impl_;
   using I = Impl;
   const auto add = [&](const char* method, const char* path, Access access, auto member) {
-    r.add(method, path, i.guard(access, [member](I& self, Ctx& ctx) { return (self.*member)(ctx); }));
+    r.add(method, path, i.guard(access, [member](PageKit& self, Ctx& ctx) {
+            return (static_cast<I&>(self).*member)(ctx);
+          }));
   };
   add("GET", "/", Access::signed_in, &I::home);
   add("GET", "/login", Access::anyone, &I::login_page);
@@ -625,16 +342,19 @@ gw::Router ConsoleApp::router() {
   add("POST", "/logout", Access::anyone, &I::logout);
   add("POST", "/logout/everywhere", Access::signed_in, &I::logout_everywhere);
   add("POST", "/language", Access::anyone, &I::language);
-  r.add("GET", "/admin", i.guard(Access::admin, [](I& self, Ctx& ctx) {
-          return self.admin_page(ctx, std::nullopt);
+  r.add("GET", "/admin", i.guard(Access::admin, [](PageKit& self, Ctx& ctx) {
+          return static_cast<I&>(self).admin_page(ctx, std::nullopt);
         }));
   add("POST", "/admin/invites", Access::admin, &I::admin_invite);
   add("POST", "/admin/accounts/{account}/revoke", Access::admin, &I::admin_revoke);
   add("GET", "/static/{file}", Access::anyone, &I::static_file);
   add("GET", "/static/js/{file}", Access::anyone, &I::static_file);
+  add_worker_pages(r, i);
+  add_lowthreshold_pages(r, i);
+  add_dpo_pages(r, i);
   // Everything else is a readable "not found" page in the visitor's language (up to four
   // segments; longer paths get the transport's problem+json 404).
-  const auto not_found = [](I& self, Ctx& ctx) {
+  const auto not_found = [](PageKit& self, Ctx& ctx) {
     return self.error_page(ctx, 404, "error.not_found_title", "error.not_found");
   };
   for (const char* path : {"/{a}", "/{a}/{b}", "/{a}/{b}/{c}", "/{a}/{b}/{c}/{d}"}) {

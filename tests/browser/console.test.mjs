@@ -1,100 +1,13 @@
 // sluis-console in a real Chromium: enrolment and sign-in with a CDP virtual authenticator,
 // refusals, partner isolation, CSRF, CSP nonces, three languages, axe-core, screenshots.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { readFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
-
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const ORIGIN = process.env.CONSOLE_URL;
-const SHOTS = process.env.SCREENSHOTS;
-mkdirSync(SHOTS, { recursive: true });
-
-// The catalogues, read as the console reads them ([section] key = "value"), to assert on what a
-// person sees in each language.
-function catalogue(lang) {
-  const out = {};
-  let section = "";
-  for (const line of readFileSync(`${process.env.CATALOGUES}/${lang}.toml`, "utf8").split("\n")) {
-    const s = line.match(/^\[(.+)\]$/);
-    if (s) section = s[1];
-    const kv = line.match(/^([a-z_]+) = "(.*)"$/);
-    if (kv) out[`${section}.${kv[1]}`] = kv[2].replace(/\\"/g, '"');
-  }
-  return out;
-}
-const T = { nl: catalogue("nl"), fr: catalogue("fr"), en: catalogue("en") };
-const fill = (s, v) => s.replace(/\{([a-z_]+)\}/g, (_, k) => v[k]);
-
-function invite(partner, worker, role = "worker", extra = []) {
-  return execFileSync(process.env.CONSOLE_BIN, ["account", "invite", "--config",
-    process.env.CONSOLE_CONFIG, "--partner", partner, "--worker", worker, "--role", role, ...extra],
-  { encoding: "utf8" }).trim();
-}
-
-let browser;
-const responses = [];  // every console response any page received
-before(async () => {
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM, headless: true,
-    args: ["--no-sandbox"] });
-});
-after(async () => { await browser?.close(); });
-
-/// A person at a browser: own context (cookies), a page and a virtual passkey authenticator.
-async function person(locale = "en-GB") {
-  const context = await browser.newContext({ locale });
-  const page = await context.newPage();
-  page.on("response", (r) => {
-    if (r.url().startsWith(ORIGIN)) responses.push({ url: r.url(), status: r.status(),
-      headers: r.headers(), type: r.headers()["content-type"] || "" });
-  });
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", { options: {
-    protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true,
-    isUserVerified: true, automaticPresenceSimulation: true } });
-  return { context, page, cdp, authenticatorId };
-}
-
-async function enrol(p, link, lang = "en") {
-  await p.page.goto(link);
-  await p.page.getByRole("button", { name: T[lang]["enrol.passkey_button"] }).click();
-  await p.page.waitForURL(`${ORIGIN}/`);
-}
-
-async function signIn(p, lang = "en") {
-  await p.page.goto(`${ORIGIN}/login`);
-  await p.page.getByRole("button", { name: T[lang]["login.passkey_button"] }).click();
-  await p.page.waitForURL(`${ORIGIN}/`);
-}
-
-async function csrfOf(page) {
-  return page.locator('input[name="csrf"]').first().getAttribute("value");
-}
-
-async function axeCheck(page, what) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => globalThis.axe.run(document, {
-    runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help}`), [], `axe on ${what}`);
-}
-
-async function noInlineCode(page, what) {
-  const inline = await page.evaluate(() => ({
-    scripts: [...document.scripts].filter((s) => !s.src).length,
-    styles: document.querySelectorAll("style").length,
-    styleAttrs: document.querySelectorAll("[style]").length,
-    handlers: [...document.querySelectorAll("*")].filter((e) =>
-      [...e.attributes].some((a) => a.name.startsWith("on"))).length,
-  }));
-  assert.deepEqual(inline, { scripts: 0, styles: 0, styleAttrs: 0, handlers: 0 }, what);
-}
+import {
+  ORIGIN, SHOTS, T, fill, invite, browser, responses, person, enrol, signIn, csrfOf, axeCheck,
+  noInlineCode,
+} from "./lib.mjs";
 
 test("enrol from a one-time link, sign out, sign in again with the passkey", async () => {
   const an = await person();

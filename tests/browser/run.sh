@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests of sluis-console (CTest label `browser`): a real sluisd with two partners, the
 # real sluis-console serving both, and Debian's Chromium driven by playwright-core with a CDP
-# virtual authenticator (tests/browser/console.test.mjs). Screenshots go to docs/console/.
+# virtual authenticator (every tests/browser/*.test.mjs, sharing tests/browser/lib.mjs).
+# Screenshots go to docs/console/.
 #
 #   tests/browser/run.sh SLUISCTL SLUISD SLUIS_CONSOLE
 set -euo pipefail
@@ -35,13 +36,30 @@ done
 for w in bram carl; do
   "$CTL" worker add --home "$T/gw" --partner caw-brussel --worker "$w" --role social-worker >/dev/null
 done
+# Each test file has its own partners and workers, so the files never see each other's data:
+# worker.test.mjs: ocmw-brussel wanda, wout; caw-brussel walt.
+for w in wanda wout; do
+  "$CTL" worker add --home "$T/gw" --partner ocmw-brussel --worker "$w" --role social-worker >/dev/null
+done
+"$CTL" worker add --home "$T/gw" --partner caw-brussel --worker walt --role social-worker >/dev/null
+# lowthreshold.test.mjs: two low-threshold services, straat (lena) and nacht (luc).
+"$CTL" partner add --home "$T/gw" --id straat --type low-threshold --name "Straatwerk Brussel" >/dev/null
+"$CTL" partner add --home "$T/gw" --id nacht --type low-threshold --name "Nachtopvang Brussel" >/dev/null
+"$CTL" worker add --home "$T/gw" --partner straat --worker lena --role social-worker >/dev/null
+"$CTL" worker add --home "$T/gw" --partner nacht --worker luc --role social-worker >/dev/null
+# dpo.test.mjs: ocmw-brussel dora (DPO), olga (the client's worker), adam (console admin);
+# caw-brussel bart (breaks the glass).
+"$CTL" worker add --home "$T/gw" --partner ocmw-brussel --worker dora --role dpo >/dev/null
+"$CTL" worker add --home "$T/gw" --partner ocmw-brussel --worker olga --role social-worker >/dev/null
+"$CTL" worker add --home "$T/gw" --partner ocmw-brussel --worker adam --role coordinator >/dev/null
+"$CTL" worker add --home "$T/gw" --partner caw-brussel --worker bart --role social-worker >/dev/null
 start_gateway "$SLUISD" "$T/gw/sluis.toml"
 GPORT="$(cat "$T/port")"
 
 # The console on a free loopback port (plain HTTP on localhost: a secure context for Chromium).
 CPORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 "$CONSOLE" init --home "$T/console" --port "$CPORT" --gateway-home "$T/gw" --gateway-port "$GPORT" \
-  --partner ocmw-brussel --partner caw-brussel >/dev/null
+  --partner ocmw-brussel --partner caw-brussel --partner straat --partner nacht >/dev/null
 "$CONSOLE" serve --config "$T/console/console.toml" >"$T/console.log" 2>&1 &
 CONSOLE_PID=$!
 for _ in $(seq 1 100); do
@@ -53,7 +71,8 @@ done
 rc=0
 CONSOLE_URL="http://localhost:$CPORT" CONSOLE_BIN="$CONSOLE" CONSOLE_CONFIG="$T/console/console.toml" \
   CHROMIUM="$CHROMIUM" SCREENSHOTS="$ROOT/docs/console" CATALOGUES="$ROOT/console/web/i18n" \
-  node --test --test-concurrency=1 "$HERE/console.test.mjs" || rc=$?
+  CONSOLE_LOG="$T/console.log" SLUISD_LOG="$T/sluisd.log" GATEWAY_HOME="$T/gw" \
+  node --test --test-concurrency=1 "$HERE"/*.test.mjs || rc=$?
 if [[ $rc -ne 0 ]]; then
   echo "--- console log"; tail -50 "$T/console.log"; echo "--- sluisd log"; tail -20 "$T/sluisd.log"
 fi

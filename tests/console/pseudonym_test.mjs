@@ -1,6 +1,6 @@
 // pseudonym.js (the browser's card-code parser and service-pseudonym derivation) against vectors
 // computed by crypto/src/card.cpp, plus the partner guide's published vectors. Test tooling only:
-//   node pseudonym_test.mjs <pseudonym_vectors executable> <console/web/static/pseudonym.js>
+//   node pseudonym_test.mjs <pseudonym_vectors executable> <console/web/static/js/pseudonym.js>
 // Exits non-zero on the first disagreement.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";

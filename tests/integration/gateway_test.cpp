@@ -77,6 +77,35 @@ TEST_CASE("healthz answers over mTLS without a worker", "[integration]") {
   CHECK(body_json(r).at("status") == "ok");
 }
 
+TEST_CASE("GET /v1/me: the caller's partner and role as sluisd knows them, and nobody else's",
+          "[integration]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  auto r = ocmw.get("/v1/me");
+  REQUIRE(r.status == 200);
+  const auto me = body_json(r);
+  CHECK(me.at("partner").at("id") == "ocmw-brussel");
+  CHECK(me.at("partner").at("name") == "OCMW Brussel");
+  CHECK(me.at("partner").at("type") == "ocmw");
+  CHECK(me.at("partner").at("low_threshold") == false);
+  CHECK(me.at("worker").at("id") == "ocmw-sw");
+  CHECK(me.at("worker").at("role") == "social-worker");
+  CHECK(me.at("worker").at("may_record_consent") == true);
+  CHECK(me.at("worker").at("may_query_audit") == false);
+  Worker dpo(s.gateway, s.home.ocmw, "ocmw-dpo");
+  CHECK(body_json(dpo.get("/v1/me")).at("worker").at("may_query_audit") == true);
+  Worker shelter(s.gateway, s.home.shelter, "shelter-sw");
+  const auto at_shelter = body_json(shelter.get("/v1/me"));
+  CHECK(at_shelter.at("partner").at("id") == "nachtopvang");
+  CHECK(at_shelter.at("partner").at("low_threshold") == true);
+  // The worker is another partner's: refused like any call naming an unknown worker.
+  Worker foreign(s.gateway, s.home.caw, "ocmw-sw");
+  CHECK(foreign.get("/v1/me").status == 403);
+  auto odd = ocmw.get("/v1/me?x=1");
+  CHECK(odd.status == 400);
+  CHECK(problem_code(odd) == "unknown-parameter");
+}
+
 TEST_CASE("identified registration gives each partner its own pseudonym", "[integration]") {
   auto& s = shared();
   Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");

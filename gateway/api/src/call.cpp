@@ -384,6 +384,7 @@ Router build_router(const GatewayContext& context) {
              guarded(ctx, {std::nullopt, false, false, false}, audit_consistency_proof));
   router.add("GET", "/v1/audit/events",
              guarded(ctx, {A::audit_query, true, false, false}, audit_events));
+  router.add("GET", "/v1/me", guarded(ctx, {std::nullopt, true, false, false}, who_am_i));
   return router;
 }
 

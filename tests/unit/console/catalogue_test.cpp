@@ -5,6 +5,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 using namespace sluis::console;
@@ -23,7 +27,7 @@ TEST_CASE(
   REQUIRE(used.size() >= 10);
   std::vector<Catalogue> cats;
   for (const auto& lang : console_languages())
-    cats.push_back(Catalogue::load(kWeb + "/i18n/" + lang + ".toml", lang));
+    cats.push_back(Catalogue::load_dir(kWeb + "/i18n", lang));
   REQUIRE(cats.size() == 3);
   for (const auto& cat : cats) {
     INFO(cat.language());
@@ -85,4 +89,29 @@ TEST_CASE("catalogue: the page language follows Accept-Language", "[console][cat
   CHECK(choose_language("en;q=abc, fr;q=0.100", langs) == "fr");
   CHECK(choose_language("en;q=0.12345, fr", langs) == "fr");
   CHECK(choose_language(";;;,,,=", langs) == "nl");
+}
+
+TEST_CASE("catalogue: an area's file is merged into its language, and a key defined twice is refused",
+          "[console][catalogue]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("sluis-catalogue-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+  };
+  write("nl.toml", "[a]\nb = \"één\"\n");
+  write("area.nl.toml", "[c]\nd = \"twee\"\n");
+  write("area.fr.toml", "[c]\nd = \"deux\"\n");  // another language: not merged into nl
+  const auto nl = Catalogue::load_dir(dir, "nl");
+  CHECK(*nl.find("a.b") == "één");
+  CHECK(*nl.find("c.d") == "twee");
+  write("other.nl.toml", "[a]\nb = \"dubbel\"\n");
+  try {
+    (void)Catalogue::load_dir(dir, "nl");
+    FAIL("a key defined in two files was accepted");
+  } catch (const CatalogueError& e) {
+    CHECK(std::string(e.what()).find("other.nl.toml: 'a.b' is already defined") !=
+          std::string::npos);
+  }
+  fs::remove_all(dir);
 }

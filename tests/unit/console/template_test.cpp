@@ -265,7 +265,7 @@ TEST_CASE("template: the console's own templates load and render in every langua
   CHECK(std::find(names.begin(), names.end(), "login") != names.end());
   for (const auto& lang : console_languages()) {
     INFO(lang);
-    const auto cat = Catalogue::load(web + "/i18n/" + lang + ".toml", lang);
+    const auto cat = Catalogue::load_dir(web + "/i18n", lang);
     TemplateData login;
     login.set("csrf", "tok\"en").set_flag("failed", true);
     std::string where;
@@ -285,7 +285,7 @@ TEST_CASE("template: the console's own templates load and render in every langua
     page.set("csrf", "tok\"en").set("return_to", "/login");
     page.set_list("scripts", {TemplateData{}.set("file", "passkey-login.js")});
     page.set_list("languages", languages);
-    page.set_flag("session", false);
+    page.set_flag("session", false).set_flag("nav", false);
     page.set_html("content", *content);
     auto html = set.render("layout", page, cat, where);
     INFO(where);

@@ -1,4 +1,4 @@
-// Translation catalogues (console/web/i18n/<language>.toml) and the choice of a page's language.
+// Translation catalogues (console/web/i18n/<language>.toml and <area>.<language>.toml) and the choice of a page's language.
 #pragma once
 
 #include <filesystem>
@@ -25,6 +25,10 @@ class Catalogue {
   /// Reads a TOML file. Throws CatalogueError (file, line and reason) on a syntax error, a value
   /// that is not a string, an empty string or a malformed placeholder.
   [[nodiscard]] static Catalogue load(const std::filesystem::path& file, std::string language);
+  /// A language's whole catalogue from `dir`: `<language>.toml` and then every
+  /// `<area>.<language>.toml` beside it (each page area keeps its strings in its own file), in
+  /// name order. Throws CatalogueError as load() does, and when two files define the same key.
+  [[nodiscard]] static Catalogue load_dir(const std::filesystem::path& dir, std::string language);
   /// The same from TOML text; `origin` names the source in error messages.
   [[nodiscard]] static Catalogue from_toml(std::string_view toml, std::string language,
                                            std::string_view origin);
