@@ -48,9 +48,11 @@ worker ocmw-brussel an social-worker
 worker caw-brussel bram social-worker
 worker thuiszorg-brussel chloe nurse
 worker nachtopvang-brussel dirk social-worker
+worker ocmw-brussel olivia dpo
 say "Four services are connected, each with its own certificate:"
 say "  OCMW Brussel (An, social worker), CAW Brussel (Bram, social worker),"
-say "  Thuiszorg Brussel (Chloé, nurse), Nachtopvang Brussel, a night shelter (Dirk)."
+say "  Thuiszorg Brussel (Chloé, nurse), Nachtopvang Brussel, a night shelter (Dirk);"
+say "  Olivia is the OCMW's data protection officer."
 
 "$SLUISD" --config "$H/sluis.toml" --port-file "$DEMO/port" >"$DEMO/sluisd.log" 2>&1 &
 echo $! >"$DEMO/sluisd.pid"
@@ -188,10 +190,12 @@ curl -s -o /dev/null "$CONSOLE_URL/login" || { echo "demo: the console did not s
 say "The console is running at $CONSOLE_URL (log: $DEMO/console.log). Open it in Chromium on this"
 say "machine. Each demo worker enrols a passkey with a one-time link (valid 24 hours), as the"
 say "console administrator of their service:"
-for pw in ocmw-brussel:an caw-brussel:bram thuiszorg-brussel:chloe nachtopvang-brussel:dirk; do
-  LINK="$("$CONSOLE" account invite --config "$DEMO/console/console.toml" --partner "${pw%%:*}" \
-    --worker "${pw##*:}" --role admin)"
-  say "  ${pw##*:} (${pw%%:*}): $LINK"
+for pw in ocmw-brussel:an:admin caw-brussel:bram:admin thuiszorg-brussel:chloe:admin \
+  nachtopvang-brussel:dirk:admin ocmw-brussel:olivia:dpo; do
+  IFS=: read -r p w r <<<"$pw"
+  LINK="$("$CONSOLE" account invite --config "$DEMO/console/console.toml" --partner "$p" \
+    --worker "$w" --role "$r")"
+  say "  $w ($p, console role $r): $LINK"
 done
 
 step "The gateway keeps running"
