@@ -397,45 +397,6 @@ World& world() {
   return *g_world;
 }
 
-bool iequals_prefix(std::string_view line, std::string_view name) {
-  if (line.size() < name.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char a = line[i] >= 'A' && line[i] <= 'Z' ? static_cast<char>(line[i] + 32) : line[i];
-    if (a != name[i]) return false;
-  }
-  return true;
-}
-
-// Turns the input format into HTTP/1.1 bytes; see the file comment.
-std::string to_http(std::string_view text) {
-  const std::size_t eol = text.find('\n');
-  const std::string_view request_line = text.substr(0, eol);
-  std::string_view rest = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-  std::string out;
-  out.reserve(text.size() + 96);
-  out.append(request_line).append(" HTTP/1.1\r\nHost: gateway.example.be\r\n");
-  bool framed = false;
-  while (!rest.empty()) {
-    const std::size_t nl = rest.find('\n');
-    const std::string_view line = rest.substr(0, nl);
-    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-    if (line.empty()) break;
-    framed = framed || iequals_prefix(line, "content-length:") ||
-             iequals_prefix(line, "transfer-encoding:");
-    out.append(line).append("\r\n");
-  }
-  const std::string_view method = request_line.substr(0, request_line.find(' '));
-  if (!framed && (!rest.empty() || method == "POST" || method == "PUT" || method == "PATCH")) {
-    out.append("Content-Length: ").append(std::to_string(rest.size())).append("\r\n");
-  }
-  out.append("\r\n").append(rest);
-  return out;
-}
-
-bool clean_header_text(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
-
 // True for answers that carry no stored free text: every problem, and the 2xx answers of
 // registration, linking, fragment writes, break-the-glass and erasure.
 bool echoes_nothing_stored(const gw::HttpRequest& req, const gw::HttpResponse& res) {
@@ -453,7 +414,8 @@ void check_response(const World& w, std::string_view partner, const gw::HttpRequ
   // "Findings"; it now prints the caller's own pseudonym as its reference).
   SLUIS_FUZZ_CHECK(!w.leaked_name(res.body, partner, true, echoes_nothing_stored(req, res)));
   for (const auto& [name, value] : res.headers)
-    SLUIS_FUZZ_CHECK(clean_header_text(name) && clean_header_text(value));
+    SLUIS_FUZZ_CHECK(sluis::fuzz::clean_header_text(name) &&
+                     sluis::fuzz::clean_header_text(value));
 
   if (res.status >= 400) {
     SLUIS_FUZZ_CHECK(res.content_type == "application/problem+json");
@@ -493,7 +455,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (eol == std::string_view::npos) return 0;
   const std::string_view partner = text.substr(0, eol);
   World& w = world();
-  const std::string raw = to_http(w.expand(text.substr(eol + 1), partner));
+  const std::string raw =
+      sluis::fuzz::to_http(w.expand(text.substr(eol + 1), partner), "gateway.example.be");
   auto req = gw::parse_http_request(raw);
   if (!req) return 0;  // refused by the transport: never reaches the router
   const std::uint64_t before = w.audit_size();

@@ -81,6 +81,55 @@ class ByteReader {
   std::size_t pos_ = 0;
 };
 
+/// True when `line` starts with `name` (lower case), ignoring the line's ASCII case.
+[[nodiscard]] inline bool iequals_prefix(std::string_view line, std::string_view name) noexcept {
+  if (line.size() < name.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char a = line[i] >= 'A' && line[i] <= 'Z' ? static_cast<char>(line[i] + 32) : line[i];
+    if (a != name[i]) return false;
+  }
+  return true;
+}
+
+/// The HTTP targets' input format as HTTP/1.1 bytes: line 1 "METHOD TARGET" (" HTTP/1.1" is
+/// appended), header lines up to an empty line, then the body. `Host: host` is added unless the
+/// input sends a Host itself, and, unless it sends Content-Length or Transfer-Encoding, a
+/// Content-Length matching the body, so mutations of the body keep the request well framed.
+[[nodiscard]] inline std::string to_http(std::string_view text, std::string_view host) {
+  const std::size_t eol = text.find('\n');
+  const std::string_view request_line = text.substr(0, eol);
+  std::string_view rest = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+  std::string headers;
+  bool framed = false;
+  bool has_host = false;
+  while (!rest.empty()) {
+    const std::size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    if (line.empty()) break;
+    framed = framed || iequals_prefix(line, "content-length:") ||
+             iequals_prefix(line, "transfer-encoding:");
+    has_host = has_host || iequals_prefix(line, "host:");
+    headers.append(line).append("\r\n");
+  }
+  std::string out;
+  out.reserve(text.size() + 96);
+  out.append(request_line).append(" HTTP/1.1\r\n");
+  if (!has_host) out.append("Host: ").append(host).append("\r\n");
+  out.append(headers);
+  const std::string_view method = request_line.substr(0, request_line.find(' '));
+  if (!framed && (!rest.empty() || method == "POST" || method == "PUT" || method == "PATCH")) {
+    out.append("Content-Length: ").append(std::to_string(rest.size())).append("\r\n");
+  }
+  out.append("\r\n").append(rest);
+  return out;
+}
+
+/// True when a header name or value holds no CR, LF or NUL.
+[[nodiscard]] inline bool clean_header_text(std::string_view s) noexcept {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
 }  // namespace sluis::fuzz
 
 /// Aborts with the failed expression when `cond` is false (an invariant of the code under test).
