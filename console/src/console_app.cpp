@@ -270,6 +270,23 @@ struct ConsoleApp::Impl final : PageKit {
     return page(ctx, 200, "admin", "admin.page_title", std::move(d));
   }
 
+  gw::HttpResponse admin_security(Ctx& ctx) {
+    std::vector<TemplateData> rows;
+    for (const auto& e : store.events_of(ctx.account().partner, 100)) {
+      const std::string key = "security.kind_" + e.kind;
+      TemplateData row;
+      row.set("time", utc_time(e.time)).set("worker", e.worker);
+      row.set("what", catalogue(ctx.lang).find(key) != nullptr
+                          ? tr(ctx, key)
+                          : tr(ctx, "security.kind_other", {{"kind", e.kind}}));
+      rows.push_back(std::move(row));
+    }
+    TemplateData d;
+    d.set_flag("none", rows.empty());
+    d.set_list("events", std::move(rows));
+    return page(ctx, 200, "admin_security", "security.page_title", std::move(d));
+  }
+
   gw::HttpResponse admin_invite(Ctx& ctx) {
     const auto worker = ctx.form.get("worker");
     const auto role = parse_console_role(ctx.form.get("role").value_or(""));
@@ -345,6 +362,7 @@ gw::Router ConsoleApp::router() {
   r.add("GET", "/admin", i.guard(Access::admin, [](PageKit& self, Ctx& ctx) {
           return static_cast<I&>(self).admin_page(ctx, std::nullopt);
         }));
+  add("GET", "/admin/security", Access::admin, &I::admin_security);
   add("POST", "/admin/invites", Access::admin, &I::admin_invite);
   add("POST", "/admin/accounts/{account}/revoke", Access::admin, &I::admin_revoke);
   add("GET", "/static/{file}", Access::anyone, &I::static_file);

@@ -169,6 +169,7 @@ UnixSeconds unix_now() noexcept {
 struct ConsoleStore::Impl {
   sqlite3* db = nullptr;
   std::mutex mutex;
+  UnixSeconds last_prune = 0;  ///< when expired sessions were last deleted
   ~Impl() { static_cast<void>(sqlite3_close_v2(db)); }
 
   /// BEGIN IMMEDIATE … COMMIT, rolled back when `fn` throws.
@@ -417,6 +418,23 @@ std::optional<ConsoleAccount> ConsoleStore::account(std::string_view id) {
   return a;
 }
 
+std::vector<SecurityEvent> ConsoleStore::events_of(std::string_view partner, std::size_t limit) {
+  const std::lock_guard lock(impl_->mutex);
+  Stmt s(impl_->db, "SELECT e.time, e.kind, a.id, a.worker FROM security_events e JOIN accounts a "
+                    "ON a.id = e.account WHERE a.partner = ?1 ORDER BY e.id DESC LIMIT ?2");
+  s.bind(1, partner).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<SecurityEvent> out;
+  while (s.step())
+    out.push_back(SecurityEvent{s.integer(0), s.text(1), s.text(2), s.text(3)});
+  return out;
+}
+
+std::size_t ConsoleStore::count_signed_out_sessions() {
+  const std::lock_guard lock(impl_->mutex);
+  Stmt s(impl_->db, "SELECT count(*) FROM sessions WHERE account IS NULL");
+  return s.step() ? static_cast<std::size_t>(s.integer(0)) : 0;
+}
+
 std::vector<ConsoleAccount> ConsoleStore::accounts_of(std::string_view partner) {
   const std::lock_guard lock(impl_->mutex);
   Stmt s(impl_->db, "SELECT a.id, a.partner, a.worker, a.role, a.revoked, (SELECT count(*) FROM "
@@ -456,6 +474,22 @@ std::string ConsoleStore::create_session(std::optional<std::string> account_id,
   std::string id = random_text(32);
   const std::string csrf = random_text(32);
   const std::lock_guard lock(impl_->mutex);
+  if (now - impl_->last_prune >= 60) {
+    Stmt d(impl_->db, "DELETE FROM sessions WHERE last_seen <= ?1 OR created <= ?2");
+    d.bind(1, now - kSessionIdle.count()).bind(2, now - kSessionAbsolute.count());
+    d.run();
+    impl_->last_prune = now;
+  }
+  if (!account_id) {
+    Stmt c(impl_->db, "SELECT count(*) FROM sessions WHERE account IS NULL");
+    const auto count = c.step() ? static_cast<std::size_t>(c.integer(0)) : 0;
+    if (count >= kMaxSignedOutSessions) {
+      Stmt d(impl_->db, "DELETE FROM sessions WHERE handle_hash IN (SELECT handle_hash FROM "
+                        "sessions WHERE account IS NULL ORDER BY last_seen, created LIMIT ?1)");
+      d.bind(1, static_cast<std::int64_t>(count - kMaxSignedOutSessions + 1));
+      d.run();
+    }
+  }
   Stmt s(impl_->db, "INSERT INTO sessions(handle_hash, account, csrf, invite_hash, created, "
                     "last_seen) VALUES(?1, ?2, ?3, ?4, ?5, ?5)");
   s.bind(1, hash_token(id));

@@ -139,6 +139,34 @@ test("partner X's admin cannot see or act on partner Y's accounts", async () => 
   await Promise.all([x.context.close(), y.context.close(), ann.context.close()]);
 });
 
+test("a revoked account's passkey is refused, and the admin's security page lists it", async () => {
+  const admin = await person();
+  await enrol(admin, invite("ocmw-brussel", "sec-admin", "admin"));
+  const worker = await person();
+  await enrol(worker, invite("ocmw-brussel", "sec-worker", "worker"));
+  await admin.page.goto(`${ORIGIN}/admin/security`);
+  await admin.page.getByText(T.en["security.none"]).waitFor();
+  await admin.page.goto(`${ORIGIN}/admin`);
+  await admin.page.getByRole("button", { name: fill(T.en["admin.revoke_label"],
+    { worker: "sec-worker" }) }).click();
+  await admin.page.waitForURL(`${ORIGIN}/admin`);
+  // The revoked worker's browser still holds its passkey: signing in with it is refused.
+  await worker.page.goto(`${ORIGIN}/`);
+  assert.equal(worker.page.url(), `${ORIGIN}/login`, "revoking ends the account's sessions");
+  await worker.page.getByRole("button", { name: T.en["login.passkey_button"] }).click();
+  await worker.page.getByText(T.en["login.failed"]).waitFor();
+  await admin.page.getByRole("link", { name: T.en["security.link"] }).click();
+  await admin.page.waitForURL(`${ORIGIN}/admin/security`);
+  const row = admin.page.getByRole("row").filter({ hasText: "sec-worker" });
+  await row.getByText(T.en["security.kind_revoked_passkey"]).waitFor();  // revoking also revokes its passkeys
+  // Another partner's admin sees none of it.
+  const other = await person();
+  await enrol(other, invite("caw-brussel", "sec-other", "admin"));
+  await other.page.goto(`${ORIGIN}/admin/security`);
+  await other.page.getByText(T.en["security.none"]).waitFor();
+  await Promise.all([admin.context.close(), worker.context.close(), other.context.close()]);
+});
+
 async function signInOrEnrol(p, partner, worker) {
   await enrol(p, invite(partner, worker, "admin"));
 }
@@ -217,6 +245,8 @@ test("every page in Dutch, French and English; axe finds nothing serious; screen
     await p.page.goto(`${ORIGIN}/admin`);
     await checkPage(p.page, lang, fill(T[lang]["admin.title"], { partner: "ocmw-brussel" }),
       `admin-${lang}`);
+    await p.page.goto(`${ORIGIN}/admin/security`);
+    await checkPage(p.page, lang, T[lang]["security.title"], `admin-security-${lang}`);
     const r = await p.page.goto(`${ORIGIN}/no-such-page`);
     assert.equal(r.status(), 404);
     await checkPage(p.page, lang, T[lang]["error.not_found_title"], `error-${lang}`);
@@ -236,7 +266,7 @@ async function checkPage(page, lang, heading, shot) {
   assert.equal(await page.evaluate(() => document.documentElement.lang), lang);
   assert.equal((await page.locator("h1").innerText()).trim(), heading, shot);
   const text = await page.locator("body").innerText();
-  assert.ok(!/\{\{|\}\}|\b(login|enrol|home|admin|error|layout)\.[a-z_]+\b/.test(text),
+  assert.ok(!/\{\{|\}\}|\b(login|enrol|home|admin|error|layout|nav|gateway|security)\.[a-z_]+\b/.test(text),
     `${shot}: a template tag or catalogue key shows`);
   await noInlineCode(page, shot);
   await axeCheck(page, shot);

@@ -34,10 +34,22 @@ enum class ConsoleRole { admin, worker, dpo };
 inline constexpr std::chrono::seconds kInviteLifetime{24 * 3600};
 inline constexpr std::chrono::seconds kSessionIdle{15 * 60};
 inline constexpr std::chrono::seconds kSessionAbsolute{10 * 3600};
+/// At most this many signed-out sessions (a visitor's form token before sign-in) are kept: a
+/// flood of anonymous page loads evicts the oldest of them, never a signed-in session.
+inline constexpr std::size_t kMaxSignedOutSessions = 2000;
+
 inline constexpr std::chrono::seconds kChallengeLifetime{5 * 60};
 
 /// Seconds since the Unix epoch (the store's clock; injected so tests can move it).
 using UnixSeconds = std::int64_t;
+
+/// A recorded security event of an account (sign-in refusals, sign-count regressions).
+struct SecurityEvent {
+  UnixSeconds time = 0;
+  std::string kind;  ///< "sign_count_regression", "assertion_refused", "revoked_passkey", ...
+  std::string account_id;
+  std::string worker;
+};
 
 struct ConsoleAccount {
   std::string id;  ///< 32 hex digits, random; also the WebAuthn user handle
@@ -117,6 +129,9 @@ class ConsoleStore final {
   /// Records a security event (sign-count regression, refused passkey) for the admins' view.
   void record_event(std::string_view kind, std::string_view account_id, UnixSeconds now);
   [[nodiscard]] std::size_t count_events(std::string_view kind);
+  /// The newest `limit` events of `partner`'s accounts, newest first (events no account can be
+  /// named for, such as an unknown passkey, belong to no partner and are not listed).
+  [[nodiscard]] std::vector<SecurityEvent> events_of(std::string_view partner, std::size_t limit);
 
   // --- accounts ---
   [[nodiscard]] std::optional<ConsoleAccount> account(std::string_view id);
@@ -127,7 +142,9 @@ class ConsoleStore final {
 
   // --- sessions ---
   /// A new session (a fresh random id, returned for the cookie) for `account` (or none, a
-  /// pre-sign-in session), remembering `invite_hash` for enrolment.
+  /// pre-sign-in session), remembering `invite_hash` for enrolment. Expired sessions are deleted
+  /// (at most once a minute), and a signed-out session beyond kMaxSignedOutSessions evicts the
+  /// least recently used signed-out one.
   [[nodiscard]] std::string create_session(std::optional<std::string> account_id,
                                            std::optional<std::string> invite_hash,
                                            UnixSeconds now);
@@ -139,6 +156,8 @@ class ConsoleStore final {
   /// "Log out everywhere": every session of the account.
   void delete_sessions_of(std::string_view account_id);
   [[nodiscard]] std::size_t count_sessions_of(std::string_view account_id);
+  /// Signed-out sessions stored now (bounded by kMaxSignedOutSessions).
+  [[nodiscard]] std::size_t count_signed_out_sessions();
   void set_challenge(std::string_view handle_hash, ChallengePurpose purpose,
                      std::span<const std::uint8_t> challenge, UnixSeconds now);
   /// The pending challenge for `purpose`, removed (single use); nullopt when none or expired.
