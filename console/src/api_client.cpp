@@ -1,6 +1,8 @@
 // The /v1 client (api_client.hpp) on Boost.Beast over Asio's OpenSSL stream. Every phase of a
 // call has a deadline (beast::tcp_stream::expires_after) and the answer a size limit, as the
 // server side does; the TLS context trusts the gateway CA alone and checks sluisd's name.
+// Connections are kept alive and reused (a mutual-TLS handshake costs both sides more than a
+// dossier read): a few idle ones are pooled, each used by one call at a time.
 #include "sluis/console/api_client.hpp"
 
 #include "sluis/gateway/http.hpp"
@@ -18,7 +20,11 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 namespace sluis::console {
 namespace {
@@ -35,6 +41,10 @@ constexpr const char* kTls13Suites =
 constexpr const char* kTls12Ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
                                       "ECDHE-ECDSA-AES128-GCM-SHA256";
 constexpr std::size_t kMaxResponseHeaderBytes = 16 * 1024;
+// Idle connections kept for reuse, and how long one may wait: well under sluisd's keep-alive
+// idle timeout (60 s by default), so that a kept connection is rarely closed under a call.
+constexpr std::size_t kMaxIdleConnections = 8;
+constexpr std::chrono::seconds kMaxIdle{20};
 
 class ApiClientCategory final : public boost::system::error_category {
  public:
@@ -99,10 +109,39 @@ boost::system::error_code make_error_code(ApiClientErrc e) noexcept {
   return {static_cast<int>(e), api_client_category()};
 }
 
+/// One TLS connection to sluisd with its own event loop (a call runs it phase by phase).
+struct Connection {
+  explicit Connection(ssl::context& tls) : stream(io, tls) {}
+  asio::io_context io;
+  ssl::stream<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idle_since;
+};
+
 struct ApiClient::Impl {
   ApiClientOptions options;
   asio::ip::address address;
   ssl::context tls{ssl::context::tls_client};
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Connection>> idle;  ///< oldest first
+
+  /// A kept connection that has not waited too long, or nothing.
+  std::unique_ptr<Connection> take_idle() {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex);
+    while (!idle.empty()) {
+      auto c = std::move(idle.back());
+      idle.pop_back();
+      if (now - c->idle_since < kMaxIdle) return c;
+    }
+    return nullptr;
+  }
+  void keep(std::unique_ptr<Connection> c) {
+    c->idle_since = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex);
+    if (idle.size() >= kMaxIdleConnections) idle.erase(idle.begin());
+    idle.push_back(std::move(c));
+  }
 };
 
 ApiClient::ApiClient(ApiClientOptions options, const sluis::gateway::Certificate& gateway_ca,
@@ -140,12 +179,26 @@ ApiClient::ApiClient(ApiClient&&) noexcept = default;
 ApiClient& ApiClient::operator=(ApiClient&&) noexcept = default;
 ApiClient::~ApiClient() = default;
 
-boost::system::result<ApiResponse> ApiClient::call(const ApiRequest& request) const {
-  if (!valid_request(request)) return ApiClientErrc::invalid_request;
-  const auto& o = impl_->options;
-  asio::io_context io;
-  ssl::stream<beast::tcp_stream> stream(io, impl_->tls);
-  SSL* ssl_handle = stream.native_handle();
+namespace {
+
+/// What one attempt on one connection ended in.
+struct Attempt {
+  boost::system::result<ApiResponse> answer = ApiClientErrc::transport_failed;
+  bool reusable = false;      ///< the connection may carry another call
+  bool nothing_read = false;  ///< failed before any byte of an answer (a kept connection closed)
+};
+
+void run_phase(asio::io_context& io) {
+  io.restart();
+  io.run();
+}
+
+/// Connects and handshakes a new connection. Errors: timeout, connect_failed, tls_failed,
+/// invalid_request (the server name cannot be set).
+boost::system::result<std::unique_ptr<Connection>>
+open_connection(ssl::context& tls, const ApiClientOptions& o, const asio::ip::address& address) {
+  auto c = std::make_unique<Connection>(tls);
+  SSL* ssl_handle = c->stream.native_handle();
   // The name sluisd's certificate must carry: an IP SAN for a literal, else a DNS SAN (+ SNI).
   boost::system::error_code ec;
   (void)asio::ip::make_address(o.server_name, ec);
@@ -160,36 +213,34 @@ boost::system::result<ApiResponse> ApiClient::call(const ApiRequest& request) co
     ERR_clear_error();
     return ApiClientErrc::invalid_request;
   }
-
-  // One phase at a time, each with its own deadline; the handlers only record the outcome.
-  auto run = [&io]() {
-    io.restart();
-    io.run();
-  };
-  auto& layer = beast::get_lowest_layer(stream);
+  auto& layer = beast::get_lowest_layer(c->stream);
   boost::system::error_code result;
   layer.expires_after(o.timeout);
-  layer.async_connect(tcp::endpoint(impl_->address, o.port),
+  layer.async_connect(tcp::endpoint(address, o.port),
                       [&](boost::system::error_code e) { result = e; });
-  run();
+  run_phase(c->io);
   if (result == beast::error::timeout) return ApiClientErrc::timeout;
   if (result) return ApiClientErrc::connect_failed;
-
   layer.expires_after(o.timeout);
-  stream.async_handshake(ssl::stream_base::client,
-                         [&](boost::system::error_code e) { result = e; });
-  run();
+  c->stream.async_handshake(ssl::stream_base::client,
+                            [&](boost::system::error_code e) { result = e; });
+  run_phase(c->io);
   ERR_clear_error();
   if (result == beast::error::timeout) return ApiClientErrc::timeout;
   if (result) return ApiClientErrc::tls_failed;
+  return c;
+}
 
+/// Sends `request` on `c` and reads the whole answer.
+Attempt exchange(Connection& c, const ApiClientOptions& o, const ApiRequest& request) {
+  Attempt out;
   http::request<http::string_body> req;
   req.version(11);
   req.method_string(request.method);
   req.target(request.target);
   req.set(http::field::host, o.server_name);
   req.set(http::field::accept, "application/json");
-  req.set(http::field::connection, "close");
+  req.keep_alive(true);
   req.set("Sluis-Worker", request.worker);
   if (request.purpose) req.set("Sluis-Purpose", *request.purpose);
   if (request.accept_language) req.set(http::field::accept_language, *request.accept_language);
@@ -199,39 +250,72 @@ boost::system::result<ApiResponse> ApiClient::call(const ApiRequest& request) co
     req.body() = request.body;
     req.prepare_payload();
   }
+  auto& layer = beast::get_lowest_layer(c.stream);
+  boost::system::error_code result;
   layer.expires_after(o.timeout);
-  http::async_write(stream, req, [&](boost::system::error_code e, std::size_t) { result = e; });
-  run();
-  if (result == beast::error::timeout) return ApiClientErrc::timeout;
-  if (result) return ApiClientErrc::transport_failed;
-
-  beast::flat_buffer buffer;
+  http::async_write(c.stream, req, [&](boost::system::error_code e, std::size_t) { result = e; });
+  run_phase(c.io);
+  if (result) {
+    out.nothing_read = true;
+    out.answer = result == beast::error::timeout ? ApiClientErrc::timeout
+                                                 : ApiClientErrc::transport_failed;
+    return out;
+  }
   http::response_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(kMaxResponseHeaderBytes));
   parser.body_limit(o.max_response_bytes);
+  std::size_t read = 0;
   layer.expires_after(o.timeout);
-  http::async_read(stream, buffer, parser,
-                   [&](boost::system::error_code e, std::size_t) { result = e; });
-  run();
-  if (result == beast::error::timeout) return ApiClientErrc::timeout;
-  if (result == http::error::header_limit || result == http::error::body_limit)
-    return ApiClientErrc::response_too_large;
-  if (result && result.category() == make_error_code(http::error::end_of_stream).category())
-    return ApiClientErrc::bad_response;
-  if (result) return ApiClientErrc::transport_failed;
-
-  // Connection: close was asked for; the TLS shutdown is best effort (sluisd closes too).
-  layer.expires_after(o.timeout);
-  stream.async_shutdown([](boost::system::error_code) {});
-  run();
+  http::async_read(c.stream, c.buffer, parser, [&](boost::system::error_code e, std::size_t n) {
+    result = e;
+    read = n;
+  });
+  run_phase(c.io);
   ERR_clear_error();
-
+  if (result) {
+    out.nothing_read = read == 0 && !parser.got_some();
+    if (result == beast::error::timeout) {
+      out.answer = ApiClientErrc::timeout;
+    } else if (result == http::error::header_limit || result == http::error::body_limit) {
+      out.answer = ApiClientErrc::response_too_large;
+    } else if (result.category() == make_error_code(http::error::end_of_stream).category()) {
+      out.answer = ApiClientErrc::bad_response;
+    } else {
+      out.answer = ApiClientErrc::transport_failed;
+    }
+    return out;
+  }
   auto res = parser.release();
-  ApiResponse out;
-  out.status = static_cast<int>(res.result_int());
-  out.content_type = std::string(res[http::field::content_type]);
-  out.body = std::move(res.body());
+  out.reusable = res.keep_alive();
+  ApiResponse answer;
+  answer.status = static_cast<int>(res.result_int());
+  answer.content_type = std::string(res[http::field::content_type]);
+  answer.body = std::move(res.body());
+  out.answer = std::move(answer);
   return out;
+}
+
+}  // namespace
+
+boost::system::result<ApiResponse> ApiClient::call(const ApiRequest& request) const {
+  if (!valid_request(request)) return ApiClientErrc::invalid_request;
+  const auto& o = impl_->options;
+  // A kept connection first. sluisd may have closed it meanwhile: when the call then fails
+  // before any answer arrived, it is made again on a new connection — but only a GET, which
+  // changes nothing; a change is never sent twice (its caller sees transport_failed instead).
+  if (auto kept = impl_->take_idle()) {
+    Attempt a = exchange(*kept, o, request);
+    if (a.answer) {
+      if (a.reusable) impl_->keep(std::move(kept));
+      return std::move(a.answer);
+    }
+    if (!(a.nothing_read && request.method == "GET")) return a.answer.error();
+  }
+  auto fresh = open_connection(impl_->tls, o, impl_->address);
+  if (!fresh) return fresh.error();
+  Attempt a = exchange(**fresh, o, request);
+  if (a.answer && a.reusable) impl_->keep(std::move(*fresh));
+  return std::move(a.answer);
 }
 
 }  // namespace sluis::console

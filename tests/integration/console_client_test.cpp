@@ -9,6 +9,11 @@
 
 #include <boost/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
 using namespace sluis::test;
 namespace sc = sluis::console;
 
@@ -33,7 +38,59 @@ std::string client_id(const sc::ApiResponse& r) {
   return std::string(v.at("client").as_string());
 }
 
+/// This process's established TCP connections to 127.0.0.1:`port` (from /proc/net/tcp and the
+/// socket inodes of /proc/self/fd).
+std::size_t connections_to(std::uint16_t port) {
+  std::set<std::string> mine;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(fd.path(), ec).string();
+    if (!ec && target.rfind("socket:[", 0) == 0) mine.insert(target.substr(8, target.size() - 9));
+  }
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // the heading
+  std::size_t n = 0;
+  char want[8];
+  std::snprintf(want, sizeof want, "%04X", static_cast<unsigned>(port));
+  while (std::getline(tcp, line)) {
+    std::istringstream f(line);
+    std::string slot, local, remote, state, queues, timer, retr, uid, timeout, inode;
+    f >> slot >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
+    if (state == "01" && remote == std::string("0100007F:") + want && mine.contains(inode)) ++n;
+  }
+  return n;
+}
+
 }  // namespace
+
+TEST_CASE("console client: calls one after another share one kept-alive connection",
+          "[console]") {
+  GatewayHome home;
+  Sluisd gateway(home);
+  REQUIRE(gateway.wait_ready());
+  const auto ocmw = client_for(home, gateway, home.ocmw);
+  CHECK(connections_to(gateway.port()) == 0);
+  sc::ApiRequest checkpoint;
+  checkpoint.target = "/v1/audit/checkpoint";
+  checkpoint.worker = "ocmw-sw";
+  for (int i = 0; i < 5; ++i) {
+    const auto r = ocmw.call(checkpoint);
+    REQUIRE(r.has_value());
+    CHECK(r->status == 200);
+  }
+  CHECK(connections_to(gateway.port()) == 1);
+  // A change goes over the kept connection too, and is answered once.
+  sc::ApiRequest reg;
+  reg.method = "POST";
+  reg.target = "/v1/clients";
+  reg.worker = "ocmw-sw";
+  reg.body = registration(850404404);
+  const auto created = ocmw.call(reg);
+  REQUIRE(created.has_value());
+  CHECK(created->status == 201);
+  CHECK(connections_to(gateway.port()) == 1);
+}
 
 TEST_CASE("console client: registers and reads as its partner's worker over mTLS", "[console]") {
   GatewayHome home;
