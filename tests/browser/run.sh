@@ -12,9 +12,10 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 T="$(mktemp -d)"
 chmod 700 "$T"
 . "$ROOT/tests/integration/testlib.sh"
-CONSOLE_PID=""
+CONSOLE_PID="" HTTPS_PID=""
 cleanup() {
   [[ -n "$CONSOLE_PID" ]] && kill -TERM "$CONSOLE_PID" 2>/dev/null && wait "$CONSOLE_PID" || true
+  [[ -n "$HTTPS_PID" ]] && kill -TERM "$HTTPS_PID" 2>/dev/null && wait "$HTTPS_PID" || true
   [[ -n "$PID" ]] && kill -TERM "$PID" 2>/dev/null && wait "$PID" || true
   rm -rf "$T"
 }
@@ -69,9 +70,31 @@ for _ in $(seq 1 100); do
 done
 
 rc=0
+# A second console as production runs it: https with its own server certificate (a fresh key;
+# https.test.mjs makes Chromium trust exactly that key with --ignore-certificate-errors-spki-list,
+# as an organisation's managed browsers trust its certificate — no warning is clicked away).
+HPORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+"$CONSOLE" init --home "$T/console-https" --port "$HPORT" --origin "https://localhost:$HPORT" \
+  --gateway-home "$T/gw" --gateway-port "$GPORT" --partner ocmw-brussel >/dev/null
+mkdir -p "$T/console-https/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=localhost" \
+  -addext "subjectAltName=DNS:localhost" -keyout "$T/console-https/tls/console.key" \
+  -out "$T/console-https/tls/console.crt" 2>/dev/null
+chmod 600 "$T/console-https/tls/console.key"
+HTTPS_SPKI="$(openssl x509 -in "$T/console-https/tls/console.crt" -pubkey -noout |
+  openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
+"$CONSOLE" serve --config "$T/console-https/console.toml" >"$T/console-https.log" 2>&1 &
+HTTPS_PID=$!
+for _ in $(seq 1 100); do
+  curl -sk -o /dev/null "https://localhost:$HPORT/login" && break
+  kill -0 "$HTTPS_PID" 2>/dev/null || { cat "$T/console-https.log"; exit 1; }
+  sleep 0.1
+done
+
 CONSOLE_URL="http://localhost:$CPORT" CONSOLE_BIN="$CONSOLE" CONSOLE_CONFIG="$T/console/console.toml" \
   CHROMIUM="$CHROMIUM" SCREENSHOTS="$ROOT/docs/console" CATALOGUES="$ROOT/console/web/i18n" \
   CONSOLE_LOG="$T/console.log" SLUISD_LOG="$T/sluisd.log" GATEWAY_HOME="$T/gw" \
+  HTTPS_URL="https://localhost:$HPORT" HTTPS_SPKI="$HTTPS_SPKI" HTTPS_CONFIG="$T/console-https/console.toml" \
   node --test --test-concurrency=1 "$HERE"/*.test.mjs || rc=$?
 if [[ $rc -ne 0 ]]; then
   echo "--- console log"; tail -50 "$T/console.log"; echo "--- sluisd log"; tail -20 "$T/sluisd.log"
