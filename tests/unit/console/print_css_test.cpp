@@ -66,7 +66,7 @@ TEST_CASE("print css: nothing is fetched from elsewhere and every block is close
     CHECK(depth == 0);
     CHECK(never_negative);
   }
-  const auto js = read_static("print.js");
+  const auto js = read_static("js/print.js");
   CHECK(js.find("window.print()") != std::string::npos);
   CHECK(js.find("[data-print]") != std::string::npos);
 }
