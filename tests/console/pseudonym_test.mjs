@@ -143,6 +143,7 @@ function fakeForm(serviceIds) {
   const submit = async () => {
     const event = { prevented: false, preventDefault() { this.prevented = true; } };
     await listeners.submit(event);
+    await new Promise((resolve) => setTimeout(resolve, 0));  // the task that submits
     return event;
   };
   return { form, field, outputs, message, submit };

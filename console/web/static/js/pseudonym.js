@@ -239,7 +239,10 @@ export function bindCardForms(root = globalThis.document) {
         field.value = "";
         if (message) message.textContent = "";
         ready = true;
-        form.requestSubmit(event.submitter || undefined);
+        // From a new task: Chromium does not submit a form whose requestSubmit() runs in the
+        // continuation of that form's own submit event (tests/browser/lowthreshold.test.mjs).
+        const submitter = event.submitter || undefined;
+        setTimeout(() => form.requestSubmit(submitter), 0);
       } catch (error) {
         outputs.forEach((o) => {
           o.value = "";
