@@ -5,11 +5,13 @@
 #include "page_kit.hpp"
 
 #include "sluis/crypto/card.hpp"
+#include "sluis/crypto/secret.hpp"
 
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -249,7 +251,13 @@ gw::HttpResponse guest(PageKit& kit, Ctx& ctx) {
   }
   auto cc = card_context(kit, ctx);
   if (!cc || cc->purposes.empty()) return kit.gateway_down_page(ctx);
+  // The default: care coordination when the pack has it (the everyday reason to read), else the
+  // pack's first purpose.
   std::string purpose = cc->purposes.front().name;
+  if (std::any_of(cc->purposes.begin(), cc->purposes.end(),
+                  [](const auto& p) { return p.name == "care-coordination"; })) {
+    purpose = "care-coordination";
+  }
   if (const auto q = ctx.req.query_param("purpose")) {
     const bool known = std::any_of(cc->purposes.begin(), cc->purposes.end(),
                                    [&](const auto& p) { return p.name == *q; });

@@ -191,6 +191,21 @@ test("a card issued in the browser, served, linked at a second service and repla
   });
   assert.equal(bad.status, 422);
   assert.ok(bad.text.includes(P.en["invalid-identifier"]));
+  const post = (path, fields) => page.evaluate(async ([target, extra]) => {
+    const body = new URLSearchParams({ csrf: document.querySelector('input[name="csrf"]').value, ...extra });
+    const r = await fetch(target, { method: "POST", body });
+    const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+    return { status: r.status, text: doc.querySelector("main").textContent };
+  }, [path, fields]);
+  const badNote = await post(`${guestUrl}/fragments`, { category: "housing", field1: "Bad Name", value1: "x" });
+  assert.equal(badNote.status, 422);
+  assert.ok(badNote.text.includes(T.en["lowthreshold_guest.bad_note"]));
+  const sp = "sp1-" + "0".repeat(64);
+  const noConsent = await post("/guests/link", { pseudonym: sp, pseudonym_first: sp, first_service: "nacht", how: "spoken" });
+  assert.equal(noConsent.status, 422);
+  assert.ok(noConsent.text.includes(T.en["lowthreshold_link.no_consent"]));
+  await page.goto(`${ORIGIN}${guestUrl}`);
+  assert.equal(await page.locator("table.fragment").count(), 1, "bad input changed nothing");
 
   // 3. Luc at nacht: the same card registers nacht's own anonymous guest, then is linked.
   const luc = await person();
