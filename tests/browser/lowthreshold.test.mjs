@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { ORIGIN, T, invite, person, enrol, axeCheck, noInlineCode, shot } from "./lib.mjs";
+import { ORIGIN, T, invite, person, enrol, axeCheck, noInlineCode, shot, responses } from "./lib.mjs";
 
 const LANGS = ["nl", "fr", "en"];
 // The [problem] keys are sluisd's codes (with dashes), which lib.mjs's reader skips.
@@ -265,6 +265,13 @@ test("a card issued in the browser, served, linked at a second service and repla
     assertAbsent(sentLuc, c, "luc's requests");
     assertAbsent([readFileSync(process.env.CONSOLE_LOG, "utf8")], c, "the console's log");
     assertAbsent([readFileSync(process.env.SLUISD_LOG, "utf8")], c, "sluisd's log");
+  }
+  // Every answer of these pages: the CSP with a nonce, never cached.
+  const mine = responses.filter((r) => new URL(r.url).pathname.startsWith("/guests"));
+  assert.ok(mine.length > 20);
+  for (const r of mine) {
+    assert.match(r.headers["content-security-policy"] ?? "", /script-src 'self' 'nonce-[A-Za-z0-9_-]+'/, r.url);
+    assert.equal(r.headers["cache-control"], "no-store", r.url);
   }
   await lena.context.close();
   await luc.context.close();
