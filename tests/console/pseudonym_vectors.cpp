@@ -1,5 +1,6 @@
 // Test tool: card codes, parse outcomes and service pseudonyms computed by crypto/src/card.cpp,
-// printed as JSON lines for tests/console/pseudonym_test.mjs (which checks pseudonym.js agrees).
+// printed as JSON lines for tests/console/pseudonym_test.mjs (which checks pseudonym.js agrees);
+// with --parse SERVICE, the C++ parser's answer for codes read from standard input.
 #include "sluis/crypto/card.hpp"
 #include "sluis/crypto/encoding.hpp"
 
@@ -49,9 +50,27 @@ void print_parse(std::string_view input) {
               hex_of(input).c_str(), outcome(input).c_str());
 }
 
+// `--parse SERVICE`: reads card codes, one a line, from standard input (codes the browser made,
+// tests/console/pseudonym_test.mjs) and prints what parse_card_code answers for each, with the
+// service pseudonym at SERVICE when it parses: {"code":…,"outcome":"ok:<hex>","pseudonym":…}.
+int parse_codes(std::string_view service) {
+  char line[256];
+  while (std::fgets(line, sizeof line, stdin) != nullptr) {
+    std::string code(line);
+    while (!code.empty() && (code.back() == '\n' || code.back() == '\r'))
+      code.pop_back();
+    auto r = crypto::parse_card_code(code);
+    std::printf("{\"code\":\"%s\",\"outcome\":\"%s\",\"pseudonym\":\"%s\"}\n", code.c_str(),
+                outcome(code).c_str(),
+                r ? crypto::service_pseudonym(*r, service).c_str() : "");
+  }
+  return 0;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string_view(argv[1]) == "--parse") return parse_codes(argv[2]);
   const std::vector<std::string> services = {
       "nachtopvang",
       "nachtopvang-gent",

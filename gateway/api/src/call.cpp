@@ -385,6 +385,10 @@ Router build_router(const GatewayContext& context) {
   router.add("GET", "/v1/audit/events",
              guarded(ctx, {A::audit_query, true, false, false}, audit_events));
   router.add("GET", "/v1/me", guarded(ctx, {std::nullopt, true, false, false}, who_am_i));
+  router.add("POST", "/v1/clients/{client}/card",
+             guarded(ctx, {A::card_replace, true, false, true}, replace_card));
+  router.add("GET", "/v1/card-services",
+             guarded(ctx, {std::nullopt, true, false, false}, card_services));
   return router;
 }
 

@@ -143,6 +143,8 @@ HttpResponse audit_checkpoint(Call& call);
 HttpResponse audit_inclusion_proof(Call& call);
 HttpResponse audit_consistency_proof(Call& call);
 HttpResponse audit_events(Call& call);
+HttpResponse replace_card(Call& call);
+HttpResponse card_services(Call& call);
 HttpResponse who_am_i(Call& call);
 
 }  // namespace sluis::gateway::api
