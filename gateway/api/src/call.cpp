@@ -355,7 +355,7 @@ Router build_router(const GatewayContext& context) {
   using A = AuditAction;
   router.add("GET", "/healthz", guarded(ctx, {std::nullopt, false, false, false}, healthz));
   router.add("POST", "/v1/clients",
-             guarded(ctx, {A::registration, true, false, true}, register_client));
+             guarded(ctx, {A::registration, true, false, true}, register_client_labelled));
   router.add("POST", "/v1/clients/{client}/fragments",
              guarded(ctx, {A::fragment_write, true, false, true}, add_fragment));
   router.add("GET", "/v1/clients/{client}/dossier",
@@ -385,6 +385,14 @@ Router build_router(const GatewayContext& context) {
   router.add("GET", "/v1/audit/events",
              guarded(ctx, {A::audit_query, true, false, false}, audit_events));
   router.add("GET", "/v1/me", guarded(ctx, {std::nullopt, true, false, false}, who_am_i));
+  router.add("GET", "/v1/caseload",
+             guarded(ctx, {A::caseload_read, true, false, false}, read_caseload));
+  router.add("POST", "/v1/caseload/search",
+             guarded(ctx, {A::caseload_read, true, false, true}, search_caseload));
+  router.add("PUT", "/v1/clients/{client}/label",
+             guarded(ctx, {A::caseload_label, true, false, true}, put_label));
+  router.add("DELETE", "/v1/clients/{client}/label",
+             guarded(ctx, {A::caseload_label, true, false, false}, delete_label));
   return router;
 }
 

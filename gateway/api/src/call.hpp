@@ -144,5 +144,10 @@ HttpResponse audit_inclusion_proof(Call& call);
 HttpResponse audit_consistency_proof(Call& call);
 HttpResponse audit_events(Call& call);
 HttpResponse who_am_i(Call& call);
+HttpResponse read_caseload(Call& call);
+HttpResponse search_caseload(Call& call);
+HttpResponse put_label(Call& call);
+HttpResponse delete_label(Call& call);
+HttpResponse register_client_labelled(Call& call);
 
 }  // namespace sluis::gateway::api
