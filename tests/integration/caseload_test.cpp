@@ -213,6 +213,11 @@ TEST_CASE("bad cursors, limits and labels get problem+json and change nothing", 
   CHECK(problem_code(foreign) == "client-not-found");
   CHECK(caw.call("DELETE", "/v1/clients/" + mine + "/label").status == 404);
 
+  auto own = ocmw.call("GET", "/v1/clients/" + mine + "/label");
+  REQUIRE(own.status == 200);
+  CHECK(body_json(own).at("label") == "Keep");
+  CHECK(caw.call("GET", "/v1/clients/" + mine + "/label").status == 404);
+
   const auto after = whole_caseload(ocmw, {}, 200);
   REQUIRE(after.size() == before.size());
   CHECK(label_of(after, mine) == "Keep");
@@ -239,4 +244,31 @@ TEST_CASE("caseload reads and label changes are on the record, labels are in no 
   CHECK(labels.body.find("CANARY-LABEL") == std::string::npos);
   CHECK(read_text(s.home.log_file).find("CANARY-LABEL") == std::string::npos);
   CHECK(read_text(s.home.stderr_file).find("CANARY-LABEL") == std::string::npos);
+}
+
+TEST_CASE("the rule pack's vocabulary and the partners a consent may name are readable",
+          "[integration]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  auto pack = ocmw.call("GET", "/v1/rule-pack");
+  REQUIRE(pack.status == 200);
+  const auto body = body_json(pack);
+  bool housing = false;
+  for (const auto& c : body.at("categories").as_array()) {
+    if (c.at("name") == "housing") housing = true;
+  }
+  CHECK(housing);
+  CHECK(body.at("limits").at("break_glass_reason_min_chars").as_int64() == 20);
+  CHECK_FALSE(body.at("purposes").as_array().empty());
+  auto partners = ocmw.call("GET", "/v1/partners");
+  REQUIRE(partners.status == 200);
+  const auto list = body_json(partners);
+  std::set<std::string> ids;
+  for (const auto& p : list.at("partners").as_array())
+    ids.insert(std::string(p.at("id").as_string()));
+  CHECK(ids.count("caw-brussel") == 1);
+  CHECK(ids.count("closed-org") == 0);  // revoked
+  CHECK(problem_code(ocmw.call("GET", "/v1/rule-pack?x=1")) == "unknown-parameter");
+  Worker nobody(s.gateway, s.home.ocmw, "");
+  CHECK(nobody.call("GET", "/v1/partners").status == 403);
 }

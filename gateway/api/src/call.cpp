@@ -391,8 +391,14 @@ Router build_router(const GatewayContext& context) {
              guarded(ctx, {A::caseload_read, true, false, true}, search_caseload));
   router.add("PUT", "/v1/clients/{client}/label",
              guarded(ctx, {A::caseload_label, true, false, true}, put_label));
+  router.add("GET", "/v1/clients/{client}/label",
+             guarded(ctx, {A::caseload_read, true, false, false}, get_label));
   router.add("DELETE", "/v1/clients/{client}/label",
              guarded(ctx, {A::caseload_label, true, false, false}, delete_label));
+  router.add("GET", "/v1/rule-pack",
+             guarded(ctx, {std::nullopt, true, false, false}, read_rule_pack));
+  router.add("GET", "/v1/partners",
+             guarded(ctx, {std::nullopt, true, false, false}, list_partners));
   return router;
 }
 

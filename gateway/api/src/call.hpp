@@ -148,6 +148,9 @@ HttpResponse read_caseload(Call& call);
 HttpResponse search_caseload(Call& call);
 HttpResponse put_label(Call& call);
 HttpResponse delete_label(Call& call);
+HttpResponse get_label(Call& call);
 HttpResponse register_client_labelled(Call& call);
+HttpResponse read_rule_pack(Call& call);
+HttpResponse list_partners(Call& call);
 
 }  // namespace sluis::gateway::api

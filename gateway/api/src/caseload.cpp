@@ -59,10 +59,15 @@ std::optional<std::size_t> parse_limit(std::string_view text) {
   return n;
 }
 
+constexpr std::string_view kLabelTitle = "The label is not acceptable";
+constexpr std::string_view kLabelDetail =
+    "A label is 1 to 40 characters of text, without control characters.";
+
+// 400 for a search text (query), 422 for a label in a body.
 HttpResponse invalid_label(const Call& call, int status) {
   return deny(call, "request.invalid-label",
-              problem(call.req, status, "invalid-label", "The label is not acceptable",
-                      "A label is 1 to 40 characters of text, without control characters."));
+              status == 400 ? problem(call.req, 400, "invalid-label", kLabelTitle, kLabelDetail)
+                            : problem(call.req, 422, "invalid-label", kLabelTitle, kLabelDetail));
 }
 
 // The label member of a body: absent (nullopt with ok), a checked label, or a refusal.
@@ -232,6 +237,27 @@ HttpResponse put_label(Call& call) {
   if (auto failed = set_label_recorded(call, *label.label)) return std::move(*failed);
   return json_answer(200, json::object{{"client", call.params.at("client")},
                                        {"label", *label.label}});
+}
+
+HttpResponse get_label(Call& call) {
+  if (!only_query(call.req, {})) {
+    return deny(call, "request.unknown-parameter",
+                problem(call.req, 400, "unknown-parameter", "The query has an unknown parameter"));
+  }
+  if (auto refused = resolve_client(call)) return std::move(*refused);
+  AuditEvent e = call.event(AuditAction::caseload_read);
+  e.decision = AuditDecision::permit;
+  e.rule = "caseload.own.label";
+  if (auto failed = record(call, e)) return std::move(*failed);
+  auto label = Caseload(call.store()).label(call.partner.id, *call.client);
+  if (!label) return store_problem(call.req, label.error());
+  json::object body{{"client", call.params.at("client")}};
+  if (*label) {
+    body["label"] = **label;
+  } else {
+    body["label"] = nullptr;
+  }
+  return json_answer(200, body);
 }
 
 HttpResponse delete_label(Call& call) {

@@ -198,4 +198,14 @@ Result<void> Caseload::clear_label(std::string_view partner_id, const ClientId& 
   return u.commit();
 }
 
+Result<std::optional<std::string>> Caseload::label(std::string_view partner_id,
+                                                   const ClientId& client) const {
+  UnitOfWork u(storage_);
+  if (auto r = has_relationship(u, partner_id, client); !r) return r.error();
+  auto sealed = u.clients().caseload_label(partner_id, client);
+  if (!sealed) return sealed.error();
+  if (sealed->empty()) return std::optional<std::string>();
+  return open_label(u, partner_id, client, *sealed);
+}
+
 }  // namespace sluis::domain

@@ -405,6 +405,21 @@ class SqlClients final : public ClientRecords {
     }
     return {};
   }
+  Result<std::vector<std::uint8_t>> caseload_label(std::string_view partner_id,
+                                                   const ClientId& client) override {
+    auto s = i_.data.prepare(
+        "SELECT label_sealed FROM caseload_labels WHERE partner_id = ? AND client_id = ?");
+    if (!s) return s.error();
+    s->bind(1, partner_id).bind(2, client.view());
+    auto row = s->step();
+    if (!row) return row.error();
+    std::vector<std::uint8_t> out;
+    if (*row) {
+      const auto b = s->blob(0);
+      out.assign(b.begin(), b.end());
+    }
+    return out;
+  }
 
  private:
   static Result<std::optional<ClientId>> optional_client(sql::Stmt& s) {

@@ -71,6 +71,10 @@ class Caseload {
                                        std::string_view label);
   /// Removes the partner's label of its client. Errors: not_found (no care relationship).
   [[nodiscard]] Result<void> clear_label(std::string_view partner_id, const ClientId& client);
+  /// The partner's label of its client (nullopt: none, or no longer readable). Errors: not_found
+  /// (no care relationship).
+  [[nodiscard]] Result<std::optional<std::string>> label(std::string_view partner_id,
+                                                         const ClientId& client) const;
 
  private:
   Storage& storage_;

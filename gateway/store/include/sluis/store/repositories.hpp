@@ -164,6 +164,9 @@ class ClientRecords {
   /// Removes the partner's label of the client (none: nothing to do).
   [[nodiscard]] virtual Result<void> clear_caseload_label(std::string_view partner_id,
                                                           const ClientId& client) = 0;
+  /// The partner's sealed label of the client; empty when it set none.
+  [[nodiscard]] virtual Result<std::vector<std::uint8_t>>
+  caseload_label(std::string_view partner_id, const ClientId& client) = 0;
 
  protected:
   ~ClientRecords() = default;
