@@ -2,6 +2,8 @@
 // consent and its receipt, withdrawal, break-the-glass, the access report.
 #include "page_kit.hpp"
 
+#include "sluis/console/base64url.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -222,13 +224,33 @@ struct WorkerPages {
 
   // --- my clients ---
 
+  // The search text travels in the console's URLs as base64url (`q`): a URL carries only ASCII,
+  // a label may be any text.
+  static std::string search_param(std::string_view label) {
+    return base64url_encode(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(label.data()), label.size()));
+  }
+
+  gw::HttpResponse search(Ctx& ctx) {
+    const auto label = ctx.form.get("label").value_or("");
+    const bool exact = ctx.form.get("match").value_or("") == "exact";
+    if (label.empty()) return PageKit::redirect("/clients");
+    if (label.size() > 160) return bad_input(ctx, "worker.search_invalid", 400);
+    return PageKit::redirect("/clients?q=" + search_param(label) + (exact ? "&match=exact" : ""));
+  }
+
   gw::HttpResponse clients_page(Ctx& ctx) {
-    const auto label = ctx.req.query_param("label");
+    std::optional<std::string> label;
+    if (const auto q = ctx.req.query_param("q"); q && !q->empty()) {
+      auto bytes = base64url_decode(*q);
+      if (!bytes || bytes->size() > 160) return bad_input(ctx, "worker.search_invalid", 400);
+      label = std::string(bytes->begin(), bytes->end());
+    }
     const auto match = ctx.req.query_param("match");
     const auto cursor = ctx.req.query_param("cursor");
     json::object ask{{"limit", 25}};
-    if (label && !label->empty()) ask["label"] = *label;
-    if (match && !match->empty() && label && !label->empty()) ask["match"] = *match;
+    if (label) ask["label"] = *label;
+    if (match && !match->empty() && label) ask["match"] = *match;
     if (cursor && !cursor->empty()) ask["cursor"] = *cursor;
     // The search goes in a body: a label may be any text, a URL to sluisd only ASCII.
     auto answer = api(ctx, "POST", "/v1/caseload/search", json::serialize(ask));
@@ -252,9 +274,10 @@ struct WorkerPages {
     TemplateData d;
     d.set_flag("empty", rows.empty());
     d.set_list("clients", std::move(rows));
-    d.set("label", label ? std::string(*label) : std::string());
+    d.set("label", label ? *label : std::string());
+    d.set("q", label ? search_param(*label) : std::string());
     d.set_flag("exact", match && *match == "exact");
-    d.set_flag("searching", label && !label->empty());
+    d.set_flag("searching", label.has_value());
     const std::string next = str(*o, "next");
     if (!next.empty()) {
       TemplateData n;
@@ -281,13 +304,18 @@ struct WorkerPages {
       return bad_input(ctx, "worker.case_number_invalid");
     }
     // The number goes to sluisd and nowhere else: not stored, not logged, not in the redirect.
-    json::object identifier{{"scheme", scheme},
-                            {"value", scheme == "case-number" ? std::string(number)
-                                                              : digits_of(number)}};
+    json::object identifier{
+        {"scheme", scheme},
+        {"value", scheme == "case-number" ? std::string(number) : digits_of(number)}};
     json::object body{{"identifier", std::move(identifier)}};
     if (!label.empty()) body["label"] = label;
     auto answer = api(ctx, "POST", "/v1/clients", json::serialize(body));
     if (!answer) return kit.gateway_down_page(ctx);
+    // The number's refusal in the worker's words (problem.invalid-identifier is the card's, on
+    // the low-threshold pages).
+    if (answer->status == 422 && PageKit::problem_code(*answer) == "invalid-identifier") {
+      return bad_input(ctx, "worker.identifier_refused");
+    }
     if (answer->status != 200 && answer->status != 201) return refused(ctx, *answer);
     auto o = json_object(answer->body);
     const std::string client = o ? str(*o, "client") : std::string();
@@ -402,12 +430,12 @@ struct WorkerPages {
           r.set("consent", str(o, "consent"));
           r.set("reference", str(o, "reference"));
           const std::string status = str(o, "status");
-          r.set("status", kit.tr(ctx, "worker.consent_status_" +
-                                          std::string(status == "active" || status == "revoked" ||
-                                                              status == "expired" ||
-                                                              status == "pending"
-                                                          ? status
-                                                          : "other")));
+          r.set("status",
+                kit.tr(ctx, "worker.consent_status_" +
+                                std::string(status == "active" || status == "revoked" ||
+                                                    status == "expired" || status == "pending"
+                                                ? status
+                                                : "other")));
           r.set_flag("active", status == "active" || status == "pending");
           r.set("until", readable_time(str(o, "valid_until")));
           std::string grantees;
@@ -467,8 +495,7 @@ struct WorkerPages {
     d.set("reason_min", std::to_string(vocab->reason_min));
     d.set("reason_max", std::to_string(vocab->reason_max));
     d.set("max_minutes", std::to_string(vocab->break_glass_max_minutes));
-    return kit.page(ctx, 200, "worker_client", "worker.client_title", std::move(d),
-                    {"worker.js"});
+    return kit.page(ctx, 200, "worker_client", "worker.client_title", std::move(d), {"worker.js"});
   }
 
   gw::HttpResponse set_label(Ctx& ctx) {
@@ -476,9 +503,9 @@ struct WorkerPages {
     if (!client) return unknown_client(ctx);
     const auto label = ctx.form.get("label").value_or("");
     const std::string target = "/v1/clients/" + std::string(*client) + "/label";
-    auto answer = label.empty() ? api(ctx, "DELETE", target)
-                                : api(ctx, "PUT", target,
-                                      json::serialize(json::object{{"label", label}}));
+    auto answer = label.empty()
+                      ? api(ctx, "DELETE", target)
+                      : api(ctx, "PUT", target, json::serialize(json::object{{"label", label}}));
     if (!answer) return kit.gateway_down_page(ctx);
     if (answer->status != 200) return refused(ctx, *answer);
     return PageKit::redirect("/clients/" + std::string(*client));
@@ -503,9 +530,9 @@ struct WorkerPages {
       fields[name] = value;
     }
     if (fields.empty()) return bad_input(ctx, "worker.field_value_invalid");
-    auto answer = api(ctx, "POST", "/v1/clients/" + std::string(*client) + "/fragments",
-                      json::serialize(json::object{{"category", category},
-                                                   {"fields", std::move(fields)}}));
+    auto answer =
+        api(ctx, "POST", "/v1/clients/" + std::string(*client) + "/fragments",
+            json::serialize(json::object{{"category", category}, {"fields", std::move(fields)}}));
     if (!answer) return kit.gateway_down_page(ctx);
     if (answer->status != 201) return refused(ctx, *answer);
     return PageKit::redirect("/clients/" + std::string(*client) + "?purpose=care-coordination");
@@ -556,8 +583,8 @@ struct WorkerPages {
     json::object body{{"legal_basis", "consent"},
                       {"provisions", json::array{std::move(provision)}},
                       {"evidence", std::move(evidence)}};
-    auto answer =
-        api(ctx, "POST", "/v1/clients/" + std::string(*client) + "/consents", json::serialize(body));
+    auto answer = api(ctx, "POST", "/v1/clients/" + std::string(*client) + "/consents",
+                      json::serialize(body));
     if (!answer) return kit.gateway_down_page(ctx);
     if (answer->status != 201) return refused(ctx, *answer);
     auto o = json_object(answer->body);
@@ -590,8 +617,8 @@ struct WorkerPages {
       return kit.gateway_down_page(ctx);
     }
     html.insert(body_end, "</article>");
-    html.insert(body_at + 6, bar->str() + "<article class=\"print-document " + std::string(kind) +
-                                 "\">");
+    html.insert(body_at + 6,
+                bar->str() + "<article class=\"print-document " + std::string(kind) + "\">");
     html.insert(head_end, "<link rel=\"stylesheet\" href=\"/static/print.css\" nonce=\"" +
                               ctx.nonce + "\"><script src=\"/static/js/print.js\" nonce=\"" +
                               ctx.nonce + "\" defer></script>");
@@ -615,8 +642,8 @@ struct WorkerPages {
     bool bad = false;
     const auto lang = lang_param(ctx, bad);
     if (bad) return bad_input(ctx, "worker.language_invalid", 400);
-    std::string target = "/v1/clients/" + std::string(*client) + "/consents/" +
-                         std::string(*consent) + "/receipt";
+    std::string target =
+        "/v1/clients/" + std::string(*client) + "/consents/" + std::string(*consent) + "/receipt";
     if (lang) target += "?lang=" + std::string(*lang);
     auto answer = api(ctx, "GET", target, {}, kAdministration);
     if (!answer) return kit.gateway_down_page(ctx);
@@ -654,8 +681,10 @@ struct WorkerPages {
     const auto minutes_text = ctx.form.get("minutes").value_or("");
     if (categories.empty()) return bad_input(ctx, "worker.categories_missing");
     // Characters, not bytes, as the rule pack counts them.
-    const auto chars = static_cast<long long>(std::count_if(
-        reason.begin(), reason.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0U) != 0x80U; }));
+    const auto chars =
+        static_cast<long long>(std::count_if(reason.begin(), reason.end(), [](char c) {
+          return (static_cast<unsigned char>(c) & 0xc0U) != 0x80U;
+        }));
     if (chars < vocab->reason_min || chars > vocab->reason_max) {
       return kit.page(ctx, 422, "error", "worker.bad_input_title",
                       TemplateData{}
@@ -679,9 +708,10 @@ struct WorkerPages {
       if (!is_name(c)) return bad_input(ctx, "worker.categories_missing");
       cats.emplace_back(c);
     }
-    auto answer = api(ctx, "POST", "/v1/clients/" + std::string(*client) + "/break-glass",
-                      json::serialize(json::object{
-                          {"categories", std::move(cats)}, {"reason", reason}, {"minutes", minutes}}));
+    auto answer =
+        api(ctx, "POST", "/v1/clients/" + std::string(*client) + "/break-glass",
+            json::serialize(json::object{
+                {"categories", std::move(cats)}, {"reason", reason}, {"minutes", minutes}}));
     if (!answer) return kit.gateway_down_page(ctx);
     if (answer->status != 201) return refused(ctx, *answer);
     auto o = json_object(answer->body);
@@ -691,8 +721,8 @@ struct WorkerPages {
     if (!is_instant(starts) || !is_instant(ends)) return kit.gateway_down_page(ctx);
     // Post/redirect/get: reloading (or switching language on) the answer page never opens a
     // second grant. The times are the grant's as sluisd answered them, nothing secret.
-    return PageKit::redirect("/clients/" + std::string(*client) + "/break-glass/granted?starts=" +
-                             starts + "&ends=" + ends);
+    return PageKit::redirect("/clients/" + std::string(*client) +
+                             "/break-glass/granted?starts=" + starts + "&ends=" + ends);
   }
 
   gw::HttpResponse glass_granted(Ctx& ctx) {
@@ -739,16 +769,15 @@ void add_worker_pages(gw::Router& router, PageKit& kit) {
   };
   add("GET", "/clients", &WorkerPages::clients_page);
   add("POST", "/clients", &WorkerPages::register_client);
+  add("POST", "/clients/search", &WorkerPages::search);
   add("GET", "/clients/{client}", &WorkerPages::client_page);
   add("POST", "/clients/{client}/label", &WorkerPages::set_label);
   add("POST", "/clients/{client}/fragments", &WorkerPages::add_fragment);
-  add("POST", "/clients/{client}/consents", &WorkerPages::record_consent,
-      DuplicateNames::keep_all);
+  add("POST", "/clients/{client}/consents", &WorkerPages::record_consent, DuplicateNames::keep_all);
   add("GET", "/clients/{client}/consents/{consent}/receipt", &WorkerPages::receipt);
   add("GET", "/clients/{client}/consents/{consent}/withdraw", &WorkerPages::withdraw_page);
   add("POST", "/clients/{client}/consents/{consent}/withdraw", &WorkerPages::withdraw);
-  add("POST", "/clients/{client}/break-glass", &WorkerPages::break_glass,
-      DuplicateNames::keep_all);
+  add("POST", "/clients/{client}/break-glass", &WorkerPages::break_glass, DuplicateNames::keep_all);
   add("GET", "/clients/{client}/break-glass/granted", &WorkerPages::glass_granted);
   add("GET", "/clients/{client}/access-report", &WorkerPages::access_report);
 }

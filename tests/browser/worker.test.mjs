@@ -84,10 +84,16 @@ test("the worker's demo story: register, denied read, consent and receipt, withd
   assert.ok(!(await wanda.page.content()).includes(NUMBER));
 
   // Search by label.
-  await wanda.page.goto(`${ORIGIN}/clients?label=kv-2026`);
+  await wanda.page.goto(`${ORIGIN}/clients`);
+  await wanda.page.locator("#search-label").fill("kv-2026");
+  await wanda.page.getByRole("button", { name: T.en["worker.search_button"] }).click();
+  await wanda.page.waitForURL(/\/clients\?q=/);
   await wanda.page.getByRole("link", { name: wandaClient }).waitFor();
-  await wanda.page.goto(`${ORIGIN}/clients?label=zz`);
+  await wanda.page.locator("#search-label").fill("Élodie");
+  await wanda.page.getByRole("button", { name: T.en["worker.search_button"] }).click();
   await wanda.page.getByText(T.en["worker.caseload_empty"]).waitFor();
+  assert.equal(await wanda.page.locator("#search-label").inputValue(), "Élodie");
+  await shot(wanda.page, "worker-clients-search-en");
 
   // --- wanda: the client's page; a fragment from the rule pack's categories.
   await wanda.page.goto(`${ORIGIN}/clients/${wandaClient}`);

@@ -33,8 +33,7 @@ std::string client_of(const Response& r) {
 }
 
 // Every row of the caller's caseload (all pages, `limit` at a time), in answer order.
-std::vector<json::object> whole_caseload(Worker& w, const std::string& query = {},
-                                         int limit = 2) {
+std::vector<json::object> whole_caseload(Worker& w, const std::string& query = {}, int limit = 2) {
   std::vector<json::object> rows;
   std::string cursor;
   for (int pages = 0; pages < 200; ++pages) {
@@ -80,9 +79,8 @@ TEST_CASE("a caseload shows the caller's own clients, paged in a stable order, w
   Worker caw(s.gateway, s.home.caw, "caw-sw");
   std::vector<std::string> mine;
   for (unsigned long long i = 0; i < 5; ++i) {
-    auto r = ocmw.post("/v1/clients",
-                       registration(850101100 + i, R"(,"label":"Dossier )" + std::to_string(i) +
-                                                       R"(")"));
+    auto r = ocmw.post("/v1/clients", registration(850101100 + i, R"(,"label":"Dossier )" +
+                                                                      std::to_string(i) + R"(")"));
     REQUIRE(r.status == 201);
     mine.push_back(client_of(r));
   }
@@ -122,9 +120,12 @@ TEST_CASE("the caseload is searched by label, exact or prefix, only within the c
   Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
   Worker caw(s.gateway, s.home.caw, "caw-sw");
   auto a = client_of(ocmw.post("/v1/clients", registration(900202100, R"(,"label":"KV 2024-17")")));
-  auto b = client_of(ocmw.post("/v1/clients", registration(900202101, R"(,"label":"KV 2024-170")")));
-  auto c = client_of(ocmw.post("/v1/clients", registration(900202102, R"(,"label":"Élodie 2025")")));
-  auto other = client_of(caw.post("/v1/clients", registration(900202103, R"(,"label":"KV 2024-17")")));
+  auto b =
+      client_of(ocmw.post("/v1/clients", registration(900202101, R"(,"label":"KV 2024-170")")));
+  auto c =
+      client_of(ocmw.post("/v1/clients", registration(900202102, R"(,"label":"Élodie 2025")")));
+  auto other =
+      client_of(caw.post("/v1/clients", registration(900202103, R"(,"label":"KV 2024-17")")));
 
   auto prefix = pseudonyms(whole_caseload(ocmw, "&label=kv%202024-17"));
   CHECK(prefix == std::set<std::string>{a, b});

@@ -28,7 +28,8 @@ std::string_view origin_name(RelationshipOrigin o) {
 
 // The cursor is opaque to callers: "c1.<since ms>.<pseudonym>" of the page's last row.
 std::string make_cursor(const CaseloadPosition& p) {
-  return std::string(kCursorPrefix) + std::to_string(p.since.time_since_epoch().count()) + "." + p.pseudonym;
+  return std::string(kCursorPrefix) + std::to_string(p.since.time_since_epoch().count()) + "." +
+         p.pseudonym;
 }
 
 std::optional<CaseloadPosition> parse_cursor(std::string_view text) {
@@ -52,8 +53,7 @@ std::optional<std::size_t> parse_limit(std::string_view text) {
   std::size_t n = 0;
   if (text.empty() || text.size() > 4) return std::nullopt;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || end != text.data() + text.size() || n == 0 ||
-      n > kMaxCaseloadPage) {
+  if (ec != std::errc{} || end != text.data() + text.size() || n == 0 || n > kMaxCaseloadPage) {
     return std::nullopt;
   }
   return n;
@@ -235,8 +235,8 @@ HttpResponse put_label(Call& call) {
   if (!label.ok || !label.label) return invalid_label(call, 422);
   if (auto refused = resolve_client(call)) return std::move(*refused);
   if (auto failed = set_label_recorded(call, *label.label)) return std::move(*failed);
-  return json_answer(200, json::object{{"client", call.params.at("client")},
-                                       {"label", *label.label}});
+  return json_answer(200,
+                     json::object{{"client", call.params.at("client")}, {"label", *label.label}});
 }
 
 HttpResponse get_label(Call& call) {

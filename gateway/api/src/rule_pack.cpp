@@ -30,11 +30,10 @@ HttpResponse read_rule_pack(Call& call) {
   json::array types;
   for (const auto& t : pack.partner_types())
     types.push_back(json::object{{"name", t.name}, {"label", t.label}});
-  json::object limits{
-      {"consent_max_days", pack.consent_max_duration().count()},
-      {"break_glass_max_minutes", pack.break_glass_max_duration().count()},
-      {"break_glass_reason_min_chars", pack.break_glass_reason_min_chars()},
-      {"break_glass_reason_max_chars", pack.break_glass_reason_max_chars()}};
+  json::object limits{{"consent_max_days", pack.consent_max_duration().count()},
+                      {"break_glass_max_minutes", pack.break_glass_max_duration().count()},
+                      {"break_glass_reason_min_chars", pack.break_glass_reason_min_chars()},
+                      {"break_glass_reason_max_chars", pack.break_glass_reason_max_chars()}};
   return json_answer(200, json::object{{"name", pack.name()},
                                        {"version", pack.version()},
                                        {"categories", std::move(categories)},

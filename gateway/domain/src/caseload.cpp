@@ -59,9 +59,8 @@ std::optional<std::vector<std::size_t>> code_point_ends(std::string_view s) {
   return ends;
 }
 
-std::vector<crypto::IdentifierDigest> label_tokens(const crypto::SubKey& key,
-                                                   std::string_view partner_id,
-                                                   std::string_view label) {
+std::vector<crypto::IdentifierDigest>
+label_tokens(const crypto::SubKey& key, std::string_view partner_id, std::string_view label) {
   const std::string folded = search_form(label);
   const auto ends = code_point_ends(folded).value_or(std::vector<std::size_t>{});
   std::vector<crypto::IdentifierDigest> tokens;
@@ -96,8 +95,7 @@ std::optional<std::string> open_label(UnitOfWork& u, std::string_view partner_id
   return std::string(plain->begin(), plain->end());
 }
 
-Result<void> has_relationship(UnitOfWork& u, std::string_view partner_id,
-                              const ClientId& client) {
+Result<void> has_relationship(UnitOfWork& u, std::string_view partner_id, const ClientId& client) {
   auto rel = u.clients().relationship(partner_id, client);
   if (!rel) return rel.error();
   if (!*rel) return make_error_code(Errc::not_found);
@@ -107,8 +105,10 @@ Result<void> has_relationship(UnitOfWork& u, std::string_view partner_id,
 }  // namespace
 
 std::optional<std::string> checked_label(std::string_view raw) {
-  while (!raw.empty() && (raw.front() == ' ' || raw.front() == '\t')) raw.remove_prefix(1);
-  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t')) raw.remove_suffix(1);
+  while (!raw.empty() && (raw.front() == ' ' || raw.front() == '\t'))
+    raw.remove_prefix(1);
+  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t'))
+    raw.remove_suffix(1);
   if (raw.empty() || raw.size() > 4 * kMaxLabelCodePoints) return std::nullopt;
   auto ends = code_point_ends(raw);
   if (!ends || ends->empty() || ends->size() > kMaxLabelCodePoints) return std::nullopt;
@@ -125,8 +125,7 @@ std::string search_form(std::string_view checked) {
   return out;
 }
 
-Result<CaseloadPage> Caseload::page(std::string_view partner_id,
-                                    const CaseloadQuery& query) const {
+Result<CaseloadPage> Caseload::page(std::string_view partner_id, const CaseloadQuery& query) const {
   if (query.limit == 0 || query.limit > kMaxCaseloadPage) {
     return make_error_code(Errc::invalid_argument);
   }
@@ -134,11 +133,11 @@ Result<CaseloadPage> Caseload::page(std::string_view partner_id,
   if (auto r = u.begin_read(); !r) return r.error();
   std::optional<crypto::IdentifierDigest> token;
   if (query.search) {
-    token = crypto::caseload_label_token(
-        u.pseudonym_keys().caseload_label_index, partner_id,
-        query.match == LabelMatch::exact ? crypto::LabelTokenKind::exact
-                                         : crypto::LabelTokenKind::prefix,
-        search_form(*query.search));
+    token = crypto::caseload_label_token(u.pseudonym_keys().caseload_label_index, partner_id,
+                                         query.match == LabelMatch::exact
+                                             ? crypto::LabelTokenKind::exact
+                                             : crypto::LabelTokenKind::prefix,
+                                         search_form(*query.search));
   }
   // One row more than asked tells whether another page follows.
   auto rows = u.clients().caseload(partner_id, query.after, query.limit + 1, token);
@@ -173,10 +172,10 @@ Result<void> Caseload::set_label(std::string_view partner_id, const ClientId& cl
   if (!key) return key.error();
   const crypto::FieldContext ctx{label_context_id(), partner_id, kCaseloadLabelCategory, client,
                                  key->first};
-  auto sealed = crypto::seal_field(
-      key->second, ctx,
-      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(label.data()),
-                                    label.size()));
+  auto sealed =
+      crypto::seal_field(key->second, ctx,
+                         std::span<const std::uint8_t>(
+                             reinterpret_cast<const std::uint8_t*>(label.data()), label.size()));
   if (!sealed) return make_error_code(Errc::invalid_argument);
   const auto tokens = label_tokens(u.pseudonym_keys().caseload_label_index, partner_id, label);
   if (auto r = u.begin_write(); !r) return r;

@@ -48,8 +48,8 @@ struct CaseloadPage {
 /// What the caller asks for.
 struct CaseloadQuery {
   std::optional<store::CaseloadPosition> after;
-  std::size_t limit = 50;                        ///< 1..kMaxCaseloadPage
-  std::optional<std::string> search;             ///< a checked label text (search_form applied)
+  std::size_t limit = 50;             ///< 1..kMaxCaseloadPage
+  std::optional<std::string> search;  ///< a checked label text (search_form applied)
   LabelMatch match = LabelMatch::prefix;
 };
 
