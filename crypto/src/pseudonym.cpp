@@ -17,6 +17,7 @@ constexpr std::string_view kIdentifierDomain = "sluis/identifier/v1";
 constexpr std::string_view kPartnerPseudonymDomain = "sluis/partner-pseudonym/v1";
 constexpr std::string_view kAuditPseudonymDomain = "sluis/audit-pseudonym/v1";
 constexpr std::string_view kServicePseudonymIndexDomain = "sluis/service-pseudonym-index/v1";
+constexpr std::string_view kCaseloadLabelDomain = "sluis/caseload-label/v1";
 
 constexpr std::string_view kPartnerPseudonymPrefix = "p1";
 constexpr std::string_view kAuditPseudonymPrefix = "a1";
@@ -276,6 +277,19 @@ IdentifierDigest service_pseudonym_digest(const SubKey& service_pseudonym_index_
   h.field(kServicePseudonymIndexDomain);
   h.field(service_id);
   h.field(service_pseudonym);
+  h.finish(out);
+  return out;
+}
+
+IdentifierDigest caseload_label_token(const SubKey& caseload_label_index_key,
+                                      std::string_view partner_id, LabelTokenKind kind,
+                                      std::string_view normalised) {
+  IdentifierDigest out{};
+  KeyedHash h(caseload_label_index_key, out.size());
+  h.field(kCaseloadLabelDomain);
+  h.field(partner_id);
+  h.field(kind == LabelTokenKind::exact ? std::string_view("exact") : std::string_view("prefix"));
+  h.field(normalised);
   h.finish(out);
   return out;
 }

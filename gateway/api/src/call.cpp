@@ -355,7 +355,7 @@ Router build_router(const GatewayContext& context) {
   using A = AuditAction;
   router.add("GET", "/healthz", guarded(ctx, {std::nullopt, false, false, false}, healthz));
   router.add("POST", "/v1/clients",
-             guarded(ctx, {A::registration, true, false, true}, register_client));
+             guarded(ctx, {A::registration, true, false, true}, register_client_labelled));
   router.add("POST", "/v1/clients/{client}/fragments",
              guarded(ctx, {A::fragment_write, true, false, true}, add_fragment));
   router.add("GET", "/v1/clients/{client}/dossier",
@@ -389,6 +389,20 @@ Router build_router(const GatewayContext& context) {
              guarded(ctx, {A::card_replace, true, false, true}, replace_card));
   router.add("GET", "/v1/card-services",
              guarded(ctx, {std::nullopt, true, false, false}, card_services));
+  router.add("GET", "/v1/caseload",
+             guarded(ctx, {A::caseload_read, true, false, false}, read_caseload));
+  router.add("POST", "/v1/caseload/search",
+             guarded(ctx, {A::caseload_read, true, false, true}, search_caseload));
+  router.add("PUT", "/v1/clients/{client}/label",
+             guarded(ctx, {A::caseload_label, true, false, true}, put_label));
+  router.add("GET", "/v1/clients/{client}/label",
+             guarded(ctx, {A::caseload_read, true, false, false}, get_label));
+  router.add("DELETE", "/v1/clients/{client}/label",
+             guarded(ctx, {A::caseload_label, true, false, false}, delete_label));
+  router.add("GET", "/v1/rule-pack",
+             guarded(ctx, {std::nullopt, true, false, false}, read_rule_pack));
+  router.add("GET", "/v1/partners",
+             guarded(ctx, {std::nullopt, true, false, false}, list_partners));
   return router;
 }
 

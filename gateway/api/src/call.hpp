@@ -146,5 +146,13 @@ HttpResponse audit_events(Call& call);
 HttpResponse replace_card(Call& call);
 HttpResponse card_services(Call& call);
 HttpResponse who_am_i(Call& call);
+HttpResponse read_caseload(Call& call);
+HttpResponse search_caseload(Call& call);
+HttpResponse put_label(Call& call);
+HttpResponse delete_label(Call& call);
+HttpResponse get_label(Call& call);
+HttpResponse register_client_labelled(Call& call);
+HttpResponse read_rule_pack(Call& call);
+HttpResponse list_partners(Call& call);
 
 }  // namespace sluis::gateway::api

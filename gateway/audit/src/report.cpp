@@ -832,7 +832,9 @@ std::string export_fhir(const StoredEvent& se, std::string_view origin) {
   case AuditAction::read:
   case AuditAction::consent_read:
   case AuditAction::access_report:
-  case AuditAction::audit_query: crude = "R"; break;
+  case AuditAction::audit_query:
+  case AuditAction::caseload_read: crude = "R"; break;
+  case AuditAction::caseload_label: crude = "U"; break;
   case AuditAction::registration:
   case AuditAction::fragment_write:
   case AuditAction::consent_grant:

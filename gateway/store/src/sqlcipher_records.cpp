@@ -4,6 +4,7 @@
 #include "store_impl.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 namespace sluis::store {
@@ -320,6 +321,104 @@ class SqlClients final : public ClientRecords {
       if (auto r = run_reassign(i_.data, sql, from, to); !r) return r;
     }
     return {};
+  }
+
+  Result<std::vector<CaseloadRow>>
+  caseload(std::string_view partner_id, const std::optional<CaseloadPosition>& after,
+           std::size_t limit, const std::optional<crypto::IdentifierDigest>& token) override {
+    // ?2/?3: the position after which the page starts (since descending, pseudonym ascending);
+    // without one, ?2 is above every stored time. ?4: the token, or NULL for every client.
+    auto s = i_.data.prepare(
+        "SELECT r.client_id, r.pseudonym, r.since, r.origin, l.label_sealed "
+        "FROM care_relationships r "
+        "LEFT JOIN caseload_labels l ON l.partner_id = r.partner_id AND l.client_id = r.client_id "
+        "WHERE r.partner_id = ?1 AND (r.since < ?2 OR (r.since = ?2 AND r.pseudonym > ?3)) "
+        "AND (?4 IS NULL OR EXISTS (SELECT 1 FROM caseload_label_tokens t WHERE "
+        "t.partner_id = r.partner_id AND t.token = ?4 AND t.client_id = r.client_id)) "
+        "ORDER BY r.since DESC, r.pseudonym ASC LIMIT ?5");
+    if (!s) return s.error();
+    s->bind(1, partner_id);
+    if (after) {
+      s->bind(2, to_db(after->since)).bind(3, after->pseudonym);
+    } else {
+      s->bind(2, std::numeric_limits<std::int64_t>::max()).bind(3, std::string_view{});
+    }
+    if (token) {
+      s->bind(4, std::span<const std::uint8_t>(*token));
+    } else {
+      s->bind_null(4);
+    }
+    s->bind(5, static_cast<std::int64_t>(limit));
+    std::vector<CaseloadRow> out;
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto client = client_from_blob(s->blob(0));
+      if (!client) return client.error();
+      CaseloadRow r{*client, s->text(1), from_db(s->int64(2)), origin_from_db(s->int64(3)), {}};
+      if (!s->is_null(4)) {
+        const auto sealed = s->blob(4);
+        r.label_sealed.assign(sealed.begin(), sealed.end());
+      }
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+  Result<void> set_caseload_label(std::string_view partner_id, const ClientId& client,
+                                  std::span<const std::uint8_t> sealed,
+                                  std::span<const crypto::IdentifierDigest> tokens,
+                                  Instant at) override {
+    if (auto r = clear_caseload_label(partner_id, client); !r) return r;
+    auto s = i_.data.prepare("INSERT INTO caseload_labels(partner_id, client_id, label_sealed, "
+                             "set_at) VALUES(?, ?, ?, ?)");
+    if (!s) return s.error();
+    if (auto r = s->bind(1, partner_id).bind(2, client.view()).bind(3, sealed).bind(4, to_db(at))
+                     .run();
+        !r) {
+      return r;
+    }
+    for (const auto& token : tokens) {
+      auto t = i_.data.prepare("INSERT OR IGNORE INTO caseload_label_tokens(partner_id, token, "
+                               "client_id) VALUES(?, ?, ?)");
+      if (!t) return t.error();
+      if (auto r = t->bind(1, partner_id)
+                       .bind(2, std::span<const std::uint8_t>(token))
+                       .bind(3, client.view())
+                       .run();
+          !r) {
+        return r;
+      }
+    }
+    return {};
+  }
+  Result<void> clear_caseload_label(std::string_view partner_id,
+                                    const ClientId& client) override {
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM caseload_label_tokens WHERE client_id = ?1 AND partner_id = ?2",
+        "DELETE FROM caseload_labels WHERE partner_id = ?2 AND client_id = ?1",
+    };
+    for (const char* sql : kDeletes) {
+      auto s = i_.data.prepare(sql);
+      if (!s) return s.error();
+      if (auto r = s->bind(1, client.view()).bind(2, partner_id).run(); !r) return r;
+    }
+    return {};
+  }
+  Result<std::vector<std::uint8_t>> caseload_label(std::string_view partner_id,
+                                                   const ClientId& client) override {
+    auto s = i_.data.prepare(
+        "SELECT label_sealed FROM caseload_labels WHERE partner_id = ? AND client_id = ?");
+    if (!s) return s.error();
+    s->bind(1, partner_id).bind(2, client.view());
+    auto row = s->step();
+    if (!row) return row.error();
+    std::vector<std::uint8_t> out;
+    if (*row) {
+      const auto b = s->blob(0);
+      out.assign(b.begin(), b.end());
+    }
+    return out;
   }
 
  private:

@@ -166,6 +166,24 @@ CREATE TABLE key_journal_recipient(
   id INTEGER PRIMARY KEY CHECK (id = 1), public_key BLOB NOT NULL, snapshot TEXT NOT NULL,
   adopted_at INTEGER NOT NULL);
 )sql"},
+    // A partner's own label on a client of its caseload (docs/threat-model.md "Caseload
+    // labels"): sealed under the client's data key (category kCaseloadLabelCategory), so it
+    // goes with the client's keys on erasure; searched through keyed blind-index tokens (one per
+    // prefix and one for the whole label, padded to a fixed count), never in plaintext.
+    Migration{7, R"sql(
+CREATE TABLE caseload_labels(
+  partner_id TEXT NOT NULL REFERENCES partners(id),
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  label_sealed BLOB NOT NULL, set_at INTEGER NOT NULL,
+  PRIMARY KEY(partner_id, client_id)) WITHOUT ROWID;
+CREATE INDEX caseload_labels_client ON caseload_labels(client_id);
+CREATE TABLE caseload_label_tokens(
+  partner_id TEXT NOT NULL, token BLOB NOT NULL,
+  client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  PRIMARY KEY(partner_id, token, client_id)) WITHOUT ROWID;
+CREATE INDEX caseload_label_tokens_client ON caseload_label_tokens(client_id, partner_id);
+CREATE INDEX care_relationships_caseload ON care_relationships(partner_id, since, pseudonym);
+)sql"},
 };
 
 /// Migration 5: every plaintext reason, sealed into the rebuilt table.
@@ -826,7 +844,8 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, const crypto::R
                    crypto::derive_subkey(root, crypto::KeyPurpose::identifier_index),
                    crypto::derive_subkey(root, crypto::KeyPurpose::partner_pseudonym),
                    crypto::derive_subkey(root, crypto::KeyPurpose::audit_pseudonym),
-                   crypto::derive_subkey(root, crypto::KeyPurpose::service_pseudonym_index)},
+                   crypto::derive_subkey(root, crypto::KeyPurpose::service_pseudonym_index),
+                   crypto::derive_subkey(root, crypto::KeyPurpose::caseload_label_index)},
                crypto::derive_subkey(root, crypto::KeyPurpose::kek_wrapping),
                {},
                {},

@@ -195,7 +195,9 @@ TEST_CASE("break-glass reason: migration 5 seals the plaintext reasons of a sche
     // The file as the previous release left it: schema 4, the reason in the clear.
     RawDb raw(f.options.data_path, &key);
     const std::string sql =
-        "BEGIN; DROP TABLE key_journal; DROP TABLE key_journal_recipient; DROP TABLE "
+        "BEGIN; DROP TABLE caseload_labels; DROP TABLE caseload_label_tokens; "
+        "DROP INDEX care_relationships_caseload; "
+        "DROP TABLE key_journal; DROP TABLE key_journal_recipient; DROP TABLE "
         "break_glass_grants;"
         "CREATE TABLE break_glass_grants(id TEXT PRIMARY KEY, client_id BLOB NOT NULL "
         "REFERENCES clients(id) ON DELETE CASCADE, partner_id TEXT NOT NULL, worker_id TEXT NOT "

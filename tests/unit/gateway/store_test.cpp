@@ -278,6 +278,9 @@ INSERT INTO fragments_v2(id, client_id, category, owner_partner, created_by_work
 DROP TABLE fragments;
 ALTER TABLE fragments_v2 RENAME TO fragments;
 CREATE INDEX fragments_client ON fragments(client_id, created_at, seq);
+DROP TABLE caseload_labels;
+DROP TABLE caseload_label_tokens;
+DROP INDEX care_relationships_caseload;
 DROP TABLE key_journal;
 DROP TABLE key_journal_recipient;
 DROP TABLE pseudonym_aliases;

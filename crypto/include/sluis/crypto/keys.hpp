@@ -34,6 +34,7 @@ enum class KeyPurpose : std::uint64_t {
   kek_wrapping = 7,             ///< wraps the versioned key-encryption keys at rest
   service_pseudonym_index = 8,  ///< keyed hash of anonymous service pseudonyms
   audit_store = 9,              ///< SQLCipher raw key of the audit log file
+  caseload_label_index = 10,    ///< blind index of partners' own caseload labels
 };
 
 /// Derives the sub-key for `purpose` (libsodium crypto_kdf, BLAKE2b, context "sluis-v1").

@@ -71,4 +71,19 @@ using IdentifierDigest = std::array<std::uint8_t, 32>;
                                                         std::string_view service_id,
                                                         std::string_view service_pseudonym);
 
+/// What a caseload-label token stands for: the whole label, or one of its prefixes.
+enum class LabelTokenKind : std::uint8_t { exact = 1, prefix = 2 };
+
+/// The blind-index token of a partner's own caseload label (or of a prefix of it): BLAKE2b-256
+/// keyed with the caseload_label_index sub-key over LP("sluis/caseload-label/v1") ||
+/// LP(partner_id) || LP("exact" | "prefix") || LP(normalised text). The partner id inside the
+/// hash makes the index one keyed function per partner: the same label at two partners gives
+/// unrelated tokens, so a stolen database cannot be joined across partners, and without the root
+/// key no label can be tested against it (docs/threat-model.md "Caseload labels").
+/// Precondition: `normalised` is the domain's normal form of a label. Thread-safe.
+[[nodiscard]] IdentifierDigest caseload_label_token(const SubKey& caseload_label_index_key,
+                                                    std::string_view partner_id,
+                                                    LabelTokenKind kind,
+                                                    std::string_view normalised);
+
 }  // namespace sluis::crypto

@@ -71,6 +71,21 @@ enum class CardEventKind : std::uint8_t { link = 1, new_card = 2 };
 /// Why a client's tombstone was written.
 enum class ErasureReason : std::uint8_t { by_request = 1, absorbed_by_link = 2 };
 
+/// Where a caseload page starts: the last row of the page before it.
+struct CaseloadPosition {
+  Instant since{};
+  std::string pseudonym;
+};
+
+/// A row of a partner's caseload: the care relationship and the partner's sealed label, if any.
+struct CaseloadRow {
+  ClientId client;
+  std::string pseudonym;
+  Instant since{};
+  RelationshipOrigin origin{};
+  std::vector<std::uint8_t> label_sealed;  ///< empty: no label
+};
+
 /// Clients and everything that names them: identifier digests, service-pseudonym digests, care
 /// relationships (with the partners' pseudonyms), pseudonym aliases, card events, tombstones.
 class ClientRecords {
@@ -133,6 +148,25 @@ class ClientRecords {
   /// Re-points the identifier digests, service pseudonyms, card events and aliases of `from` at
   /// `to` (a link folding one record into another).
   [[nodiscard]] virtual Result<void> reassign_names(const ClientId& from, const ClientId& to) = 0;
+
+  /// One page of the partner's caseload: its care relationships ordered by since descending,
+  /// then pseudonym ascending, starting after `after` (exclusive) when given, at most `limit`;
+  /// with `token`, only the clients whose label has that blind-index token. Each row carries the
+  /// partner's sealed label when it set one.
+  [[nodiscard]] virtual Result<std::vector<CaseloadRow>>
+  caseload(std::string_view partner_id, const std::optional<CaseloadPosition>& after,
+           std::size_t limit, const std::optional<crypto::IdentifierDigest>& token) = 0;
+  /// Sets (replaces) the partner's label of the client: its sealed text and its tokens.
+  [[nodiscard]] virtual Result<void>
+  set_caseload_label(std::string_view partner_id, const ClientId& client,
+                     std::span<const std::uint8_t> sealed,
+                     std::span<const crypto::IdentifierDigest> tokens, Instant at) = 0;
+  /// Removes the partner's label of the client (none: nothing to do).
+  [[nodiscard]] virtual Result<void> clear_caseload_label(std::string_view partner_id,
+                                                          const ClientId& client) = 0;
+  /// The partner's sealed label of the client; empty when it set none.
+  [[nodiscard]] virtual Result<std::vector<std::uint8_t>>
+  caseload_label(std::string_view partner_id, const ClientId& client) = 0;
 
  protected:
   ~ClientRecords() = default;
@@ -243,6 +277,7 @@ struct PseudonymKeys {
   crypto::SubKey partner_pseudonym;
   crypto::SubKey audit_pseudonym;
   crypto::SubKey service_pseudonym_index;
+  crypto::SubKey caseload_label_index;
 };
 
 /// Data keys (per client × category × version, wrapped by KEKs) and the key journal.
