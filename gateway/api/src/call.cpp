@@ -385,6 +385,11 @@ Router build_router(const GatewayContext& context) {
   router.add("GET", "/v1/audit/events",
              guarded(ctx, {A::audit_query, true, false, false}, audit_events));
   router.add("GET", "/v1/me", guarded(ctx, {std::nullopt, true, false, false}, who_am_i));
+  router.add("GET", "/v1/break-glass",
+             guarded(ctx, {A::audit_query, true, false, false}, list_break_glass));
+  router.add("POST", "/v1/break-glass/{grant}/review",
+             guarded(ctx, {A::break_glass_review, true, false, true}, review_break_glass));
+  router.add("GET", "/v1/workers", guarded(ctx, {std::nullopt, true, false, false}, list_workers));
   return router;
 }
 

@@ -144,5 +144,8 @@ HttpResponse audit_inclusion_proof(Call& call);
 HttpResponse audit_consistency_proof(Call& call);
 HttpResponse audit_events(Call& call);
 HttpResponse who_am_i(Call& call);
+HttpResponse list_break_glass(Call& call);    // break_glass_review.cpp
+HttpResponse review_break_glass(Call& call);  // break_glass_review.cpp
+HttpResponse list_workers(Call& call);        // workers.cpp
 
 }  // namespace sluis::gateway::api

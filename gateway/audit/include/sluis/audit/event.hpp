@@ -45,8 +45,9 @@ enum class AuditAction : std::uint8_t {
   consent_read = 22,   ///< a partner listed the client's consents or printed a receipt
   access_report = 23,  ///< a partner produced the client's "who saw my data" report
   audit_query = 24,    ///< a partner's DPO queried the audit log through the API
+  break_glass_review = 25,  ///< a partner's DPO recorded the outcome of a grant's review
 };
-inline constexpr AuditAction kLastAuditAction = AuditAction::audit_query;
+inline constexpr AuditAction kLastAuditAction = AuditAction::break_glass_review;
 
 /// The stable string of an action: "registration", "read", "fragment-write", ... Total.
 [[nodiscard]] std::string_view to_string(AuditAction a) noexcept;
