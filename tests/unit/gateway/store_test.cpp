@@ -281,6 +281,7 @@ CREATE INDEX fragments_client ON fragments(client_id, created_at, seq);
 DROP TABLE key_journal;
 DROP TABLE key_journal_recipient;
 DROP TABLE pseudonym_aliases;
+DROP TABLE break_glass_reviews;
 DROP TABLE break_glass_grants;
 CREATE TABLE break_glass_grants(
   id TEXT PRIMARY KEY, client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
