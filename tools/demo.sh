@@ -178,6 +178,14 @@ fi
 "$CONSOLE" init --home "$DEMO/console" --port "$CONSOLE_PORT" --gateway-home "$H" --gateway-port "$PORT" \
   --partner ocmw-brussel --partner caw-brussel --partner thuiszorg-brussel \
   --partner nachtopvang-brussel >/dev/null
+# The DPO's log-health page witnesses the audit log with the verifier key the operator hands
+# over out of band (here: read from the gateway's own files). A top-level key: before [[partner]].
+VKEY="$("$CTL" audit checkpoint --key "$H/keys/root.key" --log "$H/data/audit.db" 2>/dev/null |
+  sed -n 's/^Verifier key: //p' || true)"
+if [[ -n "$VKEY" ]]; then
+  { echo "audit_verifier_key = \"$VKEY\""; cat "$DEMO/console/console.toml"; } >"$DEMO/console/console.toml.new"
+  cat "$DEMO/console/console.toml.new" >"$DEMO/console/console.toml" && rm "$DEMO/console/console.toml.new"
+fi
 "$CONSOLE" serve --config "$DEMO/console/console.toml" >"$DEMO/console.log" 2>&1 &
 echo $! >"$DEMO/console.pid"
 CONSOLE_URL="http://localhost:$CONSOLE_PORT"

@@ -3,6 +3,7 @@
 #include "sluis/console/console_app.hpp"
 
 #include "page_kit.hpp"
+#include "dpo_pages.hpp"
 
 #include "sluis/console/base64url.hpp"
 #include "sluis/console/http_input.hpp"
@@ -262,6 +263,7 @@ struct ConsoleApp::Impl final : PageKit {
       roles.push_back(std::move(t));
     }
     d.set_list("roles", std::move(roles));
+    add_sluisd_workers(*this, ctx, d);  // dpo_pages.cpp: the workers as sluisd knows them
     if (invite) {
       d.set_object("invite", std::move(*invite));
     } else {

@@ -179,6 +179,8 @@ ConsoleConfig parse_console_config(std::string_view text, std::string_view sourc
       c.web_root = rd.path(v, key);
     } else if (key == "log_destination") {
       c.log_destination = rd.text(v, key);
+    } else if (key == "audit_verifier_key") {
+      c.audit_verifier_key = rd.text(v, key);
     } else if (key == "tls") {
       const auto* t = v.as_table();
       if (t == nullptr) rd.fail(v.source(), "[tls] must be a table");
@@ -262,6 +264,10 @@ std::string render_console_config(const ConsoleConfig& c) {
     << "database = " << quoted(c.database.string()) << "\n"
     << "log_destination = " << quoted(c.log_destination) << "\n";
   if (!c.web_root.empty()) o << "web_root = " << quoted(c.web_root.string()) << "\n";
+  if (!c.audit_verifier_key.empty()) {
+    o << "# sluisd's audit-log verifier key (`sluisctl audit checkpoint`): the DPO's witness page.\n"
+      << "audit_verifier_key = " << quoted(c.audit_verifier_key) << "\n";
+  }
   o << "\n[tls]\n# The console's server certificate for browsers (transport = \"https\").\n"
     << "certificate = " << quoted(c.tls_certificate.string()) << "\n"
     << "private_key = " << quoted(c.tls_private_key.string()) << "\n";

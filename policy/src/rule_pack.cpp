@@ -549,7 +549,9 @@ RulePackResult RulePackParser::run(std::string_view text) {
   read_definitions(section(root, "roles", "the roles workers have"), "roles", "role", pack_.roles_,
                    [&](RoleDef& d, const toml::table& t, const std::string& where) {
                      check_keys(
-                         t, {"label", "may-record-consent", "may-erase-client", "may-query-audit"},
+                         t,
+                         {"label", "may-record-consent", "may-erase-client", "may-query-audit",
+                          "may-review-break-glass"},
                          where);
                      if (auto v = req_string(t, "label", where)) d.label = *v;
                      if (auto v = req_bool(t, "may-record-consent", where))
@@ -558,6 +560,11 @@ RulePackResult RulePackParser::run(std::string_view text) {
                      // Optional (default false): packs written before it keep loading.
                      if (t.contains("may-query-audit")) {
                        if (auto v = req_bool(t, "may-query-audit", where)) d.may_query_audit = *v;
+                     }
+                     if (t.contains("may-review-break-glass")) {
+                       if (auto v = req_bool(t, "may-review-break-glass", where)) {
+                         d.may_review_break_glass = *v;
+                       }
                      }
                    });
   read_definitions(

@@ -61,6 +61,12 @@ GPORT="$(cat "$T/port")"
 CPORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 "$CONSOLE" init --home "$T/console" --port "$CPORT" --gateway-home "$T/gw" --gateway-port "$GPORT" \
   --partner ocmw-brussel --partner caw-brussel --partner straat --partner nacht >/dev/null
+# dpo.test.mjs: the console witnesses the audit log with the verifier key sluisctl prints (a
+# top-level key, so it goes before the [[partner]] tables).
+VKEY="$("$CTL" audit checkpoint --key "$T/gw/keys/root.key" --log "$T/gw/data/audit.db" 2>/dev/null | sed -n 's/^Verifier key: //p' || true)"
+[[ -n "$VKEY" ]] || { echo "browser tests: no audit verifier key from sluisctl" >&2; exit 1; }
+{ echo "audit_verifier_key = \"$VKEY\""; cat "$T/console/console.toml"; } >"$T/console/console.toml.new"
+cat "$T/console/console.toml.new" >"$T/console/console.toml" && rm "$T/console/console.toml.new"
 "$CONSOLE" serve --config "$T/console/console.toml" >"$T/console.log" 2>&1 &
 CONSOLE_PID=$!
 for _ in $(seq 1 100); do

@@ -620,6 +620,7 @@ TEST_CASE("every path in docs/api/openapi.yaml answers on a running sluisd", "[i
       c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     std::string target = std::regex_replace(path, std::regex("\\{client\\}"), client);
     target = std::regex_replace(target, std::regex("\\{consent\\}"), consent);
+    target = std::regex_replace(target, std::regex("\\{grant\\}"), std::string(32, '0'));
     const std::string body = method == "POST" ? "{}" : "";
     auto r = ocmw.call(method, target, body, std::string("care-coordination"));
     INFO(method << " " << path << " → " << r.status << " " << r.body);

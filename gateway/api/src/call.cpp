@@ -403,6 +403,11 @@ Router build_router(const GatewayContext& context) {
              guarded(ctx, {std::nullopt, true, false, false}, read_rule_pack));
   router.add("GET", "/v1/partners",
              guarded(ctx, {std::nullopt, true, false, false}, list_partners));
+  router.add("GET", "/v1/break-glass",
+             guarded(ctx, {A::audit_query, true, false, false}, list_break_glass));
+  router.add("POST", "/v1/break-glass/{grant}/review",
+             guarded(ctx, {A::break_glass_review, true, false, true}, review_break_glass));
+  router.add("GET", "/v1/workers", guarded(ctx, {std::nullopt, true, false, false}, list_workers));
   return router;
 }
 

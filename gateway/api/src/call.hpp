@@ -154,5 +154,8 @@ HttpResponse get_label(Call& call);
 HttpResponse register_client_labelled(Call& call);
 HttpResponse read_rule_pack(Call& call);
 HttpResponse list_partners(Call& call);
+HttpResponse list_break_glass(Call& call);    // break_glass_review.cpp
+HttpResponse review_break_glass(Call& call);  // break_glass_review.cpp
+HttpResponse list_workers(Call& call);        // workers.cpp
 
 }  // namespace sluis::gateway::api

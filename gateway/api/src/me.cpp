@@ -25,7 +25,8 @@ HttpResponse who_am_i(Call& call) {
                       {"role_label", role.label},
                       {"may_record_consent", role.may_record_consent},
                       {"may_erase_client", role.may_erase_client},
-                      {"may_query_audit", role.may_query_audit}};
+                      {"may_query_audit", role.may_query_audit},
+                      {"may_review_break_glass", role.may_review_break_glass}};
   return json_answer(200, json::object{{"partner", std::move(partner)},
                                        {"worker", std::move(worker)},
                                        {"rule_pack", json::object{{"name", pack.name()},

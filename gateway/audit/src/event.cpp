@@ -17,7 +17,7 @@ struct ActionName {
   std::string_view name;
 };
 
-constexpr std::array<ActionName, 26> kActionNames{{
+constexpr std::array<ActionName, 27> kActionNames{{
     {AuditAction::registration, "registration"},
     {AuditAction::read, "read"},
     {AuditAction::fragment_write, "fragment-write"},
@@ -42,6 +42,7 @@ constexpr std::array<ActionName, 26> kActionNames{{
     {AuditAction::consent_read, "consent-read"},
     {AuditAction::access_report, "access-report"},
     {AuditAction::audit_query, "audit-query"},
+    {AuditAction::break_glass_review, "break-glass-review"},
     {AuditAction::caseload_read, "caseload-read"},
     {AuditAction::caseload_label, "caseload-label"},
 }};

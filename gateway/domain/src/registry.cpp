@@ -2,6 +2,7 @@
 #include "sluis/domain/registry.hpp"
 
 #include "rules.hpp"
+#include "sluis/domain/break_glass_review.hpp"
 #include "sluis/crypto/card.hpp"
 #include "sluis/crypto/field.hpp"
 
@@ -136,6 +137,7 @@ Result<void> absorb_client(UnitOfWork& u, const ClientId& survivor, const Client
   if (auto r = merge_relationships(u, survivor, absorbed); !r) return r;
   // Break-the-glass reasons are sealed to their client like fields: resealed the same way.
   if (auto r = reseal_break_glass_reasons(u, survivor, absorbed); !r) return r;
+  if (auto r = reseal_review_notes(u, survivor, absorbed); !r) return r;
   if (auto r = u.clients().reassign_names(absorbed, survivor); !r) return r;
   if (auto r = u.consents().reassign(absorbed, survivor); !r) return r;
   if (auto r = u.grants().reassign(absorbed, survivor); !r) return r;

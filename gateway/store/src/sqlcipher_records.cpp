@@ -831,6 +831,16 @@ class SqlGrants final : public GrantRecords {
     return run_reassign(
         i_.data, "UPDATE break_glass_grants SET client_id = ?1 WHERE client_id = ?2", from, to);
   }
+  // Break-the-glass reviews (defined at the end of the file).
+  Result<std::vector<std::pair<std::int64_t, BreakGlassGrant>>>
+  concerning(std::string_view partner_id, std::int64_t before, std::size_t limit) override;
+  Result<BreakGlassGrant> find(std::string_view grant_id) override;
+  Result<void> insert_review(const BreakGlassReview& review,
+                             std::span<const std::uint8_t> sealed_note) override;
+  Result<std::vector<std::pair<BreakGlassReview, std::vector<std::uint8_t>>>>
+  reviews_of(std::string_view grant_id) override;
+  Result<void> replace_sealed_note(std::string_view grant_id, std::string_view partner_id,
+                                   std::span<const std::uint8_t> sealed) override;
 
  private:
   static Result<std::vector<SealedReason>> collect_reasons(sql::Stmt& s) {
@@ -973,5 +983,91 @@ Result<std::shared_ptr<const std::vector<Partner>>> Store::Impl::partner_table()
   partners = std::move(out);
   return partners;
 }
+
+// --- break-the-glass reviews (SqlGrants) ---
+
+namespace {
+
+Result<std::vector<std::pair<std::int64_t, BreakGlassGrant>>>
+SqlGrants::concerning(std::string_view partner_id, std::int64_t before, std::size_t limit) {
+  auto s = i_.data.prepare(
+      "SELECT id, client_id, partner_id, worker_id, categories, starts_at, expires_at, rowid "
+      "FROM break_glass_grants g WHERE (g.partner_id = ?1 OR EXISTS (SELECT 1 FROM "
+      "care_relationships r WHERE r.partner_id = ?1 AND r.client_id = g.client_id)) "
+      "AND (?2 <= 0 OR g.rowid < ?2) ORDER BY g.rowid DESC LIMIT ?3");
+  if (!s) return s.error();
+  s->bind(1, partner_id).bind(2, before).bind(3, static_cast<std::int64_t>(limit));
+  std::vector<std::pair<std::int64_t, BreakGlassGrant>> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto client = client_from_blob(s->blob(1));
+    if (!client) return client.error();
+    out.emplace_back(s->int64(7),
+                     BreakGlassGrant{s->text(0), *client, s->text(2), s->text(3),
+                                     split(s->text(4)), std::string(), from_db(s->int64(5)),
+                                     from_db(s->int64(6))});
+  }
+  return out;
+}
+
+Result<BreakGlassGrant> SqlGrants::find(std::string_view grant_id) {
+  auto s = i_.data.prepare(
+      "SELECT id, client_id, partner_id, worker_id, categories, starts_at, expires_at "
+      "FROM break_glass_grants WHERE id = ?");
+  if (!s) return s.error();
+  s->bind(1, grant_id);
+  auto all = collect_grants(*s);
+  if (!all) return all.error();
+  if (all->empty()) return make_error_code(Errc::not_found);
+  return std::move(all->front());
+}
+
+Result<void> SqlGrants::insert_review(const BreakGlassReview& review,
+                                      std::span<const std::uint8_t> sealed_note) {
+  auto s = i_.data.prepare(
+      "INSERT INTO break_glass_reviews(grant_id, partner_id, worker_id, outcome, note_sealed, "
+      "reviewed_at) VALUES(?, ?, ?, ?, ?, ?)");
+  if (!s) return s.error();
+  return s->bind(1, review.grant_id)
+      .bind(2, review.partner_id)
+      .bind(3, review.worker_id)
+      .bind(4, review.outcome)
+      .bind(5, sealed_note)
+      .bind(6, to_db(review.reviewed_at))
+      .run();
+}
+
+Result<std::vector<std::pair<BreakGlassReview, std::vector<std::uint8_t>>>>
+SqlGrants::reviews_of(std::string_view grant_id) {
+  auto s = i_.data.prepare(
+      "SELECT grant_id, partner_id, worker_id, outcome, note_sealed, reviewed_at "
+      "FROM break_glass_reviews WHERE grant_id = ? ORDER BY reviewed_at, rowid");
+  if (!s) return s.error();
+  s->bind(1, grant_id);
+  std::vector<std::pair<BreakGlassReview, std::vector<std::uint8_t>>> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const auto sealed = s->blob(4);
+    out.emplace_back(BreakGlassReview{s->text(0), s->text(1), s->text(2), s->text(3),
+                                      std::nullopt, from_db(s->int64(5))},
+                     std::vector<std::uint8_t>(sealed.begin(), sealed.end()));
+  }
+  return out;
+}
+
+Result<void> SqlGrants::replace_sealed_note(std::string_view grant_id,
+                                            std::string_view partner_id,
+                                            std::span<const std::uint8_t> sealed) {
+  auto s = i_.data.prepare(
+      "UPDATE break_glass_reviews SET note_sealed = ? WHERE grant_id = ? AND partner_id = ?");
+  if (!s) return s.error();
+  return s->bind(1, sealed).bind(2, grant_id).bind(3, partner_id).run();
+}
+
+}  // namespace
 
 }  // namespace sluis::store

@@ -184,6 +184,17 @@ CREATE TABLE caseload_label_tokens(
 CREATE INDEX caseload_label_tokens_client ON caseload_label_tokens(client_id, partner_id);
 CREATE INDEX care_relationships_caseload ON care_relationships(partner_id, since, pseudonym);
 )sql"},
+    // Break-the-glass reviews (docs/dpo-guide.md §5): one per grant and reviewing organisation,
+    // the note sealed under the client's key (kBreakGlassReviewCategory); erasing the client
+    // deletes its grants and with them their reviews.
+    Migration{8, R"sql(
+CREATE TABLE break_glass_reviews(
+  grant_id TEXT NOT NULL REFERENCES break_glass_grants(id) ON DELETE CASCADE,
+  partner_id TEXT NOT NULL, worker_id TEXT NOT NULL, outcome TEXT NOT NULL,
+  note_sealed BLOB NOT NULL, reviewed_at INTEGER NOT NULL,
+  PRIMARY KEY(grant_id, partner_id));
+CREATE INDEX break_glass_partner ON break_glass_grants(partner_id);
+)sql"},
 };
 
 /// Migration 5: every plaintext reason, sealed into the rebuilt table.

@@ -198,7 +198,7 @@ TEST_CASE("break-glass reason: migration 5 seals the plaintext reasons of a sche
         "BEGIN; DROP TABLE caseload_labels; DROP TABLE caseload_label_tokens; "
         "DROP INDEX care_relationships_caseload; "
         "DROP TABLE key_journal; DROP TABLE key_journal_recipient; DROP TABLE "
-        "break_glass_grants;"
+        "break_glass_reviews; DROP TABLE break_glass_grants;"
         "CREATE TABLE break_glass_grants(id TEXT PRIMARY KEY, client_id BLOB NOT NULL "
         "REFERENCES clients(id) ON DELETE CASCADE, partner_id TEXT NOT NULL, worker_id TEXT NOT "
         "NULL, categories TEXT NOT NULL, reason TEXT NOT NULL, starts_at INTEGER NOT NULL, "

@@ -284,6 +284,7 @@ DROP INDEX care_relationships_caseload;
 DROP TABLE key_journal;
 DROP TABLE key_journal_recipient;
 DROP TABLE pseudonym_aliases;
+DROP TABLE break_glass_reviews;
 DROP TABLE break_glass_grants;
 CREATE TABLE break_glass_grants(
   id TEXT PRIMARY KEY, client_id BLOB NOT NULL REFERENCES clients(id) ON DELETE CASCADE,

@@ -167,6 +167,9 @@ TEST_CASE("the default pack encodes the sector's promises", "[policy][rule-pack]
   CHECK(pack.may_erase_client(*pack.role("dpo")));
   CHECK(pack.may_query_audit(*pack.role("dpo")));
   CHECK_FALSE(pack.may_query_audit(*pack.role("social-worker")));
+  CHECK(pack.may_review_break_glass(*pack.role("dpo")));
+  CHECK_FALSE(pack.may_review_break_glass(*pack.role("social-worker")));
+  CHECK_FALSE(pack.may_review_break_glass(*pack.role("coordinator")));
   CHECK_FALSE(pack.may_record_consent(*pack.role("admin")));
   CHECK(pack.may_record_consent(*pack.role("social-worker")));
   CHECK(pack.break_glass_max_duration() == std::chrono::minutes{480});
@@ -238,7 +241,8 @@ TEST_CASE("diagnostic: unknown key", "[policy][rule-pack][diagnostics]") {
   CHECK(d.line == line_of(text, "lable"));
   CHECK(d.column == 1);
   CHECK(d.message.find(
-            "allowed keys are: label, may-record-consent, may-erase-client, may-query-audit") !=
+            "allowed keys are: label, may-record-consent, may-erase-client, may-query-audit, "
+            "may-review-break-glass") !=
         std::string::npos);
   CHECK(d.to_string().rfind("mini.toml:" + std::to_string(d.line) + ":1: unknown key", 0) == 0);
   // The missing label is reported too (every problem, not just the first).
@@ -372,4 +376,23 @@ TEST_CASE("a file that cannot be read is one diagnostic", "[policy][rule-pack][d
   REQUIRE(r.error().items.size() == 1);
   CHECK(r.error().items[0].message.find("cannot open") != std::string::npos);
   CHECK_THROWS_AS(r.value(), RulePackError);
+}
+
+TEST_CASE("roles: may-review-break-glass is optional and must be a boolean",
+          "[policy][rule-pack][break-glass-review]") {
+  // Absent: false (packs written before the flag keep loading).
+  const auto plain = parse_rule_pack(kMiniPack, "mini.toml");
+  REQUIRE(plain.has_value());
+  CHECK_FALSE(plain->may_review_break_glass(*plain->role("dpo")));
+  const std::string given = replaced(kMiniPack, "label = \"DPO\"",
+                                     "label = \"DPO\"\nmay-review-break-glass = true");
+  const auto flagged = parse_rule_pack(given, "mini.toml");
+  REQUIRE(flagged.has_value());
+  CHECK(flagged->may_review_break_glass(*flagged->role("dpo")));
+  CHECK_FALSE(flagged->may_review_break_glass(*flagged->role("nurse")));
+  const std::string quoted = replaced(kMiniPack, "label = \"DPO\"",
+                                      "label = \"DPO\"\nmay-review-break-glass = \"yes\"");
+  const Diagnostic d = diagnostic_with(quoted, "'may-review-break-glass' in [roles.dpo] must be "
+                                               "true or false");
+  CHECK(d.line == line_of(quoted, "may-review-break-glass"));
 }

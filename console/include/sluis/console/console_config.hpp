@@ -50,6 +50,9 @@ struct ConsoleConfig {
   std::filesystem::path web_root;  ///< templates/, static/, i18n/; empty = the built-in path
   std::string log_destination = "stderr";
   std::vector<ServedPartner> partners;
+  /// sluisd's audit-log verifier key as `sluisctl audit checkpoint` prints it ("Verifier key"),
+  /// pinned for the DPO's witness page; empty = the console does not witness the log.
+  std::string audit_verifier_key;
 
   /// The origin's host[:port] as browsers send it in Host.
   [[nodiscard]] std::string origin_authority() const;

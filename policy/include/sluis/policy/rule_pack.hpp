@@ -48,6 +48,8 @@ struct RoleDef {
   bool may_record_consent = false;  ///< may record (and record the withdrawal of) a consent
   bool may_erase_client = false;    ///< may order a client's erasure (crypto-shredding)
   bool may_query_audit = false;     ///< may query the audit log for its own organisation (DPO)
+  /// may list and review the break-the-glass grants that concern its own organisation (DPO)
+  bool may_review_break_glass = false;
 };
 
 struct CategoryDef {
@@ -168,6 +170,9 @@ class RulePack {
   }
   [[nodiscard]] bool may_query_audit(RoleId r) const noexcept {
     return roles_[r.value].may_query_audit;
+  }
+  [[nodiscard]] bool may_review_break_glass(RoleId r) const noexcept {
+    return roles_[r.value].may_review_break_glass;
   }
   [[nodiscard]] std::chrono::days retention(CategoryId c) const noexcept {
     return categories_[c.value].retention;

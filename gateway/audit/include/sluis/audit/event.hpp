@@ -45,7 +45,7 @@ enum class AuditAction : std::uint8_t {
   consent_read = 22,   ///< a partner listed the client's consents or printed a receipt
   access_report = 23,  ///< a partner produced the client's "who saw my data" report
   audit_query = 24,    ///< a partner's DPO queried the audit log through the API
-  // 25 is left to the break-the-glass review (issue 14, DPO pages).
+  break_glass_review = 25,  ///< a partner's DPO recorded the outcome of a grant's review
   caseload_read = 26,   ///< a partner listed or searched its caseload
   caseload_label = 27,  ///< a partner set or removed its own label on a client
 };

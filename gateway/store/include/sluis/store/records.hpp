@@ -169,4 +169,20 @@ struct BreakGlassReasonQuery {
   std::optional<Instant> until;
 };
 
+/// The data-key category a break-the-glass review's note is sealed under (like a grant's reason:
+/// the client's own key, a category of its own, so erasing the client destroys it too).
+inline constexpr std::string_view kBreakGlassReviewCategory = "sluis.break-glass-review";
+
+/// One organisation's review of a break-the-glass grant (docs/dpo-guide.md §5): at most one per
+/// grant and reviewing partner, never changed afterwards.
+struct BreakGlassReview {
+  std::string grant_id;
+  std::string partner_id;  ///< the reviewing organisation
+  std::string worker_id;   ///< its DPO who recorded it
+  std::string outcome;     ///< "justified", "not-justified" or "needs-follow-up"
+  /// Opened only for the reviewing organisation; nullopt otherwise or when it cannot be opened.
+  std::optional<std::string> note;
+  Instant reviewed_at{};
+};
+
 }  // namespace sluis::store

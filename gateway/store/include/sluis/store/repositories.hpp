@@ -265,6 +265,24 @@ class GrantRecords {
   [[nodiscard]] virtual Result<void>
   replace_sealed_reason(std::string_view grant_id, std::span<const std::uint8_t> sealed) = 0;
   [[nodiscard]] virtual Result<void> reassign(const ClientId& from, const ClientId& to) = 0;
+  /// The grants that concern `partner_id` — its workers made them, or it has a care relationship
+  /// with the client — newest first, at most `limit`, each with its position for paging; only
+  /// positions below `before` when `before` > 0.
+  [[nodiscard]] virtual Result<std::vector<std::pair<std::int64_t, BreakGlassGrant>>>
+  concerning(std::string_view partner_id, std::int64_t before, std::size_t limit) = 0;
+  /// One grant (reason left empty). Errors: not_found.
+  [[nodiscard]] virtual Result<BreakGlassGrant> find(std::string_view grant_id) = 0;
+  /// Stores a review with its note sealed (`review.note` is ignored). Errors: conflict (this
+  /// partner reviewed the grant already).
+  [[nodiscard]] virtual Result<void> insert_review(const BreakGlassReview& review,
+                                                   std::span<const std::uint8_t> sealed_note) = 0;
+  /// The reviews of a grant in recording order, each with its sealed note (notes left empty).
+  [[nodiscard]] virtual Result<std::vector<std::pair<BreakGlassReview, std::vector<std::uint8_t>>>>
+  reviews_of(std::string_view grant_id) = 0;
+  /// Replaces a review's sealed note (a link reseals it to the surviving client).
+  [[nodiscard]] virtual Result<void> replace_sealed_note(std::string_view grant_id,
+                                                         std::string_view partner_id,
+                                                         std::span<const std::uint8_t> sealed) = 0;
 
  protected:
   ~GrantRecords() = default;

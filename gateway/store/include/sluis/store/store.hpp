@@ -172,7 +172,7 @@ struct RestoreCheck {
 class Store final : public Storage {
  public:
   /// The newest data-store schema version this code knows.
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
   /// The newest key-store schema version this code knows.
   static constexpr int kKeyStoreSchemaVersion = 2;
 
