@@ -4,6 +4,7 @@
 
 #include "strict_json.hpp"
 
+#include "sluis/domain/consent_cache.hpp"
 #include "sluis/gateway/problem.hpp"
 #include "sluis/policy/error.hpp"
 
@@ -353,7 +354,9 @@ HttpResponse healthz(Call& call) {
 
 Router build_router(const GatewayContext& context) {
   // Every handler shares one copy of the context, so the caller's struct need not outlive them.
-  const auto ctx = std::make_shared<const GatewayContext>(context);
+  auto shared = std::make_shared<GatewayContext>(context);
+  if (!shared->consent_cache) shared->consent_cache = std::make_shared<ConsentCache>();
+  const std::shared_ptr<const GatewayContext> ctx = std::move(shared);
   Router router;
   using A = AuditAction;
   router.add("GET", "/healthz", guarded(ctx, {std::nullopt, false, false, false}, healthz));
