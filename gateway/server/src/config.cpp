@@ -53,7 +53,7 @@ body_limit_bytes = 1048576          # larger request bodies get 413
 max_connections = 1024              # connections beyond this are closed at once
 max_requests_per_connection = 1000  # then the connection is closed (Connection: close)
 page_cache_mib = 16                 # SQLite page cache of the audit log's writer
-store_page_cache_mib = 48           # SQLite page cache of the data store (decrypted pages)
+store_page_cache_mib = 32           # SQLite page cache of the data store (decrypted pages)
 
 [paths]
 data_dir = "data"                   # the store's directory

@@ -865,9 +865,9 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, const crypto::R
   if (auto r = i.data.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
   if (auto r = i.data.set_cache_size_kib(i.options.page_cache_kib); !r) return r.error();
   // The key store is reached on data-key cache misses and by every write (the current key of a
-  // client × category): a quarter of the data store's cache, at most 8 MiB, keeps its pages.
+  // client × category): a quarter of the data store's cache, at most 4 MiB, keeps its pages.
   if (auto r = i.keys.set_cache_size_kib(std::min<std::size_t>(i.options.page_cache_kib / 4,
-                                                                std::size_t{8} * 1024));
+                                                                std::size_t{4} * 1024));
       !r) {
     return r.error();
   }

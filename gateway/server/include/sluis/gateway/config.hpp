@@ -46,7 +46,7 @@ struct LimitsConfig {
   std::size_t page_cache_mib = 16;
   /// SQLite page cache of the data store, in MiB: large enough for the pages a dossier read
   /// touches at the CI size (every miss is a read and a SQLCipher page decryption).
-  std::size_t store_page_cache_mib = 48;
+  std::size_t store_page_cache_mib = 32;
 };
 
 /// The audit log's settings (docs/dpo-guide.md).
