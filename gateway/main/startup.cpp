@@ -135,7 +135,7 @@ std::unique_ptr<sluis::store::Store> open_store(const gateway::ServerConfig& con
   sluis::store::StoreOptions options;
   options.data_path = config.data_dir / "data.db";
   options.key_store_path = config.data_dir / "keys.db";
-  options.page_cache_kib = config.limits.page_cache_mib * 1024;
+  options.page_cache_kib = config.limits.store_page_cache_mib * 1024;
   auto store = sluis::store::Store::open(std::move(options), root);
   if (!store) {
     const auto e = store.error();

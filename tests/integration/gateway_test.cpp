@@ -899,3 +899,47 @@ TEST_CASE("the consent receipt prints a short reference that the API takes like 
   CHECK(body_json(revoked).at("consent").as_string() == id);
   CHECK(body_json(revoked).at("status").as_string() == "revoked");
 }
+
+TEST_CASE("consents parsed once are still read afresh: a grant opens the next read, a withdrawal "
+          "closes it at once, also on repeated reads and for a second grant",
+          "[integration][consent-cache]") {
+  auto& s = shared();
+  Worker ocmw(s.gateway, s.home.ocmw, "ocmw-sw");
+  Worker caw(s.gateway, s.home.caw, "caw-sw");
+  const auto at_ocmw = client_of(ocmw.post("/v1/clients", registration(860220222)));
+  const auto at_caw = client_of(caw.post("/v1/clients", registration(860220222)));
+  for (const char* body : {R"({"category":"housing","fields":{"situation":"cache-housing"}})",
+                           R"({"category":"income","fields":{"amount":"cache-income"}})"}) {
+    REQUIRE(ocmw.post("/v1/clients/" + at_ocmw + "/fragments", body).status == 201);
+  }
+  const auto dossier = "/v1/clients/" + at_caw + "/dossier";
+  CHECK(fragment_count(caw.get(dossier)) == 0);
+
+  // Granted: the next read sees it, and so does every read after it (the parsed consent is
+  // reused, its status still comes from the store).
+  auto housing =
+      ocmw.post("/v1/clients/" + at_ocmw + "/consents", consent_body("caw-brussel", "housing"));
+  REQUIRE(housing.status == 201);
+  const auto housing_id = std::string(body_json(housing).at("consent").as_string());
+  for (int i = 0; i < 3; ++i) {
+    auto r = caw.get(dossier);
+    REQUIRE(fragment_count(r) == 1);
+    CHECK(body_json(r).at("fragments").at(0).at("category") == "housing");
+  }
+  // Listing and revoking parse the same document through the same cache.
+  REQUIRE(ocmw.get("/v1/clients/" + at_ocmw + "/consents").status == 200);
+  REQUIRE(ocmw.call("DELETE", "/v1/clients/" + at_ocmw + "/consents/" + housing_id).status == 200);
+  for (int i = 0; i < 3; ++i)
+    CHECK(fragment_count(caw.get(dossier)) == 0);
+
+  // A second consent, for the other category: only it opens anything.
+  auto income =
+      ocmw.post("/v1/clients/" + at_ocmw + "/consents", consent_body("caw-brussel", "income"));
+  REQUIRE(income.status == 201);
+  auto r = caw.get(dossier);
+  REQUIRE(fragment_count(r) == 1);
+  CHECK(body_json(r).at("fragments").at(0).at("category") == "income");
+  const auto income_id = std::string(body_json(income).at("consent").as_string());
+  REQUIRE(ocmw.call("DELETE", "/v1/clients/" + at_ocmw + "/consents/" + income_id).status == 200);
+  CHECK(fragment_count(caw.get(dossier)) == 0);
+}

@@ -4,6 +4,7 @@
 
 #include "strict_json.hpp"
 
+#include "sluis/domain/consent_cache.hpp"
 #include "sluis/gateway/problem.hpp"
 #include "sluis/policy/error.hpp"
 
@@ -214,24 +215,26 @@ std::optional<HttpResponse> admit(Call& call) {
   const HttpRequest& req = call.req;
   // Routes without a worker (healthz) need only the certificate the transport already checked.
   if (!call.options.needs_worker) return std::nullopt;
-  Registry registry(call.store());
-  auto partner = registry.find_partner(req.peer.partner_id);
-  if (!partner) {
-    if (partner.error() != Errc::not_found) return store_problem(req, partner.error());
+  // Partner, client and worker in one unit of work (one take of the store, one snapshot).
+  const bool worker_named = req.worker && is_safe_token(*req.worker);
+  auto admitted =
+      Registry(call.store())
+          .admit(req.peer.partner_id, call.params.get("client"),
+                 worker_named ? std::optional<std::string_view>(*req.worker) : std::nullopt);
+  if (!admitted.partner) {
+    if (admitted.partner_error != Errc::not_found) return store_problem(req, admitted.partner_error);
     return problem(req, 403, "unknown-partner", "This organisation is not enrolled at the gateway",
                    "The certificate is valid but names no partner the gateway knows; ask the "
                    "gateway operator.");
   }
-  call.partner = std::move(*partner);
+  call.partner = std::move(*admitted.partner);
   const auto type = call.rules().partner_type(call.partner.partner_type);
   if (type) call.partner_type = *type;
   // A refusal on a route about a client names the client when it is the caller's own, so the
   // DPO sees refused attempts per client too. An unresolvable pseudonym is refused later.
-  if (auto pseudonym = call.params.get("client")) {
-    if (auto client = registry.resolve(call.partner.id, *pseudonym)) {
-      call.client = *client;
-      call.client_audit = sluis::domain::audit_pseudonym(call.store(), *client);
-    }
+  if (admitted.client) {
+    call.client = *admitted.client;
+    call.client_audit = sluis::domain::audit_pseudonym(call.store(), *admitted.client);
   }
 
   // From here on the partner is known: refusals naming a worker are recorded (BRIEF promise 7).
@@ -245,14 +248,15 @@ std::optional<HttpResponse> admit(Call& call) {
     return deny(call, "partner.revoked",
                 problem(req, 403, "partner-revoked", "This organisation's access was revoked"));
   }
-  auto worker = registry.find_worker(call.partner.id, *req.worker);
-  if (!worker) {
-    if (worker.error() != Errc::not_found) return store_problem(req, worker.error());
+  if (!admitted.worker) {
+    if (admitted.worker_error != Errc::not_found) {
+      return store_problem(req, admitted.worker_error);
+    }
     return deny(
         call, "worker.unknown",
         problem(req, 403, "unknown-worker", "The worker is not enrolled at this organisation"));
   }
-  call.worker = std::move(*worker);
+  call.worker = std::move(*admitted.worker);
   if (!call.worker.active) {
     return deny(call, "worker.inactive",
                 problem(req, 403, "inactive-worker", "The worker's access is disabled"));
@@ -350,7 +354,9 @@ HttpResponse healthz(Call& call) {
 
 Router build_router(const GatewayContext& context) {
   // Every handler shares one copy of the context, so the caller's struct need not outlive them.
-  const auto ctx = std::make_shared<const GatewayContext>(context);
+  auto shared = std::make_shared<GatewayContext>(context);
+  if (!shared->consent_cache) shared->consent_cache = std::make_shared<ConsentCache>();
+  const std::shared_ptr<const GatewayContext> ctx = std::move(shared);
   Router router;
   using A = AuditAction;
   router.add("GET", "/healthz", guarded(ctx, {std::nullopt, false, false, false}, healthz));

@@ -7,6 +7,7 @@
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/field.hpp"
 #include "sluis/domain/access.hpp"
+#include "sluis/domain/consent_cache.hpp"
 #include "sluis/domain/dossiers.hpp"
 #include "sluis/audit/json_text.hpp"
 #include "sluis/gateway/problem.hpp"
@@ -261,12 +262,21 @@ HttpResponse read_dossier(Call& call) {
   request.worker_id = call.worker.worker_id;
   request.purpose = call.purpose;
   request.category = category;
-  bool audit_failed = false;
-  const BeforeOpen before_open = [&](std::span<const FragmentDecision> decisions,
-                                     std::string_view role) -> Result<void> {
+  // 1. Decide, in one read of the store, with the partner and worker admission found.
+  auto plan = plan_read(call.store(), call.pack, call.ctx.consent_cache.get(), *call.client,
+                        call.partner, call.worker, request, call.now);
+  if (!plan) {
+    if (plan.error() == Errc::not_found) {
+      return deny(call, "request.client-not-found",
+                  problem(call.req, 404, "client-not-found", "No such client"));
+    }
+    return store_problem(call.req, plan.error());
+  }
+  // 2. The decisions go on the record, durably, before anything is opened.
+  {
     ReadAuditContext context{call.now,     call.partner.id,   call.worker.worker_id,
                              call.purpose, call.client_audit, call.req.request_id};
-    auto events = audit_events_for_read(context, decisions, role);
+    auto events = audit_events_for_read(context, plan->decisions, plan->role);
     if (events.empty()) {
       // Nothing to decide on is still a read on the record (not a permit: nothing was shown).
       AuditEvent e = call.event(AuditAction::read);
@@ -275,54 +285,51 @@ HttpResponse read_dossier(Call& call) {
       events.push_back(std::move(e));
     }
     if (auto r = call.ctx.audit->append(events); !r) {
-      audit_failed = true;
-      return r.error();
-    }
-    return {};
-  };
-  auto read =
-      read_dossier_for(call.store(), call.rules(), *call.client, request, call.now, before_open);
-  if (!read) {
-    if (audit_failed) {
       return problem(call.req, 503, "audit-unavailable", "The audit log cannot record this request",
                      "Nothing was shown. Every access must be on the record before it happens; "
                      "try again later.");
     }
-    if (read.error() == Errc::not_found) {
-      return deny(call, "request.client-not-found",
-                  problem(call.req, 404, "client-not-found", "No such client"));
-    }
-    return store_problem(call.req, read.error());
   }
-  // Only permitted fragments are in `entries`; nothing about the others reaches the answer.
-  // Owner names from the store's shared partner table (no copy per read).
-  auto partners = Registry(call.store()).partner_table();
-  if (!partners) return store_problem(call.req, partners.error());
-  const auto& all = **partners;
-  // Written as text: the opened values go straight from their zeroising buffers into the answer
-  // (no intermediate JSON tree holding copies of them), and the answer is built in one buffer.
+  // 3. Open exactly the permitted versions decided on and recorded above.
+  std::vector<DossierEntry> entries;
+  if (!plan->permitted.empty()) {
+    auto opened = open_read(call.store(), *plan);
+    if (!opened) {
+      if (opened.error() == Errc::not_found) {
+        return deny(call, "request.client-not-found",
+                    problem(call.req, 404, "client-not-found", "No such client"));
+      }
+      return store_problem(call.req, opened.error());
+    }
+    entries = std::move(*opened);
+  }
+  // 4. The answer, written once as text into a body whose buffer is wiped when freed: the opened
+  // values go straight from their zeroising buffers into it (no JSON tree, no copy), and it is
+  // moved into the response. Only permitted fragments are in `entries`. Owner names from the
+  // partner table the plan used.
+  const auto& all = *plan->partners;
   std::size_t size = 16;
-  for (const auto& entry : read->entries) {
+  for (const auto& entry : entries) {
     size += 256;
     for (const auto& f : entry.fields)
       size += f.name.size() + f.value.size() + 8;
   }
-  std::string body;
+  HttpBody body;
   body.reserve(size + size / 8);
   body += R"({"fragments":[)";
   bool unreadable = false;
-  for (const auto& entry : read->entries) {
-    if (&entry != &read->entries.front()) body += ',';
+  for (const auto& entry : entries) {
+    if (&entry != &entries.front()) body += ',';
     const auto* owner = find_in_partner_table(all, entry.meta.owner_partner);
     body += R"({"fragment":")";
     body += crypto::to_hex(entry.meta.id.view());
     body += R"(","category":)";
-    append_json_string(body, entry.meta.category);
+    append_json_string_to(body, entry.meta.category);
     body += R"(,"owner":{"partner":)";
-    append_json_string(body, entry.meta.owner_partner);
+    append_json_string_to(body, entry.meta.owner_partner);
     body += R"(,"name":)";
-    append_json_string(body,
-                       owner != nullptr ? owner->display_name : entry.meta.owner_partner);
+    append_json_string_to(body,
+                          owner != nullptr ? owner->display_name : entry.meta.owner_partner);
     body += R"(},"created_at":")";
     body += format_instant(entry.meta.created_at);
     body += R"(","version":)";
@@ -336,10 +343,10 @@ HttpResponse read_dossier(Call& call) {
     body += R"(,"fields":{)";
     for (const auto& f : entry.fields) {
       if (&f != &entry.fields.front()) body += ',';
-      append_json_string(body, f.name);
+      append_json_string_to(body, f.name);
       body += ':';
-      append_json_string(body, std::string_view(reinterpret_cast<const char*>(f.value.data()),
-                                                f.value.size()));
+      append_json_string_to(body, std::string_view(reinterpret_cast<const char*>(f.value.data()),
+                                                   f.value.size()));
     }
     body += "}}";
   }
@@ -393,6 +400,9 @@ HttpResponse link_card(Call& call) {
     }
     return store_problem(call.req, ec);
   }
+  // A link folds one client's consents into another's: no parsed consent of the absorbed client
+  // is kept (ConsentCache).
+  call.ctx.consent_cache->clear();
   // Like registration, the link decides which client this is: its event follows the act.
   auto client = registry.resolve(call.partner.id, linked->pseudonym);
   if (!client) return store_problem(call.req, client.error());
@@ -418,6 +428,7 @@ HttpResponse erase_client(Call& call) {
   if (auto failed = record(call, intent)) return std::move(*failed);
   Registry registry(call.store());
   auto erased = registry.erase_client(*call.client);
+  call.ctx.consent_cache->clear();  // nothing parsed from an erased client's consents stays
   if (!erased) {
     record_failure(call, std::move(intent));
     return store_problem(call.req, erased.error());

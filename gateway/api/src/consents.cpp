@@ -6,6 +6,7 @@
 #include "strict_json.hpp"
 
 #include "sluis/domain/consent_book.hpp"
+#include "sluis/domain/consent_cache.hpp"
 #include "sluis/policy/consent_json.hpp"
 
 #include <algorithm>
@@ -36,9 +37,9 @@ bool concerns(const ConsentRecord& record, const std::optional<policy::Consent>&
                      });
 }
 
-std::optional<policy::Consent> parse_stored(const ConsentRecord& record,
-                                            const policy::RulePack& pack) {
-  auto parsed = policy::parse_consent(record.document, pack);
+std::optional<policy::Consent> parse_stored(const ConsentRecord& record, const Call& call) {
+  // Parsed once per document and rule pack (the consent cache the dossier reads share).
+  auto parsed = call.ctx.consent_cache->parsed(record, call.pack);
   if (!parsed) return std::nullopt;
   policy::Consent c = std::move(*parsed);
   // The store is the source of truth for the id and the withdrawal.
@@ -101,7 +102,7 @@ std::optional<HttpResponse> find_consent(Call& call, ConsentRecord& record,
       return store_problem(call.req, found.error());
     }
   } else {
-    consent = parse_stored(*found, call.rules());
+    consent = parse_stored(*found, call);
     if (concerns(*found, consent, call)) {
       record = std::move(*found);
       return std::nullopt;
@@ -168,7 +169,7 @@ HttpResponse record_consent(Call& call) {
     }
     return store_problem(call.req, stored.error());
   }
-  return json_answer(201, consent_summary(*stored, parse_stored(*stored, rules), call));
+  return json_answer(201, consent_summary(*stored, parse_stored(*stored, call), call));
 }
 
 HttpResponse list_consents(Call& call) {
@@ -181,7 +182,7 @@ HttpResponse list_consents(Call& call) {
   if (!history) return store_problem(call.req, history.error());
   json::array out;
   for (const auto& r : *history) {
-    const auto parsed = parse_stored(r, call.rules());
+    const auto parsed = parse_stored(r, call);
     if (!concerns(r, parsed, call)) continue;
     out.push_back(consent_summary(r, parsed, call));
   }
@@ -219,7 +220,7 @@ HttpResponse revoke_consent(Call& call) {
     }
     return store_problem(call.req, revoked.error());
   }
-  return json_answer(200, consent_summary(*revoked, parse_stored(*revoked, call.rules()), call));
+  return json_answer(200, consent_summary(*revoked, parse_stored(*revoked, call), call));
 }
 
 HttpResponse consent_receipt(Call& call) {

@@ -221,26 +221,7 @@ Result<AuditEvent> decode_audit_event(std::string_view canonical) {
 
 
 void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t run = 0;  // start of the bytes not yet copied: copied in runs, not byte by byte
-  for (std::size_t k = 0; k < s.size(); ++k) {
-    const auto c = static_cast<unsigned char>(s[k]);
-    const bool quote = c == '"' || c == '\\';
-    if (!quote && c >= 0x20 && c != 0x7f) continue;
-    out.append(s.data() + run, k - run);
-    run = k + 1;
-    if (quote) {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0f];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  append_json_string_to(out, s);
 }
 
 }  // namespace sluis::audit

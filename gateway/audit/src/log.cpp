@@ -147,6 +147,9 @@ struct Request {
   std::vector<std::string> canonical;
   bool force_checkpoint = false;
   bool done = false;
+  /// Woken (under the queue mutex) when this request's batch is done: only the callers a batch
+  /// served wake up, not every caller waiting for a later batch.
+  std::condition_variable done_cv;
   error_code error;
   LeafRange range;
   std::string note;
@@ -219,7 +222,6 @@ struct AuditLog::Impl final {
   // Queue between callers and the writer.
   std::mutex queue_mutex;
   std::condition_variable writer_cv;
-  std::condition_variable done_cv;
   std::vector<Request*> queue;
   bool stopping = false;
   std::thread writer;
@@ -477,9 +479,10 @@ struct AuditLog::Impl final {
       lk.unlock();
       process(batch, due);
       lk.lock();
-      for (auto* r : batch)
+      for (auto* r : batch) {
         r->done = true;
-      done_cv.notify_all();
+        r->done_cv.notify_one();
+      }
     }
     lk.unlock();
     // Clean shutdown: sign what is committed, so the next start has a checkpoint to check.
@@ -500,7 +503,7 @@ struct AuditLog::Impl final {
     }
     queue.push_back(&request);
     writer_cv.notify_one();
-    done_cv.wait(lk, [&] { return request.done; });
+    request.done_cv.wait(lk, [&] { return request.done; });
   }
 };
 

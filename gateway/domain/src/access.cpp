@@ -5,6 +5,8 @@
 #include "sluis/policy/decision.hpp"
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <vector>
 
 namespace sluis::domain {
@@ -41,86 +43,110 @@ std::vector<policy::BreakGlassGrant> grants_for_policy(const std::vector<BreakGl
 
 }  // namespace
 
-Result<std::vector<policy::Consent>>
-consents_for_policy(const ConsentBook& book, const policy::RulePack& pack, const ClientId& client) {
-  auto records = book.history(client);
-  if (!records) return records.error();
+namespace {
+
+/// A stored record's document in policy form, its id and revocation taken from the record (the
+/// store is the source of truth for both). nullopt when it does not parse under the pack.
+std::optional<policy::Consent> consent_of(const ConsentRecord& r, const policy::RulePack& pack,
+                                          const std::shared_ptr<const policy::RulePack>* shared,
+                                          ConsentCache* cache) {
+  std::optional<policy::Consent> parsed;
+  if (cache != nullptr && shared != nullptr) {
+    parsed = cache->parsed(r, *shared);
+  } else if (auto p = policy::parse_consent(r.document, pack)) {
+    parsed = std::move(*p);
+  }
+  if (!parsed) return std::nullopt;  // cannot permit anything under this pack
+  policy::Consent& c = *parsed;
+  c.id = r.id;
+  if (r.revoked_at) {
+    c.status = policy::ConsentStatus::revoked;
+    c.revocation = policy::Revocation{to_policy_time(*r.revoked_at),
+                                      policy::WorkerRef{r.revoked_by_partner, r.revoked_by_worker}};
+  } else {
+    c.status = policy::ConsentStatus::active;
+    c.revocation.reset();
+  }
+  return parsed;
+}
+
+std::vector<policy::Consent> consents_of(const std::vector<ConsentRecord>& records,
+                                         const policy::RulePack& pack,
+                                         const std::shared_ptr<const policy::RulePack>* shared,
+                                         ConsentCache* cache) {
   std::vector<policy::Consent> out;
-  out.reserve(records->size());
-  for (const auto& r : *records) {
-    auto parsed = policy::parse_consent(r.document, pack);
-    if (!parsed) continue;  // cannot permit anything under this pack
-    policy::Consent c = std::move(*parsed);
-    c.id = r.id;
-    if (r.revoked_at) {
-      c.status = policy::ConsentStatus::revoked;
-      c.revocation =
-          policy::Revocation{to_policy_time(*r.revoked_at),
-                             policy::WorkerRef{r.revoked_by_partner, r.revoked_by_worker}};
-    } else {
-      c.status = policy::ConsentStatus::active;
-      c.revocation.reset();
-    }
-    out.push_back(std::move(c));
+  out.reserve(records.size());
+  for (const auto& r : records) {
+    if (auto c = consent_of(r, pack, shared, cache)) out.push_back(std::move(*c));
   }
   return out;
 }
 
-Result<DossierRead> read_dossier_for(Storage& storage, const policy::RulePack& pack,
-                                     const ClientId& client, const ReadRequest& request,
-                                     Instant now, const BeforeOpen& before_open) {
-  Registry registry(storage);
-  ConsentBook book(storage);
-  Dossiers dossiers(storage);
-
+/// plan_read, with the pack as a reference and (when `shared` is given) as the cache's key.
+Result<ReadPlan> plan(Storage& storage, const policy::RulePack& pack,
+                      const std::shared_ptr<const policy::RulePack>* shared, ConsentCache* cache,
+                      const ClientId& client, const Partner& partner, const Worker& worker,
+                      const ReadRequest& request, Instant now) {
   // Fragment-independent facts first: who asks, as what, for which purpose.
-  auto partner = registry.find_partner(request.partner_id);
-  if (!partner) return Errc::not_permitted;
-  auto worker = registry.find_worker(request.partner_id, request.worker_id);
-  if (!worker) return Errc::unknown_worker;
   const auto purpose = pack.purpose(request.purpose);
-  const auto role = pack.role(worker->role);
-  const auto partner_type = pack.partner_type(partner->partner_type);
+  const auto role = pack.role(worker.role);
+  const auto partner_type = pack.partner_type(partner.partner_type);
   if (!purpose || !role || !partner_type) return Errc::invalid_argument;
   if (request.category && !pack.category(*request.category)) return Errc::invalid_argument;
 
-  // No care relationship: indistinguishable from an unknown client.
-  auto relationships = registry.care_relationships(client);
-  if (!relationships) return relationships.error();
-  const CareRelationship* mine = nullptr;
-  for (const auto& rel : *relationships) {
-    if (rel.partner_id == request.partner_id) mine = &rel;
-  }
-  if (mine == nullptr) return Errc::not_found;
-  const bool linked = mine->origin == RelationshipOrigin::linked ||
-                      mine->origin == RelationshipOrigin::card_presented;
+  UnitOfWork u(storage);
+  // Owner partner types come from the store's partner table (a shared snapshot).
+  auto partners = u.partners().table();
+  if (!partners) return partners.error();
+  // One snapshot for everything below: one read transaction, not one per statement.
+  if (auto r = u.begin_read(); !r) return r.error();
 
-  auto consents = consents_for_policy(book, pack, client);
-  if (!consents) return consents.error();
-  auto stored_grants = book.break_glass_history(client);
+  // No care relationship: indistinguishable from an unknown client.
+  auto mine = u.clients().relationship(request.partner_id, client);
+  if (!mine) return mine.error();
+  if (!*mine) return Errc::not_found;
+  const bool linked = (*mine)->origin == RelationshipOrigin::linked ||
+                      (*mine)->origin == RelationshipOrigin::card_presented;
+
+  auto records = u.consents().history(client);
+  if (!records) return records.error();
+  const auto consents = consents_of(*records, pack, shared, cache);
+  auto stored_grants = u.grants().history(client);
   if (!stored_grants) return stored_grants.error();
   const auto grants =
       grants_for_policy(*stored_grants, pack, request.partner_id, request.worker_id);
 
-  // Owner partner types come from the store's partner table (a shared snapshot, looked up before
-  // the read: the permit callback runs under the store's lock and must not call back into it).
-  auto partners = registry.partner_table();
-  if (!partners) return partners.error();
-  const auto owner_type = [&all = **partners,
-                           &pack](std::string_view id) -> std::optional<policy::PartnerTypeId> {
+  auto current = u.fragments().current_sealed(client);
+  if (!current) return current.error();
+  if (auto r = u.commit(); !r) return r.error();
+
+  const auto& all = **partners;
+  const auto owner_type = [&all, &pack](std::string_view id) -> std::optional<policy::PartnerTypeId> {
     const auto* p = find_in_partner_table(all, id);
     if (p == nullptr) return std::nullopt;
     return pack.partner_type(p->partner_type);
   };
 
-  // Phase 1: decide every current fragment from its metadata alone (its fields stay sealed).
-  auto current = dossiers.list_current_sealed(client);
-  if (!current) return current.error();
-  DossierRead out;
-  out.role = worker->role;
+  // Decide every current fragment from its metadata alone (its fields stay sealed).
+  ReadPlan out;
+  out.client = client;
+  out.partner_id = std::string(request.partner_id);
+  out.role = worker.role;
+  out.partners = std::move(*partners);
+  out.decisions.reserve(current->size());
   const policy::Time t = to_policy_time(now);
-  std::vector<const SealedFragment*> permitted;
-  for (const auto& sealed : *current) {
+  policy::AccessRequest req;
+  req.partner_id = request.partner_id;
+  req.partner_type = *partner_type;
+  req.partner_revoked = partner.revoked_at.has_value();
+  req.worker_id = request.worker_id;
+  req.role = *role;
+  req.worker_active = worker.active;
+  req.purpose = *purpose;
+  req.care_relationship = true;
+  req.client_linked = linked;
+  req.now = t;
+  for (auto& sealed : *current) {
     const FragmentMeta& meta = sealed.meta;
     if (request.category && meta.category != *request.category) continue;
     FragmentDecision d;
@@ -134,39 +160,66 @@ Result<DossierRead> read_dossier_for(Storage& storage, const policy::RulePack& p
       out.decisions.push_back(std::move(d));
       continue;
     }
-    policy::AccessRequest req;
-    req.partner_id = request.partner_id;
-    req.partner_type = *partner_type;
-    req.partner_revoked = partner->revoked_at.has_value();
-    req.worker_id = request.worker_id;
-    req.role = *role;
-    req.worker_active = worker->active;
     req.category = *category;
-    req.purpose = *purpose;
     req.owner_partner_id = meta.owner_partner;
     req.owner_type = *owner;
-    req.care_relationship = true;
-    req.client_linked = linked;
-    req.now = t;
-    const auto decision = policy::decide(pack, req, *consents, grants);
+    const auto decision = policy::decide(pack, req, consents, grants);
     d.permitted = decision.permitted();
     d.break_glass = decision.break_glass;
-    d.rule = decision.rule_id();  // copies: `subject` views into *consents / grants
-    if (d.permitted) permitted.push_back(&sealed);
+    d.rule = decision.rule_id();  // copies: `subject` views into consents / grants
     out.decisions.push_back(std::move(d));
+    if (out.decisions.back().permitted) out.permitted.push_back(std::move(sealed));
   }
+  return out;
+}
 
-  // Phase 2: the decisions go on the record before anything is opened.
+}  // namespace
+
+Result<std::vector<policy::Consent>>
+consents_for_policy(const ConsentBook& book, const policy::RulePack& pack, const ClientId& client) {
+  auto records = book.history(client);
+  if (!records) return records.error();
+  return consents_of(*records, pack, nullptr, nullptr);
+}
+
+Result<ReadPlan> plan_read(Storage& storage, const std::shared_ptr<const policy::RulePack>& pack,
+                           ConsentCache* consents, const ClientId& client, const Partner& partner,
+                           const Worker& worker, const ReadRequest& request, Instant now) {
+  return plan(storage, *pack, &pack, consents, client, partner, worker, request, now);
+}
+
+Result<std::vector<DossierEntry>> open_read(Storage& storage, const ReadPlan& plan) {
+  Dossiers dossiers(storage);
+  std::vector<const SealedFragment*> fragments;
+  fragments.reserve(plan.permitted.size());
+  for (const auto& f : plan.permitted)
+    fragments.push_back(&f);
+  return dossiers.open_fragments(plan.client, plan.partner_id, fragments);
+}
+
+Result<DossierRead> read_dossier_for(Storage& storage, const policy::RulePack& pack,
+                                     const ClientId& client, const ReadRequest& request,
+                                     Instant now, const BeforeOpen& before_open) {
+  Registry registry(storage);
+  auto partner = registry.find_partner(request.partner_id);
+  if (!partner) return Errc::not_permitted;
+  auto worker = registry.find_worker(request.partner_id, request.worker_id);
+  if (!worker) return Errc::unknown_worker;
+
+  auto planned = plan(storage, pack, nullptr, nullptr, client, *partner, *worker, request, now);
+  if (!planned) return planned.error();
+  DossierRead out;
+  out.role = planned->role;
+  out.decisions = std::move(planned->decisions);
+
+  // The decisions go on the record before anything is opened.
   if (before_open) {
     if (auto recorded = before_open(out.decisions, out.role); !recorded) {
       return recorded.error();
     }
   }
-
-  // Phase 3: open exactly the fragment versions decided on and recorded above (as listed in
-  // phase 1: one written or superseded since is not opened, nor is its successor).
-  if (permitted.empty()) return out;
-  auto entries = dossiers.open_fragments(client, request.partner_id, permitted);
+  if (planned->permitted.empty()) return out;
+  auto entries = open_read(storage, *planned);
   if (!entries) return entries.error();
   out.entries = std::move(*entries);
   return out;

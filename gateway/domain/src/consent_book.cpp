@@ -82,6 +82,8 @@ Result<ConsentRecord> ConsentBook::record(const ClientId& client, const NewConse
     return make_error_code(Errc::invalid_argument);
   }
   UnitOfWork u(storage_);
+  // The checks and the insert in one write transaction (one commit, one fsync).
+  if (auto r = u.begin_write(); !r) return r.error();
   if (auto r = client_exists(u, client); !r) return r.error();
   // The short reference a client quotes names one consent of theirs: draw again on the (about
   // one in 2^36 per consent) chance that another of this client's consents shares it.
@@ -104,6 +106,7 @@ Result<ConsentRecord> ConsentBook::record(const ClientId& client, const NewConse
                   {},
                   consent.document};
   if (auto r = u.consents().insert(c); !r) return r.error();
+  if (auto r = u.commit(); !r) return r.error();
   return c;
 }
 
@@ -113,6 +116,7 @@ Result<ConsentRecord> ConsentBook::revoke(const ClientId& client, std::string_vi
     return make_error_code(Errc::invalid_argument);
   }
   UnitOfWork u(storage_);
+  if (auto r = u.begin_write(); !r) return r.error();  // the look-up and the mark: one commit
   auto c = u.consents().find(client, consent_id);
   if (!c) return c.error();
   if (c->revoked_at) return make_error_code(Errc::conflict);
@@ -120,6 +124,7 @@ Result<ConsentRecord> ConsentBook::revoke(const ClientId& client, std::string_vi
   if (auto r = u.consents().revoke(client, consent_id, now, partner_id, worker_id); !r) {
     return r.error();
   }
+  if (auto r = u.commit(); !r) return r.error();
   c->revoked_at = now;
   c->revoked_by_partner = std::string(partner_id);
   c->revoked_by_worker = std::string(worker_id);

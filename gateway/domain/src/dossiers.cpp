@@ -108,6 +108,8 @@ Result<FragmentMeta> Dossiers::add_fragment(const ClientId& client, std::string_
   if (auto r = check_fields(fields); !r) return r.error();
   UnitOfWork u(storage_);
   if (auto p = active_partner(u, partner_id); !p) return p.error();
+  // The checks in one read snapshot (one read transaction); begin_write below ends it.
+  if (auto r = u.begin_read(); !r) return r.error();
   auto anonymous = u.clients().anonymous(client);
   if (!anonymous) return anonymous.error();
   auto rel = has_relationship(u, partner_id, client);
@@ -142,6 +144,7 @@ Result<FragmentMeta> Dossiers::supersede(const FragmentId& previous, std::string
   if (auto r = check_fields(fields); !r) return r.error();
   UnitOfWork u(storage_);
   if (auto p = active_partner(u, partner_id); !p) return p.error();
+  if (auto r = u.begin_read(); !r) return r.error();  // ended by begin_write below
   auto prev = u.fragments().find(previous);
   if (!prev) return prev.error();
   if (prev->meta.owner_partner != partner_id) return make_error_code(Errc::not_permitted);

@@ -455,6 +455,37 @@ Result<ClientId> Registry::resolve(std::string_view partner_id, std::string_view
   return **client;
 }
 
+Admission Registry::admit(std::string_view partner_id, std::optional<std::string_view> pseudonym,
+                          std::optional<std::string_view> worker_id) const {
+  Admission out;
+  UnitOfWork u(storage_);
+  auto partner = find_partner_in(u, partner_id);
+  if (!partner) {
+    out.partner_error = partner.error();
+    return out;
+  }
+  out.partner = std::move(*partner);
+  // One snapshot for the statements below: one read transaction instead of one per statement.
+  if (auto r = u.begin_read(); !r) {
+    out.worker_error = r.error();
+    return out;
+  }
+  if (pseudonym) {
+    auto client = u.clients().resolve_pseudonym(partner_id, *pseudonym);
+    if (client && *client) out.client = **client;
+  }
+  if (worker_id) {
+    auto worker = u.workers().find(partner_id, *worker_id);
+    if (worker) {
+      out.worker = std::move(*worker);
+    } else {
+      out.worker_error = worker.error();
+    }
+  }
+  if (auto r = u.commit(); !r && !out.worker_error) out.worker_error = r.error();
+  return out;
+}
+
 Result<std::string> Registry::pseudonym_for(std::string_view partner_id,
                                             const ClientId& client) const {
   UnitOfWork u(storage_);

@@ -52,7 +52,8 @@ header_limit_bytes = 16384          # larger request headers get 431
 body_limit_bytes = 1048576          # larger request bodies get 413
 max_connections = 1024              # connections beyond this are closed at once
 max_requests_per_connection = 1000  # then the connection is closed (Connection: close)
-page_cache_mib = 16                 # SQLite page cache of the data store and of the audit log, each
+page_cache_mib = 16                 # SQLite page cache of the audit log's writer
+store_page_cache_mib = 32           # SQLite page cache of the data store (decrypted pages)
 
 [paths]
 data_dir = "data"                   # the store's directory
@@ -299,7 +300,8 @@ ServerConfig parse_server_config(std::string_view text, std::string_view source_
         size("limits", "max_connections", c.limits.max_connections, 1, 1'000'000),
         size("limits", "max_requests_per_connection", c.limits.max_requests_per_connection, 1,
              100'000'000),
-        size("limits", "page_cache_mib", c.limits.page_cache_mib, 0, 65536)}},
+        size("limits", "page_cache_mib", c.limits.page_cache_mib, 0, 65536),
+        size("limits", "store_page_cache_mib", c.limits.store_page_cache_mib, 0, 65536)}},
       {"paths",
        {path("paths", "data_dir", c.data_dir), path("paths", "key_file", c.key_file),
         path("paths", "rule_pack", c.rule_pack),

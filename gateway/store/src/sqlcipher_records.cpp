@@ -920,6 +920,15 @@ class SqlRecords final : public Records {
   KeyStore& keys() noexcept override { return keys_; }
 
   Result<void> begin_write() override {
+    // A read snapshot the unit started ends here (its reads stay valid: the write lock is taken
+    // on the newest state, and nobody else writes under the unit's hold of the store).
+    if (i_.open == Impl::Open::read && i_.data.in_transaction()) {
+      if (auto r = i_.data.run_cached("COMMIT"); !r) return r;
+      i_.open = Impl::Open::none;
+    }
+    // Inside Storage::bulk_write's transaction the unit's writes join it (its commit is bulk
+    // write's; commit() below is then a no-op).
+    if (i_.open == Impl::Open::none && i_.data.in_transaction()) return {};
     if (auto r = i_.data.run_cached("BEGIN IMMEDIATE"); !r) return r;
     i_.open = Impl::Open::write;
     return {};

@@ -473,8 +473,9 @@ std::atomic<std::uint64_t> g_key_cache_generation{0};
 }  // namespace
 
 DataKeyCache::DataKeyCache(std::size_t capacity)
-    : capacity_(std::max<std::size_t>(capacity, 1)),
+    : capacity_(std::max<std::size_t>(capacity, 1)), arena_(capacity_ * crypto::DataKey::size()),
       generation_(g_key_cache_generation.load(std::memory_order_relaxed)) {
+  crypto::wipe(arena_.reveal_mut());
   slots_.reserve(capacity_);
   index_.reserve(capacity_);
 }
@@ -503,7 +504,13 @@ const crypto::DataKey* DataKeyCache::find(const ClientId& client, std::string_vi
   Slot& slot = slots_[it->second];
   slot.last_used = ++clock_;
   ++hits_;
-  return &slot.key;
+  const auto bytes = key_bytes(slot);
+  std::copy(bytes.begin(), bytes.end(), scratch_.reveal_mut().begin());
+  return &scratch_;
+}
+
+std::span<std::uint8_t> DataKeyCache::key_bytes(const Slot& slot) noexcept {
+  return arena_.reveal_mut().subspan(slot.index * crypto::DataKey::size(), crypto::DataKey::size());
 }
 
 DataKeyCache::Slot& DataKeyCache::claim() {
@@ -512,7 +519,11 @@ DataKeyCache::Slot& DataKeyCache::claim() {
       if (!slot.live) return slot;
     }
   }
-  if (slots_.size() < capacity_) return slots_.emplace_back();
+  if (slots_.size() < capacity_) {
+    Slot& fresh = slots_.emplace_back();
+    fresh.index = slots_.size() - 1;
+    return fresh;
+  }
   // Full: evict the least recently used. A linear scan is fine at this size, and a miss costs a
   // key-store query and an unwrap anyway.
   Slot* lru = &slots_.front();
@@ -525,7 +536,7 @@ DataKeyCache::Slot& DataKeyCache::claim() {
 
 void DataKeyCache::release(Slot& slot) noexcept {
   if (slot.live) index_.erase(Name{slot.client, slot.category, slot.version.value});
-  slot.key.wipe();
+  crypto::wipe(key_bytes(slot));
   slot.live = false;
 }
 
@@ -537,16 +548,17 @@ const crypto::DataKey& DataKeyCache::install(Slot& slot, const ClientId& client,
   slot.version = version;
   slot.last_used = ++clock_;
   slot.live = true;
-  index_.emplace(Name{slot.client, slot.category, version.value},
-                 static_cast<std::size_t>(&slot - slots_.data()));
-  return slot.key;
+  const auto from = scratch_.reveal();
+  std::copy(from.begin(), from.end(), key_bytes(slot).begin());
+  index_.emplace(Name{slot.client, slot.category, version.value}, slot.index);
+  return scratch_;
 }
 
 void DataKeyCache::clear() noexcept {
-  for (auto& slot : slots_) {
-    slot.key.wipe();
+  for (auto& slot : slots_)
     slot.live = false;
-  }
+  crypto::wipe(arena_.reveal_mut());
+  scratch_.wipe();
   index_.clear();
   ++clears_;
 }
@@ -882,6 +894,13 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options, const crypto::R
   // when the WAL is empty).
   if (auto r = i.data.exec("PRAGMA wal_checkpoint(TRUNCATE)"); !r) return r.error();
   if (auto r = i.data.set_cache_size_kib(i.options.page_cache_kib); !r) return r.error();
+  // The key store is reached on data-key cache misses and by every write (the current key of a
+  // client × category): a quarter of the data store's cache, at most 4 MiB, keeps its pages.
+  if (auto r = i.keys.set_cache_size_kib(std::min<std::size_t>(i.options.page_cache_kib / 4,
+                                                                std::size_t{4} * 1024));
+      !r) {
+    return r.error();
+  }
   // A snapshot copied into place by hand gives its journal back here; a secret left by a
   // snapshot interrupted by a crash is destroyed.
   if (auto r = i.replay_journal(); !r) return r.error();

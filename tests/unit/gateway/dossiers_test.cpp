@@ -2,6 +2,7 @@
 #include "engines.hpp"
 
 #include "sluis/crypto/card.hpp"
+#include "sluis/domain/bulk_load.hpp"
 
 #include <map>
 
@@ -302,4 +303,26 @@ TEMPLATE_TEST_CASE("consents keep their history; grants expire", "[consents]",
   CHECK(book.break_glass_in_force(client, "caw-brussel", "w1", now + hours(5)).value().empty());
   g.reason.clear();
   CHECK(book.grant_break_glass(g).error() == Errc::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("a consent recorded inside a bulk load joins its transaction", "[consents]",
+                   SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
+  f.add_sector();
+  const auto client = register_case(f, "ocmw-brussel", "c1");
+  ConsentBook book(f.storage());
+  const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  NewConsent nc{"ocmw-brussel", "w1", now, now + std::chrono::hours(24), R"({"provisions":[]})"};
+  // A failed bulk load takes the consent with it; one that commits keeps it.
+  auto failed = bulk_write(f.storage(), [&]() -> Result<void> {
+    if (auto r = book.record(client, nc); !r) return r.error();
+    return make_error_code(Errc::invalid_argument);
+  });
+  CHECK(failed.error() == Errc::invalid_argument);
+  CHECK(book.history(client).value().empty());
+  REQUIRE(bulk_write(f.storage(), [&]() -> Result<void> {
+    if (auto r = book.record(client, nc); !r) return r.error();
+    return {};
+  }));
+  CHECK(book.history(client).value().size() == 1);
 }

@@ -14,6 +14,10 @@
 #include <memory>
 #include <string_view>
 
+namespace sluis::domain {
+class ConsentCache;
+}  // namespace sluis::domain
+
 namespace sluis::gateway {
 
 /// The rule pack in force, swappable at run time (SIGHUP) without locks on the request path.
@@ -47,6 +51,9 @@ struct GatewayContext {
   /// The clock every decision and record uses (defaults to the system clock when empty).
   std::function<sluis::store::Instant()> clock;
   ApiLimits limits;
+  /// Consent documents parsed once per rule pack for the dossier reads (made by
+  /// make_api_router when empty; shared by every handler of the router).
+  std::shared_ptr<sluis::domain::ConsentCache> consent_cache;
 };
 
 /// Builds the Router with every /v1 resource and GET /healthz for `context`

@@ -5,6 +5,7 @@
 #include "sluis/domain/records.hpp"
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -37,6 +38,17 @@ struct RegistryOptions {
 ///
 /// Threads: as the Storage it is built on (each call is one unit of work, serialised with the
 /// others). A Registry is a cheap view: hold one per storage, or make one per request.
+/// What admitting a request looks up about its caller (Registry::admit): each part as its own
+/// look-up would answer it.
+struct Admission {
+  boost::system::error_code partner_error;  ///< not_found, a storage error, or none
+  std::optional<Partner> partner;
+  /// The client the pseudonym names for the partner (when one was asked for and it resolves).
+  std::optional<ClientId> client;
+  boost::system::error_code worker_error;  ///< not_found, a storage error, or none
+  std::optional<Worker> worker;            ///< when a worker was asked for and is enrolled
+};
+
 class Registry {
  public:
   explicit Registry(Storage& storage, RegistryOptions options = {});
@@ -131,6 +143,13 @@ class Registry {
   /// "erased" alike.
   [[nodiscard]] Result<ClientId> resolve(std::string_view partner_id,
                                          std::string_view pseudonym) const;
+  /// The look-ups that admit a request, in one read unit of work (one snapshot, one take of the
+  /// storage): the partner; when it is known, the client `pseudonym` names for it (as resolve)
+  /// and the worker `worker_id` (as find_worker). An absent pseudonym or worker id is not
+  /// looked up. Never fails as a whole: each part carries its own error.
+  [[nodiscard]] Admission admit(std::string_view partner_id,
+                                std::optional<std::string_view> pseudonym,
+                                std::optional<std::string_view> worker_id) const;
   /// The partner's pseudonym for the client. Errors: not_found (no care relationship).
   [[nodiscard]] Result<std::string> pseudonym_for(std::string_view partner_id,
                                                   const ClientId& client) const;

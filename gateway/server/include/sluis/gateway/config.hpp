@@ -42,8 +42,11 @@ struct LimitsConfig {
   std::size_t body_limit_bytes = 1024 * 1024;
   std::size_t max_connections = 1024;
   std::size_t max_requests_per_connection = 1000;
-  /// SQLite page cache of the data store and of the audit log's writer, each, in MiB.
+  /// SQLite page cache of the audit log's writer, in MiB.
   std::size_t page_cache_mib = 16;
+  /// SQLite page cache of the data store, in MiB: large enough for the pages a dossier read
+  /// touches at the CI size (every miss is a read and a SQLCipher page decryption).
+  std::size_t store_page_cache_mib = 32;
 };
 
 /// The audit log's settings (docs/dpo-guide.md).

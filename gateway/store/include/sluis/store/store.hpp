@@ -42,9 +42,10 @@ struct StoreOptions {
   /// Never receives field contents.
   std::function<void(const FragmentId&)> on_field_opened;
   /// Most unwrapped data keys the store keeps in guarded memory between reads (see DataKeyCache).
-  /// Each costs one guarded allocation (about 3 memory mappings and one locked page) for the
-  /// life of the store. Values below 1 are taken as 1.
-  std::size_t data_key_cache_size = 256;
+  /// They share one guarded, locked allocation of 32 bytes per key made when the store opens
+  /// (16 384 keys: 512 KiB), so every hot key of a CI-size home stays in it. Values below 1 are
+  /// taken as 1.
+  std::size_t data_key_cache_size = 16384;
   /// SQLite's page cache of the data-store connection, in KiB (decrypted pages, so a hit saves
   /// a read and a SQLCipher page decryption). 0 = SQLite's default (2000 KiB).
   std::size_t page_cache_kib = 16 * 1024;
@@ -63,10 +64,11 @@ struct DataKeyCacheStats {
 /// version, so a dossier read does not query the key store, unwrap and allocate guarded memory
 /// for every key it needs.
 ///
-/// Promises: never more than `capacity` keys; each key lives in its own SecretBytes slot
-/// (guarded, locked, zeroised), allocated once and reused, so a miss after warm-up allocates no
-/// guarded memory either; a key leaves the cache only by being zeroised in place (eviction,
-/// clear()). clear() is called by the store on every erasure, KEK rotation and key-store restore,
+/// Promises: never more than `capacity` keys; the keys live in one guarded, locked, zeroised
+/// arena of `capacity` 32-byte slots allocated with the cache (so neither a hit nor a miss
+/// allocates guarded memory), and the key a lookup returns is copied into one guarded scratch
+/// key of the cache's own; a key leaves the cache only by being zeroised in place (eviction,
+/// clear(), which also wipes the scratch key). clear() is called by the store on every erasure, KEK rotation and key-store restore,
 /// and through a process-wide generation (clear_everywhere()) every other cache in the
 /// process clears itself before its next lookup, so one Store's erasure is honoured by the other
 /// Stores a process opens on the same files. (Another *process* sharing the files does not see it;
@@ -93,7 +95,9 @@ class DataKeyCache {
     if (const auto* k = find(client, category, version)) return k;
     ++misses_;
     Slot& slot = claim();
-    if (auto r = load(slot.key); !r) {
+    scratch_.wipe();
+    if (auto r = load(scratch_); !r) {
+      scratch_.wipe();
       release(slot);
       return r.error();
     }
@@ -113,7 +117,7 @@ class DataKeyCache {
     crypto::DataKeyVersion version;
     std::uint64_t last_used = 0;
     bool live = false;
-    crypto::DataKey key;  ///< zero whenever !live
+    std::size_t index = 0;  ///< the slot's key is arena_ bytes [32 index, 32 index + 32)
   };
   /// What the index is keyed by; `category` views the slot's own string.
   struct Name {
@@ -132,7 +136,11 @@ class DataKeyCache {
                                  crypto::DataKeyVersion version);
   void sync_generation() noexcept;
 
+  [[nodiscard]] std::span<std::uint8_t> key_bytes(const Slot& slot) noexcept;
+
   std::size_t capacity_;
+  crypto::SecretBuffer arena_;  ///< capacity_ keys of 32 bytes; zero where no live key is
+  crypto::DataKey scratch_;     ///< the key the last lookup returned (a copy of its slot)
   std::vector<Slot> slots_;  ///< reserved to capacity_: slots never move (Name views them)
   std::unordered_map<Name, std::size_t, NameHash> index_;
   std::uint64_t clock_ = 0;
