@@ -29,7 +29,7 @@ template <class Text> void append_json_string_to(Text& out, std::string_view s) 
       out += '\\';
       out += static_cast<char>(c);
     } else {
-      out.append("\\u00", 3);
+      out.append("\\u00", 4);
       out += kHex[c >> 4];
       out += kHex[c & 0x0f];
     }
