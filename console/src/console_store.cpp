@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <map>
 #include <mutex>
 
 namespace sluis::console {
@@ -64,6 +65,22 @@ std::string random_text(std::size_t bytes) {
 }
 
 /// A prepared statement, finalized on scope exit; every step's code is checked.
+/// The connection's prepared statements, kept for reuse (every page looks up its session: a
+/// statement prepared each time cost more than running it). Keyed by the SQL literal's address;
+/// used under the store's mutex only.
+struct Statements {
+  struct Entry {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  sqlite3* db = nullptr;
+  std::map<const char*, Entry> cache;
+  void finalize_all() {
+    for (auto& [sql, e] : cache) static_cast<void>(sqlite3_finalize(e.stmt));
+    cache.clear();
+  }
+};
+
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql) : db_(db) {
@@ -71,7 +88,34 @@ class Stmt {
       fail("the console database refused a statement; the file may be damaged");
     }
   }
-  ~Stmt() { static_cast<void>(sqlite3_finalize(s_)); }
+  /// A kept statement for `sql` (a string literal), prepared on first use; a fresh one when the
+  /// kept one is in use by an enclosing Stmt.
+  Stmt(Statements& kept, const char* sql) : db_(kept.db) {
+    auto& e = kept.cache[sql];
+    if (e.stmt != nullptr && !e.in_use) {
+      s_ = e.stmt;
+      entry_ = &e;
+      e.in_use = true;
+      return;
+    }
+    if (sqlite3_prepare_v2(db_, sql, -1, &s_, nullptr) != SQLITE_OK) {
+      fail("the console database refused a statement; the file may be damaged");
+    }
+    if (e.stmt == nullptr) {
+      e.stmt = s_;
+      e.in_use = true;
+      entry_ = &e;
+    }
+  }
+  ~Stmt() {
+    if (entry_ == nullptr) {
+      static_cast<void>(sqlite3_finalize(s_));
+      return;
+    }
+    static_cast<void>(sqlite3_reset(s_));
+    static_cast<void>(sqlite3_clear_bindings(s_));
+    entry_->in_use = false;
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -121,6 +165,7 @@ class Stmt {
   }
   sqlite3* db_;
   sqlite3_stmt* s_ = nullptr;
+  Statements::Entry* entry_ = nullptr;  ///< the kept statement this is, when it is one
 };
 
 void exec(sqlite3* db, const char* sql) {
@@ -169,8 +214,12 @@ UnixSeconds unix_now() noexcept {
 struct ConsoleStore::Impl {
   sqlite3* db = nullptr;
   std::mutex mutex;
+  Statements statements;  ///< finalized before the connection closes
   UnixSeconds last_prune = 0;  ///< when expired sessions were last deleted
-  ~Impl() { static_cast<void>(sqlite3_close_v2(db)); }
+  ~Impl() {
+    statements.finalize_all();
+    static_cast<void>(sqlite3_close_v2(db));
+  }
 
   /// BEGIN IMMEDIATE … COMMIT, rolled back when `fn` throws.
   template <class Fn>
@@ -201,6 +250,7 @@ std::unique_ptr<ConsoleStore> ConsoleStore::open(const fs::path& file, const cry
   const int rc = sqlite3_open_v2(file.c_str(), &impl->db,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                                  nullptr);
+  impl->statements.db = impl->db;
   if (rc != SQLITE_OK) {
     fail(file.string() + ": cannot open the console database; check that its directory exists "
                          "and that sluis-console may write there");
@@ -265,7 +315,7 @@ IssuedInvite ConsoleStore::create_invite(std::string_view partner, std::string_v
   impl_->transaction([&] {
     std::string account_id;
     {
-      Stmt find(impl_->db, "SELECT id FROM accounts WHERE partner = ?1 AND worker = ?2");
+      Stmt find(impl_->statements, "SELECT id FROM accounts WHERE partner = ?1 AND worker = ?2");
       find.bind(1, partner).bind(2, worker);
       if (find.step()) account_id = find.text(0);
     }
@@ -278,10 +328,10 @@ IssuedInvite ConsoleStore::create_invite(std::string_view partner, std::string_v
       ins.bind(1, account_id).bind(2, partner).bind(3, worker).bind(4, to_string(role)).bind(5, now);
       ins.run();
     }
-    Stmt old(impl_->db, "UPDATE invites SET superseded = 1 WHERE account = ?1 AND used IS NULL");
+    Stmt old(impl_->statements, "UPDATE invites SET superseded = 1 WHERE account = ?1 AND used IS NULL");
     old.bind(1, account_id);
     old.run();
-    Stmt ins(impl_->db, "INSERT INTO invites(token_hash, account, role, created, expires) "
+    Stmt ins(impl_->statements, "INSERT INTO invites(token_hash, account, role, created, expires) "
                         "VALUES(?1,?2,?3,?4,?5)");
     ins.bind(1, hash_token(out.token)).bind(2, account_id).bind(3, to_string(role)).bind(4, now);
     ins.bind(5, out.expires);
@@ -297,7 +347,7 @@ InviteView ConsoleStore::find_invite(std::string_view token, UnixSeconds now) {
 InviteView ConsoleStore::find_invite_by_hash(std::string_view token_hash, UnixSeconds now) {
   InviteView v;
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "SELECT a.partner, a.worker, i.role, i.expires, i.used, i.superseded, a.id "
+  Stmt s(impl_->statements, "SELECT a.partner, a.worker, i.role, i.expires, i.used, i.superseded, a.id "
                     "FROM invites i JOIN accounts a ON a.id = i.account WHERE i.token_hash = ?1");
   s.bind(1, token_hash);
   if (!s.step()) return v;
@@ -322,7 +372,7 @@ std::optional<ConsoleAccount> ConsoleStore::enrol(std::string_view invite_hash,
   return impl_->transaction([&]() -> std::optional<ConsoleAccount> {
     std::string account_id, role;
     {
-      Stmt s(impl_->db, "SELECT account, role FROM invites WHERE token_hash = ?1 AND used IS "
+      Stmt s(impl_->statements, "SELECT account, role FROM invites WHERE token_hash = ?1 AND used IS "
                         "NULL AND superseded = 0 AND expires > ?2");
       s.bind(1, invite_hash).bind(2, now);
       if (!s.step()) return std::nullopt;
@@ -330,20 +380,20 @@ std::optional<ConsoleAccount> ConsoleStore::enrol(std::string_view invite_hash,
       role = s.text(1);
     }
     {
-      Stmt taken(impl_->db, "SELECT 1 FROM passkeys WHERE id = ?1");
+      Stmt taken(impl_->statements, "SELECT 1 FROM passkeys WHERE id = ?1");
       taken.bind(1, std::span<const std::uint8_t>(credential.credential_id));
       if (taken.step()) return std::nullopt;
     }
-    Stmt used(impl_->db, "UPDATE invites SET used = ?2 WHERE token_hash = ?1");
+    Stmt used(impl_->statements, "UPDATE invites SET used = ?2 WHERE token_hash = ?1");
     used.bind(1, invite_hash).bind(2, now);
     used.run();
-    Stmt acc(impl_->db, "UPDATE accounts SET role = ?2, revoked = 0 WHERE id = ?1");
+    Stmt acc(impl_->statements, "UPDATE accounts SET role = ?2, revoked = 0 WHERE id = ?1");
     acc.bind(1, account_id).bind(2, role);
     acc.run();
-    Stmt old(impl_->db, "UPDATE passkeys SET revoked = 1 WHERE account = ?1");
+    Stmt old(impl_->statements, "UPDATE passkeys SET revoked = 1 WHERE account = ?1");
     old.bind(1, account_id);
     old.run();
-    Stmt ins(impl_->db, "INSERT INTO passkeys(id, account, cose_key, alg, sign_count, created) "
+    Stmt ins(impl_->statements, "INSERT INTO passkeys(id, account, cose_key, alg, sign_count, created) "
                         "VALUES(?1,?2,?3,?4,?5,?6)");
     ins.bind(1, std::span<const std::uint8_t>(credential.credential_id)).bind(2, account_id);
     ins.bind(3, std::span<const std::uint8_t>(credential.cose_key));
@@ -351,10 +401,10 @@ std::optional<ConsoleAccount> ConsoleStore::enrol(std::string_view invite_hash,
     ins.bind(5, static_cast<std::int64_t>(credential.sign_count)).bind(6, now);
     ins.run();
     // The account's other sessions end: whoever held the old passkey is signed out.
-    Stmt sessions(impl_->db, "DELETE FROM sessions WHERE account = ?1");
+    Stmt sessions(impl_->statements, "DELETE FROM sessions WHERE account = ?1");
     sessions.bind(1, account_id);
     sessions.run();
-    Stmt read(impl_->db, "SELECT a.id, a.partner, a.worker, a.role, a.revoked FROM accounts a "
+    Stmt read(impl_->statements, "SELECT a.id, a.partner, a.worker, a.role, a.revoked FROM accounts a "
                          "WHERE a.id = ?1");
     read.bind(1, account_id);
     if (!read.step()) return std::nullopt;
@@ -366,7 +416,7 @@ std::optional<ConsoleAccount> ConsoleStore::enrol(std::string_view invite_hash,
 
 std::optional<StoredPasskey> ConsoleStore::find_passkey(std::span<const std::uint8_t> id) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "SELECT id, account, cose_key, sign_count, revoked FROM passkeys WHERE id = ?1");
+  Stmt s(impl_->statements, "SELECT id, account, cose_key, sign_count, revoked FROM passkeys WHERE id = ?1");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
   StoredPasskey p;
@@ -381,7 +431,7 @@ std::optional<StoredPasskey> ConsoleStore::find_passkey(std::span<const std::uin
 void ConsoleStore::update_sign_count(std::span<const std::uint8_t> id, std::uint32_t count,
                                      UnixSeconds now) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "UPDATE passkeys SET sign_count = ?2, last_used = ?3 WHERE id = ?1");
+  Stmt s(impl_->statements, "UPDATE passkeys SET sign_count = ?2, last_used = ?3 WHERE id = ?1");
   s.bind(1, id).bind(2, static_cast<std::int64_t>(count)).bind(3, now);
   s.run();
 }
@@ -389,7 +439,7 @@ void ConsoleStore::update_sign_count(std::span<const std::uint8_t> id, std::uint
 void ConsoleStore::record_event(std::string_view kind, std::string_view account_id,
                                 UnixSeconds now) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "INSERT INTO security_events(time, kind, account) VALUES(?1, ?2, ?3)");
+  Stmt s(impl_->statements, "INSERT INTO security_events(time, kind, account) VALUES(?1, ?2, ?3)");
   s.bind(1, now).bind(2, kind);
   if (account_id.empty()) {
     s.bind_null(3);
@@ -401,14 +451,14 @@ void ConsoleStore::record_event(std::string_view kind, std::string_view account_
 
 std::size_t ConsoleStore::count_events(std::string_view kind) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "SELECT count(*) FROM security_events WHERE kind = ?1");
+  Stmt s(impl_->statements, "SELECT count(*) FROM security_events WHERE kind = ?1");
   s.bind(1, kind);
   return s.step() ? static_cast<std::size_t>(s.integer(0)) : 0;
 }
 
 std::optional<ConsoleAccount> ConsoleStore::account(std::string_view id) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "SELECT a.id, a.partner, a.worker, a.role, a.revoked, (SELECT count(*) FROM "
+  Stmt s(impl_->statements, "SELECT a.id, a.partner, a.worker, a.role, a.revoked, (SELECT count(*) FROM "
                     "passkeys p WHERE p.account = a.id AND p.revoked = 0) FROM accounts a "
                     "WHERE a.id = ?1");
   s.bind(1, id);
@@ -420,7 +470,7 @@ std::optional<ConsoleAccount> ConsoleStore::account(std::string_view id) {
 
 std::vector<SecurityEvent> ConsoleStore::events_of(std::string_view partner, std::size_t limit) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "SELECT e.time, e.kind, a.id, a.worker FROM security_events e JOIN accounts a "
+  Stmt s(impl_->statements, "SELECT e.time, e.kind, a.id, a.worker FROM security_events e JOIN accounts a "
                     "ON a.id = e.account WHERE a.partner = ?1 ORDER BY e.id DESC LIMIT ?2");
   s.bind(1, partner).bind(2, static_cast<std::int64_t>(limit));
   std::vector<SecurityEvent> out;
@@ -431,13 +481,13 @@ std::vector<SecurityEvent> ConsoleStore::events_of(std::string_view partner, std
 
 std::size_t ConsoleStore::count_signed_out_sessions() {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "SELECT count(*) FROM sessions WHERE account IS NULL");
+  Stmt s(impl_->statements, "SELECT count(*) FROM sessions WHERE account IS NULL");
   return s.step() ? static_cast<std::size_t>(s.integer(0)) : 0;
 }
 
 std::vector<ConsoleAccount> ConsoleStore::accounts_of(std::string_view partner) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "SELECT a.id, a.partner, a.worker, a.role, a.revoked, (SELECT count(*) FROM "
+  Stmt s(impl_->statements, "SELECT a.id, a.partner, a.worker, a.role, a.revoked, (SELECT count(*) FROM "
                     "passkeys p WHERE p.account = a.id AND p.revoked = 0) FROM accounts a "
                     "WHERE a.partner = ?1 ORDER BY a.worker");
   s.bind(1, partner);
@@ -452,17 +502,17 @@ std::vector<ConsoleAccount> ConsoleStore::accounts_of(std::string_view partner) 
 bool ConsoleStore::revoke_account(std::string_view partner, std::string_view id) {
   const std::lock_guard lock(impl_->mutex);
   return impl_->transaction([&] {
-    Stmt s(impl_->db, "UPDATE accounts SET revoked = 1 WHERE id = ?1 AND partner = ?2");
+    Stmt s(impl_->statements, "UPDATE accounts SET revoked = 1 WHERE id = ?1 AND partner = ?2");
     s.bind(1, id).bind(2, partner);
     s.run();
     if (sqlite3_changes(impl_->db) != 1) return false;
-    Stmt keys(impl_->db, "UPDATE passkeys SET revoked = 1 WHERE account = ?1");
+    Stmt keys(impl_->statements, "UPDATE passkeys SET revoked = 1 WHERE account = ?1");
     keys.bind(1, id);
     keys.run();
-    Stmt inv(impl_->db, "UPDATE invites SET superseded = 1 WHERE account = ?1 AND used IS NULL");
+    Stmt inv(impl_->statements, "UPDATE invites SET superseded = 1 WHERE account = ?1 AND used IS NULL");
     inv.bind(1, id);
     inv.run();
-    Stmt ses(impl_->db, "DELETE FROM sessions WHERE account = ?1");
+    Stmt ses(impl_->statements, "DELETE FROM sessions WHERE account = ?1");
     ses.bind(1, id);
     ses.run();
     return true;
@@ -475,22 +525,22 @@ std::string ConsoleStore::create_session(std::optional<std::string> account_id,
   const std::string csrf = random_text(32);
   const std::lock_guard lock(impl_->mutex);
   if (now - impl_->last_prune >= 60) {
-    Stmt d(impl_->db, "DELETE FROM sessions WHERE last_seen <= ?1 OR created <= ?2");
+    Stmt d(impl_->statements, "DELETE FROM sessions WHERE last_seen <= ?1 OR created <= ?2");
     d.bind(1, now - kSessionIdle.count()).bind(2, now - kSessionAbsolute.count());
     d.run();
     impl_->last_prune = now;
   }
   if (!account_id) {
-    Stmt c(impl_->db, "SELECT count(*) FROM sessions WHERE account IS NULL");
+    Stmt c(impl_->statements, "SELECT count(*) FROM sessions WHERE account IS NULL");
     const auto count = c.step() ? static_cast<std::size_t>(c.integer(0)) : 0;
     if (count >= kMaxSignedOutSessions) {
-      Stmt d(impl_->db, "DELETE FROM sessions WHERE handle_hash IN (SELECT handle_hash FROM "
+      Stmt d(impl_->statements, "DELETE FROM sessions WHERE handle_hash IN (SELECT handle_hash FROM "
                         "sessions WHERE account IS NULL ORDER BY last_seen, created LIMIT ?1)");
       d.bind(1, static_cast<std::int64_t>(count - kMaxSignedOutSessions + 1));
       d.run();
     }
   }
-  Stmt s(impl_->db, "INSERT INTO sessions(handle_hash, account, csrf, invite_hash, created, "
+  Stmt s(impl_->statements, "INSERT INTO sessions(handle_hash, account, csrf, invite_hash, created, "
                     "last_seen) VALUES(?1, ?2, ?3, ?4, ?5, ?5)");
   s.bind(1, hash_token(id));
   if (account_id) {
@@ -514,54 +564,58 @@ std::optional<ConsoleSession> ConsoleStore::touch_session(std::string_view id, U
   const std::lock_guard lock(impl_->mutex);
   ConsoleSession out;
   std::string account_id;
+  bool refresh = false;
   {
-    Stmt s(impl_->db, "SELECT csrf, account, invite_hash, created, last_seen FROM sessions "
+    Stmt s(impl_->statements, "SELECT csrf, account, invite_hash, created, last_seen FROM sessions "
                       "WHERE handle_hash = ?1");
     s.bind(1, handle);
     if (!s.step()) return std::nullopt;
     const bool expired = now - s.integer(4) >= kSessionIdle.count() ||
                          now - s.integer(3) >= kSessionAbsolute.count();
     if (expired) {
-      Stmt d(impl_->db, "DELETE FROM sessions WHERE handle_hash = ?1");
+      Stmt d(impl_->statements, "DELETE FROM sessions WHERE handle_hash = ?1");
       d.bind(1, handle);
       d.run();
       return std::nullopt;
     }
+    refresh = now - s.integer(4) >= kSessionTouchStep.count();
     out.handle_hash = handle;
     out.csrf = s.text(0);
     if (!s.is_null(1)) account_id = s.text(1);
     if (!s.is_null(2)) out.invite_hash = s.text(2);
   }
   if (!account_id.empty()) {
-    Stmt a(impl_->db, "SELECT a.id, a.partner, a.worker, a.role, a.revoked FROM accounts a "
+    Stmt a(impl_->statements, "SELECT a.id, a.partner, a.worker, a.role, a.revoked FROM accounts a "
                       "WHERE a.id = ?1");
     a.bind(1, account_id);
     if (!a.step() || a.integer(4) != 0) return std::nullopt;
     out.account = read_account(a, 0);
   }
-  Stmt u(impl_->db, "UPDATE sessions SET last_seen = ?2 WHERE handle_hash = ?1");
-  u.bind(1, handle).bind(2, now);
-  u.run();
+  if (refresh) {
+    Stmt u(impl_->statements, "UPDATE sessions SET last_seen = ?2 WHERE handle_hash = ?1");
+    u.bind(1, handle).bind(2, now);
+    u.run();
+  }
   return out;
 }
 
 void ConsoleStore::delete_session(std::string_view handle_hash) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "DELETE FROM sessions WHERE handle_hash = ?1");
+  Stmt s(impl_->statements, "DELETE FROM sessions WHERE handle_hash = ?1");
   s.bind(1, handle_hash);
   s.run();
 }
 
 void ConsoleStore::delete_sessions_of(std::string_view account_id) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "DELETE FROM sessions WHERE account = ?1");
+  Stmt s(impl_->statements, "DELETE FROM sessions WHERE account = ?1");
   s.bind(1, account_id);
   s.run();
 }
 
 std::size_t ConsoleStore::count_sessions_of(std::string_view account_id) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "SELECT count(*) FROM sessions WHERE account = ?1");
+  Stmt s(impl_->statements, "SELECT count(*) FROM sessions WHERE account = ?1");
   s.bind(1, account_id);
   return s.step() ? static_cast<std::size_t>(s.integer(0)) : 0;
 }
@@ -569,7 +623,7 @@ std::size_t ConsoleStore::count_sessions_of(std::string_view account_id) {
 void ConsoleStore::set_challenge(std::string_view handle_hash, ChallengePurpose purpose,
                                  std::span<const std::uint8_t> challenge, UnixSeconds now) {
   const std::lock_guard lock(impl_->mutex);
-  Stmt s(impl_->db, "UPDATE sessions SET challenge = ?2, challenge_purpose = ?3, "
+  Stmt s(impl_->statements, "UPDATE sessions SET challenge = ?2, challenge_purpose = ?3, "
                     "challenge_expires = ?4 WHERE handle_hash = ?1");
   s.bind(1, handle_hash).bind(2, challenge).bind(3, static_cast<std::int64_t>(purpose));
   s.bind(4, now + kChallengeLifetime.count());
@@ -582,14 +636,14 @@ ConsoleStore::take_challenge(std::string_view handle_hash, ChallengePurpose purp
   const std::lock_guard lock(impl_->mutex);
   std::optional<std::vector<std::uint8_t>> out;
   {
-    Stmt s(impl_->db, "SELECT challenge, challenge_purpose, challenge_expires FROM sessions "
+    Stmt s(impl_->statements, "SELECT challenge, challenge_purpose, challenge_expires FROM sessions "
                       "WHERE handle_hash = ?1 AND challenge IS NOT NULL");
     s.bind(1, handle_hash);
     if (s.step() && s.integer(1) == static_cast<std::int64_t>(purpose) && s.integer(2) > now) {
       out = s.blob(0);
     }
   }
-  Stmt clear(impl_->db, "UPDATE sessions SET challenge = NULL, challenge_purpose = NULL, "
+  Stmt clear(impl_->statements, "UPDATE sessions SET challenge = NULL, challenge_purpose = NULL, "
                         "challenge_expires = NULL WHERE handle_hash = ?1");
   clear.bind(1, handle_hash);
   clear.run();

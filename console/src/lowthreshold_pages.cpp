@@ -81,9 +81,7 @@ struct CardContext {
 };
 
 std::optional<CardContext> card_context(PageKit& kit, const Ctx& ctx) {
-  ApiRequest r;
-  r.target = "/v1/card-services";
-  auto a = kit.call_api(ctx, r);
+  auto a = kit.shared_get(ctx, "/v1/card-services");
   if (!a || a->status != 200) return std::nullopt;
   auto o = json_object_of(*a);
   if (!o) return std::nullopt;

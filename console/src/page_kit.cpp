@@ -399,6 +399,28 @@ gw::HttpResponse PageKit::gateway_down_page(Ctx& ctx) {
   return r;
 }
 
+boost::system::result<ApiResponse> PageKit::shared_get(const Ctx& ctx, std::string_view target) {
+  if (!ctx.session || !ctx.session->account) return ApiClientErrc::invalid_request;
+  std::string key = ctx.session->account->partner;
+  key += ' ';
+  key += target;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(shared_mutex_);
+    if (auto it = shared_.find(key); it != shared_.end() && now - it->second.fetched < kIdentityTtl) {
+      return it->second.answer;
+    }
+  }
+  ApiRequest request;
+  request.target = std::string(target);
+  auto answer = call_api(ctx, std::move(request));
+  if (answer && answer->status == 200) {
+    std::lock_guard lock(shared_mutex_);
+    shared_[std::move(key)] = CachedAnswer{*answer, now};
+  }
+  return answer;
+}
+
 std::optional<GatewayIdentity> PageKit::who(const Ctx& ctx) {
   if (!ctx.session || !ctx.session->account) return std::nullopt;
   const std::string& account = ctx.session->account->id;

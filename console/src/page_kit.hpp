@@ -143,6 +143,12 @@ struct PageKit {
   /// The signed-in account as sluisd knows it (GET /v1/me), cached per account for a minute;
   /// nullopt when sluisd cannot say (unreachable, worker unknown there).
   [[nodiscard]] std::optional<GatewayIdentity> who(const Ctx& ctx);
+  /// GET of a sluisd resource that reads the same for every worker of a partner and changes
+  /// rarely (the rule pack's vocabulary, the partner list, the card services): a 200 answer is
+  /// kept per partner and target for a minute, so a page does not ask again each time. Only
+  /// unaudited reads belong here; client data never does.
+  [[nodiscard]] boost::system::result<ApiResponse> shared_get(const Ctx& ctx,
+                                                              std::string_view target);
 
   // --- small helpers ---------------------------------------------------------------------------
 
@@ -172,6 +178,12 @@ struct PageKit {
   };
   std::mutex identities_mutex_;
   std::map<std::string, CachedIdentity, std::less<>> identities_;  ///< by console account id
+  struct CachedAnswer {
+    ApiResponse answer;
+    std::chrono::steady_clock::time_point fetched;
+  };
+  std::mutex shared_mutex_;
+  std::map<std::string, CachedAnswer, std::less<>> shared_;  ///< by "partner target"
 };
 
 /// Random bytes as base64url text (ids, tokens, nonces).

@@ -178,7 +178,7 @@ struct WorkerPages {
   }
 
   std::optional<Vocabulary> vocabulary(const Ctx& ctx) const {
-    auto answer = api(ctx, "GET", "/v1/rule-pack");
+    auto answer = kit.shared_get(ctx, "/v1/rule-pack");
     if (!answer || answer->status != 200) return std::nullopt;
     auto o = json_object(answer->body);
     if (!o) return std::nullopt;
@@ -475,7 +475,7 @@ struct WorkerPages {
     }
     d.set_list("field_rows", std::move(rows));
     std::vector<TemplateData> partners;
-    if (auto p = api(ctx, "GET", "/v1/partners"); p && p->status == 200) {
+    if (auto p = kit.shared_get(ctx, "/v1/partners"); p && p->status == 200) {
       const auto me = ctx.account().partner;
       if (auto po = json_object(p->body)) {
         if (const auto* list = po->if_contains("partners"); list != nullptr && list->is_array()) {

@@ -165,10 +165,10 @@ const gatewayAgent = new https.Agent({ keepAlive: true, maxSockets: 1,
   ca: readFileSync(env("GATEWAY_CA")), cert: readFileSync(env("PARTNER_CERT")),
   key: readFileSync(env("PARTNER_KEY")), servername: "localhost" });
 
-function gatewayRead(path) {
+function gatewayRead(path, purpose = env("PURPOSE")) {
   return new Promise((resolve, reject) => {
     const req = https.request({ host: "127.0.0.1", port: Number(env("GATEWAY_PORT")), path,
-      headers: { "Sluis-Worker": env("WORKER"), "Sluis-Purpose": env("PURPOSE") },
+      headers: { "Sluis-Worker": env("WORKER"), "Sluis-Purpose": purpose },
       agent: gatewayAgent }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
@@ -210,6 +210,19 @@ const direct = await measure("/v1 dossier read (sluisd)", READS, async () => {
   const r = await gatewayRead(dossier);
   if (r.status !== 200) throw new Error(`read ${r.status}`);
 }, [SLUISD_PID]);
+// What each /v1 call a console page may make costs sluisd on its own (to see where a page's
+// sluisd CPU goes).
+const calls = [["/v1/me", "administration"], ["/v1/rule-pack", "administration"],
+  ["/v1/partners", "administration"], [`/v1/clients/${client}/consents`, "administration"],
+  [`/v1/clients/${client}/label`, "administration"]];
+const breakdown = [];
+for (const [path, purpose] of calls) {
+  const m = await measure(path, Math.max(50, Math.floor(READS / 4)), async () => {
+    const r = await gatewayRead(path, purpose);
+    if (r.status !== 200) throw new Error(`${path} ${r.status}: ${r.body.slice(0, 200)}`);
+  }, [SLUISD_PID]);
+  breakdown.push([path.replace(client, "{client}"), m.cpu_us[0]]);
+}
 const viaConsole = await measure("console page (sluis-console + sluisd)", READS, async () => {
   const r = await consoleRequest("GET", pagePath, { cookie });
   if (r.status !== 200) throw new Error(`page ${r.status}`);
@@ -236,6 +249,7 @@ const result = {
   ratio: +((consoleUs + behindUs) / directUs).toFixed(2),
   sessions: SESSIONS, console_rss_mib_before: +(rssBefore / 1024).toFixed(1),
   console_rss_mib_with_sessions: +(rssAfter / 1024).toFixed(1), console_peak_mib: +(hwm / 1024).toFixed(1),
+  sluisd_cpu_us_per_call: Object.fromEntries(breakdown.map(([p, us]) => [p, +us.toFixed(1)])),
 };
 console.log(JSON.stringify(result));
 console.log(`| what | CPU µs per request |
@@ -244,6 +258,8 @@ console.log(`| what | CPU µs per request |
 | sluis-console, the page ${PAGE} | ${consoleUs.toFixed(0)} |
 | sluisd, behind that page | ${behindUs.toFixed(0)} |
 | **page total ÷ direct read** | **${result.ratio}×** (target ≤ 1.5×) |
+
+${breakdown.map(([p, us]) => `| sluisd, ${p} alone | ${us.toFixed(0)} |`).join("\n")}
 
 Console RSS: ${result.console_rss_mib_before} MiB before, ${result.console_rss_mib_with_sessions} MiB with ${SESSIONS} signed-in sessions (peak ${result.console_peak_mib} MiB; target < 100 MiB).`);
 consoleAgent.destroy();

@@ -61,6 +61,21 @@ TEST_CASE("console store: a session ends after 15 idle minutes and after 10 hour
   CHECK_FALSE(t.store->touch_session(idle, 5000 + kSessionIdle.count()));
 }
 
+TEST_CASE("console store: the idle time is written at most every 30 seconds, so a session never "
+          "outlives 15 idle minutes",
+          "[console][store]") {
+  TempStore t;
+  const auto a = t.enrol("ocmw-brussel", "wanda", 1);
+  const std::string id = t.store->create_session(a.id, std::nullopt, 1000);
+  // A use 10 s later is not written: the idle time still counts from 1000 ...
+  REQUIRE(t.store->touch_session(id, 1000 + 10));
+  CHECK_FALSE(t.store->touch_session(id, 1000 + kSessionIdle.count()));
+  // ... a use 30 s or more after the last write is.
+  const std::string other = t.store->create_session(a.id, std::nullopt, 1000);
+  REQUIRE(t.store->touch_session(other, 1000 + kSessionTouchStep.count()));
+  CHECK(t.store->touch_session(other, 1000 + kSessionIdle.count()));
+}
+
 TEST_CASE("console store: a flood of signed-out sessions evicts the oldest of them, never a "
           "signed-in one",
           "[console][store]") {

@@ -34,6 +34,9 @@ enum class ConsoleRole { admin, worker, dpo };
 inline constexpr std::chrono::seconds kInviteLifetime{24 * 3600};
 inline constexpr std::chrono::seconds kSessionIdle{15 * 60};
 inline constexpr std::chrono::seconds kSessionAbsolute{10 * 3600};
+/// A session's idle time is written at most this often (not on every page: each write is a
+/// durable commit). A session therefore ends up to this much before 15 idle minutes, never after.
+inline constexpr std::chrono::seconds kSessionTouchStep{30};
 /// At most this many signed-out sessions (a visitor's form token before sign-in) are kept: a
 /// flood of anonymous page loads evicts the oldest of them, never a signed-in session.
 inline constexpr std::size_t kMaxSignedOutSessions = 2000;
@@ -149,8 +152,8 @@ class ConsoleStore final {
                                            std::optional<std::string> invite_hash,
                                            UnixSeconds now);
   /// The session of cookie value `id` when it exists, is within the idle and absolute limits
-  /// and (when signed in) its account is not revoked; refreshes its idle time. Expired sessions
-  /// are deleted.
+  /// and (when signed in) its account is not revoked; refreshes its idle time when the last
+  /// refresh is kSessionTouchStep or more ago. Expired sessions are deleted.
   [[nodiscard]] std::optional<ConsoleSession> touch_session(std::string_view id, UnixSeconds now);
   void delete_session(std::string_view handle_hash);
   /// "Log out everywhere": every session of the account.
