@@ -335,6 +335,69 @@ struct WorkerPages {
     return kit.error_page(ctx, 404, "worker.no_client_title", "worker.no_client");
   }
 
+  static std::vector<TemplateData> purpose_list(const Vocabulary& vocab,
+                                                std::optional<std::string_view> selected) {
+    std::vector<TemplateData> purposes;
+    for (const auto& p : vocab.purposes) {
+      TemplateData pd;
+      pd.set("name", p.name).set("label", p.label);
+      pd.set_flag("selected", selected && *selected == p.name);
+      purposes.push_back(std::move(pd));
+    }
+    return purposes;
+  }
+
+  // The shared dossier read for one purpose: a page of its own that asks sluisd for exactly this
+  // read (one call, one audit event) — the consents and the label stay on the client's page.
+  gw::HttpResponse dossier_page(Ctx& ctx, std::string_view client, const Vocabulary& vocab,
+                                std::string_view purpose) {
+    auto dossier = api(ctx, "GET", "/v1/clients/" + std::string(client) + "/dossier", {}, purpose);
+    if (!dossier) return kit.gateway_down_page(ctx);
+    if (dossier->status != 200) return refused(ctx, *dossier);
+    auto o = json_object(dossier->body);
+    if (!o) return kit.gateway_down_page(ctx);
+    TemplateData d;
+    d.set("client", std::string(client));
+    d.set_list("purposes", purpose_list(vocab, purpose));
+    std::vector<TemplateData> fragments;
+    if (const auto* list = o->if_contains("fragments"); list != nullptr && list->is_array()) {
+      for (const auto& f : list->as_array()) {
+        if (!f.is_object()) continue;
+        const auto& fo = f.as_object();
+        TemplateData fd;
+        const std::string cat = str(fo, "category");
+        std::string cat_label = cat;
+        for (const auto& c : vocab.categories) {
+          if (c.name == cat) cat_label = c.label;
+        }
+        fd.set("category", cat_label);
+        std::string owner;
+        if (const auto* ow = fo.if_contains("owner"); ow != nullptr && ow->is_object()) {
+          owner = str(ow->as_object(), "name");
+        }
+        fd.set("owner", owner);
+        fd.set("created", readable_time(str(fo, "created_at")));
+        fd.set_flag("unreadable", fo.contains("unreadable"));
+        std::vector<TemplateData> fields;
+        if (const auto* fs = fo.if_contains("fields"); fs != nullptr && fs->is_object()) {
+          for (const auto& kv : fs->as_object()) {
+            TemplateData field;
+            field.set("name", std::string(kv.key()));
+            field.set("value", kv.value().is_string() ? std::string(kv.value().as_string())
+                                                      : std::string());
+            fields.push_back(std::move(field));
+          }
+        }
+        fd.set_list("fields", std::move(fields));
+        fragments.push_back(std::move(fd));
+      }
+    }
+    // Nothing is said about what was not shown: an empty read reads the same whatever the reason.
+    d.set_flag("no_fragments", fragments.empty());
+    d.set_list("fragments", std::move(fragments));
+    return kit.page(ctx, 200, "worker_dossier", "worker.dossier_title", std::move(d));
+  }
+
   gw::HttpResponse client_page(Ctx& ctx) {
     const auto client = client_param(ctx);
     if (!client) return unknown_client(ctx);
@@ -346,6 +409,7 @@ struct WorkerPages {
                                 [&](const Named& p) { return p.name == *purpose; })) {
       return bad_input(ctx, "worker.purpose_invalid", 400);
     }
+    if (purpose) return dossier_page(ctx, *client, *vocab, *purpose);
 
     // The consents (also shows that the client is this partner's: a foreign pseudonym is 404).
     auto consents = api(ctx, "GET", base + "/consents", {}, kAdministration);
@@ -363,61 +427,8 @@ struct WorkerPages {
     }
     d.set("label", label);
 
-    // The dossier, only when a purpose was chosen (every read is on the record).
-    std::vector<TemplateData> purposes;
-    for (const auto& p : vocab->purposes) {
-      TemplateData pd;
-      pd.set("name", p.name).set("label", p.label);
-      pd.set_flag("selected", purpose && *purpose == p.name);
-      purposes.push_back(std::move(pd));
-    }
-    d.set_list("purposes", std::move(purposes));
-    std::vector<TemplateData> fragments;
-    if (purpose) {
-      auto dossier = api(ctx, "GET", base + "/dossier", {}, *purpose);
-      if (!dossier) return kit.gateway_down_page(ctx);
-      if (dossier->status != 200) return refused(ctx, *dossier);
-      auto o = json_object(dossier->body);
-      if (!o) return kit.gateway_down_page(ctx);
-      if (const auto* list = o->if_contains("fragments"); list != nullptr && list->is_array()) {
-        for (const auto& f : list->as_array()) {
-          if (!f.is_object()) continue;
-          const auto& fo = f.as_object();
-          TemplateData fd;
-          const std::string cat = str(fo, "category");
-          std::string cat_label = cat;
-          for (const auto& c : vocab->categories) {
-            if (c.name == cat) cat_label = c.label;
-          }
-          fd.set("category", cat_label);
-          std::string owner;
-          if (const auto* ow = fo.if_contains("owner"); ow != nullptr && ow->is_object()) {
-            owner = str(ow->as_object(), "name");
-          }
-          fd.set("owner", owner);
-          fd.set("created", readable_time(str(fo, "created_at")));
-          fd.set_flag("unreadable", fo.contains("unreadable"));
-          std::vector<TemplateData> fields;
-          if (const auto* fs = fo.if_contains("fields"); fs != nullptr && fs->is_object()) {
-            for (const auto& kv : fs->as_object()) {
-              TemplateData field;
-              field.set("name", std::string(kv.key()));
-              field.set("value", kv.value().is_string() ? std::string(kv.value().as_string())
-                                                        : std::string());
-              fields.push_back(std::move(field));
-            }
-          }
-          fd.set_list("fields", std::move(fields));
-          fragments.push_back(std::move(fd));
-        }
-      }
-      d.set_flag("read", true);
-    } else {
-      d.set_flag("read", false);
-    }
-    // Nothing is said about what was not shown: an empty read reads the same whatever the reason.
-    d.set_flag("no_fragments", fragments.empty());
-    d.set_list("fragments", std::move(fragments));
+    // The purposes to read the dossier for (the read itself is its own page: dossier_page).
+    d.set_list("purposes", purpose_list(*vocab, std::nullopt));
 
     // The consents recorded for this client.
     std::vector<TemplateData> consent_rows;
