@@ -10,9 +10,12 @@
 #include <array>
 #include <cstdint>
 #include <ctime>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sluis::console {
@@ -147,6 +150,7 @@ struct Vocabulary {
 // --- the pages --------------------------------------------------------------------------------
 
 struct WorkerPages {
+  explicit WorkerPages(PageKit& k) : kit(k) {}
   PageKit& kit;
 
   // A /v1 call as the signed-in worker; nullopt (and `down` set) when sluisd cannot be reached.
@@ -177,10 +181,27 @@ struct WorkerPages {
     return kit.error_page(ctx, status, "worker.bad_input_title", message_key);
   }
 
+  // The rule pack's vocabulary, parsed again only when sluisd's answer changed (shared_get asks
+  // for it once a minute per partner; every page of the area needs it).
   std::optional<Vocabulary> vocabulary(const Ctx& ctx) const {
     auto answer = kit.shared_get(ctx, "/v1/rule-pack");
     if (!answer || answer->status != 200) return std::nullopt;
-    auto o = json_object(answer->body);
+    {
+      std::lock_guard lock(parsed_mutex);
+      if (parsed && parsed->first == answer->body) return parsed->second;
+    }
+    auto v = parse_vocabulary(answer->body);
+    if (v) {
+      std::lock_guard lock(parsed_mutex);
+      parsed.emplace(std::move(answer->body), *v);
+    }
+    return v;
+  }
+  mutable std::mutex parsed_mutex;
+  mutable std::optional<std::pair<std::string, Vocabulary>> parsed;  ///< the last answer parsed
+
+  static std::optional<Vocabulary> parse_vocabulary(const std::string& body) {
+    auto o = json_object(body);
     if (!o) return std::nullopt;
     Vocabulary v;
     for (const auto* list : {"categories", "purposes"}) {
@@ -354,8 +375,13 @@ struct WorkerPages {
     auto dossier = api(ctx, "GET", "/v1/clients/" + std::string(client) + "/dossier", {}, purpose);
     if (!dossier) return kit.gateway_down_page(ctx);
     if (dossier->status != 200) return refused(ctx, *dossier);
-    auto o = json_object(dossier->body);
-    if (!o) return kit.gateway_down_page(ctx);
+    // Parsed into one arena that lives as long as this page (a 20-fragment answer is hundreds of
+    // small strings: one allocation instead of one each).
+    json::monotonic_resource arena;
+    boost::system::error_code ec;
+    const json::value parsed_answer = json::parse(dossier->body, ec, &arena);
+    if (ec || !parsed_answer.is_object()) return kit.gateway_down_page(ctx);
+    const json::object* o = &parsed_answer.as_object();
     TemplateData d;
     d.set("client", std::string(client));
     d.set_list("purposes", purpose_list(vocab, purpose));
@@ -769,7 +795,7 @@ struct WorkerPages {
 }  // namespace
 
 void add_worker_pages(gw::Router& router, PageKit& kit) {
-  auto pages = std::make_shared<WorkerPages>(WorkerPages{kit});
+  auto pages = std::make_shared<WorkerPages>(kit);
   using Fn = gw::HttpResponse (WorkerPages::*)(Ctx&);
   auto add = [&](std::string_view method, std::string_view path, Fn fn,
                  DuplicateNames duplicates = DuplicateNames::refuse) {

@@ -223,6 +223,7 @@ for (const [path, purpose] of calls) {
   }, [SLUISD_PID]);
   breakdown.push([path.replace(client, "{client}"), m.cpu_us[0]]);
 }
+process.stderr.write(`console_bench: measuring the console page (${READS} requests)\n`);
 const viaConsole = await measure("console page (sluis-console + sluisd)", READS, async () => {
   const r = await consoleRequest("GET", pagePath, { cookie });
   if (r.status !== 200) throw new Error(`page ${r.status}`);
