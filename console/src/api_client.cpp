@@ -251,27 +251,32 @@ Attempt exchange(Connection& c, const ApiClientOptions& o, const ApiRequest& req
     req.prepare_payload();
   }
   auto& layer = beast::get_lowest_layer(c.stream);
-  boost::system::error_code result;
-  layer.expires_after(o.timeout);
-  http::async_write(c.stream, req, [&](boost::system::error_code e, std::size_t) { result = e; });
-  run_phase(c.io);
-  if (result) {
-    out.nothing_read = true;
-    out.answer = result == beast::error::timeout ? ApiClientErrc::timeout
-                                                 : ApiClientErrc::transport_failed;
-    return out;
-  }
+  // The request is written and the answer read in one run of the connection's loop, under one
+  // deadline for the whole exchange (each run and each re-armed timer costs system calls).
+  boost::system::error_code written, result;
+  bool wrote = false;
   http::response_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(kMaxResponseHeaderBytes));
   parser.body_limit(o.max_response_bytes);
   std::size_t read = 0;
   layer.expires_after(o.timeout);
-  http::async_read(c.stream, c.buffer, parser, [&](boost::system::error_code e, std::size_t n) {
-    result = e;
-    read = n;
+  http::async_write(c.stream, req, [&](boost::system::error_code e, std::size_t) {
+    written = e;
+    if (e) return;
+    wrote = true;
+    http::async_read(c.stream, c.buffer, parser, [&](boost::system::error_code e2, std::size_t n) {
+      result = e2;
+      read = n;
+    });
   });
   run_phase(c.io);
   ERR_clear_error();
+  if (!wrote) {
+    out.nothing_read = true;
+    out.answer = written == beast::error::timeout ? ApiClientErrc::timeout
+                                                  : ApiClientErrc::transport_failed;
+    return out;
+  }
   if (result) {
     out.nothing_read = read == 0 && !parser.got_some();
     if (result == beast::error::timeout) {

@@ -78,29 +78,39 @@ const TemplateData::Entry* TemplateData::find(std::string_view name) const noexc
 // ---- escaping
 // -------------------------------------------------------------------------------------
 
+void html_escape_to(std::string& out, std::string_view text) {
+  std::size_t run = 0;  // start of the bytes not yet copied: copied in runs, not byte by byte
+  const auto flush = [&](std::size_t k) { out.append(text.data() + run, k - run); };
+  for (std::size_t k = 0; k < text.size(); ++k) {
+    const char c = text[k];
+    const auto u = static_cast<unsigned char>(c);
+    const char* replacement = nullptr;
+    switch (c) {
+    case '&': replacement = "&amp;"; break;
+    case '<': replacement = "&lt;"; break;
+    case '>': replacement = "&gt;"; break;
+    case '"': replacement = "&quot;"; break;
+    case '\'': replacement = "&#39;"; break;
+    case '`': replacement = "&#96;"; break;
+    // Braces: so that no value can read as template syntax to anything downstream.
+    case '{': replacement = "&#123;"; break;
+    case '}': replacement = "&#125;"; break;
+    default:
+      if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7f)
+        replacement = "\xef\xbf\xbd";  // U+FFFD
+    }
+    if (replacement == nullptr) continue;
+    flush(k);
+    out += replacement;
+    run = k + 1;
+  }
+  flush(text.size());
+}
+
 std::string html_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size() + text.size() / 8);
-  for (const char c : text) {
-    switch (c) {
-    case '&': out += "&amp;"; break;
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '"': out += "&quot;"; break;
-    case '\'': out += "&#39;"; break;
-    case '`': out += "&#96;"; break;
-    // Braces: so that no value can read as template syntax to anything downstream.
-    case '{': out += "&#123;"; break;
-    case '}': out += "&#125;"; break;
-    default: {
-      const auto u = static_cast<unsigned char>(c);
-      if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7f)
-        out += "\xef\xbf\xbd";  // U+FFFD
-      else
-        out += c;
-    }
-    }
-  }
+  html_escape_to(out, text);
   return out;
 }
 
@@ -632,7 +642,7 @@ class Renderer {
         const K want = n.type == Node::Type::html ? K::html : K::text;
         if (e->kind != want) return fail(t, n.line, n.text, TemplateErrc::wrong_kind);
         if (n.type == Node::Type::value)
-          out += html_escape(e->text);
+          html_escape_to(out, e->text);
         else if (n.type == Node::Type::url)
           out += url_encode(e->text);
         else
@@ -644,7 +654,7 @@ class Renderer {
         if (s == nullptr) return fail(t, n.line, n.text, TemplateErrc::missing_translation);
         boost::system::result<void> ok;
         for_each_part(
-            *s, [&](std::string_view part) { out += html_escape(part); },
+            *s, [&](std::string_view part) { html_escape_to(out, part); },
             [&](std::string_view name) {
               if (!ok) return;
               std::vector<std::string> path;
@@ -660,7 +670,7 @@ class Renderer {
               else if ((*found)->kind != K::text)
                 ok = fail(t, n.line, name, TemplateErrc::wrong_kind);
               else
-                out += html_escape((*found)->text);
+                html_escape_to(out, (*found)->text);
             });
         if (!ok) return ok;
         break;
@@ -805,6 +815,7 @@ boost::system::result<Html> TemplateSet::render(std::string_view name, const Tem
   }
   std::vector<const TemplateData*> scopes{&data};
   std::string out;
+  out.reserve(16384);  // a page is mostly a few KiB to a few tens of KiB: no early regrowth
   Renderer r(templates_, catalogue, where);
   if (auto ok = r.render(*it->second, scopes, out, 0); !ok) return ok.error();
   return Html(std::move(out));

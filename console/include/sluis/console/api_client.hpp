@@ -21,7 +21,7 @@ enum class ApiClientErrc {
   invalid_request = 1,     ///< a method, target, worker or header value the client will not send
   connect_failed = 2,      ///< no TCP connection to sluisd
   tls_failed = 3,          ///< the handshake failed (certificate not trusted, name mismatch, ...)
-  timeout = 4,             ///< a phase took longer than the call's timeout
+  timeout = 4,             ///< connecting, the handshake or the exchange took longer than the timeout
   transport_failed = 5,    ///< the connection broke while sending or reading
   response_too_large = 6,  ///< the answer's header or body is over the limit
   bad_response = 7,        ///< the answer is not HTTP/1.1 the client can read
@@ -33,7 +33,7 @@ struct ApiClientOptions {
   std::string address = "127.0.0.1";  ///< sluisd's IP address (v4 or v6 literal)
   std::uint16_t port = 0;
   std::string server_name = "localhost";    ///< the DNS name or IP its certificate must carry
-  std::chrono::milliseconds timeout{5000};  ///< for each phase: connect, handshake, send, read
+  std::chrono::milliseconds timeout{5000};  ///< for each of: connect, handshake, the exchange
   std::size_t max_response_bytes = 4 * 1024 * 1024;
 };
 

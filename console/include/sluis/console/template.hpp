@@ -101,6 +101,8 @@ class TemplateSyntaxError : public std::runtime_error {
 /// HTML-escapes text for an element's content or a quoted attribute value: & < > " ' ` { } as
 /// character references; NUL and other C0/DEL controls (not TAB, LF, CR) as U+FFFD.
 [[nodiscard]] std::string html_escape(std::string_view text);
+/// html_escape appended to `out` (the renderer's way: no string per value).
+void html_escape_to(std::string& out, std::string_view text);
 /// Percent-encodes everything outside RFC 3986 unreserved characters.
 [[nodiscard]] std::string url_encode(std::string_view text);
 
