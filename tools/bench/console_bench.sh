@@ -9,7 +9,8 @@
 #   tools/bench/console_bench.sh [--build DIR] [--page PATH] [--requests N] [--sessions N]
 #
 # Defaults: build/release; the worker's client page /clients/{client}?purpose=care-coordination
-# ({client} is the reading partner's pseudonym); 400 requests each way after 20 of warm-up;
+# ({client} is the reading partner's pseudonym); 1000 requests each way, in ten alternating blocks
+# (the direct read, then the page), each after 5 of warm-up;
 # 200 sessions. Needs node (>= 18) and the release build of sluisd, sluisctl, sluis-console and
 # sluis-dataset. Every process it starts is stopped when it ends, however it ends.
 set -euo pipefail
@@ -17,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$ROOT/build/release"
 PAGE="/clients/{client}?purpose=care-coordination"
-REQUESTS=400
+REQUESTS=1000
 SESSIONS=200
 die() { echo "console_bench: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
