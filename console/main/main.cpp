@@ -207,8 +207,10 @@ int serve(const Args& a) {
   server.tls.ca_certificate.clear();
   server.tls.allow_tls12 = true;  // browsers on older systems; ECDHE + AEAD only
   server.metrics_enabled = false;
+  // One pool of `threads` threads (the transport's io_threads + handler_threads): each extra
+  // idle thread is woken for nothing on every page (docs/performance.md, "Issue 14").
   server.io_threads = 1;
-  server.handler_threads = 4;
+  server.handler_threads = config.threads - 1;
   server.operator_socket.clear();
   server.log_destination = config.log_destination;
   gw::HttpsServer https(server, app.router());

@@ -41,6 +41,14 @@ class Reader {
     }
     return static_cast<std::uint16_t>(i->get());
   }
+  unsigned count(const toml::node& n, std::string_view key, long long low, long long high) const {
+    const auto* i = n.as_integer();
+    if (i == nullptr || i->get() < low || i->get() > high) {
+      fail(n.source(), std::string(key) + " must be a whole number from " + std::to_string(low) +
+                           " to " + std::to_string(high));
+    }
+    return static_cast<unsigned>(i->get());
+  }
 
  private:
   std::string_view source_;
@@ -179,6 +187,8 @@ ConsoleConfig parse_console_config(std::string_view text, std::string_view sourc
       c.web_root = rd.path(v, key);
     } else if (key == "log_destination") {
       c.log_destination = rd.text(v, key);
+    } else if (key == "threads") {
+      c.threads = rd.count(v, key, 2, 64);
     } else if (key == "audit_verifier_key") {
       c.audit_verifier_key = rd.text(v, key);
     } else if (key == "tls") {
@@ -262,7 +272,10 @@ std::string render_console_config(const ConsoleConfig& c) {
        "# invitations, sessions), keyed from that root key.\n"
     << "root_key_file = " << quoted(c.root_key_file.string()) << "\n"
     << "database = " << quoted(c.database.string()) << "\n"
-    << "log_destination = " << quoted(c.log_destination) << "\n";
+    << "log_destination = " << quoted(c.log_destination) << "\n"
+    << "# Threads serving browsers. A page that waits for sluisd holds one; 2 suits a console for a\n"
+       "# few dozen workers (more threads cost CPU on every page: they are woken for nothing).\n"
+    << "threads = " << c.threads << "\n";
   if (!c.web_root.empty()) o << "web_root = " << quoted(c.web_root.string()) << "\n";
   if (!c.audit_verifier_key.empty()) {
     o << "# sluisd's audit-log verifier key (`sluisctl audit checkpoint`): the DPO's witness page.\n"

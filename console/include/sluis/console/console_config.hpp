@@ -49,6 +49,8 @@ struct ConsoleConfig {
   std::filesystem::path database = "data/console.db";     ///< the console's SQLCipher file
   std::filesystem::path web_root;  ///< templates/, static/, i18n/; empty = the built-in path
   std::string log_destination = "stderr";
+  /// Threads serving browsers (2..64): each page waiting for sluisd holds one.
+  unsigned threads = 2;
   std::vector<ServedPartner> partners;
   /// sluisd's audit-log verifier key as `sluisctl audit checkpoint` prints it ("Verifier key"),
   /// pinned for the DPO's witness page; empty = the console does not witness the log.
