@@ -175,6 +175,24 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
+/// BEGIN … COMMIT around reads; ended early with end(), else when it goes out of scope (also
+/// when a read throws).
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(sqlite3* db) : db_(db) { exec(db_, "BEGIN"); }
+  ~ReadTransaction() { end(); }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+  void end() noexcept {
+    if (db_ == nullptr) return;
+    static_cast<void>(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr));
+    db_ = nullptr;
+  }
+
+ private:
+  sqlite3* db_;
+};
+
 ConsoleAccount read_account(const Stmt& s, int first) {
   ConsoleAccount a;
   a.id = s.text(first);
@@ -565,24 +583,29 @@ std::optional<ConsoleSession> ConsoleStore::touch_session(std::string_view id, U
   ConsoleSession out;
   std::string account_id;
   bool refresh = false;
+  bool expired = false;
+  // The two reads in one read transaction (one lock taken and released, not two); the rare
+  // write after it (an expired session deleted, the idle time refreshed) in its own.
+  ReadTransaction read(impl_->db);
   {
     Stmt s(impl_->statements, "SELECT csrf, account, invite_hash, created, last_seen FROM sessions "
                       "WHERE handle_hash = ?1");
     s.bind(1, handle);
     if (!s.step()) return std::nullopt;
-    const bool expired = now - s.integer(4) >= kSessionIdle.count() ||
-                         now - s.integer(3) >= kSessionAbsolute.count();
-    if (expired) {
-      Stmt d(impl_->statements, "DELETE FROM sessions WHERE handle_hash = ?1");
-      d.bind(1, handle);
-      d.run();
-      return std::nullopt;
-    }
+    expired = now - s.integer(4) >= kSessionIdle.count() ||
+              now - s.integer(3) >= kSessionAbsolute.count();
     refresh = now - s.integer(4) >= kSessionTouchStep.count();
     out.handle_hash = handle;
     out.csrf = s.text(0);
     if (!s.is_null(1)) account_id = s.text(1);
     if (!s.is_null(2)) out.invite_hash = s.text(2);
+  }
+  if (expired) {
+    read.end();
+    Stmt d(impl_->statements, "DELETE FROM sessions WHERE handle_hash = ?1");
+    d.bind(1, handle);
+    d.run();
+    return std::nullopt;
   }
   if (!account_id.empty()) {
     Stmt a(impl_->statements, "SELECT a.id, a.partner, a.worker, a.role, a.revoked FROM accounts a "
@@ -591,6 +614,7 @@ std::optional<ConsoleSession> ConsoleStore::touch_session(std::string_view id, U
     if (!a.step() || a.integer(4) != 0) return std::nullopt;
     out.account = read_account(a, 0);
   }
+  read.end();
   if (refresh) {
     Stmt u(impl_->statements, "UPDATE sessions SET last_seen = ?2 WHERE handle_hash = ?1");
     u.bind(1, handle).bind(2, now);
