@@ -54,13 +54,25 @@ done
 "$CTL" worker add --home "$T/gw" --partner ocmw-brussel --worker olga --role social-worker >/dev/null
 "$CTL" worker add --home "$T/gw" --partner ocmw-brussel --worker adam --role coordinator >/dev/null
 "$CTL" worker add --home "$T/gw" --partner caw-brussel --worker bart --role social-worker >/dev/null
+# story.test.mjs: the whole demo story across the areas — ocmw-story sonja (worker), dina (DPO);
+# caw-story stef; low-threshold straat-story (sara) and nacht-story (simon).
+"$CTL" partner add --home "$T/gw" --id ocmw-story --type ocmw --name "OCMW Verhaal" >/dev/null
+"$CTL" partner add --home "$T/gw" --id caw-story --type caw --name "CAW Verhaal" >/dev/null
+"$CTL" partner add --home "$T/gw" --id straat-story --type low-threshold --name "Straatwerk Verhaal" >/dev/null
+"$CTL" partner add --home "$T/gw" --id nacht-story --type low-threshold --name "Nachtopvang Verhaal" >/dev/null
+"$CTL" worker add --home "$T/gw" --partner ocmw-story --worker sonja --role social-worker >/dev/null
+"$CTL" worker add --home "$T/gw" --partner ocmw-story --worker dina --role dpo >/dev/null
+"$CTL" worker add --home "$T/gw" --partner caw-story --worker stef --role social-worker >/dev/null
+"$CTL" worker add --home "$T/gw" --partner straat-story --worker sara --role social-worker >/dev/null
+"$CTL" worker add --home "$T/gw" --partner nacht-story --worker simon --role social-worker >/dev/null
 start_gateway "$SLUISD" "$T/gw/sluis.toml"
 GPORT="$(cat "$T/port")"
 
 # The console on a free loopback port (plain HTTP on localhost: a secure context for Chromium).
 CPORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 "$CONSOLE" init --home "$T/console" --port "$CPORT" --gateway-home "$T/gw" --gateway-port "$GPORT" \
-  --partner ocmw-brussel --partner caw-brussel --partner straat --partner nacht >/dev/null
+  --partner ocmw-brussel --partner caw-brussel --partner straat --partner nacht \
+  --partner ocmw-story --partner caw-story --partner straat-story --partner nacht-story >/dev/null
 # dpo.test.mjs: the console witnesses the audit log with the verifier key sluisctl prints (a
 # top-level key, so it goes before the [[partner]] tables).
 VKEY="$("$CTL" audit checkpoint --key "$T/gw/keys/root.key" --log "$T/gw/data/audit.db" 2>/dev/null | sed -n 's/^Verifier key: //p' || true)"
@@ -76,6 +88,9 @@ for _ in $(seq 1 100); do
 done
 
 rc=0
+# SLUIS_BROWSER_ONLY=story runs only tests/browser/story.test.mjs (default: every file).
+FILES=("$HERE"/*.test.mjs)
+[[ -n "${SLUIS_BROWSER_ONLY:-}" ]] && FILES=("$HERE/${SLUIS_BROWSER_ONLY}.test.mjs")
 # A second console as production runs it: https with its own server certificate (a fresh key;
 # https.test.mjs makes Chromium trust exactly that key with --ignore-certificate-errors-spki-list,
 # as an organisation's managed browsers trust its certificate — no warning is clicked away).
@@ -101,7 +116,7 @@ CONSOLE_URL="http://localhost:$CPORT" CONSOLE_BIN="$CONSOLE" CONSOLE_CONFIG="$T/
   CHROMIUM="$CHROMIUM" SCREENSHOTS="$ROOT/docs/console" CATALOGUES="$ROOT/console/web/i18n" \
   CONSOLE_LOG="$T/console.log" SLUISD_LOG="$T/sluisd.log" GATEWAY_HOME="$T/gw" \
   HTTPS_URL="https://localhost:$HPORT" HTTPS_SPKI="$HTTPS_SPKI" HTTPS_CONFIG="$T/console-https/console.toml" \
-  node --test --test-concurrency=1 "$HERE"/*.test.mjs || rc=$?
+  node --test --test-concurrency=1 "${FILES[@]}" || rc=$?
 if [[ $rc -ne 0 ]]; then
   echo "--- console log"; tail -50 "$T/console.log"; echo "--- sluisd log"; tail -20 "$T/sluisd.log"
 fi
