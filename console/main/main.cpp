@@ -5,6 +5,7 @@
 #include "sluis/console/console_store.hpp"
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/gateway/ca.hpp"
+#include "sluis/gateway/request_log.hpp"
 #include "sluis/gateway/server.hpp"
 
 #include <sys/stat.h>
@@ -213,8 +214,13 @@ int serve(const Args& a) {
   server.handler_threads = config.threads - 1;
   server.operator_socket.clear();
   server.log_destination = config.log_destination;
-  gw::HttpsServer https(server, app.router());
+  // One log for the transport's request lines and the witness's lines.
+  gw::ServerHooks hooks;
+  hooks.log = gw::LogSink::open(config.log_destination, server.log_level);
+  const auto log = hooks.log;
+  gw::HttpsServer https(server, app.router(), std::move(hooks));
   https.start();
+  app.start_witness(log);
   std::fprintf(stderr, "sluis-console: serving %s\n", config.origin.c_str());
   https.run_until_signalled();
   return 0;

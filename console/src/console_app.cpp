@@ -4,6 +4,7 @@
 
 #include "page_kit.hpp"
 #include "dpo_pages.hpp"
+#include "witness_timer.hpp"
 
 #include "sluis/console/base64url.hpp"
 #include "sluis/console/http_input.hpp"
@@ -63,7 +64,13 @@ std::string ConsoleApp::content_security_policy(std::string_view nonce) {
 }
 
 struct ConsoleApp::Impl final : PageKit {
-  using PageKit::PageKit;
+  Impl(const ConsoleConfig& c, ConsoleStore& s, const ConsoleWeb& w,
+       std::map<std::string, ApiClient, std::less<>> cl)
+      : PageKit(c, s, w, std::move(cl)), witness(config, clients) {}
+
+  /// The one witness of the log: the daemon's timer and the DPO's page (destroyed, so stopped,
+  /// before PageKit's clients it calls through).
+  WitnessTimer witness;
 
   // --- pages ---------------------------------------------------------------------------------
 
@@ -342,6 +349,10 @@ ConsoleApp::ConsoleApp(const ConsoleConfig& config, ConsoleStore& store, const C
 
 ConsoleApp::~ConsoleApp() = default;
 
+void ConsoleApp::start_witness(std::shared_ptr<gw::LogSink> log) {
+  impl_->witness.start(std::move(log));
+}
+
 gw::Router ConsoleApp::router() {
   gw::Router r;
   Impl& i = *impl_;
@@ -371,7 +382,7 @@ gw::Router ConsoleApp::router() {
   add("GET", "/static/js/{file}", Access::anyone, &I::static_file);
   add_worker_pages(r, i);
   add_lowthreshold_pages(r, i);
-  add_dpo_pages(r, i);
+  add_dpo_pages(r, i, i.witness);
   // Everything else is a readable "not found" page in the visitor's language (up to four
   // segments; longer paths get the transport's problem+json 404).
   const auto not_found = [](PageKit& self, Ctx& ctx) {

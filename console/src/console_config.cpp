@@ -1,6 +1,7 @@
 // Reading and writing sluis-console's TOML configuration.
 #include "sluis/console/console_config.hpp"
 
+#include "sluis/crypto/note.hpp"    // parse_verifier_key
 #include "sluis/gateway/config.hpp"  // is_loopback_address
 #include "sluis/gateway/http.hpp"    // is_safe_token
 
@@ -120,6 +121,41 @@ ServedPartner parse_partner(const Reader& rd, const toml::table& t) {
   return p;
 }
 
+/// [witness]: interval_seconds, partner, worker. The partner is checked against the served ones
+/// once every table is read (`partner_at` says where it was written).
+WitnessSettings parse_witness(const Reader& rd, const toml::table& t,
+                              toml::source_region& partner_at) {
+  WitnessSettings w;
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "interval_seconds") {
+      const auto* i = v.as_integer();
+      if (i == nullptr || i->get() < WitnessSettings::kMinInterval.count() ||
+          i->get() > WitnessSettings::kMaxInterval.count()) {
+        rd.fail(v.source(), "[witness] interval_seconds must be a whole number of seconds from " +
+                                std::to_string(WitnessSettings::kMinInterval.count()) + " to " +
+                                std::to_string(WitnessSettings::kMaxInterval.count()) +
+                                " (a day; the default is " +
+                                std::to_string(WitnessSettings::kDefaultInterval.count()) + ")");
+      }
+      w.interval = std::chrono::seconds(i->get());
+    } else if (key == "partner") {
+      w.partner = rd.text(v, key);
+      partner_at = v.source();
+    } else if (key == "worker") {
+      w.worker = rd.text(v, key);
+      if (!sluis::gateway::is_safe_token(w.worker)) {
+        rd.fail(v.source(), "[witness] worker must be 1 to 64 letters, digits or . _ : @ - (it is "
+                            "sent as Sluis-Worker)");
+      }
+    } else {
+      rd.fail(v.source(), "unknown key '" + std::string(key) +
+                              "' in [witness]; the keys are interval_seconds, partner and worker");
+    }
+  }
+  return w;
+}
+
 std::string quoted(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {
@@ -143,6 +179,11 @@ const ServedPartner* ConsoleConfig::partner(std::string_view id) const noexcept 
   return nullptr;
 }
 
+const ServedPartner* ConsoleConfig::witness_partner() const noexcept {
+  if (!witness.partner.empty()) return partner(witness.partner);
+  return partners.empty() ? nullptr : &partners.front();
+}
+
 ConsoleConfig parse_console_config(std::string_view text, std::string_view source_name,
                                    const fs::path& base_dir) {
   const Reader rd(source_name, base_dir);
@@ -157,7 +198,7 @@ ConsoleConfig parse_console_config(std::string_view text, std::string_view sourc
   for (auto* p : {&c.tls_certificate, &c.tls_private_key, &c.root_key_file, &c.database}) {
     *p = (base_dir / *p).lexically_normal();
   }
-  toml::source_region transport_at{}, origin_at{};
+  toml::source_region transport_at{}, origin_at{}, witness_partner_at{};
   for (const auto& [k, v] : root) {
     const std::string_view key = k.str();
     if (key == "listen_address") {
@@ -191,6 +232,15 @@ ConsoleConfig parse_console_config(std::string_view text, std::string_view sourc
       c.threads = rd.count(v, key, 2, 64);
     } else if (key == "audit_verifier_key") {
       c.audit_verifier_key = rd.text(v, key);
+      if (!sluis::crypto::parse_verifier_key(c.audit_verifier_key)) {
+        rd.fail(v.source(), "audit_verifier_key must be the gateway's verifier key exactly as "
+                            "`sluisctl audit checkpoint` prints it after \"Verifier key:\" "
+                            "(<origin>+<key id>+<public key>)");
+      }
+    } else if (key == "witness") {
+      const auto* t = v.as_table();
+      if (t == nullptr) rd.fail(v.source(), "[witness] must be a table");
+      c.witness = parse_witness(rd, *t, witness_partner_at);
     } else if (key == "tls") {
       const auto* t = v.as_table();
       if (t == nullptr) rd.fail(v.source(), "[tls] must be a table");
@@ -243,6 +293,11 @@ ConsoleConfig parse_console_config(std::string_view text, std::string_view sourc
                                " is configured twice; keep one [[partner]] table per partner");
     }
   }
+  if (!c.witness.partner.empty() && c.partner(c.witness.partner) == nullptr) {
+    rd.fail(witness_partner_at, "[witness] partner \"" + c.witness.partner +
+                                    "\" is not served by this console; name one of the "
+                                    "[[partner]] tables, or leave it out to use the first");
+  }
   return c;
 }
 
@@ -277,13 +332,31 @@ std::string render_console_config(const ConsoleConfig& c) {
        "# few dozen workers (more threads cost CPU on every page: they are woken for nothing).\n"
     << "threads = " << c.threads << "\n";
   if (!c.web_root.empty()) o << "web_root = " << quoted(c.web_root.string()) << "\n";
+  o << "# sluisd's audit-log verifier key, exactly as `sluisctl audit checkpoint` prints it after\n"
+       "# \"Verifier key:\" (given out of band). With it the console witnesses the log: [witness].\n";
   if (!c.audit_verifier_key.empty()) {
-    o << "# sluisd's audit-log verifier key (`sluisctl audit checkpoint`): the DPO's witness page.\n"
-      << "audit_verifier_key = " << quoted(c.audit_verifier_key) << "\n";
+    o << "audit_verifier_key = " << quoted(c.audit_verifier_key) << "\n";
+  } else {
+    o << "# audit_verifier_key = \"sluis-gateway/audit+<key id>+<public key>\"\n";
   }
   o << "\n[tls]\n# The console's server certificate for browsers (transport = \"https\").\n"
     << "certificate = " << quoted(c.tls_certificate.string()) << "\n"
     << "private_key = " << quoted(c.tls_private_key.string()) << "\n";
+  o << "\n[witness]\n"
+       "# The log witness (docs/console.md \"The log's health\"): once audit_verifier_key is set,\n"
+       "# the console checks the gateway's signed checkpoint and a consistency proof at start-up\n"
+       "# and then every interval_seconds (1 to 86400), also when nobody opens the DPO's page;\n"
+       "# without the key it does not witness the log.\n"
+    << "interval_seconds = " << c.witness.interval.count() << "\n"
+    << "# The served partner whose certificate calls /v1/audit (default: the first [[partner]]).\n";
+  if (!c.witness.partner.empty()) {
+    o << "partner = " << quoted(c.witness.partner) << "\n";
+  } else {
+    o << "# partner = \"ocmw-brussel\"\n";
+  }
+  o << "# Sent as Sluis-Worker: sluisd checks no worker on the audit routes, but its request log\n"
+       "# names this one, so the witness's calls are recognisable there.\n"
+    << "worker = " << quoted(c.witness.worker) << "\n";
   for (const auto& p : c.partners) {
     o << "\n# A partner this console serves: its client certificate for sluisd's /v1 API.\n"
       << "[[partner]]\nid = " << quoted(p.id) << "\ncertificate = "

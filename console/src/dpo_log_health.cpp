@@ -80,6 +80,24 @@ TemplateData log_health_data(const LogHealthView& view) {
     alerts.push_back(alert_data(*it));
   d.set_flag("has_alerts", !alerts.empty());
   d.set_list("alerts", std::move(alerts));
+  // The timer: how often it checks, and how its last round ended.
+  d.set_flag("timer_on", view.configured && view.timer_on);
+  const auto every = view.interval.count();
+  const bool in_minutes = every > 0 && every % 60 == 0;
+  d.set_flag("interval_in_minutes", in_minutes);
+  d.set("interval", std::to_string(in_minutes ? every / 60 : every));
+  d.set_flag("has_last_round", view.configured && view.last_round);
+  if (view.configured && view.last_round) {
+    using O = WitnessRound::Outcome;
+    const O o = view.last_round->outcome;
+    TemplateData r;
+    r.set("at", utc_time(seconds_of(view.last_round->at)));
+    r.set_flag("round_ok", o == O::ok).set_flag("round_unreachable", o == O::unreachable);
+    r.set_flag("round_alert", o == O::alert).set_flag("round_archive", o == O::archive);
+    d.set_object("last_round", std::move(r));
+  } else {
+    d.set_flag("last_round", false);
+  }
   return d;
 }
 

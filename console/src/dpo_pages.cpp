@@ -4,9 +4,9 @@
 
 #include "dpo_log_health.hpp"
 #include "page_kit.hpp"
+#include "witness_timer.hpp"
 
 #include "sluis/console/svg_chart.hpp"
-#include "sluis/console/witness.hpp"
 
 #include <boost/json.hpp>
 
@@ -14,8 +14,6 @@
 #include <array>
 #include <chrono>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <set>
 
 namespace sluis::console {
@@ -618,50 +616,12 @@ gw::HttpResponse access_report_print(PageKit& kit, Ctx& ctx) {
 
 // --- the log's health (the console as a witness) -----------------------------------------------
 
-/// The witness of the one log every served partner talks to: its archive beside the console's
-/// database, the pinned key from the configuration. One observation at a time.
-struct WitnessState {
-  std::mutex mutex;
-  bool opened = false;
-  std::optional<FileCheckpointArchive> archive;
-  std::optional<Witness> witness;
-};
-
-gw::HttpResponse log_health(PageKit& kit, Ctx& ctx, WitnessState& state) {
-  LogHealthView view;
-  view.configured = !kit.config.audit_verifier_key.empty();
-  if (view.configured) {
-    std::lock_guard lock(state.mutex);
-    if (!state.opened) {
-      auto key = Witness::parse_log_key(kit.config.audit_verifier_key);
-      auto archive =
-          FileCheckpointArchive::open(kit.config.database.parent_path() / "witness.log");
-      if (key && archive) {
-        state.archive.emplace(std::move(*archive));
-        state.witness.emplace(*key, *state.archive);
-        state.opened = true;
-      }
-    }
-    if (!state.opened) {
-      view.problem = LogHealthView::Problem::archive;
-    } else {
-      const auto client = kit.clients.find(ctx.account().partner);
-      if (client == kit.clients.end()) {
-        view.problem = LogHealthView::Problem::unreachable;
-      } else {
-        auto report = witness_once(client->second, ctx.account().worker, *state.witness);
-        if (report) {
-          view.check = std::move(*report);
-        } else {
-          view.problem = report.error() == make_error_code(WitnessErrc::log_unreachable)
-                             ? LogHealthView::Problem::unreachable
-                             : LogHealthView::Problem::archive;
-        }
-      }
-      if (auto cps = state.archive->recent(10)) view.checkpoints = std::move(*cps);
-      if (auto alerts = state.archive->recent_alerts(20)) view.alerts = std::move(*alerts);
-    }
-  }
+/// The page's own round goes through the DPO's partner certificate; the archive, the witness
+/// and the timer's last round are the one WitnessTimer the app owns (witness_timer.hpp).
+gw::HttpResponse log_health(PageKit& kit, Ctx& ctx, WitnessTimer& witness) {
+  const auto client = kit.clients.find(ctx.account().partner);
+  const LogHealthView view = witness.visit(client == kit.clients.end() ? nullptr : &client->second,
+                                           ctx.account().worker);
   auto d = log_health_data(view);
   return kit.page(ctx, view.check || !view.configured ? 200 : 503, "dpo_log_health",
                   "dpo_log.page_title", std::move(d));
@@ -704,8 +664,7 @@ void add_sluisd_workers(PageKit& kit, Ctx& ctx, TemplateData& data) {
   data.set_list("sluisd_workers", std::move(rows));
 }
 
-void add_dpo_pages(gw::Router& router, PageKit& kit) {
-  auto witness = std::make_shared<WitnessState>();
+void add_dpo_pages(gw::Router& router, PageKit& kit, WitnessTimer& witness) {
   router.add("GET", "/dpo", kit.guard(Access::dpo, overview));
   router.add("GET", "/dpo/events", kit.guard(Access::dpo, events_page));
   router.add("GET", "/dpo/break-glass", kit.guard(Access::dpo, review_queue));
@@ -713,8 +672,8 @@ void add_dpo_pages(gw::Router& router, PageKit& kit) {
   router.add("GET", "/dpo/access-report", kit.guard(Access::dpo, access_request_page));
   router.add("GET", "/dpo/access-report/print", kit.guard(Access::dpo, access_report_print));
   router.add("GET", "/dpo/log-health",
-             kit.guard(Access::dpo, [witness](PageKit& k, Ctx& ctx) {
-               return log_health(k, ctx, *witness);
+             kit.guard(Access::dpo, [&witness](PageKit& k, Ctx& ctx) {
+               return log_health(k, ctx, witness);
              }));
 }
 

@@ -198,6 +198,6 @@ struct PageKit {
 // The page areas: each registers its routes (literal paths win over the catch-all 404 routes).
 void add_worker_pages(gw::Router& router, PageKit& kit);
 void add_lowthreshold_pages(gw::Router& router, PageKit& kit);
-void add_dpo_pages(gw::Router& router, PageKit& kit);
+// add_dpo_pages (dpo_pages.hpp) also takes the app's log witness.
 
 }  // namespace sluis::console

@@ -169,6 +169,16 @@ void LogSink::event(LogLevel level, LogLiteral event, LogLiteral reason) {
   emit(std::move(o).finish());
 }
 
+void LogSink::event(LogLevel level, LogLiteral event, LogLiteral reason,
+                    std::initializer_list<LogNumber> numbers) {
+  if (!enabled(level)) return;
+  LogLine o(std::chrono::system_clock::now(), to_string(level), event.view());
+  if (!reason.view().empty()) o.text("reason", reason.view());
+  for (const LogNumber& n : numbers)
+    o.number(n.name.view(), n.value);
+  emit(std::move(o).finish());
+}
+
 void LogSink::bug(LogLiteral what, LogLiteral where) {
   LogLine o(std::chrono::system_clock::now(), "error", "bug");
   o.text("reason", what.view());

@@ -145,3 +145,56 @@ TEST_CASE("dpo log health: a shrunk log's alert names the two sizes and stays on
   CHECK(off.find("audit_verifier_key") != std::string::npos);
   CHECK(off.find("role=\"alert\"") == std::string::npos);
 }
+
+TEST_CASE("dpo log health: the page tells when the console last checked on its own, and how it "
+          "ended, in every language",
+          "[console][dpo][witness]") {
+  Dir dir;
+  const auto key = crypto::SigningKey::generate();
+  Log log(key);
+  log.append(4);
+  auto archive = FileCheckpointArchive::open(dir.path / "witness.log").value();
+  Witness witness(log.verifier(), archive);
+  auto view = view_of(archive, witness.observe(log.checkpoint(), log.proofs()).value());
+  view.timer_on = true;
+  view.interval = std::chrono::seconds(300);
+  // 2026-12-07 07:45:00 UTC.
+  const auto at = std::chrono::system_clock::time_point(std::chrono::seconds(1796629500));
+  // Not yet: the first round of its own is still running.
+  auto html = render(view, "en");
+  CHECK(html.find("every 5 minutes") != std::string::npos);
+  CHECK(html.find("has not finished its first check on its own yet") != std::string::npos);
+  CHECK(html.find("witness-last-round") == std::string::npos);
+
+  for (const auto& [outcome, en] :
+       {std::pair{WitnessRound::Outcome::ok, "at 2026-12-07 07:45 UTC: the log only grew."},
+        std::pair{WitnessRound::Outcome::unreachable,
+                  "at 2026-12-07 07:45 UTC: the gateway could not be reached"},
+        std::pair{WitnessRound::Outcome::alert,
+                  "at 2026-12-07 07:45 UTC: the log could not prove it only grew."},
+        std::pair{WitnessRound::Outcome::archive,
+                  "at 2026-12-07 07:45 UTC: the console could not read or write"}}) {
+    view.last_round = WitnessRound{at, outcome};
+    html = render(view, "en");
+    INFO(html);
+    CHECK(html.find("id=\"witness-last-round\"") != std::string::npos);
+    CHECK(html.find("Last checked by the console on its own " + std::string(en)) !=
+          std::string::npos);
+  }
+  view.last_round = WitnessRound{at, WitnessRound::Outcome::ok};
+  view.interval = std::chrono::seconds(90);
+  for (const auto& [lang, words] :
+       {std::pair{"nl", "om de 90 seconden"}, std::pair{"fr", "toutes les 90 secondes"},
+        std::pair{"en", "every 90 seconds"}}) {
+    INFO(lang);
+    html = render(view, lang);
+    CHECK(html.find(words) != std::string::npos);
+    CHECK(html.find("2026-12-07 07:45 UTC") != std::string::npos);
+  }
+  // The timer off (the console serves no partner to call sluisd as): only page visits check.
+  view.timer_on = false;
+  view.last_round.reset();
+  html = render(view, "en");
+  CHECK(html.find("only when this page is opened") != std::string::npos);
+  CHECK(html.find("first check on its own") == std::string::npos);
+}

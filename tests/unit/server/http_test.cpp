@@ -315,6 +315,25 @@ TEST_CASE("log lines are JSON and redact ids that are not safe tokens", "[log]")
   CHECK(boost::json::parse(lines[1]).as_object().at("reason").as_string() == "slow");
 }
 
+TEST_CASE("an event line carries whole-number fields named by literals", "[log]") {
+  std::vector<std::string> lines;
+  auto sink =
+      gw::LogSink::callback([&](std::string_view l) { lines.emplace_back(l); }, gw::LogLevel::info);
+  sink->event(gw::LogLevel::error, "witness_alert", "shrunk", {{"old_size", 15}, {"new_size", 9}});
+  sink->event(gw::LogLevel::debug, "not_shown", "", {{"n", 1}});
+  sink->event(gw::LogLevel::info, "witness_on", "", {{"interval_seconds", 300}});
+  REQUIRE(lines.size() == 2);
+  const auto o = boost::json::parse(lines[0]).as_object();
+  CHECK(o.at("level").as_string() == "error");
+  CHECK(o.at("event").as_string() == "witness_alert");
+  CHECK(o.at("reason").as_string() == "shrunk");
+  CHECK(o.at("old_size").as_int64() == 15);
+  CHECK(o.at("new_size").as_int64() == 9);
+  const auto on = boost::json::parse(lines[1]).as_object();
+  CHECK_FALSE(on.contains("reason"));
+  CHECK(on.at("interval_seconds").as_int64() == 300);
+}
+
 TEST_CASE("a 5xx log line is at level error and names its cause", "[log]") {
   std::vector<std::string> lines;
   auto sink =

@@ -1,6 +1,7 @@
 // sluis-console's configuration: one TOML file (like sluisd's), refused loudly when wrong.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -34,6 +35,22 @@ struct ServedPartner {
   std::string gateway_server_name = "localhost";
 };
 
+/// The log witness's timer ([witness] in console.toml; docs/console.md "The log's health").
+struct WitnessSettings {
+  static constexpr std::chrono::seconds kDefaultInterval{300};
+  static constexpr std::chrono::seconds kMinInterval{1};
+  static constexpr std::chrono::seconds kMaxInterval{86400};  ///< a day: rarer is no witness
+  /// Time between two rounds (from the end of one to the start of the next).
+  std::chrono::seconds interval = kDefaultInterval;
+  /// The served partner whose certificate calls GET /v1/audit/checkpoint and
+  /// /v1/audit/proofs/consistency; empty = the first [[partner]] table.
+  std::string partner;
+  /// Sent as Sluis-Worker on those calls. sluisd does not check a worker on the audit routes
+  /// (a partner's certificate is enough), but names it in its request log: this says the calls
+  /// are the console's witness.
+  std::string worker = "console-witness";
+};
+
 /// The whole configuration. Relative paths are resolved against the file's directory.
 struct ConsoleConfig {
   std::string listen_address = "127.0.0.1";
@@ -53,18 +70,25 @@ struct ConsoleConfig {
   unsigned threads = 2;
   std::vector<ServedPartner> partners;
   /// sluisd's audit-log verifier key as `sluisctl audit checkpoint` prints it ("Verifier key"),
-  /// pinned for the DPO's witness page; empty = the console does not witness the log.
+  /// pinned for the witness (the timer and the DPO's log-health page); empty = the console does
+  /// not witness the log.
   std::string audit_verifier_key;
+  WitnessSettings witness;
 
   /// The origin's host[:port] as browsers send it in Host.
   [[nodiscard]] std::string origin_authority() const;
   [[nodiscard]] const ServedPartner* partner(std::string_view id) const noexcept;
+  /// The partner the witness's timer calls sluisd as ([witness] partner, else the first
+  /// [[partner]]); null when the console serves none.
+  [[nodiscard]] const ServedPartner* witness_partner() const noexcept;
 };
 
 /// Parses configuration text; ConsoleConfigError naming file and line for unknown keys, wrong
 /// types, an origin that is not scheme://host[:port], an RP ID that is not the origin's host or
 /// a parent of it, http_loopback on a non-loopback address or an https origin with http, a
-/// partner twice or none. Pure (no file access).
+/// partner twice, an audit_verifier_key that is not a verifier key, a [witness] interval_seconds
+/// outside 1..86400, a [witness] partner that is not served or a worker that is not a plain
+/// token. Pure (no file access).
 [[nodiscard]] ConsoleConfig parse_console_config(std::string_view text,
                                                  std::string_view source_name,
                                                  const std::filesystem::path& base_dir);

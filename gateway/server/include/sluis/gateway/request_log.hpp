@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,12 @@ struct RequestRecord {
   LogLiteral cause = "";
 };
 
+/// A whole-number field of an event line, named by a literal: `{"old_size", 12}`.
+struct LogNumber {
+  LogLiteral name;
+  std::uint64_t value = 0;
+};
+
 /// Where log lines go. Thread-safe: lines from many threads never interleave.
 class LogSink {
  public:
@@ -48,6 +55,10 @@ class LogSink {
   void request(const RequestRecord& r);
   /// One JSON line `{"time":…,"level":…,"event":…,"reason":…}`; reason omitted when empty.
   void event(LogLevel level, LogLiteral event, LogLiteral reason = "");
+  /// The same with whole-number fields after reason, named by literals (sizes and counts carry no
+  /// client data): `{…,"event":…,"reason":…,"old_size":12,"new_size":9}`.
+  void event(LogLevel level, LogLiteral event, LogLiteral reason,
+             std::initializer_list<LogNumber> numbers);
   /// The SLUIS_BUG line (level error): `{"time":…,"level":"error","event":"bug","reason":what,
   /// "where":file:line}`.
   void bug(LogLiteral what, LogLiteral where);
