@@ -444,7 +444,6 @@ struct WorkerPages {
 
     TemplateData d;
     d.set("client", std::string(*client));
-    d.set("purpose", purpose ? std::string(*purpose) : std::string());
 
     // The label, as this partner set it.
     std::string label;
