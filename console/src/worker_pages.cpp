@@ -186,15 +186,27 @@ struct WorkerPages {
   std::optional<Vocabulary> vocabulary(const Ctx& ctx) const {
     auto answer = kit.shared_get(ctx, "/v1/rule-pack");
     if (!answer || answer->status != 200) return std::nullopt;
+    std::optional<Vocabulary> v;
     {
       std::lock_guard lock(parsed_mutex);
-      if (parsed && parsed->first == answer->body) return parsed->second;
+      if (parsed && parsed->first == answer->body) v = parsed->second;
     }
-    auto v = parse_vocabulary(answer->body);
-    if (v) {
+    if (!v) {
+      v = parse_vocabulary(answer->body);
+      if (!v) return v;
       std::lock_guard lock(parsed_mutex);
       parsed.emplace(std::move(answer->body), *v);
     }
+    // The pack's labels are in one language; the page's language from the catalogue where it
+    // has the name (the sections the low-threshold pages use, in all three languages).
+    const auto localise = [&](std::vector<Named>& names, std::string_view section) {
+      for (auto& n : names) {
+        const std::string key = std::string(section) + "." + n.name;
+        if (kit.catalogue(ctx.lang).find(key) != nullptr) n.label = kit.tr(ctx, key);
+      }
+    };
+    localise(v->categories, "lowthreshold_category");
+    localise(v->purposes, "lowthreshold_purpose");
     return v;
   }
   mutable std::mutex parsed_mutex;
