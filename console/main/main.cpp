@@ -208,8 +208,9 @@ int serve(const Args& a) {
   server.tls.ca_certificate.clear();
   server.tls.allow_tls12 = true;  // browsers on older systems; ECDHE + AEAD only
   server.metrics_enabled = false;
-  // One pool of `threads` threads (the transport's io_threads + handler_threads): each extra
-  // idle thread is woken for nothing on every page (docs/performance.md, "Issue 14").
+  // `threads` event loops (the transport's io_threads + handler_threads), one thread each: a
+  // browser's connection stays on one loop, and a page waiting for sluisd holds up only that
+  // loop's other connections.
   server.io_threads = 1;
   server.handler_threads = config.threads - 1;
   server.operator_socket.clear();

@@ -23,12 +23,12 @@ constexpr std::string_view kDefaultConfig =
 listen_address = "127.0.0.1" # address the HTTPS API listens on: loopback (this machine
                              # only) until you choose; "0.0.0.0" or "::" for every interface
 port = 8443                  # 1-65535; 0 picks a free port (tests only)
-io_threads = 0               # threads kept for network I/O; 0 = number of cores
-handler_threads = 0          # threads beyond those that may run request handlers, which block;
-                             # 0 = 16 per core (handlers mostly wait for the audit log's group
-                             # commit, so more share each fsync). One pool of io_threads +
-                             # handler_threads threads does both: a request is handled on the
-                             # thread that read it
+io_threads = 0               # event loops for the network; 0 = number of cores
+handler_threads = 0          # more event loops, for handlers that block; 0 = 16 per core
+                             # (handlers mostly wait for the audit log's group commit, so more
+                             # share each fsync). Each of the io_threads + handler_threads
+                             # threads runs its own loop; a connection stays on one loop and its
+                             # requests are handled there, never handed to another thread
 
 [metrics]
 enabled = true

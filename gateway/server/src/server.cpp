@@ -16,7 +16,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -328,6 +327,17 @@ class ConnectionRegistry {
   std::uint64_t next_ = 0;
 };
 
+/// One event loop: an io_context that exactly one thread runs (concurrency hint 1, so Asio's
+/// scheduler neither wakes nor locks out other threads for it), and the connections pinned to
+/// it for their whole life. A request's handler runs inline on its connection's loop; when it
+/// blocks (the store, the audit log's group commit) it holds up only that loop's other
+/// connections, and the other loops go on.
+struct EventLoop {
+  asio::io_context ioc{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  std::atomic<std::size_t> connections{0};
+};
+
 struct Dispatched {
   HttpResponse response;
   std::string_view route;
@@ -507,7 +517,11 @@ class HttpsServer::Impl final {
  public:
   Impl(ServerConfig config, Router router, ServerHooks hooks)
       : config_(std::move(config)), limits_(config_.request_limits()), router_(std::move(router)),
-        hooks_(std::move(hooks)), revocations_(config_.tls.revocation_list) {}
+        hooks_(std::move(hooks)), revocations_(config_.tls.revocation_list) {
+    const unsigned n = config_.effective_io_threads() + config_.effective_handler_threads();
+    for (unsigned i = 0; i < n; ++i)
+      loops_.push_back(std::make_unique<EventLoop>());
+  }
 
   ~Impl() { shutdown(); }
 
@@ -533,12 +547,12 @@ class HttpsServer::Impl final {
   bool started_ = false;
   bool stopped_ = false;
   // Destroyed before the members above (reverse order): coroutine frames owned by the
-  // io_context reference the registry, metrics and TLS context.
-  asio::io_context ioc_;
+  // event loops reference the registry, metrics and TLS context.
+  std::vector<std::unique_ptr<EventLoop>> loops_;  // made in the constructor, never resized
+  std::size_t next_loop_ = 0;                      // the accept loop's (loop 0's) only
   std::optional<tcp::acceptor> acceptor_;
   std::optional<tcp::acceptor> metrics_acceptor_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;  // joined before the io_context goes away
+  std::vector<std::thread> threads_;  // one per loop; joined before the loops go away
 
  private:
   /// What reading a request gave: the request, or the refusal to send, or neither (the client
@@ -553,11 +567,13 @@ class HttpsServer::Impl final {
 
   tcp::acceptor open_listener(const std::string& address, std::uint16_t port,
                               std::string_view what);
-  void run_io_thread();
+  static void run_loop(EventLoop& loop);
+  EventLoop& pick_loop();
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> metrics_loop();
   asio::awaitable<void> metrics_session(tcp::socket socket);
-  asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<ConnectionSlot> slot);
+  asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<ConnectionSlot> slot,
+                                EventLoop& loop);
   // Each phase is a template on the stream: Stream (TLS: partner mTLS or browser TLS) or
   // PlainStream (the console's loopback demo).
   template <class S>
@@ -595,7 +611,7 @@ tcp::acceptor HttpsServer::Impl::open_listener(const std::string& address, std::
   boost::system::error_code ec;
   const auto ip = asio::ip::make_address(address, ec);
   if (ec) startup_failure("cannot listen on " + where + ": not a numeric IP address");
-  tcp::acceptor acceptor(asio::make_strand(ioc_));
+  tcp::acceptor acceptor(loops_.front()->ioc);  // the listeners live on loop 0
   const tcp::endpoint endpoint(ip, port);
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -653,7 +669,6 @@ void HttpsServer::Impl::start() {
         open_listener(config_.metrics_address, config_.metrics_port, "metrics"));
     metrics_port_ = metrics_acceptor_->local_endpoint().port();
   }
-  work_.emplace(ioc_.get_executor());
   set_bug_log(log_);
   if (!detail::openssl_frees_wiped()) {
     // Something in this program used OpenSSL before static initialisation ended: its freed
@@ -669,21 +684,20 @@ void HttpsServer::Impl::start() {
                      if (e) SLUIS_BUG("metrics_loop_threw");
                    });
   }
-  // One pool of threads does the I/O and runs the handlers inline (see dispatch): as many as
-  // the I/O and the handler threads configured, so that handler_threads handlers can block at
-  // once while io_threads threads are still free for the network.
-  const unsigned n = config_.effective_io_threads() + config_.effective_handler_threads();
-  for (unsigned i = 0; i < n; ++i) {
-    threads_.emplace_back([this] { run_io_thread(); });
+  // One thread per event loop, as many loops as the I/O and the handler threads configured:
+  // a connection's I/O and its handlers run on its loop (see dispatch), so up to that many
+  // handlers can block at once and no request is handed from one thread to another.
+  for (auto& loop : loops_) {
+    threads_.emplace_back([&loop = *loop] { run_loop(loop); });
   }
   started_ = true;
   log_->event(LogLevel::info, "listening");
 }
 
-void HttpsServer::Impl::run_io_thread() {
+void HttpsServer::Impl::run_loop(EventLoop& loop) {
   for (;;) {
     try {
-      ioc_.run();
+      loop.ioc.run();
       return;
     } catch (...) {
       // Completion handlers never throw by design (every coroutine has its own barrier): a
@@ -693,9 +707,27 @@ void HttpsServer::Impl::run_io_thread() {
   }
 }
 
+/// The loop a new connection is pinned to: the one with the fewest connections, ties going
+/// round the loops (so that short connections do not all land on loop 0).
+EventLoop& HttpsServer::Impl::pick_loop() {
+  const std::size_t n = loops_.size();
+  std::size_t best = next_loop_++ % n;
+  std::size_t fewest = loops_[best]->connections.load(std::memory_order_relaxed);
+  for (std::size_t i = 1; i < n && fewest != 0; ++i) {
+    const std::size_t k = (best + i) % n;
+    const std::size_t c = loops_[k]->connections.load(std::memory_order_relaxed);
+    if (c < fewest) {
+      best = k;
+      fewest = c;
+    }
+  }
+  return *loops_[best];
+}
+
 asio::awaitable<void> HttpsServer::Impl::accept_loop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(ioc_), kAwait);
+    EventLoop& loop = pick_loop();
+    auto [ec, socket] = co_await acceptor_->async_accept(loop.ioc, kAwait);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
       // Out of file descriptors or similar: back off instead of spinning.
@@ -717,11 +749,12 @@ asio::awaitable<void> HttpsServer::Impl::accept_loop() {
     boost::system::error_code nodelay_ec;
     socket.set_option(tcp::no_delay(true), nodelay_ec);
     connections_.fetch_add(1);
+    loop.connections.fetch_add(1, std::memory_order_relaxed);
     metrics_.connection_opened();
     auto slot = std::make_shared<ConnectionSlot>();
-    slot->strand = socket.get_executor();
+    slot->strand = socket.get_executor();  // the loop's: one thread, so an implicit strand
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, session(std::move(socket), std::move(slot)),
+    asio::co_spawn(executor, session(std::move(socket), std::move(slot), loop),
                    [](const std::exception_ptr& e) {
                      if (e) SLUIS_BUG("session_escaped");  // session() catches everything
                    });
@@ -729,19 +762,22 @@ asio::awaitable<void> HttpsServer::Impl::accept_loop() {
 }
 
 asio::awaitable<void> HttpsServer::Impl::session(tcp::socket socket,
-                                                 std::shared_ptr<ConnectionSlot> slot) {
+                                                 std::shared_ptr<ConnectionSlot> slot,
+                                                 EventLoop& loop) {
   const std::uint64_t id = registry_.add(slot);
   struct Release {
     Impl& self;
     ConnectionSlot& slot;
+    EventLoop& loop;
     std::uint64_t id;
     ~Release() {
       slot.tcp = nullptr;
+      loop.connections.fetch_sub(1, std::memory_order_relaxed);
       self.connections_.fetch_sub(1);
       self.metrics_.connection_closed();
       self.registry_.remove(id);
     }
-  } release{*this, *slot, id};
+  } release{*this, *slot, loop, id};
   try {
     if (config_.mode == ListenerMode::browser_plain_loopback) {
       PlainStream stream(std::move(socket));
@@ -1047,7 +1083,7 @@ void HttpsServer::Impl::finish_request(const RequestRecord& record) {
 
 asio::awaitable<void> HttpsServer::Impl::metrics_loop() {
   for (;;) {
-    auto [ec, socket] = co_await metrics_acceptor_->async_accept(asio::make_strand(ioc_), kAwait);
+    auto [ec, socket] = co_await metrics_acceptor_->async_accept(kAwait);  // on loop 0
     if (ec) {
       if (ec == asio::error::operation_aborted || !metrics_acceptor_->is_open()) co_return;
       continue;
@@ -1129,9 +1165,11 @@ void HttpsServer::Impl::shutdown() {
     });
     (void)registry_.wait_empty_until(Clock::now() + std::chrono::seconds(2));
   }
-  // 4. Handlers run inside their sessions, so none is left running; the I/O stops.
-  work_.reset();
-  ioc_.stop();
+  // 4. Handlers run inside their sessions, so none is left running; the loops stop.
+  for (auto& loop : loops_) {
+    loop->work.reset();
+    loop->ioc.stop();
+  }
   for (auto& t : threads_)
     t.join();
   threads_.clear();
@@ -1156,7 +1194,7 @@ void HttpsServer::Impl::reload() {
 }
 
 void HttpsServer::Impl::run_until_signalled() {
-  auto strand = asio::make_strand(ioc_);
+  auto strand = loops_.front()->ioc.get_executor();  // loop 0: one thread, an implicit strand
   asio::signal_set signals(strand, SIGINT, SIGTERM, SIGHUP);
   std::promise<void> stop;
   std::function<void()> arm;
@@ -1164,7 +1202,7 @@ void HttpsServer::Impl::run_until_signalled() {
     signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
       if (ec) return;
       if (signal_number == SIGHUP) {
-        asio::post(ioc_, [this] { reload(); });  // may block one of the server's threads
+        asio::post(strand, [this] { reload(); });  // holds up loop 0 while it reloads
         arm();
         return;
       }

@@ -375,7 +375,7 @@ class Connection {
   }
 
   asio::awaitable<void> static_get() {
-    auto req = request(http::verb::get, shared_.plan.static_path, "");
+    auto req = request(http::verb::get, shared_.plan.static_path, shared_.plan.static_worker);
     if (auto x = co_await call(req, 200, OpKind::static_file)) save(x->body);
   }
 

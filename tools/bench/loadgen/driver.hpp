@@ -52,6 +52,7 @@ struct RunPlan {
   unsigned threads = 1;
   std::chrono::milliseconds timeout{10'000};  ///< per request, and per connect + handshake
   std::string static_path = "/";
+  std::string static_worker;  ///< Sluis-Worker of the static workload's requests (none when empty)
   std::filesystem::path certificate, key;              ///< static workload's client credential
   Workload workload;                                   ///< sluis workloads
   std::optional<std::filesystem::path> save_response;  ///< first good response body goes here

@@ -22,6 +22,7 @@ using sluis::ctl::UsageError;
 constexpr const char* kUsage =
     "usage: sluis-loadgen --port N --ca FILE --workload read|write|consent|mix|static\n"
     "                     [--workload-file FILE] [--cert FILE --key FILE] [--path P]\n"
+    "                     [--worker W]\n"
     "                     [--connections N] [--duration S | --requests N] [--warmup S]\n"
     "                     [--rate R] [--threads N] [--host ADDR] [--server-name NAME]\n"
     "                     [--timeout-ms N] [--json FILE] [--save-response FILE] [--quick-ack]\n"
@@ -30,7 +31,8 @@ constexpr const char* kUsage =
     "  write     new fragments (POST …/fragments)\n"
     "  consent   consent granted and withdrawn (POST …/consents, DELETE …/consents/ID)\n"
     "  mix       90 % read, 5 % write, 5 % consent grant+revoke\n"
-    "  static    GET --path with --cert/--key (the nginx baseline)\n"
+    "  static    GET --path with --cert/--key (the nginx baseline); --worker W adds the\n"
+    "            Sluis-Worker header (a /v1 path such as /v1/partners: the transport's floor)\n"
     "  The sluis workloads take partners, workers, pseudonyms and client certificates from\n"
     "  --workload-file (written by sluis-dataset). Defaults: 64 connections, 10 s after 1 s of\n"
     "  warm-up, as fast as responses come (--rate R: R requests/s per connection), 1 thread,\n"
@@ -63,7 +65,7 @@ Invocation parse(int argc, char** argv) {
   const sluis::ctl::Options opt(args,
                                 {"host", "port", "server-name", "ca", "cert", "key", "connections",
                                  "duration", "requests", "warmup", "workload", "workload-file",
-                                 "path", "rate", "threads", "timeout-ms", "json", "save-response", "server-pid"},
+                                 "path", "worker", "rate", "threads", "timeout-ms", "json", "save-response", "server-pid"},
                                 {"help", "quick-ack"});
   Invocation inv;
   if (opt.flag("help")) {
@@ -102,13 +104,14 @@ Invocation parse(int argc, char** argv) {
     p.certificate = opt.require("cert");
     p.key = opt.require("key");
     if (auto v = opt.get("path")) p.static_path = *v;
+    if (auto v = opt.get("worker")) p.static_worker = *v;
     if (p.static_path.empty() || p.static_path.front() != '/') {
       throw UsageError("--path must start with '/'");
     }
   } else {
-    if (opt.get("cert") || opt.get("key") || opt.get("path")) {
+    if (opt.get("cert") || opt.get("key") || opt.get("path") || opt.get("worker")) {
       throw UsageError("the sluis workloads take certificates from --workload-file; --cert, "
-                       "--key and --path are for --workload static");
+                       "--key, --path and --worker are for --workload static");
     }
     p.workload = sluis::bench::read_workload(opt.require("workload-file"));
   }
