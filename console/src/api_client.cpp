@@ -1,6 +1,6 @@
 // The /v1 client (api_client.hpp) on Boost.Beast over Asio's OpenSSL stream. Every phase of a
-// call has a deadline (beast::tcp_stream::expires_after) and the answer a size limit, as the
-// server side does; the TLS context trusts the gateway CA alone and checks sluisd's name.
+// call has a deadline (the connection's own event loop runs until it, then the socket is
+// closed) and the answer a size limit, as the server side does; the TLS context trusts the gateway CA alone and checks sluisd's name.
 // Connections are kept alive and reused (a mutual-TLS handshake costs both sides more than a
 // dossier read): a few idle ones are pooled, each used by one call at a time.
 #include "sluis/console/api_client.hpp"
@@ -109,11 +109,13 @@ boost::system::error_code make_error_code(ApiClientErrc e) noexcept {
   return {static_cast<int>(e), api_client_category()};
 }
 
-/// One TLS connection to sluisd with its own event loop (a call runs it phase by phase).
+/// One TLS connection to sluisd with its own event loop (a call runs it phase by phase, on the
+/// calling thread alone: concurrency hint 1). No timer is armed per operation: a phase's
+/// deadline bounds the run of the loop (run_phase).
 struct Connection {
-  explicit Connection(ssl::context& tls) : stream(io, tls) {}
+  explicit Connection(ssl::context& tls) : io(1), stream(io, tls) {}
   asio::io_context io;
-  ssl::stream<beast::tcp_stream> stream;
+  ssl::stream<tcp::socket> stream;
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
 };
@@ -188,9 +190,19 @@ struct Attempt {
   bool nothing_read = false;  ///< failed before any byte of an answer (a kept connection closed)
 };
 
-void run_phase(asio::io_context& io) {
-  io.restart();
-  io.run();
+/// Runs the connection's loop until the phase's operations are done, at most until `deadline`.
+/// False when time ran out: the socket is then closed, which ends the operations still pending
+/// (their handlers run with operation_aborted before this returns), and the connection is not
+/// to be used again.
+[[nodiscard]] bool run_phase(Connection& c, std::chrono::steady_clock::time_point deadline) {
+  c.io.restart();
+  c.io.run_until(deadline);
+  if (c.io.stopped()) return true;  // no work left: everything completed
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(c.stream).close(ignored);
+  c.io.restart();
+  c.io.run();
+  return false;
 }
 
 /// Connects and handshakes a new connection. Errors: timeout, connect_failed, tls_failed,
@@ -215,18 +227,17 @@ open_connection(ssl::context& tls, const ApiClientOptions& o, const asio::ip::ad
   }
   auto& layer = beast::get_lowest_layer(c->stream);
   boost::system::error_code result;
-  layer.expires_after(o.timeout);
   layer.async_connect(tcp::endpoint(address, o.port),
                       [&](boost::system::error_code e) { result = e; });
-  run_phase(c->io);
-  if (result == beast::error::timeout) return ApiClientErrc::timeout;
+  if (!run_phase(*c, std::chrono::steady_clock::now() + o.timeout)) return ApiClientErrc::timeout;
   if (result) return ApiClientErrc::connect_failed;
-  layer.expires_after(o.timeout);
+  boost::system::error_code nodelay_ec;  // the request leaves in one write; no Nagle wait
+  layer.set_option(tcp::no_delay(true), nodelay_ec);
   c->stream.async_handshake(ssl::stream_base::client,
                             [&](boost::system::error_code e) { result = e; });
-  run_phase(c->io);
+  const bool in_time = run_phase(*c, std::chrono::steady_clock::now() + o.timeout);
   ERR_clear_error();
-  if (result == beast::error::timeout) return ApiClientErrc::timeout;
+  if (!in_time) return ApiClientErrc::timeout;
   if (result) return ApiClientErrc::tls_failed;
   return c;
 }
@@ -250,16 +261,14 @@ Attempt exchange(Connection& c, const ApiClientOptions& o, const ApiRequest& req
     req.body() = request.body;
     req.prepare_payload();
   }
-  auto& layer = beast::get_lowest_layer(c.stream);
   // The request is written and the answer read in one run of the connection's loop, under one
-  // deadline for the whole exchange (each run and each re-armed timer costs system calls).
+  // deadline for the whole exchange.
   boost::system::error_code written, result;
   bool wrote = false;
   http::response_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(kMaxResponseHeaderBytes));
   parser.body_limit(o.max_response_bytes);
   std::size_t read = 0;
-  layer.expires_after(o.timeout);
   http::async_write(c.stream, req, [&](boost::system::error_code e, std::size_t) {
     written = e;
     if (e) return;
@@ -269,17 +278,16 @@ Attempt exchange(Connection& c, const ApiClientOptions& o, const ApiRequest& req
       read = n;
     });
   });
-  run_phase(c.io);
+  const bool in_time = run_phase(c, std::chrono::steady_clock::now() + o.timeout);
   ERR_clear_error();
   if (!wrote) {
     out.nothing_read = true;
-    out.answer = written == beast::error::timeout ? ApiClientErrc::timeout
-                                                  : ApiClientErrc::transport_failed;
+    out.answer = !in_time ? ApiClientErrc::timeout : ApiClientErrc::transport_failed;
     return out;
   }
-  if (result) {
+  if (!in_time || result) {
     out.nothing_read = read == 0 && !parser.got_some();
-    if (result == beast::error::timeout) {
+    if (!in_time) {
       out.answer = ApiClientErrc::timeout;
     } else if (result == http::error::header_limit || result == http::error::body_limit) {
       out.answer = ApiClientErrc::response_too_large;

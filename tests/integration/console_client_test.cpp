@@ -9,6 +9,12 @@
 
 #include <boost/json.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -186,4 +192,63 @@ TEST_CASE("console client: refuses what it must not send and gateways it must no
   closed.port = 1;
   const sc::ApiClient nowhere(closed, home.ca.certificate(), home.ocmw);
   CHECK(nowhere.call(r).error() == sc::ApiClientErrc::connect_failed);
+}
+
+TEST_CASE("console client: a peer that never answers ends in a timeout, in time", "[console]") {
+  GatewayHome home;
+  sc::ApiRequest r;
+  r.target = "/v1/partners";
+  r.worker = "ocmw-sw";
+  using Clock = std::chrono::steady_clock;
+
+  // A TCP peer that accepts (the kernel's backlog does) and never sends: the handshake waits.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  sc::ApiClientOptions silent;
+  silent.port = ntohs(addr.sin_port);
+  silent.timeout = std::chrono::milliseconds(300);
+  const sc::ApiClient mute(silent, home.ca.certificate(), home.ocmw);
+  auto t0 = Clock::now();
+  CHECK(mute.call(r).error() == sc::ApiClientErrc::timeout);
+  auto took = Clock::now() - t0;
+  CHECK(took >= std::chrono::milliseconds(300));
+  CHECK(took < std::chrono::milliseconds(3000));
+  ::close(fd);
+
+  // A real TLS server (the project's transport, the gateway's certificate) whose handler takes
+  // longer than the client waits: the handshake completes, the answer does not come in time.
+  gw::ServerConfig cfg;
+  cfg.port = 0;
+  cfg.metrics_enabled = false;
+  cfg.io_threads = 1;
+  cfg.handler_threads = 1;
+  cfg.tls.certificate = home.dir.path() / "tls/server.crt";
+  cfg.tls.private_key = home.dir.path() / "tls/server.key";
+  cfg.tls.ca_certificate = home.dir.path() / "tls/ca.crt";
+  cfg.tls.revocation_list = home.dir.path() / "tls/revoked.txt";
+  cfg.log_destination = (home.dir.path() / "slow.log").string();
+  gw::Router router;
+  router.add("GET", "/v1/partners", [](const gw::HttpRequest&, const gw::PathParams&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    return gw::HttpResponse::json(200, gw::HttpBody(std::string("[]")));
+  });
+  gw::HttpsServer slow(cfg, std::move(router));
+  slow.start();
+  sc::ApiClientOptions o;
+  o.port = slow.port();
+  o.timeout = std::chrono::milliseconds(400);
+  const sc::ApiClient impatient(o, home.ca.certificate(), home.ocmw);
+  t0 = Clock::now();
+  CHECK(impatient.call(r).error() == sc::ApiClientErrc::timeout);
+  took = Clock::now() - t0;
+  CHECK(took >= std::chrono::milliseconds(400));
+  CHECK(took < std::chrono::milliseconds(1500));
+  slow.shutdown();
 }

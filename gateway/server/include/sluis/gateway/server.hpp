@@ -85,13 +85,14 @@ struct ServerHooks {
 
 /// The HTTPS server.
 ///
-/// Threads: one pool of `io_threads + handler_threads` threads runs all network I/O (each
-/// connection on its own strand, as a C++20 coroutine) and the Router handlers, inline in their
-/// connection's coroutine: a request is read, handled and answered on one thread, without a
-/// hand-off to another pool and back. Handlers may block (the store, the audit log's group
-/// commit); up to handler_threads of them blocking at once still leave io_threads threads for
-/// the network. A slow client only ever occupies its own strand, bounded by the configured
-/// timeouts.
+/// Threads: `io_threads + handler_threads` event loops, one thread each. A connection is pinned
+/// at accept to the loop with the fewest connections and runs there as a C++20 coroutine; its
+/// Router handlers run inline in it: a request is read, handled and answered on one thread,
+/// without a hand-off to another thread and back. Handlers may block (the store, the audit
+/// log's group commit): a blocked handler holds up only the other connections of its loop, so
+/// up to io_threads + handler_threads handlers can block at once. The listeners and signals
+/// live on loop 0. A slow client only ever occupies its own coroutine, bounded by the
+/// configured timeouts.
 /// Memory: request and response bodies, Beast's header fields and the connection's buffers are
 /// wiped before they are freed (HttpBody, crypto::ZeroizingAllocator), and OpenSSL wipes a
 /// record's plaintext once it has been read (SSL_OP_CLEANSE_PLAINTEXT).
