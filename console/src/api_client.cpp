@@ -5,9 +5,11 @@
 // dossier read): a few idle ones are pooled, each used by one call at a time.
 #include "sluis/console/api_client.hpp"
 
+#include "sluis/crypto/secret.hpp"
 #include "sluis/gateway/http.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -242,25 +244,41 @@ open_connection(ssl::context& tls, const ApiClientOptions& o, const asio::ip::ad
   return c;
 }
 
+/// The request's bytes, head and body in one buffer (one TLS record, one send). Every value in
+/// the head passed valid_request (tokens and printable text, no line breaks).
+std::string format_request(const ApiClientOptions& o, const ApiRequest& request) {
+  const bool has_body = request.method == "POST" || request.method == "PUT" ||
+                        request.method == "PATCH" || !request.body.empty();
+  std::string out;
+  out.reserve(256 + request.target.size() + request.body.size());
+  out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
+  out.append("Host: ").append(o.server_name).append("\r\n");
+  out.append("Accept: application/json\r\n");
+  out.append("Sluis-Worker: ").append(request.worker).append("\r\n");
+  if (request.purpose) out.append("Sluis-Purpose: ").append(*request.purpose).append("\r\n");
+  if (request.accept_language)
+    out.append("Accept-Language: ").append(*request.accept_language).append("\r\n");
+  if (has_body) {
+    out.append("Content-Type: application/json\r\n");
+    out.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
+  }
+  out.append("\r\n");
+  if (has_body) out.append(request.body);
+  return out;
+}
+
+/// Wipes a request's bytes (a registration carries the client's identifier) when it goes.
+struct WipedText {
+  explicit WipedText(std::string t) : text(std::move(t)) {}
+  WipedText(const WipedText&) = delete;
+  WipedText& operator=(const WipedText&) = delete;
+  ~WipedText() { sluis::crypto::wipe(std::span<char>(text.data(), text.size())); }
+  std::string text;
+};
+
 /// Sends `request` on `c` and reads the whole answer.
 Attempt exchange(Connection& c, const ApiClientOptions& o, const ApiRequest& request) {
   Attempt out;
-  http::request<http::string_body> req;
-  req.version(11);
-  req.method_string(request.method);
-  req.target(request.target);
-  req.set(http::field::host, o.server_name);
-  req.set(http::field::accept, "application/json");
-  req.keep_alive(true);
-  req.set("Sluis-Worker", request.worker);
-  if (request.purpose) req.set("Sluis-Purpose", *request.purpose);
-  if (request.accept_language) req.set(http::field::accept_language, *request.accept_language);
-  if (request.method == "POST" || request.method == "PUT" || request.method == "PATCH" ||
-      !request.body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = request.body;
-    req.prepare_payload();
-  }
   // The request is written and the answer read in one run of the connection's loop, under one
   // deadline for the whole exchange.
   boost::system::error_code written, result;
@@ -269,7 +287,8 @@ Attempt exchange(Connection& c, const ApiClientOptions& o, const ApiRequest& req
   parser.header_limit(static_cast<std::uint32_t>(kMaxResponseHeaderBytes));
   parser.body_limit(o.max_response_bytes);
   std::size_t read = 0;
-  http::async_write(c.stream, req, [&](boost::system::error_code e, std::size_t) {
+  const WipedText req(format_request(o, request));
+  asio::async_write(c.stream, asio::buffer(req.text), [&](boost::system::error_code e, std::size_t) {
     written = e;
     if (e) return;
     wrote = true;

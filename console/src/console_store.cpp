@@ -14,6 +14,7 @@
 #include <array>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 namespace sluis::console {
 namespace {
@@ -229,19 +230,36 @@ UnixSeconds unix_now() noexcept {
       .count();
 }
 
+/// A session as touch_session last read it from the file: what it returns, and the two times
+/// that decide when the file must be asked again.
+struct RememberedSession {
+  ConsoleSession session;
+  UnixSeconds created = 0;
+  UnixSeconds last_seen = 0;  ///< as written in the file
+};
+
+/// At most this many sessions are remembered between pages (more: all are forgotten).
+constexpr std::size_t kRememberedSessions = 1024;
+
 struct ConsoleStore::Impl {
   sqlite3* db = nullptr;
   std::mutex mutex;
   Statements statements;  ///< finalized before the connection closes
   UnixSeconds last_prune = 0;  ///< when expired sessions were last deleted
+  /// Sessions read by touch_session, so that a page does not read the file while its session's
+  /// idle time needs no refresh. Only this process changes sessions, accounts and passkeys (the
+  /// command line only adds invites and new accounts), and every such change forgets them all.
+  std::unordered_map<std::string, RememberedSession> remembered;
   ~Impl() {
     statements.finalize_all();
     static_cast<void>(sqlite3_close_v2(db));
   }
 
-  /// BEGIN IMMEDIATE … COMMIT, rolled back when `fn` throws.
+  /// BEGIN IMMEDIATE … COMMIT, rolled back when `fn` throws. Forgets the remembered sessions
+  /// (a transaction may change who is signed in as whom).
   template <class Fn>
   auto transaction(Fn&& fn) {
+    remembered.clear();
     exec(db, "BEGIN IMMEDIATE");
     try {
       if constexpr (std::is_void_v<decltype(fn())>) {
@@ -547,6 +565,7 @@ std::string ConsoleStore::create_session(std::optional<std::string> account_id,
     d.bind(1, now - kSessionIdle.count()).bind(2, now - kSessionAbsolute.count());
     d.run();
     impl_->last_prune = now;
+    impl_->remembered.clear();
   }
   if (!account_id) {
     Stmt c(impl_->statements, "SELECT count(*) FROM sessions WHERE account IS NULL");
@@ -556,6 +575,7 @@ std::string ConsoleStore::create_session(std::optional<std::string> account_id,
                         "sessions WHERE account IS NULL ORDER BY last_seen, created LIMIT ?1)");
       d.bind(1, static_cast<std::int64_t>(count - kMaxSignedOutSessions + 1));
       d.run();
+      impl_->remembered.clear();
     }
   }
   Stmt s(impl_->statements, "INSERT INTO sessions(handle_hash, account, csrf, invite_hash, created, "
@@ -580,7 +600,16 @@ std::string ConsoleStore::create_session(std::optional<std::string> account_id,
 std::optional<ConsoleSession> ConsoleStore::touch_session(std::string_view id, UnixSeconds now) {
   const std::string handle = hash_token(id);
   const std::lock_guard lock(impl_->mutex);
+  if (const auto it = impl_->remembered.find(handle); it != impl_->remembered.end()) {
+    const RememberedSession& r = it->second;
+    // Still valid and no idle time to write: the file would say the same.
+    if (now - r.last_seen < kSessionTouchStep.count() && now - r.created < kSessionAbsolute.count())
+      return r.session;
+    impl_->remembered.erase(it);
+  }
   ConsoleSession out;
+  UnixSeconds created = 0;
+  UnixSeconds last_seen = 0;
   std::string account_id;
   bool refresh = false;
   bool expired = false;
@@ -595,6 +624,8 @@ std::optional<ConsoleSession> ConsoleStore::touch_session(std::string_view id, U
     expired = now - s.integer(4) >= kSessionIdle.count() ||
               now - s.integer(3) >= kSessionAbsolute.count();
     refresh = now - s.integer(4) >= kSessionTouchStep.count();
+    created = s.integer(3);
+    last_seen = s.integer(4);
     out.handle_hash = handle;
     out.csrf = s.text(0);
     if (!s.is_null(1)) account_id = s.text(1);
@@ -619,12 +650,16 @@ std::optional<ConsoleSession> ConsoleStore::touch_session(std::string_view id, U
     Stmt u(impl_->statements, "UPDATE sessions SET last_seen = ?2 WHERE handle_hash = ?1");
     u.bind(1, handle).bind(2, now);
     u.run();
+    last_seen = now;
   }
+  if (impl_->remembered.size() >= kRememberedSessions) impl_->remembered.clear();
+  impl_->remembered.emplace(handle, RememberedSession{out, created, last_seen});
   return out;
 }
 
 void ConsoleStore::delete_session(std::string_view handle_hash) {
   const std::lock_guard lock(impl_->mutex);
+  impl_->remembered.clear();
   Stmt s(impl_->statements, "DELETE FROM sessions WHERE handle_hash = ?1");
   s.bind(1, handle_hash);
   s.run();
@@ -632,6 +667,7 @@ void ConsoleStore::delete_session(std::string_view handle_hash) {
 
 void ConsoleStore::delete_sessions_of(std::string_view account_id) {
   const std::lock_guard lock(impl_->mutex);
+  impl_->remembered.clear();
   Stmt s(impl_->statements, "DELETE FROM sessions WHERE account = ?1");
   s.bind(1, account_id);
   s.run();

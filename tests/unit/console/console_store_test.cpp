@@ -76,6 +76,40 @@ TEST_CASE("console store: the idle time is written at most every 30 seconds, so 
   CHECK(t.store->touch_session(other, 1000 + kSessionIdle.count()));
 }
 
+TEST_CASE("console store: a session remembered between pages ends at once when it is signed out, "
+          "its account revoked or its passkey replaced",
+          "[console][store]") {
+  TempStore t;
+  const auto a = t.enrol("ocmw-brussel", "wanda", 1);
+  const auto b = t.enrol("ocmw-brussel", "bram", 2);
+  // Each is touched twice within 30 s: the second answer comes without reading the file.
+  const std::string out = t.store->create_session(a.id, std::nullopt, 1000);
+  REQUIRE(t.store->touch_session(out, 1001));
+  REQUIRE(t.store->touch_session(out, 1002));
+  t.store->delete_session(ConsoleStore::hash_token(out));
+  CHECK_FALSE(t.store->touch_session(out, 1003));
+
+  const std::string revoked = t.store->create_session(b.id, std::nullopt, 1000);
+  REQUIRE(t.store->touch_session(revoked, 1001));
+  REQUIRE(t.store->revoke_account("ocmw-brussel", b.id));
+  CHECK_FALSE(t.store->touch_session(revoked, 1002));
+
+  const std::string everywhere = t.store->create_session(a.id, std::nullopt, 1000);
+  REQUIRE(t.store->touch_session(everywhere, 1001));
+  t.store->delete_sessions_of(a.id);
+  CHECK_FALSE(t.store->touch_session(everywhere, 1002));
+
+  // A new passkey enrolled from a recovery invite signs the old holder out.
+  const std::string old_holder = t.store->create_session(a.id, std::nullopt, 1000);
+  REQUIRE(t.store->touch_session(old_holder, 1001));
+  const auto invite = t.store->create_invite("ocmw-brussel", "wanda", ConsoleRole::worker, 1001);
+  RegisteredCredential c;
+  c.credential_id.assign(16, 9);
+  c.cose_key.assign(77, 9);
+  REQUIRE(t.store->enrol(ConsoleStore::hash_token(invite.token), c, 1002));
+  CHECK_FALSE(t.store->touch_session(old_holder, 1003));
+}
+
 TEST_CASE("console store: a flood of signed-out sessions evicts the oldest of them, never a "
           "signed-in one",
           "[console][store]") {
