@@ -4,9 +4,9 @@
 #include "sluis/console/console_config.hpp"
 #include "sluis/console/console_store.hpp"
 #include "sluis/crypto/keyfile.hpp"
-#include "sluis/gateway/ca.hpp"
-#include "sluis/gateway/request_log.hpp"
-#include "sluis/gateway/server.hpp"
+#include "sluis/server/ca.hpp"
+#include "sluis/server/request_log.hpp"
+#include "sluis/server/server.hpp"
 
 #include <sys/stat.h>
 
@@ -28,7 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace sc = sluis::console;
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 /// A refusal for the person at the command line (exit 2: usage, 1: could not do it).
 struct UsageError : std::runtime_error {

@@ -6,7 +6,7 @@
 #include "sluis/console/api_client.hpp"
 
 #include "sluis/crypto/secret.hpp"
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/http.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
@@ -86,9 +86,9 @@ bool valid_request(const ApiRequest& r) {
     return false;
   if (r.target.rfind("/v1/", 0) != 0 || r.target.size() > 2048 || !printable(r.target))
     return false;
-  if (r.worker.empty() || r.worker.size() > 128 || !sluis::gateway::is_safe_token(r.worker))
+  if (r.worker.empty() || r.worker.size() > 128 || !sluis::server::is_safe_token(r.worker))
     return false;
-  if (r.purpose && (r.purpose->empty() || !sluis::gateway::is_safe_token(*r.purpose))) return false;
+  if (r.purpose && (r.purpose->empty() || !sluis::server::is_safe_token(*r.purpose))) return false;
   if (r.accept_language &&
       (r.accept_language->size() > 256 || !printable_with_spaces(*r.accept_language)))
     return false;
@@ -148,8 +148,8 @@ struct ApiClient::Impl {
   }
 };
 
-ApiClient::ApiClient(ApiClientOptions options, const sluis::gateway::Certificate& gateway_ca,
-                     const sluis::gateway::Credential& partner)
+ApiClient::ApiClient(ApiClientOptions options, const sluis::server::Certificate& gateway_ca,
+                     const sluis::server::Credential& partner)
     : impl_(std::make_unique<Impl>()) {
   boost::system::error_code ec;
   impl_->address = asio::ip::make_address(options.address, ec);

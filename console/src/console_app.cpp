@@ -10,7 +10,7 @@
 #include "sluis/console/http_input.hpp"
 #include "sluis/console/webauthn.hpp"
 #include "sluis/crypto/secret.hpp"
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/http.hpp"
 
 #include <boost/json.hpp>
 #include <sodium.h>

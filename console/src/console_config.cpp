@@ -2,8 +2,8 @@
 #include "sluis/console/console_config.hpp"
 
 #include "sluis/crypto/note.hpp"    // parse_verifier_key
-#include "sluis/gateway/config.hpp"  // is_loopback_address
-#include "sluis/gateway/http.hpp"    // is_safe_token
+#include "sluis/server/config.hpp"  // is_loopback_address
+#include "sluis/server/http.hpp"    // is_safe_token
 
 #include <toml++/toml.h>
 
@@ -93,7 +93,7 @@ ServedPartner parse_partner(const Reader& rd, const toml::table& t) {
     const std::string_view key = k.str();
     if (key == "id") {
       p.id = rd.text(v, key);
-      if (!sluis::gateway::is_safe_token(p.id)) rd.fail(v.source(), "id must be a partner id as sluisd knows it");
+      if (!sluis::server::is_safe_token(p.id)) rd.fail(v.source(), "id must be a partner id as sluisd knows it");
     } else if (key == "certificate") {
       p.certificate = rd.path(v, key);
       have_cert = true;
@@ -144,7 +144,7 @@ WitnessSettings parse_witness(const Reader& rd, const toml::table& t,
       partner_at = v.source();
     } else if (key == "worker") {
       w.worker = rd.text(v, key);
-      if (!sluis::gateway::is_safe_token(w.worker)) {
+      if (!sluis::server::is_safe_token(w.worker)) {
         rd.fail(v.source(), "[witness] worker must be 1 to 64 letters, digits or . _ : @ - (it is "
                             "sent as Sluis-Worker)");
       }
@@ -275,7 +275,7 @@ ConsoleConfig parse_console_config(std::string_view text, std::string_view sourc
     rd.fail(origin_at, "rp_id \"" + c.rp_id + "\" must be the origin's host or a parent domain");
   }
   if (c.transport == ConsoleTransport::http_loopback) {
-    if (!sluis::gateway::is_loopback_address(c.listen_address)) {
+    if (!sluis::server::is_loopback_address(c.listen_address)) {
       rd.fail(transport_at, "http-loopback serves plain HTTP and may only listen on 127.0.0.1 or "
                             "::1; use transport = \"https\" with a certificate for other addresses");
     }

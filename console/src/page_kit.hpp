@@ -11,8 +11,8 @@
 #include "sluis/console/http_input.hpp"
 #include "sluis/console/template.hpp"
 #include "sluis/console/webauthn.hpp"
-#include "sluis/gateway/http.hpp"
-#include "sluis/gateway/router.hpp"
+#include "sluis/server/http.hpp"
+#include "sluis/server/router.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -29,7 +29,7 @@
 
 namespace sluis::console {
 
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 inline constexpr std::string_view kSessionCookie = "__Host-sluis-session";
 inline constexpr std::string_view kLanguageCookie = "__Host-sluis-lang";

@@ -8,7 +8,7 @@ namespace sluis::console {
 
 namespace {
 
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 /// The kind as a literal for the log (the log takes literals only, never run-time text).
 gw::LogLiteral kind_literal(WitnessAlertKind kind) noexcept {

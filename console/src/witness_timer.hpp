@@ -7,7 +7,7 @@
 #include "sluis/console/api_client.hpp"
 #include "sluis/console/console_config.hpp"
 #include "sluis/console/witness.hpp"
-#include "sluis/gateway/request_log.hpp"
+#include "sluis/server/request_log.hpp"
 
 #include <condition_variable>
 #include <map>
@@ -46,7 +46,7 @@ class WitnessTimer final {
   /// config.witness.worker. Without audit_verifier_key or a served partner it starts nothing and
   /// logs `witness_off` once. `log` also receives the alerts the page finds from now on. Call at
   /// most once.
-  void start(std::shared_ptr<sluis::gateway::LogSink> log);
+  void start(std::shared_ptr<sluis::server::LogSink> log);
 
   /// Stops the thread promptly: a wait between rounds ends at once, a round in progress is
   /// finished (its /v1 calls are bounded by the client's timeout). Idempotent.
@@ -78,7 +78,7 @@ class WitnessTimer final {
   bool timer_on_ = false;
   bool outage_logged_ = false;
   bool archive_failure_logged_ = false;
-  std::shared_ptr<sluis::gateway::LogSink> log_;
+  std::shared_ptr<sluis::server::LogSink> log_;
 
   std::mutex wake_mutex_;  ///< only for the wait between two rounds
   std::condition_variable_any wake_;

@@ -1,11 +1,11 @@
 // sluisd: the gateway daemon. Wiring only — configuration, keys, store, audit log, rules, server.
 #include "startup.hpp"
 
-#include "sluis/gateway/api.hpp"
+#include "sluis/api/api.hpp"
 #include "sluis/domain/break_glass_expiry.hpp"
-#include "sluis/gateway/operator.hpp"
-#include "sluis/gateway/operator_channel.hpp"
-#include "sluis/gateway/server.hpp"
+#include "sluis/ops/operator.hpp"
+#include "sluis/ops/operator_channel.hpp"
+#include "sluis/server/server.hpp"
 
 #include <sys/stat.h>
 
@@ -25,8 +25,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     daemon::forbid_core_dumps();
-    const auto config = gateway::load_server_config(cli.config);
-    auto log = gateway::LogSink::open(config.log_destination, config.log_level);
+    const auto config = server::load_server_config(cli.config);
+    auto log = server::LogSink::open(config.log_destination, config.log_level);
 
     std::unique_ptr<sluis::store::Store> store;
     std::unique_ptr<sluis::audit::AuditLog> audit;
@@ -41,16 +41,16 @@ int main(int argc, char** argv) {
       store = daemon::open_store(config, root);
       audit = daemon::open_audit_log(config, root);
     }
-    gateway::CurrentRulePack rules(daemon::load_rules(config.rule_pack));
+    api::CurrentRulePack rules(daemon::load_rules(config.rule_pack));
 
-    gateway::GatewayContext context;
+    api::GatewayContext context;
     context.store = store.get();
     context.audit = audit.get();
     context.rules = &rules;
     context.limits.max_body_bytes = config.limits.body_limit_bytes;
 
     // Operator acts (sluisctl over the local socket, SIGHUP) run through one audited path.
-    gateway::OperatorContext operator_context;
+    ops::OperatorContext operator_context;
     operator_context.store = store.get();
     operator_context.audit = audit.get();
     operator_context.rules = [&rules] { return rules.get(); };
@@ -66,35 +66,35 @@ int main(int argc, char** argv) {
       return {};
     };
 
-    gateway::ServerHooks hooks;
+    server::ServerHooks hooks;
     hooks.log = log;
     hooks.on_reload = [&operator_context, log] {
-      const auto answer = gateway::execute_operator_request(
-          operator_context, gateway::OperatorIdentity{"sighup"}, R"({"op":"policy.reload"})");
+      const auto answer = ops::execute_operator_request(
+          operator_context, ops::OperatorIdentity{"sighup"}, R"({"op":"policy.reload"})");
       if (answer.starts_with(R"({"ok":true)")) {
-        log->event(gateway::LogLevel::info, "rule_pack_reloaded");
+        log->event(server::LogLevel::info, "rule_pack_reloaded");
       } else {
-        log->event(gateway::LogLevel::error, "rule_pack_reload_failed", "kept_previous_rule_pack");
+        log->event(server::LogLevel::error, "rule_pack_reload_failed", "kept_previous_rule_pack");
         std::fprintf(stderr, "sluisd: SIGHUP: %s\n", answer.c_str());
       }
     };
 
     // Constructed (nothing opened yet) before the operator channel, which puts revocations in
     // force in it; started after the channel is up.
-    gateway::HttpsServer server(config, gateway::make_api_router(context), hooks);
+    server::HttpsServer server(config, api::make_api_router(context), hooks);
     operator_context.revoke_certificate = [&server](std::string_view serial) {
       return static_cast<bool>(server.revocations().revoke_now(serial));
     };
 
-    std::optional<gateway::OperatorChannel> channel;
+    std::optional<ops::OperatorChannel> channel;
     if (!config.operator_socket.empty()) {
-      gateway::OperatorChannelOptions channel_options;
+      ops::OperatorChannelOptions channel_options;
       channel_options.socket = config.operator_socket;
       channel_options.handler = [&operator_context, log](std::string_view request,
-                                                         const gateway::PeerAccount& peer) {
-        log->event(gateway::LogLevel::info, "operator_request");
-        return gateway::execute_operator_request(operator_context,
-                                                 gateway::OperatorIdentity{peer.user}, request);
+                                                         const ops::PeerAccount& peer) {
+        log->event(server::LogLevel::info, "operator_request");
+        return ops::execute_operator_request(operator_context,
+                                                 ops::OperatorIdentity{peer.user}, request);
       };
       try {
         channel.emplace(std::move(channel_options));
@@ -107,13 +107,13 @@ int main(int argc, char** argv) {
     // that ended while the gateway was stopped).
     sluis::domain::BreakGlassExpirySweeper sweeper(
         *store, *audit, std::chrono::seconds(5), [log](boost::system::error_code) {
-          log->event(gateway::LogLevel::error, "break_glass_expiry_not_recorded", "will_retry");
+          log->event(server::LogLevel::error, "break_glass_expiry_not_recorded", "will_retry");
         });
 
     server.start();
     if (cli.port_file) daemon::write_port_file(*cli.port_file, server.port());
     server.run_until_signalled();
-    log->event(gateway::LogLevel::info, "stopped");
+    log->event(server::LogLevel::info, "stopped");
     return 0;
   } catch (const std::exception& e) {
     // Every start-up failure is a sentence for the operator (config, key, store, rules, port).

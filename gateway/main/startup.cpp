@@ -124,7 +124,7 @@ crypto::RootKey unlock_root_key(const fs::path& key_file,
   return std::move(*root);
 }
 
-std::unique_ptr<sluis::store::Store> open_store(const gateway::ServerConfig& config,
+std::unique_ptr<sluis::store::Store> open_store(const server::ServerConfig& config,
                                            const crypto::RootKey& root) {
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
@@ -155,7 +155,7 @@ std::unique_ptr<sluis::store::Store> open_store(const gateway::ServerConfig& con
   return std::move(*store);
 }
 
-std::unique_ptr<sluis::audit::AuditLog> open_audit_log(const gateway::ServerConfig& config,
+std::unique_ptr<sluis::audit::AuditLog> open_audit_log(const server::ServerConfig& config,
                                                   const crypto::RootKey& root) {
   sluis::audit::AuditLogOptions options;
   options.path = config.data_dir / "audit.db";

@@ -31,7 +31,7 @@
 // client's audit pseudonym, and no answer without stored free text shows another partner's
 // pseudonym for a client.
 #include "sluis/crypto/card.hpp"
-#include "sluis/gateway/api.hpp"
+#include "sluis/api/api.hpp"
 #include "sluis/domain/registry.hpp"
 
 #include "default_rule_pack.hpp"
@@ -58,7 +58,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 namespace json = boost::json;
 namespace crypto = sluis::crypto;
 

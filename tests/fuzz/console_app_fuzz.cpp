@@ -35,8 +35,8 @@
 #include "sluis/console/console_config.hpp"
 #include "sluis/console/console_store.hpp"
 #include "sluis/crypto/secret.hpp"
-#include "sluis/gateway/ca.hpp"
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/ca.hpp"
+#include "sluis/server/http.hpp"
 
 #include "fuzz_support.hpp"
 
@@ -57,7 +57,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 namespace sc = sluis::console;
 
 constexpr std::size_t kInputsPerWorld = 400;

@@ -4,7 +4,7 @@
 // Input: the bytes a client could send on a connection. Each input is parsed twice, under the
 // default limits and under tight ones (so every limit's refusal path is reachable with short
 // inputs); the first line alone is also parsed as a request-target.
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/http.hpp"
 
 #include "fuzz_support.hpp"
 
@@ -13,7 +13,7 @@
 
 namespace {
 
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 bool printable(std::string_view s, bool allow_space) {
   return std::all_of(s.begin(), s.end(), [allow_space](char c) {

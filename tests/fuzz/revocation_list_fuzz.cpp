@@ -4,7 +4,7 @@
 // Invariants (revocation.hpp): every serial of an accepted list is canonical (upper-case hex, no
 // leading zeros, 1–40 digits) and contained; the list's own text form parses back to the same set;
 // canonical_serial is idempotent and agrees with contains().
-#include "sluis/gateway/revocation.hpp"
+#include "sluis/server/revocation.hpp"
 
 #include "fuzz_support.hpp"
 
@@ -13,7 +13,7 @@
 
 namespace {
 
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 bool is_canonical(std::string_view s) {
   return !s.empty() && s.size() <= 40 && (s == "0" || s.front() != '0') &&

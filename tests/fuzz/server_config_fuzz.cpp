@@ -5,7 +5,7 @@
 // exception escape, which libFuzzer and the replay driver report as a crash. An accepted
 // configuration must hold values in the documented ranges, with every path resolved against the
 // base directory and a loopback metrics address whenever metrics are on.
-#include "sluis/gateway/config.hpp"
+#include "sluis/server/config.hpp"
 
 #include "fuzz_support.hpp"
 
@@ -14,7 +14,7 @@
 
 namespace {
 
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 constexpr std::string_view kSource = "fuzz.toml";
 

@@ -20,8 +20,8 @@
 namespace {
 
 namespace json = boost::json;
-using sluis::gateway::api::JsonRejection;
-using sluis::gateway::api::parse_strict_json;
+using sluis::api::JsonRejection;
+using sluis::api::parse_strict_json;
 
 // Depth as parse_options::max_depth counts it: each array or object is one level.
 std::size_t depth_of(const json::value& v) {
@@ -107,7 +107,7 @@ void check(std::string_view text, std::size_t max_depth) {
   // only_members looks at exactly the members the document has.
   if (v.is_object()) {
     const auto& o = v.get_object();
-    const bool known = sluis::gateway::api::only_members(o, {"category", "fields", "supersedes"});
+    const bool known = sluis::api::only_members(o, {"category", "fields", "supersedes"});
     bool expected = true;
     for (const auto& kv : o) {
       const std::string_view k(kv.key().data(), kv.key().size());

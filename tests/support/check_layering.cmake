@@ -5,7 +5,7 @@ foreach(module crypto policy)
   foreach(f ${files})
     file(STRINGS "${f}" lines REGEX "#include")
     foreach(line ${lines})
-      if(line MATCHES "boost/asio|boost/beast|sqlite3|sqlcipher|sluis/gateway")
+      if(line MATCHES "boost/asio|boost/beast|sqlite3|sqlcipher|sluis/server/|sluis/api/|sluis/ops/")
         message(SEND_ERROR "${f}: '${line}' — ${module}/ must not depend on Asio, Beast, SQL or the gateway")
       endif()
       if(module STREQUAL "crypto" AND line MATCHES "sluis/policy|toml")
@@ -28,12 +28,12 @@ foreach(module gateway tools tests console)
 endforeach()
 
 # console/ (STYLE.md "Layout"): a client of the /v1 API. It may use crypto and the server
-# transport (the headers under gateway/server/include/sluis/gateway/), never the gateway's store,
+# transport (the headers under gateway/server/include/sluis/server/), never the gateway's store,
 # registry, dossiers, consent book or audit log, nor SQL, in its sources or its link edges.
 # One exception: the console's own store (accounts, passkeys, invitations, sessions) is a
 # SQLCipher file of its own, so console/src/console_store.cpp alone may include sqlite3.h, and
 # console/CMakeLists.txt may link PkgConfig::SQLCIPHER (and nothing else SQL).
-file(GLOB server_headers RELATIVE "${ROOT}/gateway/server/include" "${ROOT}/gateway/server/include/sluis/gateway/*.hpp")
+file(GLOB server_headers RELATIVE "${ROOT}/gateway/server/include" "${ROOT}/gateway/server/include/sluis/server/*.hpp")
 file(GLOB_RECURSE console_files "${ROOT}/console/*.hpp" "${ROOT}/console/*.cpp")
 foreach(f ${console_files})
   file(STRINGS "${f}" lines REGEX "#include")
@@ -41,13 +41,13 @@ foreach(f ${console_files})
     if(line MATCHES "sqlite3|sqlcipher" AND NOT f MATCHES "/console/src/console_store\\.cpp$")
       message(SEND_ERROR "${f}: '${line}' — only console/src/console_store.cpp may use SQL in console/")
     endif()
-    if(line MATCHES "sluis/gateway/(api|operator)|sluis/(store|domain|audit)/")
+    if(line MATCHES "sluis/server/(api|operator)|sluis/(store|domain|audit)/")
       message(SEND_ERROR "${f}: '${line}' — console/ must not depend on the store, the domain, the audit log or the gateway's API and operator layers")
     endif()
-    if(line MATCHES "[<\"](sluis/gateway/[^>\"]+)[>\"]")
+    if(line MATCHES "[<\"](sluis/server/[^>\"]+)[>\"]")
       list(FIND server_headers "${CMAKE_MATCH_1}" allowed)
       if(allowed EQUAL -1)
-        message(SEND_ERROR "${f}: '${line}' — console/ may include only the server transport's headers from sluis/gateway/")
+        message(SEND_ERROR "${f}: '${line}' — console/ may include only the server transport's headers from sluis/server/")
       endif()
     endif()
   endforeach()

@@ -9,10 +9,10 @@
 // puts a revocation in force before it answers the revoke act (and reads the file when it starts).
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/audit/log.hpp"
-#include "sluis/gateway/ca.hpp"
-#include "sluis/gateway/config.hpp"
-#include "sluis/gateway/operator.hpp"
-#include "sluis/gateway/operator_channel.hpp"
+#include "sluis/server/ca.hpp"
+#include "sluis/server/config.hpp"
+#include "sluis/ops/operator.hpp"
+#include "sluis/ops/operator_channel.hpp"
 #include "sluis/store/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
 #include "sluisctl/command.hpp"
@@ -89,7 +89,7 @@ constexpr const char* kGatewayUsage =
 // The gateway home as the configuration describes it.
 struct Home {
   fs::path dir;
-  gateway::ServerConfig config;
+  server::ServerConfig config;
 
   static Home open(const std::string& dir) {
     const fs::path d = fs::absolute(dir);
@@ -99,7 +99,7 @@ struct Home {
                        "--home " +
                        dir + "' first");
     }
-    return Home{d, gateway::load_server_config(d / "sluis.toml")};
+    return Home{d, server::load_server_config(d / "sluis.toml")};
   }
   [[nodiscard]] fs::path partner_dir(const std::string& id) const { return dir / "partners" / id; }
   [[nodiscard]] fs::path ca_key() const {
@@ -118,7 +118,7 @@ policy::RulePack rule_pack(const Home& home) {
   return std::move(*pack);
 }
 
-sluis::store::StoreOptions store_options(const gateway::ServerConfig& c) {
+sluis::store::StoreOptions store_options(const server::ServerConfig& c) {
   sluis::store::StoreOptions o;
   o.data_path = c.data_dir / "data.db";
   o.key_store_path = c.data_dir / "keys.db";
@@ -148,7 +148,7 @@ std::optional<std::string> passphrase_file(const Home& home, const Options& opt)
   return std::nullopt;
 }
 
-template <class T> void check_server(const gateway::ServerResult<T>& r, const std::string& what) {
+template <class T> void check_server(const server::ServerResult<T>& r, const std::string& what) {
   if (!r) throw std::runtime_error(what + ": " + r.error().message());
 }
 
@@ -180,7 +180,7 @@ int init(Args args) {
   }
   // Configuration: the documented default (the API on loopback only), with the address and
   // ports asked for. Checked before anything is created.
-  std::string config(gateway::default_config_toml());
+  std::string config(server::default_config_toml());
   auto replace_line = [&config](const std::string& key, const std::string& from,
                                 const std::string& to) {
     const auto pos = config.find(key + " = " + from);
@@ -239,10 +239,10 @@ int init(Args args) {
   }
 
   // Gateway CA and server certificate.
-  auto ca = gateway::GatewayCa::create("sluis gateway CA", std::chrono::hours(24 * 3650));
+  auto ca = server::GatewayCa::create("sluis gateway CA", std::chrono::hours(24 * 3650));
   check_server(ca, "cannot create the gateway CA");
   check_server(ca->save(c.tls.ca_certificate, home.ca_key()), "cannot save the gateway CA");
-  gateway::ServerCertificateRequest req;
+  server::ServerCertificateRequest req;
   for (const auto& part : opt.positional())
     (void)part;
   req.dns_names = {"localhost"};
@@ -255,7 +255,7 @@ int init(Args args) {
   check_server(server->key.write_pem_file(c.tls.private_key), "cannot write the server key");
   check_server(server->certificate.write_pem_file(c.tls.certificate),
                "cannot write the server certificate");
-  check_server(gateway::RevocationList{}.save_file(c.tls.revocation_list),
+  check_server(server::RevocationList{}.save_file(c.tls.revocation_list),
                "cannot write the revocation list");
 
   // Rule pack.
@@ -270,7 +270,7 @@ int init(Args args) {
   auto store = sluis::store::Store::open(store_options(c), root);
   if (!store) throw std::runtime_error("cannot create the store: " + store.error().message());
 
-  const bool loopback = gateway::is_loopback_address(c.listen_address);
+  const bool loopback = server::is_loopback_address(c.listen_address);
   std::printf("Gateway home created in %s\n"
               "  configuration  %s\n  root key       %s (%s)\n  gateway CA     %s\n"
               "  rule pack      %s\n  store          %s\n  HTTPS API      %s port %u (%s)\n"
@@ -289,7 +289,7 @@ int init(Args args) {
 // ---- operator acts: through the running gateway's socket, or here when it is stopped ----------
 
 std::string account_of_this_process() {
-  return gateway::account_name(static_cast<unsigned>(::geteuid()));
+  return ops::account_name(static_cast<unsigned>(::geteuid()));
 }
 
 /// Wipes a request that may hold an identifier once it is no longer needed.
@@ -298,7 +298,7 @@ void wipe(std::string& s) {
   s.clear();
 }
 
-/// Does one operator act (gateway/operator/include/sluis/gateway/operator.hpp) and returns the
+/// Does one operator act (gateway/operator/include/sluis/ops/operator.hpp) and returns the
 /// answer's members. When sluisd runs, the act goes over its operator socket, so sluisd's own
 /// audit writer records it and its caches see it; when sluisd is stopped, sluisctl opens the
 /// store and the audit log itself (taking the log's writer lock, which a running sluisd holds)
@@ -307,12 +307,12 @@ void wipe(std::string& s) {
 json::object operator_act(const Home& home, const Options& opt, std::string request) {
   std::string answer;
   const auto& socket = home.config.operator_socket;
-  auto call = gateway::call_operator_channel(socket, request, std::chrono::minutes(30));
-  if (call.outcome == gateway::OperatorCall::Outcome::failed) {
+  auto call = ops::call_operator_channel(socket, request, std::chrono::minutes(30));
+  if (call.outcome == ops::OperatorCall::Outcome::failed) {
     wipe(request);
     throw std::runtime_error(call.error);
   }
-  if (call.outcome == gateway::OperatorCall::Outcome::answered) {
+  if (call.outcome == ops::OperatorCall::Outcome::answered) {
     answer = std::move(call.answer);
   } else {
     // The gateway is not running: do the act here, on the files, audited by this process.
@@ -342,12 +342,12 @@ json::object operator_act(const Home& home, const Options& opt, std::string requ
                                " does not open: " + store.error().message());
     }
     auto pack = std::make_shared<const policy::RulePack>(rule_pack(home));
-    gateway::OperatorContext context;
+    ops::OperatorContext context;
     context.store = store->get();
     context.audit = log->get();
     context.rules = [pack] { return pack; };
-    answer = gateway::execute_operator_request(
-        context, gateway::OperatorIdentity{account_of_this_process()}, request);
+    answer = ops::execute_operator_request(
+        context, ops::OperatorIdentity{account_of_this_process()}, request);
   }
   wipe(request);
   boost::system::error_code ec;
@@ -385,7 +385,7 @@ int partner_add(Args args) {
                     {});
   const Home home = Home::open(opt.require("home"));
   const std::string id = opt.require("id");
-  if (!gateway::is_valid_partner_id(id)) {
+  if (!server::is_valid_partner_id(id)) {
     throw UsageError("--id must be 1-64 characters of a-z, 0-9 and '-', e.g. ocmw-brussel");
   }
   const fs::path out = home.partner_dir(id);
@@ -395,9 +395,9 @@ int partner_add(Args args) {
   }
   // The credentials are made first, into a staging directory: nothing is registered for a
   // partner whose certificate could not be issued, and nothing is overwritten.
-  auto ca = gateway::GatewayCa::load(home.config.tls.ca_certificate, home.ca_key());
+  auto ca = server::GatewayCa::load(home.config.tls.ca_certificate, home.ca_key());
   check_server(ca, "cannot load the gateway CA");
-  gateway::PartnerCertificateRequest req;
+  server::PartnerCertificateRequest req;
   req.partner_id = id;
   req.organisation = opt.require("name");
   auto cred = ca->issue_partner_certificate(req);
@@ -413,7 +413,7 @@ int partner_add(Args args) {
     const auto pw = read_passphrase(pw_file, "", false);
     const std::string_view password(reinterpret_cast<const char*>(pw.reveal().data()),
                                     pw.reveal().size());
-    auto p12 = gateway::export_pkcs12(*cred, ca->certificate(), password, id);
+    auto p12 = server::export_pkcs12(*cred, ca->certificate(), password, id);
     check_server(p12, "cannot export the PKCS#12 bundle");
     const mode_t old = ::umask(077);
     std::ofstream f(staging / (id + ".p12"), std::ios::binary | std::ios::trunc);
@@ -458,9 +458,9 @@ int partner_revoke(Args args) {
   const std::string id = opt.require("id");
   // The certificate first: it is what the gateway checks on every handshake and request.
   const fs::path cert_path = home.partner_dir(id) / (id + ".crt");
-  auto cert = gateway::Certificate::load_pem_file(cert_path);
+  auto cert = server::Certificate::load_pem_file(cert_path);
   check_server(cert, "cannot read the certificate of " + id + " at " + cert_path.string());
-  auto list = gateway::RevocationList::load_file(home.config.tls.revocation_list);
+  auto list = server::RevocationList::load_file(home.config.tls.revocation_list);
   check_server(list, "cannot read the revocation list");
   check_server(list->add(cert->serial_hex()), "cannot add the serial");
   check_server(list->save_file(home.config.tls.revocation_list),
@@ -598,14 +598,14 @@ int restore(Args args) {
 int status(Args args) {
   const Options opt(args, {"home", "passphrase-file"}, {});
   const Home home = Home::open(opt.require("home"));
-  auto call = gateway::call_operator_channel(
+  auto call = ops::call_operator_channel(
       home.config.operator_socket, request_of({{"op", "status"}}), std::chrono::seconds(10));
-  if (call.outcome == gateway::OperatorCall::Outcome::no_gateway) {
+  if (call.outcome == ops::OperatorCall::Outcome::no_gateway) {
     std::printf("The gateway is not running (nothing answers on %s).\n",
                 home.config.operator_socket.c_str());
     return kExitFailed;
   }
-  if (call.outcome == gateway::OperatorCall::Outcome::failed) throw std::runtime_error(call.error);
+  if (call.outcome == ops::OperatorCall::Outcome::failed) throw std::runtime_error(call.error);
   boost::system::error_code ec;
   auto answer = json::parse(call.answer, ec);
   if (ec || !answer.is_object())
@@ -676,7 +676,7 @@ int guarded(const char* group, int (*fn)(Args), Args args) {
   } catch (const UsageError& e) {
     std::fprintf(stderr, "sluisctl %s: %s.\n%s", group, e.what(), kGatewayUsage);
     return kExitUsage;
-  } catch (const gateway::ConfigError& e) {
+  } catch (const server::ConfigError& e) {
     std::fprintf(stderr, "sluisctl: the configuration is wrong: %s\n", e.what());
     return kExitFailed;
   } catch (const std::exception& e) {

@@ -11,7 +11,7 @@
 #include <charconv>
 #include <limits>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
@@ -250,4 +250,4 @@ HttpResponse audit_events(Call& call) {
   return json_answer(200, body);
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

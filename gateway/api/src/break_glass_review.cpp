@@ -10,7 +10,7 @@
 
 #include <charconv>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
@@ -255,4 +255,4 @@ HttpResponse review_break_glass(Call& call) {
                                        {"reviewed_at", format_instant(stored->reviewed_at)}});
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

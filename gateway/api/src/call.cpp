@@ -5,7 +5,7 @@
 #include "strict_json.hpp"
 
 #include "sluis/domain/consent_cache.hpp"
-#include "sluis/gateway/problem.hpp"
+#include "sluis/server/problem.hpp"
 #include "sluis/policy/error.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -15,7 +15,7 @@
 #include <exception>
 #include <stdexcept>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
@@ -417,21 +417,13 @@ Router build_router(const GatewayContext& context) {
   return router;
 }
 
-}  // namespace sluis::gateway::api
-
-namespace sluis::gateway {
-
-using namespace sluis::store;
-using namespace sluis::audit;
-using namespace sluis::domain;
-
 Router make_api_router(const GatewayContext& context) {
   if (context.store == nullptr || context.audit == nullptr || context.rules == nullptr ||
       !context.rules->get()) {
     throw std::invalid_argument("make_api_router: the context needs a store, an audit log and a "
                                 "rule pack");
   }
-  return api::build_router(context);
+  return build_router(context);
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::api

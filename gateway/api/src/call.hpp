@@ -1,10 +1,10 @@
 // What every /v1 handler shares: the checked caller, problem answers, audit appends.
 #pragma once
 
-#include "sluis/gateway/api.hpp"
+#include "sluis/api/api.hpp"
 #include "sluis/audit/event.hpp"
 #include "sluis/audit/report.hpp"
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/http.hpp"
 #include "sluis/domain/registry.hpp"
 #include "sluis/policy/types.hpp"
 
@@ -19,8 +19,9 @@
 #include <string_view>
 #include <vector>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
+using namespace sluis::server;  // the transport: requests, answers, problems, routes
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
 using namespace sluis::domain;  // the rules
@@ -158,4 +159,4 @@ HttpResponse list_break_glass(Call& call);    // break_glass_review.cpp
 HttpResponse review_break_glass(Call& call);  // break_glass_review.cpp
 HttpResponse list_workers(Call& call);        // workers.cpp
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

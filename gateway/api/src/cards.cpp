@@ -7,7 +7,7 @@
 
 #include "sluis/domain/card_replacement.hpp"
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
@@ -94,4 +94,4 @@ HttpResponse card_services(Call& call) {
                                        {"purposes", std::move(purposes)}});
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

@@ -10,7 +10,7 @@
 #include <utility>
 #include <variant>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 namespace {
 
@@ -287,4 +287,4 @@ HttpResponse register_client_labelled(Call& call) {
   return answer;
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

@@ -10,13 +10,13 @@
 #include "sluis/domain/consent_cache.hpp"
 #include "sluis/domain/dossiers.hpp"
 #include "sluis/audit/json_text.hpp"
-#include "sluis/gateway/problem.hpp"
+#include "sluis/server/problem.hpp"
 
 #include <algorithm>
 #include <map>
 #include <set>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
@@ -436,4 +436,4 @@ HttpResponse erase_client(Call& call) {
   return json_answer(200, json::object{{"erased", true}});
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

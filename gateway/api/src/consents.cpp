@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <limits>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
@@ -357,4 +357,4 @@ HttpResponse access_report(Call& call) {
   return res;
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

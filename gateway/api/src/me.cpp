@@ -5,7 +5,7 @@
 
 #include <boost/json.hpp>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 HttpResponse who_am_i(Call& call) {
   if (!only_query(call.req, {})) {
@@ -33,4 +33,4 @@ HttpResponse who_am_i(Call& call) {
                                                                   {"version", pack.version()}}}});
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
@@ -265,4 +265,4 @@ std::string render_consent_receipt(const ConsentRecord& record, const policy::Co
   return out.str();
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

@@ -10,7 +10,7 @@
 
 #include <string>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
@@ -29,4 +29,4 @@ using namespace sluis::domain;  // the rules
 /// The escaped form of `text` for HTML element content and attribute values.
 [[nodiscard]] std::string html_escape(std::string_view text);
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

@@ -6,7 +6,7 @@
 
 #include <boost/json.hpp>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 HttpResponse read_rule_pack(Call& call) {
   if (!only_query(call.req, {})) {
@@ -58,4 +58,4 @@ HttpResponse list_partners(Call& call) {
   return json_answer(200, json::object{{"partners", std::move(partners)}});
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

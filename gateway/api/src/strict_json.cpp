@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 namespace {
 
 namespace json = boost::json;
@@ -104,4 +104,4 @@ bool only_members(const json::object& object, std::initializer_list<std::string_
   });
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 /// Why a body is not acceptable JSON.
 enum class JsonRejection {
@@ -34,4 +34,4 @@ struct StrictJson {
 [[nodiscard]] bool only_members(const boost::json::object& object,
                                 std::initializer_list<std::string_view> allowed);
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

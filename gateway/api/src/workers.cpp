@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-namespace sluis::gateway::api {
+namespace sluis::api {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::domain;  // the rules
@@ -24,4 +24,4 @@ HttpResponse list_workers(Call& call) {
   return json_answer(200, json::object{{"partner", call.partner.id}, {"workers", std::move(out)}});
 }
 
-}  // namespace sluis::gateway::api
+}  // namespace sluis::api

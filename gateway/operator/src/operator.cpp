@@ -1,5 +1,5 @@
 // Operator acts as JSON requests: validate, record in the audit log, then do.
-#include "sluis/gateway/operator.hpp"
+#include "sluis/ops/operator.hpp"
 
 #include "sluis/crypto/pseudonym.hpp"
 #include "sluis/audit/event.hpp"
@@ -17,7 +17,7 @@
 #include <optional>
 #include <system_error>
 
-namespace sluis::gateway {
+namespace sluis::ops {
 
 using namespace sluis::store;   // records, errors
 using namespace sluis::audit;   // events, the log, reports
@@ -649,4 +649,4 @@ std::string execute_operator_request(const OperatorContext& context, const Opera
   }
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::ops

@@ -1,7 +1,7 @@
 // The operator socket: AF_UNIX, owner-only, peer-checked, one JSON line each way per connection.
-#include "sluis/gateway/operator_channel.hpp"
+#include "sluis/ops/operator_channel.hpp"
 
-#include "sluis/gateway/operator.hpp"
+#include "sluis/ops/operator.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-namespace sluis::gateway {
+namespace sluis::ops {
 namespace {
 
 namespace fs = std::filesystem;
@@ -275,4 +275,4 @@ OperatorCall call_operator_channel(const fs::path& socket, std::string_view requ
   return call;
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::ops

@@ -1,13 +1,13 @@
 // The SLUIS_BUG tier: a process-wide counter, the log line and the debug-build abort.
-#include "sluis/gateway/bug.hpp"
+#include "sluis/server/bug.hpp"
 
-#include "sluis/gateway/request_log.hpp"
+#include "sluis/server/request_log.hpp"
 
 #include <atomic>
 #include <cstdlib>
 #include <memory>
 
-namespace sluis::gateway {
+namespace sluis::server {
 namespace {
 
 std::atomic<std::uint64_t> g_bugs{0};
@@ -46,4 +46,4 @@ void report_bug(LogLiteral what, LogLiteral where) noexcept {
 }
 
 }  // namespace detail
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,5 +1,5 @@
 // The gateway CA on OpenSSL 3: P-256 keys, X.509v3 certificates, CRLs and PKCS#12 export.
-#include "sluis/gateway/ca.hpp"
+#include "sluis/server/ca.hpp"
 
 #include "ossl.hpp"
 
@@ -19,7 +19,7 @@
 #include <climits>
 #include <ctime>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 using detail::ossl_failure;
 
@@ -601,4 +601,4 @@ ServerResult<void> write_pkcs12_file(const std::filesystem::path& path,
   return write_all(path, 0600, der->data(), der->size());
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,5 +1,5 @@
 // Parsing and validating sluisd's TOML configuration, with file:line messages for every refusal.
-#include "sluis/gateway/config.hpp"
+#include "sluis/server/config.hpp"
 
 #include <toml++/toml.h>
 
@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-namespace sluis::gateway {
+namespace sluis::server {
 namespace {
 
 constexpr std::string_view kDefaultConfig =
@@ -397,4 +397,4 @@ ServerConfig load_server_config(const std::filesystem::path& path) {
   return parse_server_config(ss.str(), path.string(), base);
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,5 +1,5 @@
 // Strict request-target decoding, header checks and the socket-free parse_http_request.
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/http.hpp"
 
 #include "http_internal.hpp"
 
@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 namespace http = boost::beast::http;
 
@@ -362,4 +362,4 @@ std::string_view status_reason(int status) noexcept {
   return std::string_view(s.data(), s.size());
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

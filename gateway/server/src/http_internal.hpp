@@ -1,7 +1,7 @@
 // Internal: the header checks and request building shared by the server and parse_http_request.
 #pragma once
 
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/http.hpp"
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <optional>
 
-namespace sluis::gateway::detail {
+namespace sluis::server::detail {
 
 /// Everything Beast allocates for a request (header fields, body) is wiped before it is freed:
 /// header values and bodies may carry identifiers, notes and plaintext fields.
@@ -41,4 +41,4 @@ template <class BoostOptional>
   return v ? std::optional<std::uint64_t>(*v) : std::nullopt;
 }
 
-}  // namespace sluis::gateway::detail
+}  // namespace sluis::server::detail

@@ -1,11 +1,11 @@
 // Transport metrics and their Prometheus text exposition (format version 0.0.4).
-#include "sluis/gateway/metrics.hpp"
+#include "sluis/server/metrics.hpp"
 
-#include "sluis/gateway/bug.hpp"
+#include "sluis/server/bug.hpp"
 
 #include <cstdio>
 
-namespace sluis::gateway {
+namespace sluis::server {
 namespace {
 
 constexpr std::array<std::string_view, kHandshakeFailureKinds> kFailureNames = {
@@ -115,4 +115,4 @@ std::string Metrics::render_prometheus() const {
   return out;
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

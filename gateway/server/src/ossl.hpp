@@ -1,7 +1,7 @@
 // Internal OpenSSL helpers shared by the CA and the TLS context: owners, error-queue draining.
 #pragma once
 
-#include "sluis/gateway/server_error.hpp"
+#include "sluis/server/server_error.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-namespace sluis::gateway::detail {
+namespace sluis::server::detail {
 
 /// True when every block OpenSSL frees is wiped first (ossl_memory.cpp: its memory functions,
 /// installed during static initialisation; false if OpenSSL had allocated before that).
@@ -53,4 +53,4 @@ using GenNamesPtr = std::unique_ptr<GENERAL_NAMES, OsslFree<GENERAL_NAMES, GENER
 /// The partner id in the single `urn:sluis:partner:<id>` SAN URI of `cert`, or nullopt.
 [[nodiscard]] std::optional<std::string> partner_id_of(const X509* cert);
 
-}  // namespace sluis::gateway::detail
+}  // namespace sluis::server::detail

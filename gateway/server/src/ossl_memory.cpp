@@ -11,7 +11,7 @@
 
 #include "sluis/crypto/secret.hpp"
 
-namespace sluis::gateway::detail {
+namespace sluis::server::detail {
 namespace {
 
 // OpenSSL 3.0 decrypts a TLS record in place in the connection's read buffer and frees that
@@ -61,4 +61,4 @@ bool openssl_frees_wiped() noexcept {
   return g_wiping;
 }
 
-}  // namespace sluis::gateway::detail
+}  // namespace sluis::server::detail

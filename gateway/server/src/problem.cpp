@@ -1,10 +1,10 @@
 // RFC 9457 problem+json responses with stable `urn:sluis:problem:<code>` types.
-#include "sluis/gateway/problem.hpp"
+#include "sluis/server/problem.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
-namespace sluis::gateway {
+namespace sluis::server {
 namespace {
 
 struct ProblemInfo {
@@ -99,4 +99,4 @@ std::string problem_instance(std::string_view request_id) {
   return "urn:sluis:request:" + std::string(request_id);
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,7 +1,7 @@
 // JSON-line log sinks: one line per request or event, fields limited by their types.
-#include "sluis/gateway/request_log.hpp"
+#include "sluis/server/request_log.hpp"
 
-#include "sluis/gateway/ca.hpp"
+#include "sluis/server/ca.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <ctime>
 
-namespace sluis::gateway {
+namespace sluis::server {
 namespace {
 
 std::string rfc3339(std::chrono::system_clock::time_point t) {
@@ -186,4 +186,4 @@ void LogSink::bug(LogLiteral what, LogLiteral where) {
   emit(std::move(o).finish());
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,5 +1,5 @@
 // The revocation list: parsing, canonical serials and atomic saving of the operator's text file.
-#include "sluis/gateway/revocation.hpp"
+#include "sluis/server/revocation.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace sluis::gateway {
+namespace sluis::server {
 namespace {
 
 constexpr std::size_t kMaxSerialDigits = 40;  // 20 octets, RFC 5280 §4.1.2.2
@@ -120,4 +120,4 @@ ServerResult<void> RevocationList::save_file(const std::filesystem::path& path) 
   return {};
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,12 +1,12 @@
 // Path-template routing with 404/405 problem responses and a per-handler exception barrier.
-#include "sluis/gateway/router.hpp"
+#include "sluis/server/router.hpp"
 
-#include "sluis/gateway/problem.hpp"
+#include "sluis/server/problem.hpp"
 
 #include <cstdint>
 #include <stdexcept>
 
-namespace sluis::gateway {
+namespace sluis::server {
 namespace {
 
 constexpr std::size_t kMaxTemplateSegments = 64;  // one bit each in match()'s literal mask
@@ -131,4 +131,4 @@ HttpResponse Router::dispatch(const HttpRequest& request, std::string_view& rout
   }
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,11 +1,11 @@
 // The HTTPS server: TLS context, accept loop, per-connection coroutines, drain, metrics listener.
-#include "sluis/gateway/server.hpp"
+#include "sluis/server/server.hpp"
 
 #include "http_internal.hpp"
 #include "ossl.hpp"
-#include "sluis/gateway/bug.hpp"
-#include "sluis/gateway/ca.hpp"
-#include "sluis/gateway/problem.hpp"
+#include "sluis/server/bug.hpp"
+#include "sluis/server/ca.hpp"
+#include "sluis/server/problem.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -37,7 +37,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -1253,4 +1253,4 @@ Metrics& HttpsServer::metrics() noexcept {
   return impl_->metrics_;
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,9 +1,9 @@
 // The "sluis.server" error category: stable codes with fixed messages that leak nothing.
-#include "sluis/gateway/server_error.hpp"
+#include "sluis/server/server_error.hpp"
 
 #include <string>
 
-namespace sluis::gateway {
+namespace sluis::server {
 namespace {
 
 class ServerCategory final : public boost::system::error_category {
@@ -42,4 +42,4 @@ boost::system::error_code make_error_code(ServerErrc e) noexcept {
   return {static_cast<int>(e), server_category()};
 }
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -11,8 +11,8 @@
 #include "sluis/crypto/merkle.hpp"
 #include "sluis/crypto/note.hpp"
 #include "sluis/audit/event.hpp"
-#include "sluis/gateway/config.hpp"
-#include "sluis/gateway/revocation.hpp"
+#include "sluis/server/config.hpp"
+#include "sluis/server/revocation.hpp"
 
 #include <array>
 #include <chrono>
@@ -27,7 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace crypto = sluis::crypto;
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 fs::path g_root;
 std::size_t g_written = 0;

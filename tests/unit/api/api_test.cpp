@@ -2,7 +2,7 @@
 #include "sluis/crypto/card.hpp"
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/note.hpp"
-#include "sluis/gateway/api.hpp"
+#include "sluis/api/api.hpp"
 #include "sluis/domain/registry.hpp"
 
 #include "../../../gateway/api/src/receipt.hpp"
@@ -19,7 +19,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
@@ -109,8 +109,8 @@ std::string code_of(const gw::HttpResponse& r) {
 }  // namespace
 
 TEST_CASE("strict JSON refuses duplicates, depth, bad UTF-8 and trailing garbage", "[api]") {
-  using sluis::gateway::api::JsonRejection;
-  using sluis::gateway::api::parse_strict_json;
+  using sluis::api::JsonRejection;
+  using sluis::api::parse_strict_json;
   CHECK(parse_strict_json(R"({"a":{"b":[1,2,{"c":"d"}]}})", 16).value);
   CHECK(parse_strict_json(R"({"a":1,"b":{"a":2}})", 16).value);  // same name, other object
   auto dup = parse_strict_json(R"({"a":1,"a":2})", 16);

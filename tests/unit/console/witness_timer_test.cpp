@@ -6,7 +6,7 @@
 
 #include "sluis/crypto/note.hpp"
 #include "sluis/crypto/sign.hpp"
-#include "sluis/gateway/ca.hpp"
+#include "sluis/server/ca.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -21,7 +21,7 @@
 
 using namespace sluis::console;
 namespace crypto = sluis::crypto;
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 

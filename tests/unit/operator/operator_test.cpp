@@ -1,6 +1,6 @@
 // Operator acts (execute_operator_request) and the operator socket, on a real store and audit log.
-#include "sluis/gateway/operator.hpp"
-#include "sluis/gateway/operator_channel.hpp"
+#include "sluis/ops/operator.hpp"
+#include "sluis/ops/operator_channel.hpp"
 #include "sluis/domain/registry.hpp"
 
 #include "result_printer.hpp"
@@ -20,7 +20,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 

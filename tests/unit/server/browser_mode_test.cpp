@@ -1,10 +1,10 @@
 // The transport's browser mode (the web console): which headers reach handlers, which bodies.
-#include "sluis/gateway/config.hpp"
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/config.hpp"
+#include "sluis/server/http.hpp"
 
 #include <catch2/catch.hpp>
 
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 namespace {
 const char* kFormPost =

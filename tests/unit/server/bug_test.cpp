@@ -2,7 +2,7 @@
 // running server); in debug builds it aborts, in release builds the caller carries on.
 #include "server_fixture.hpp"
 
-#include "sluis/gateway/bug.hpp"
+#include "sluis/server/bug.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // The gateway CA: certificate profiles, identities, key files, PKCS#12, CRLs, revocation lists.
-#include "sluis/gateway/ca.hpp"
+#include "sluis/server/ca.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -17,7 +17,7 @@
 #include <random>
 #include <vector>
 
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 using namespace std::chrono_literals;
 
 namespace {

@@ -1,10 +1,10 @@
 // Socket-free parts of the transport: request parsing, routing, problems, config, logs, metrics.
-#include "sluis/gateway/config.hpp"
-#include "sluis/gateway/http.hpp"
-#include "sluis/gateway/metrics.hpp"
-#include "sluis/gateway/problem.hpp"
-#include "sluis/gateway/request_log.hpp"
-#include "sluis/gateway/router.hpp"
+#include "sluis/server/config.hpp"
+#include "sluis/server/http.hpp"
+#include "sluis/server/metrics.hpp"
+#include "sluis/server/problem.hpp"
+#include "sluis/server/request_log.hpp"
+#include "sluis/server/router.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -15,7 +15,7 @@
 #include <random>
 #include <stdexcept>
 
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 namespace {
 

@@ -1,8 +1,8 @@
 // Test support for the server tests: temp dirs, a CA with credentials, a bounded TLS client.
 #pragma once
 
-#include "sluis/gateway/ca.hpp"
-#include "sluis/gateway/server.hpp"
+#include "sluis/server/ca.hpp"
+#include "sluis/server/server.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -29,7 +29,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 
 /// A fresh directory under the system temp dir, removed on destruction.
 class TempDir {

@@ -1,7 +1,7 @@
 // The HTTPS server over real mTLS sockets on 127.0.0.1: identity, refusals, limits, drain, metrics.
 #include "server_fixture.hpp"
 
-#include "sluis/gateway/problem.hpp"
+#include "sluis/server/problem.hpp"
 
 #include <boost/json/parse.hpp>
 

@@ -7,8 +7,8 @@
 
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/domain/bulk_load.hpp"
-#include "sluis/gateway/ca.hpp"
-#include "sluis/gateway/config.hpp"
+#include "sluis/server/ca.hpp"
+#include "sluis/server/config.hpp"
 #include "sluis/domain/consent_book.hpp"
 #include "sluis/domain/dossiers.hpp"
 #include "sluis/domain/registry.hpp"
@@ -32,7 +32,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-namespace gw = sluis::gateway;
+namespace gw = sluis::server;
 using sluis::bench::ClientSet;
 using sluis::bench::rfc3339;
 using sluis::bench::Sector;

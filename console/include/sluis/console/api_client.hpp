@@ -2,7 +2,7 @@
 // the signed-in worker named on every call (Sluis-Worker), as a partner's case system calls it.
 #pragma once
 
-#include "sluis/gateway/ca.hpp"
+#include "sluis/server/ca.hpp"
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
@@ -61,8 +61,8 @@ class ApiClient final {
   /// Trusts only `gateway_ca` (no system roots), presents `partner`'s certificate, TLS 1.2 or 1.3
   /// with AEAD suites. Throws std::runtime_error when the TLS library refuses the set-up (a
   /// start-up error: the key does not match the certificate, ...).
-  ApiClient(ApiClientOptions options, const sluis::gateway::Certificate& gateway_ca,
-            const sluis::gateway::Credential& partner);
+  ApiClient(ApiClientOptions options, const sluis::server::Certificate& gateway_ca,
+            const sluis::server::Credential& partner);
   ApiClient(ApiClient&&) noexcept;
   ApiClient& operator=(ApiClient&&) noexcept;
   ~ApiClient();

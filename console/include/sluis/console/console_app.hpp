@@ -7,8 +7,8 @@
 #include "sluis/console/console_config.hpp"
 #include "sluis/console/console_store.hpp"
 #include "sluis/console/template.hpp"
-#include "sluis/gateway/request_log.hpp"
-#include "sluis/gateway/router.hpp"
+#include "sluis/server/request_log.hpp"
+#include "sluis/server/router.hpp"
 
 #include <filesystem>
 #include <functional>
@@ -41,14 +41,14 @@ class ConsoleApp final {
   ConsoleApp& operator=(const ConsoleApp&) = delete;
 
   /// Every route of the console, each wrapped in the guard.
-  [[nodiscard]] sluis::gateway::Router router();
+  [[nodiscard]] sluis::server::Router router();
 
   /// Starts the log witness's timer on a thread of its own (docs/console.md "The log's health"):
   /// a first round now, then one every [witness] interval_seconds, sharing one archive and one
   /// lock with the DPO's log-health page; alerts and outages go to `log`. Without
   /// audit_verifier_key (or a served partner) it only logs that the witness is off. The app's
   /// destructor stops it. Call at most once; without it the page still checks on each visit.
-  void start_witness(std::shared_ptr<sluis::gateway::LogSink> log);
+  void start_witness(std::shared_ptr<sluis::server::LogSink> log);
 
   /// The Content-Security-Policy for a response with `nonce` (exactly issue 14's policy).
   [[nodiscard]] static std::string content_security_policy(std::string_view nonce);

@@ -1,7 +1,7 @@
 // sluisd's configuration: one TOML file, every key documented, refused loudly when wrong.
 #pragma once
 
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/http.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// A configuration problem, with a message of the form `file:line: sentence a person can act on`
 /// (or `file: sentence` when no line applies).
@@ -124,4 +124,4 @@ struct ServerConfig {
 /// "debug" | "info" | "warn" | "error".
 [[nodiscard]] std::string_view to_string(LogLevel level) noexcept;
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

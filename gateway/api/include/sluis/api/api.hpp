@@ -4,7 +4,7 @@
 
 #include "sluis/audit/log.hpp"
 #include "sluis/store/records.hpp"
-#include "sluis/gateway/router.hpp"
+#include "sluis/server/router.hpp"
 #include "sluis/store/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
@@ -18,7 +18,7 @@ namespace sluis::domain {
 class ConsentCache;
 }  // namespace sluis::domain
 
-namespace sluis::gateway {
+namespace sluis::api {
 
 /// The rule pack in force, swappable at run time (SIGHUP) without locks on the request path.
 ///
@@ -65,6 +65,6 @@ struct GatewayContext {
 /// response is produced, and when that append fails the answer is 503 audit-unavailable and the
 /// change is not made; no exception escapes a handler.
 /// Throws std::invalid_argument when `context` lacks its store, audit log or rule pack.
-[[nodiscard]] Router make_api_router(const GatewayContext& context);
+[[nodiscard]] server::Router make_api_router(const GatewayContext& context);
 
-}  // namespace sluis::gateway
+}  // namespace sluis::api

@@ -2,8 +2,8 @@
 #pragma once
 
 #include "sluis/crypto/secret.hpp"
-#include "sluis/gateway/log_literal.hpp"
-#include "sluis/gateway/server_error.hpp"
+#include "sluis/server/log_literal.hpp"
+#include "sluis/server/server_error.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// The bytes of a request or response body: a string whose memory is wiped before it is freed
 /// (crypto::ZeroizingAllocator), because bodies carry plaintext fields, notes and identifiers.
@@ -152,4 +152,4 @@ struct HttpResponse {
 /// The reason phrase for `status` ("Not Found"), or "Unknown".
 [[nodiscard]] std::string_view status_reason(int status) noexcept;
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

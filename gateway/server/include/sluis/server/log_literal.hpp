@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// A string that may appear in a log line because it is a compile-time literal written by us
 /// (event names, route templates registered in code, reasons). There is deliberately no
@@ -24,4 +24,4 @@ class LogLiteral {
   std::string_view value_;
 };
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

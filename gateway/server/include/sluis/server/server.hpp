@@ -1,11 +1,11 @@
 // The HTTPS gateway server: mTLS with the gateway CA, strict limits, graceful drain, metrics.
 #pragma once
 
-#include "sluis/gateway/config.hpp"
-#include "sluis/gateway/metrics.hpp"
-#include "sluis/gateway/request_log.hpp"
-#include "sluis/gateway/revocation.hpp"
-#include "sluis/gateway/router.hpp"
+#include "sluis/server/config.hpp"
+#include "sluis/server/metrics.hpp"
+#include "sluis/server/request_log.hpp"
+#include "sluis/server/revocation.hpp"
+#include "sluis/server/router.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <string_view>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// The server could not start; the message is a sentence an operator can act on.
 class StartupError : public std::runtime_error {
@@ -145,4 +145,4 @@ class HttpsServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

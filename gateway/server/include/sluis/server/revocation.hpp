@@ -1,14 +1,14 @@
 // The set of revoked partner-certificate serials: a text file the operator edits through sluisctl.
 #pragma once
 
-#include "sluis/gateway/server_error.hpp"
+#include "sluis/server/server_error.hpp"
 
 #include <filesystem>
 #include <set>
 #include <string>
 #include <string_view>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// Revoked certificate serial numbers in canonical form (upper-case hex, no leading zeros, as
 /// `Certificate::serial_hex()` prints them).
@@ -50,4 +50,4 @@ class RevocationList {
   std::set<std::string> serials_;
 };
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,11 +1,11 @@
 // SLUIS_BUG: the tier for states that must not happen — logged and counted, fatal in debug builds.
 #pragma once
 
-#include "sluis/gateway/log_literal.hpp"
+#include "sluis/server/log_literal.hpp"
 
 #include <cstdint>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// How many SLUIS_BUG events this process has seen (exported as sluis_bugs_total by every
 /// server's metrics). Thread-safe.
@@ -22,7 +22,7 @@ namespace detail {
 void report_bug(LogLiteral what, LogLiteral where) noexcept;
 }  // namespace detail
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server
 
 #define SLUIS_BUG_STRINGIFY_(x) #x
 #define SLUIS_BUG_LINE_(x) SLUIS_BUG_STRINGIFY_(x)
@@ -31,6 +31,6 @@ void report_bug(LogLiteral what, LogLiteral where) noexcept;
 /// then carries on with its documented fallback; in debug builds the process aborts, so tests
 /// find the bug. For untrusted input or I/O failures use error codes, never this.
 #define SLUIS_BUG(what)                                                                            \
-  ::sluis::gateway::detail::report_bug(                                                            \
-      ::sluis::gateway::LogLiteral(what),                                                          \
-      ::sluis::gateway::LogLiteral(__FILE__ ":" SLUIS_BUG_LINE_(__LINE__)))
+  ::sluis::server::detail::report_bug(                                                            \
+      ::sluis::server::LogLiteral(what),                                                          \
+      ::sluis::server::LogLiteral(__FILE__ ":" SLUIS_BUG_LINE_(__LINE__)))

@@ -1,8 +1,8 @@
 // Structured JSON-line logging whose fields are safe by type: no body, path, query or identifier.
 #pragma once
 
-#include "sluis/gateway/config.hpp"
-#include "sluis/gateway/log_literal.hpp"
+#include "sluis/server/config.hpp"
+#include "sluis/server/log_literal.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// Everything a request log line may say. Types carry the redaction rules: ids are logged only
 /// when they pass is_safe_token / is_valid_partner_id (else "<invalid>"); the route is the
@@ -74,8 +74,8 @@ class LogSink {
   LogLevel level_;
 };
 
-/// Where SLUIS_BUG lines go from now on (sluis/gateway/bug.hpp); until a sink is set, and after
+/// Where SLUIS_BUG lines go from now on (sluis/server/bug.hpp); until a sink is set, and after
 /// set_bug_log(nullptr), they go to standard error. The server sets its own log at start().
 void set_bug_log(std::shared_ptr<LogSink> sink) noexcept;
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

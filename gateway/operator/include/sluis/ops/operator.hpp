@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluis::gateway {
+namespace sluis::ops {
 
 /// Everything operator acts need. The pointed-to objects must outlive every call.
 struct OperatorContext {
@@ -80,4 +80,4 @@ struct OperatorIdentity {
 /// The longest request execute_operator_request and the operator socket accept (bytes).
 inline constexpr std::size_t kMaxOperatorRequest = 64 * 1024;
 
-}  // namespace sluis::gateway
+}  // namespace sluis::ops

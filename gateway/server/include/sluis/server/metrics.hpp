@@ -10,7 +10,7 @@
 #include <string_view>
 #include <utility>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// Why a TLS handshake failed (label values of sluis_tls_handshake_failures_total).
 enum class HandshakeFailure {
@@ -71,4 +71,4 @@ class Metrics {
   std::array<std::atomic<std::uint64_t>, 2> rejected_{};
 };
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

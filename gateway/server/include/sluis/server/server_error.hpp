@@ -6,7 +6,7 @@
 
 #include <type_traits>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// Every way a server-module operation can fail. Values are stable (they may appear in logs as
 /// numbers). Messages are fixed sentences: they never carry OpenSSL's error strings, paths of
@@ -36,7 +36,7 @@ enum class ServerErrc {
 /// Result of a fallible server-module operation. Must be checked.
 template <class T> using ServerResult = boost::system::result<T>;
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server
 
 template <>
-struct boost::system::is_error_code_enum<sluis::gateway::ServerErrc> : std::true_type {};
+struct boost::system::is_error_code_enum<sluis::server::ServerErrc> : std::true_type {};

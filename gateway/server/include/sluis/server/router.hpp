@@ -1,7 +1,7 @@
 // Maps method + path template (`/v1/clients/{client}/fragments`) to handler functions.
 #pragma once
 
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/http.hpp"
 
 #include <functional>
 #include <optional>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// Values bound to `{name}` placeholders of the matched template (decoded segments).
 class PathParams {
@@ -76,4 +76,4 @@ class Router {
   std::vector<Route> routes_;
 };
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -1,11 +1,11 @@
 // RFC 9457 problem details: stable `urn:sluis:problem:<code>` types and their JSON responses.
 #pragma once
 
-#include "sluis/gateway/http.hpp"
+#include "sluis/server/http.hpp"
 
 #include <string_view>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// Media type of every error response.
 inline constexpr std::string_view kProblemContentType = "application/problem+json";
@@ -53,4 +53,4 @@ enum class TransportProblem {
 /// which carries pseudonyms).
 [[nodiscard]] std::string problem_instance(std::string_view request_id);
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluis::gateway {
+namespace sluis::ops {
 
 /// The account a connection came from, as the kernel reports it.
 struct PeerAccount {
@@ -69,4 +69,4 @@ struct OperatorCall {
                                                  std::string_view request,
                                                  std::chrono::milliseconds timeout);
 
-}  // namespace sluis::gateway
+}  // namespace sluis::ops

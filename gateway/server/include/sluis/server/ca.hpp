@@ -2,8 +2,8 @@
 // CRLs.
 #pragma once
 
-#include "sluis/gateway/revocation.hpp"
-#include "sluis/gateway/server_error.hpp"
+#include "sluis/server/revocation.hpp"
+#include "sluis/server/server_error.hpp"
 
 #include <openssl/types.h>  // opaque forward declarations only (EVP_PKEY, X509)
 
@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sluis::gateway {
+namespace sluis::server {
 
 /// Prefix of the SAN URI that carries a partner's identity: `urn:sluis:partner:<id>`.
 inline constexpr std::string_view kPartnerUriPrefix = "urn:sluis:partner:";
@@ -180,4 +180,4 @@ class GatewayCa {
                                                    const Certificate& ca, std::string_view password,
                                                    std::string_view friendly_name);
 
-}  // namespace sluis::gateway
+}  // namespace sluis::server
