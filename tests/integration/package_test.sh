@@ -3,7 +3,8 @@
 # contents, modes, owners, conffiles and maintainer scripts are what docs/operations.md says;
 # systemd-analyze accepts its units; lintian finds no error; and the packaged sluisd, sluisctl
 # and sluis-console, run from the extracted tree (no source tree, no systemd), set up a home the
-# documented way and serve a real mTLS request and the console's login page.
+# documented way and serve a real mTLS request and the console's login page; then the package is
+# installed, used, removed and purged for real in a throwaway overlay (package_install_test.sh).
 # Every check must be able to fail.
 #   package_test.sh BUILD_DIR
 set -euo pipefail
@@ -349,6 +350,13 @@ if [[ ${#TRACE[@]} -gt 0 ]]; then
   OUTSIDE="$(outside_system_service "$T/console.trace")" || OUTSIDE="(no trace)"
   check "sluis-console made none either (${OUTSIDE:-none})" test -z "$OUTSIDE"
 fi
+
+# --- the real thing: dpkg -i, first run as the sluis user, dpkg -r, dpkg --purge, in a
+# throwaway overlay of / (skipped, with the reason printed, where that is not possible)
+"$(dirname "${BASH_SOURCE[0]}")/package_install_test.sh" "$DEB" >"$T/install.log" 2>&1 || true
+grep -E '^(FAIL|SKIP)' "$T/install.log" || true
+check "the installed package works and goes away again (package_install_test.sh)" \
+  grep -Eq '^(package install: [0-9]+ checks passed, 0 failed|SKIP: )' "$T/install.log"
 
 echo "package test: $pass checks passed, $fails failed"
 [[ $fails -eq 0 ]]
