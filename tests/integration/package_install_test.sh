@@ -103,6 +103,17 @@ kill -TERM "$PID" 2>/dev/null || true
 wait "$PID" 2>/dev/null || true
 PID=""
 
+# An upgrade (the same package again) keeps the edited conffile, its owner and mode, and the home.
+KEY_SUM="$(md5sum <"$M/var/lib/sluis/keys/root.key")"
+check "dpkg -i over the initialised gateway (an upgrade) succeeds" in_root dpkg -i "$DEB_IN" \
+  >"$T/upgrade.out" 2>&1 || cat "$T/upgrade.out"
+check "...keeping the edited conffile" grep -q '^port = 0' "$M/etc/sluis/sluis.toml"
+check "...still root:sluis 0640" \
+  test "$(in_root stat -c '%U:%G %a' /etc/sluis/sluis.toml)" = "root:sluis 640"
+check "...and the home as it was" test "$(md5sum <"$M/var/lib/sluis/keys/root.key")" = "$KEY_SUM" -a \
+  "$(in_root stat -c '%U:%G %a' /var/lib/sluis)" = "sluis:sluis 750"
+check "...without repeating the first-run note" test "$(grep -c 'Create the gateway' "$T/upgrade.out" || true)" = 0
+
 check "dpkg -r removes the package" in_root dpkg -r sluis >"$T/remove.out" 2>&1 ||
   cat "$T/remove.out"
 check "...the binaries are gone" test ! -e "$M/usr/bin/sluisd"
