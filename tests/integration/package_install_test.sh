@@ -73,6 +73,12 @@ check "...keeping one sluis account" test "$(in_root getent passwd | grep -c '^s
 
 # First run, as docs/operations.md says (with free ports: this machine runs other tests).
 in_root sed -i -e 's/^port = 8443/port = 0/' -e 's/^port = 9464/port = 0/' /etc/sluis/sluis.toml
+# A home made by root instead is refused by the unit's check, with the way out.
+in_root sluisctl init --home /var/lib/sluis --raw-key >/dev/null 2>&1
+check "the unit's check refuses a home sluisd cannot read (made by root)" \
+  test "$(in_root runuser -u sluis -- /usr/lib/sluis/check-home gateway /etc/sluis/sluis.toml \
+    2>&1 >/dev/null | grep -c 'not readable by sluis')" = 1
+in_root sh -c 'cd /var/lib/sluis && rm -rf keys tls policy data partners'
 check "sluisctl init as the sluis user" \
   in_root runuser -u sluis -- sluisctl init --home /var/lib/sluis --raw-key >"$T/init.out" 2>&1 ||
   cat "$T/init.out"
