@@ -14,6 +14,10 @@ fi
 # Re-run inside a private mount namespace, with the overlay mounted; its mounts end with it,
 # and this process then removes the (empty) scratch directory.
 if [[ "${SLUIS_IN_OVERLAY:-}" != 1 ]]; then
+  if ! unshare -m --propagation private true 2>/dev/null; then
+    echo "SKIP: installing the package (no private mount namespace here: unshare -m failed)"
+    exit 0
+  fi
   T="$(mktemp -d /tmp/sluis-package-install-XXXXXX)"
   trap 'rm -rf "$T"' EXIT
   rc=0
@@ -22,7 +26,12 @@ if [[ "${SLUIS_IN_OVERLAY:-}" != 1 ]]; then
   exit "$rc"
 fi
 T="$SLUIS_OVERLAY_T"
-mount -t tmpfs tmpfs "$T"
+if ! mount -t tmpfs tmpfs "$T" 2>"$T.mount.err"; then
+  echo "SKIP: installing the package (cannot mount a tmpfs here: $(cat "$T.mount.err"))"
+  rm -f "$T.mount.err"
+  exit 0
+fi
+rm -f "$T.mount.err"
 mkdir -p "$T/upper" "$T/work" "$T/m"
 if ! mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$T/m" 2>"$T/mount.err"; then
   echo "SKIP: installing the package (no overlay of / here: $(cat "$T/mount.err"))"
