@@ -25,6 +25,10 @@ PACKAGES=(
   # test and measurement tools: the nginx baseline and the profiles (docs/performance.md), the
   # TLS scan and the core-dump canary check (docs/threat-model.md)
   nginx-light testssl.sh gdb linux-perf
+  # the Debian package (tools/package.sh; dpkg-shlibdeps comes with build-essential's dpkg-dev)
+  # and its test: lintian, strace for the units' system-call filter, python3 for its sandbox
+  # wrapper (no_new_privs, PR_SET_MDWE)
+  dpkg-dev lintian strace python3
   # the console's browser tests (tests/browser/): Debian's Chromium, driven from node; node also
   # runs the pseudonym.js test against the C++ card code (tests/console/); test tooling only
   chromium nodejs

@@ -54,7 +54,9 @@ constexpr const char* kInitHelp =
     "  --gateway-home DIR    a sluisctl gateway home: each --partner ID is served with\n"
     "                        DIR/partners/ID/ID.{crt,key} and DIR/tls/ca.crt\n"
     "  --gateway-port N      sluisd's port (default 8443)\n"
-    "  Partners can also be added later as [[partner]] tables in console.toml.\n";
+    "  Partners can also be added later as [[partner]] tables in console.toml.\n"
+    "  When DIR/console.toml exists already (the Debian package links /etc/sluis/console.toml\n"
+    "  there), init creates only the root key and database it names, and leaves it as it is.\n";
 
 constexpr const char* kServeHelp =
     "usage: sluis-console serve --config FILE\n"
@@ -120,12 +122,40 @@ sluis::crypto::RootKey read_root(const sc::ConsoleConfig& config) {
   return std::move(*key);
 }
 
+/// init on a home whose console.toml is already in place (the Debian package links
+/// /etc/sluis/console.toml there): creates the root key and database that file names, and
+/// leaves the file as it is. Refuses when either exists (init never overwrites).
+int init_from_config(const Args& a, const fs::path& file) {
+  for (const char* o : {"port", "origin", "listen-address", "gateway-home", "gateway-port",
+                        "partner"}) {
+    if (a.values.contains(o)) {
+      throw UsageError("--" + std::string(o) + " cannot change the configuration already in " +
+                       file.string() + "; edit that file instead ([[partner]] tables, port, "
+                       "origin), then run init without it");
+    }
+  }
+  const sc::ConsoleConfig c = sc::load_console_config(file);
+  if (fs::exists(c.root_key_file) || fs::exists(c.database)) {
+    throw std::runtime_error(file.string() + " names a root key or database that exists already; "
+                             "choose another --home (init never overwrites)");
+  }
+  for (const fs::path& d : {c.root_key_file.parent_path(), c.database.parent_path()}) {
+    fs::create_directories(d);
+    fs::permissions(d, fs::perms::owner_all, fs::perm_options::replace);
+  }
+  const auto root = sluis::crypto::RootKey::random();
+  if (!sluis::crypto::write_raw_root_key(c.root_key_file, root)) {
+    throw std::runtime_error(c.root_key_file.string() + ": cannot write the root key");
+  }
+  (void)sc::ConsoleStore::open(c.database, root);
+  std::printf("created %s and %s for %s\n", c.root_key_file.c_str(), c.database.c_str(),
+              file.c_str());
+  return 0;
+}
+
 int init(const Args& a) {
   const fs::path home = a.need("home");
-  if (fs::exists(home / "console.toml")) {
-    throw std::runtime_error((home / "console.toml").string() +
-                             " exists already; choose another --home (init never overwrites)");
-  }
+  if (fs::exists(home / "console.toml")) return init_from_config(a, home / "console.toml");
   sc::ConsoleConfig c;
   if (auto p = a.get("port")) c.port = port_value(*p, "--port");
   if (auto l = a.get("listen-address")) c.listen_address = *l;

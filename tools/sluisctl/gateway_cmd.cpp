@@ -49,6 +49,9 @@ constexpr const char* kGatewayUsage =
     "                [--rule-pack FILE] [--argon2-ops N] [--argon2-mem-mib M]\n"
     "      Creates a gateway home: root key, gateway CA, server certificate, configuration\n"
     "      (DIR/sluis.toml), rule pack and an empty store. Refuses a DIR that already has one.\n"
+    "      When DIR/sluis.toml exists and names no key, CA or store yet (the Debian package\n"
+    "      links /etc/sluis/sluis.toml there), creates what it names and leaves it as it is:\n"
+    "      set the address and ports in that file then, not with the options below.\n"
     "      The API listens on --listen-address (default 127.0.0.1, this machine only; 0.0.0.0\n"
     "      or :: for every interface) port --port (default 8443); Prometheus metrics on\n"
     "      127.0.0.1 port --metrics-port (default 9464). 0 picks a free port (tests).\n"
@@ -165,18 +168,47 @@ std::uint64_t parse_port(const std::string& name, const std::string& value) {
   return port;
 }
 
+/// The rule pack init copies when no --rule-pack is given: the installed copy beside the
+/// executable (BIN/../share/sluis/policy/packs/, where the Debian package puts it, so an
+/// installed sluisctl needs no source tree), else the checkout's policy/packs/.
+fs::path default_rule_pack() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / "share" / "sluis" / "policy" /
+                               "packs" / fs::path(SLUIS_DEFAULT_RULE_PACK).filename();
+    if (fs::exists(installed, ec)) return installed;
+  }
+  return fs::path(SLUIS_DEFAULT_RULE_PACK);
+}
+
 int init(Args args) {
   const Options opt(args,
                     {"home", "passphrase-file", "listen-address", "port", "metrics-port",
                      "server-name", "server-ip", "rule-pack", "argon2-ops", "argon2-mem-mib"},
                     {"raw-key"});
   const fs::path dir = fs::absolute(opt.require("home"));
-  if (fs::exists(dir / "sluis.toml")) {
-    std::fprintf(stderr,
-                 "sluisctl: %s already holds a gateway (sluis.toml exists); init never "
-                 "overwrites one. Choose another --home.\n",
-                 dir.c_str());
-    return kExitFailed;
+  // A configuration already in place (the Debian package's /etc/sluis/sluis.toml, linked into
+  // the home by its postinst) is used as it is when it names nothing created yet.
+  const bool given_config = fs::exists(dir / "sluis.toml");
+  if (given_config) {
+    const auto given = gateway::load_server_config(dir / "sluis.toml");
+    if (fs::exists(given.key_file) || fs::exists(given.tls.ca_certificate) ||
+        fs::exists(given.data_dir / "data.db")) {
+      std::fprintf(stderr,
+                   "sluisctl: %s already holds a gateway (its root key, CA or store exists); "
+                   "init never overwrites one. Choose another --home.\n",
+                   dir.c_str());
+      return kExitFailed;
+    }
+    for (const char* o : {"listen-address", "port", "metrics-port"}) {
+      if (opt.get(o)) {
+        throw UsageError("--" + std::string(o) + " cannot change the configuration that is " +
+                         "already in " + (dir / "sluis.toml").string() + " (" +
+                         fs::canonical(dir / "sluis.toml").string() +
+                         "); set the address and ports there, then run init without it");
+      }
+    }
   }
   // Configuration: the documented default (the API on loopback only), with the address and
   // ports asked for. Checked before anything is created.
@@ -205,9 +237,9 @@ int init(Args args) {
   if (auto p = opt.get("port")) {
     replace_line("port", "8443", std::to_string(parse_port("port", *p)));
   }
-  fs::create_directories(dir);
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
-  {
+  if (!given_config) {
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
     std::ofstream out(dir / "sluis.toml");
     out << config;
     if (!out.flush()) throw std::runtime_error("cannot write " + (dir / "sluis.toml").string());
@@ -260,7 +292,7 @@ int init(Args args) {
 
   // Rule pack.
   const fs::path pack_source =
-      opt.get("rule-pack") ? fs::path(*opt.get("rule-pack")) : fs::path(SLUIS_DEFAULT_RULE_PACK);
+      opt.get("rule-pack") ? fs::path(*opt.get("rule-pack")) : default_rule_pack();
   fs::copy_file(pack_source, c.rule_pack, fs::copy_options::overwrite_existing);
   // copy_file gives the copy the source's mode (0644 in a checkout); configuration is owner-only.
   fs::permissions(c.rule_pack, fs::perms::owner_read | fs::perms::owner_write,
@@ -273,11 +305,12 @@ int init(Args args) {
   const bool loopback = server::is_loopback_address(c.listen_address);
   std::printf("Gateway home created in %s\n"
               "  configuration  %s\n  root key       %s (%s)\n  gateway CA     %s\n"
-              "  rule pack      %s\n  store          %s\n  HTTPS API      %s port %u (%s)\n"
+              "  rule pack      %s (from %s)\n  store          %s\n  HTTPS API      %s port %u (%s)\n"
               "Next: sluisctl partner add --home %s --id ... --type ... --name ...\n",
               dir.c_str(), (dir / "sluis.toml").c_str(), c.key_file.c_str(),
               opt.flag("raw-key") ? "raw: protect this file" : "sealed under your passphrase",
-              c.tls.ca_certificate.c_str(), c.rule_pack.c_str(), c.data_dir.c_str(),
+              c.tls.ca_certificate.c_str(), c.rule_pack.c_str(), pack_source.c_str(),
+              c.data_dir.c_str(),
               c.listen_address.c_str(), static_cast<unsigned>(c.port),
               loopback ? "this machine only; --listen-address or [server] listen_address to "
                          "serve partners on the network"
