@@ -243,7 +243,6 @@ int serve(const Args& a) {
   // loop's other connections.
   server.io_threads = 1;
   server.handler_threads = config.threads - 1;
-  server.operator_socket.clear();
   server.log_destination = config.log_destination;
   // One log for the transport's request lines and the witness's lines.
   gw::ServerHooks hooks;

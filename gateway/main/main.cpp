@@ -2,6 +2,7 @@
 #include "startup.hpp"
 
 #include "sluis/api/api.hpp"
+#include "sluis/daemon/config.hpp"
 #include "sluis/domain/break_glass_expiry.hpp"
 #include "sluis/ops/operator.hpp"
 #include "sluis/ops/operator_channel.hpp"
@@ -25,8 +26,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     daemon::forbid_core_dumps();
-    const auto config = server::load_server_config(cli.config);
-    auto log = server::LogSink::open(config.log_destination, config.log_level);
+    const auto config = daemon::load_daemon_config(cli.config);
+    auto log = server::LogSink::open(config.server.log_destination, config.server.log_level);
 
     std::unique_ptr<sluis::store::Store> store;
     std::unique_ptr<sluis::audit::AuditLog> audit;
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
     context.store = store.get();
     context.audit = audit.get();
     context.rules = &rules;
-    context.limits.max_body_bytes = config.limits.body_limit_bytes;
+    context.limits.max_body_bytes = config.server.limits.body_limit_bytes;
 
     // Operator acts (sluisctl over the local socket, SIGHUP) run through one audited path.
     ops::OperatorContext operator_context;
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
 
     // Constructed (nothing opened yet) before the operator channel, which puts revocations in
     // force in it; started after the channel is up.
-    server::HttpsServer server(config, api::make_api_router(context), hooks);
+    server::HttpsServer server(config.server, api::make_api_router(context), hooks);
     operator_context.revoke_certificate = [&server](std::string_view serial) {
       return static_cast<bool>(server.revocations().revoke_now(serial));
     };

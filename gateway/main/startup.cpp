@@ -124,7 +124,7 @@ crypto::RootKey unlock_root_key(const fs::path& key_file,
   return std::move(*root);
 }
 
-std::unique_ptr<sluis::store::Store> open_store(const server::ServerConfig& config,
+std::unique_ptr<sluis::store::Store> open_store(const DaemonConfig& config,
                                            const crypto::RootKey& root) {
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
@@ -135,7 +135,7 @@ std::unique_ptr<sluis::store::Store> open_store(const server::ServerConfig& conf
   sluis::store::StoreOptions options;
   options.data_path = config.data_dir / "data.db";
   options.key_store_path = config.data_dir / "keys.db";
-  options.page_cache_kib = config.limits.store_page_cache_mib * 1024;
+  options.page_cache_kib = config.store_page_cache_mib * 1024;
   auto store = sluis::store::Store::open(std::move(options), root);
   if (!store) {
     const auto e = store.error();
@@ -155,7 +155,7 @@ std::unique_ptr<sluis::store::Store> open_store(const server::ServerConfig& conf
   return std::move(*store);
 }
 
-std::unique_ptr<sluis::audit::AuditLog> open_audit_log(const server::ServerConfig& config,
+std::unique_ptr<sluis::audit::AuditLog> open_audit_log(const DaemonConfig& config,
                                                   const crypto::RootKey& root) {
   sluis::audit::AuditLogOptions options;
   options.path = config.data_dir / "audit.db";
@@ -163,7 +163,7 @@ std::unique_ptr<sluis::audit::AuditLog> open_audit_log(const server::ServerConfi
   std::error_code ec;
   options.origin = fs::exists(options.path, ec) ? std::string() : config.audit.origin;
   options.checkpoint_interval = config.audit.checkpoint_interval;
-  options.page_cache_kib = config.limits.page_cache_mib * 1024;
+  options.page_cache_kib = config.audit_page_cache_mib * 1024;
   auto log = sluis::audit::AuditLog::open(std::move(options), root);
   if (!log) {
     const auto e = log.error();

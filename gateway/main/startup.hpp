@@ -3,7 +3,7 @@
 
 #include "sluis/crypto/keys.hpp"
 #include "sluis/audit/log.hpp"
-#include "sluis/server/config.hpp"
+#include "sluis/daemon/config.hpp"
 #include "sluis/store/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
@@ -46,11 +46,11 @@ unlock_root_key(const std::filesystem::path& key_file,
                 const std::optional<std::filesystem::path>& passphrase_file);
 
 /// Opens the store in `config.data_dir` (data.db and keys.db).
-[[nodiscard]] std::unique_ptr<store::Store> open_store(const server::ServerConfig& config,
+[[nodiscard]] std::unique_ptr<store::Store> open_store(const DaemonConfig& config,
                                                          const crypto::RootKey& root);
 
 /// Opens (creating when absent) the audit log `config.data_dir/audit.db`.
-[[nodiscard]] std::unique_ptr<audit::AuditLog> open_audit_log(const server::ServerConfig& config,
+[[nodiscard]] std::unique_ptr<audit::AuditLog> open_audit_log(const DaemonConfig& config,
                                                                 const crypto::RootKey& root);
 
 /// Loads and validates the rule pack, or throws StartupRefusal with its first diagnostics.

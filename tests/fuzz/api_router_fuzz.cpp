@@ -162,15 +162,15 @@ class World {
     if (!audit) setup_failed("the audit log opens");
     audit_ = std::move(*audit);
 
-    rules_ = std::make_unique<gw::CurrentRulePack>(
+    rules_ = std::make_unique<sluis::api::CurrentRulePack>(
         std::make_shared<const sluis::policy::RulePack>(sluis::fuzz::default_rule_pack()));
 
-    gw::GatewayContext ctx;
+    sluis::api::GatewayContext ctx;
     ctx.store = store_.get();
     ctx.audit = audit_.get();
     ctx.rules = rules_.get();
     ctx.clock = clock;
-    router_ = gw::make_api_router(ctx);
+    router_ = sluis::api::make_api_router(ctx);
     populate();
   }
 
@@ -365,7 +365,7 @@ class World {
   fs::path dir_;
   std::unique_ptr<sluis::store::Store> store_;
   std::unique_ptr<sluis::audit::AuditLog> audit_;
-  std::unique_ptr<gw::CurrentRulePack> rules_;
+  std::unique_ptr<sluis::api::CurrentRulePack> rules_;
   gw::Router router_;
   std::atomic<sluis::store::Instant> now_{kEpoch};
   std::size_t inputs_ = 0;

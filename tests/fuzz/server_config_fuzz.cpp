@@ -1,11 +1,11 @@
-// Fuzz target: sluisd's configuration file parser (parse_server_config).
+// Fuzz target: sluisd's configuration file parser (daemon::parse_daemon_config).
 //
 // Input: a configuration file. The parser promises (config.hpp) to refuse anything wrong with a
 // ConfigError naming the file, and never to throw anything else; this target lets any other
 // exception escape, which libFuzzer and the replay driver report as a crash. An accepted
 // configuration must hold values in the documented ranges, with every path resolved against the
 // base directory and a loopback metrics address whenever metrics are on.
-#include "sluis/server/config.hpp"
+#include "sluis/daemon/config.hpp"
 
 #include "fuzz_support.hpp"
 
@@ -15,6 +15,7 @@
 namespace {
 
 namespace gw = sluis::server;
+namespace sd = sluis::daemon;
 
 constexpr std::string_view kSource = "fuzz.toml";
 
@@ -22,9 +23,10 @@ void check_ms(std::chrono::milliseconds ms) {
   SLUIS_FUZZ_CHECK(ms.count() >= 10 && ms.count() <= 3'600'000);
 }
 
-void check_config(const gw::ServerConfig& c) {
+void check_config(const sd::DaemonConfig& d) {
+  const gw::ServerConfig& c = d.server;
   for (const auto* p : {&c.tls.certificate, &c.tls.private_key, &c.tls.ca_certificate,
-                        &c.tls.revocation_list, &c.data_dir, &c.key_file, &c.rule_pack}) {
+                        &c.tls.revocation_list, &d.data_dir, &d.key_file, &d.rule_pack}) {
     SLUIS_FUZZ_CHECK(p->is_absolute());
     SLUIS_FUZZ_CHECK(p->native().find('\0') == std::string::npos);
   }
@@ -57,7 +59,7 @@ void check_config(const gw::ServerConfig& c) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text = sluis::fuzz::as_text(data, size);
   try {
-    check_config(gw::parse_server_config(text, kSource, "/etc/sluis"));
+    check_config(sd::parse_daemon_config(text, kSource, "/etc/sluis"));
   } catch (const gw::ConfigError& e) {
     // Every refusal names the file (and, when it can, the line) first.
     SLUIS_FUZZ_CHECK(std::string_view(e.what()).starts_with(kSource));

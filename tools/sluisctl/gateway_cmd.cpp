@@ -10,6 +10,7 @@
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/audit/log.hpp"
 #include "sluis/server/ca.hpp"
+#include "sluis/daemon/config.hpp"
 #include "sluis/server/config.hpp"
 #include "sluis/ops/operator.hpp"
 #include "sluis/ops/operator_channel.hpp"
@@ -92,7 +93,7 @@ constexpr const char* kGatewayUsage =
 // The gateway home as the configuration describes it.
 struct Home {
   fs::path dir;
-  server::ServerConfig config;
+  daemon::DaemonConfig config;
 
   static Home open(const std::string& dir) {
     const fs::path d = fs::absolute(dir);
@@ -102,11 +103,11 @@ struct Home {
                        "--home " +
                        dir + "' first");
     }
-    return Home{d, server::load_server_config(d / "sluis.toml")};
+    return Home{d, daemon::load_daemon_config(d / "sluis.toml")};
   }
   [[nodiscard]] fs::path partner_dir(const std::string& id) const { return dir / "partners" / id; }
   [[nodiscard]] fs::path ca_key() const {
-    return config.tls.ca_certificate.parent_path() / "ca.key";
+    return config.server.tls.ca_certificate.parent_path() / "ca.key";
   }
 };
 
@@ -121,7 +122,7 @@ policy::RulePack rule_pack(const Home& home) {
   return std::move(*pack);
 }
 
-sluis::store::StoreOptions store_options(const server::ServerConfig& c) {
+sluis::store::StoreOptions store_options(const daemon::DaemonConfig& c) {
   sluis::store::StoreOptions o;
   o.data_path = c.data_dir / "data.db";
   o.key_store_path = c.data_dir / "keys.db";
@@ -192,8 +193,8 @@ int init(Args args) {
   // the home by its postinst) is used as it is when it names nothing created yet.
   const bool given_config = fs::exists(dir / "sluis.toml");
   if (given_config) {
-    const auto given = gateway::load_server_config(dir / "sluis.toml");
-    if (fs::exists(given.key_file) || fs::exists(given.tls.ca_certificate) ||
+    const auto given = daemon::load_daemon_config(dir / "sluis.toml");
+    if (fs::exists(given.key_file) || fs::exists(given.server.tls.ca_certificate) ||
         fs::exists(given.data_dir / "data.db")) {
       std::fprintf(stderr,
                    "sluisctl: %s already holds a gateway (its root key, CA or store exists); "
@@ -212,7 +213,7 @@ int init(Args args) {
   }
   // Configuration: the documented default (the API on loopback only), with the address and
   // ports asked for. Checked before anything is created.
-  std::string config(server::default_config_toml());
+  std::string config(daemon::default_config_toml());
   auto replace_line = [&config](const std::string& key, const std::string& from,
                                 const std::string& to) {
     const auto pos = config.find(key + " = " + from);
@@ -246,7 +247,7 @@ int init(Args args) {
   }
   const Home home = Home::open(dir.string());
   const auto& c = home.config;
-  for (const auto& d : {c.key_file.parent_path(), c.tls.certificate.parent_path(), c.data_dir,
+  for (const auto& d : {c.key_file.parent_path(), c.server.tls.certificate.parent_path(), c.data_dir,
                         c.rule_pack.parent_path(), dir / "partners"}) {
     fs::create_directories(d);
     fs::permissions(d, fs::perms::owner_all, fs::perm_options::replace);
@@ -273,7 +274,7 @@ int init(Args args) {
   // Gateway CA and server certificate.
   auto ca = server::GatewayCa::create("sluis gateway CA", std::chrono::hours(24 * 3650));
   check_server(ca, "cannot create the gateway CA");
-  check_server(ca->save(c.tls.ca_certificate, home.ca_key()), "cannot save the gateway CA");
+  check_server(ca->save(c.server.tls.ca_certificate, home.ca_key()), "cannot save the gateway CA");
   server::ServerCertificateRequest req;
   for (const auto& part : opt.positional())
     (void)part;
@@ -282,12 +283,12 @@ int init(Args args) {
   // --server-name / --server-ip may be given once each here (Options keeps the last).
   if (auto n = opt.get("server-name")) req.dns_names.push_back(*n);
   if (auto ip = opt.get("server-ip")) req.ip_addresses.push_back(*ip);
-  auto server = ca->issue_server_certificate(req);
-  check_server(server, "cannot issue the server certificate");
-  check_server(server->key.write_pem_file(c.tls.private_key), "cannot write the server key");
-  check_server(server->certificate.write_pem_file(c.tls.certificate),
+  auto issued = ca->issue_server_certificate(req);
+  check_server(issued, "cannot issue the server certificate");
+  check_server(issued->key.write_pem_file(c.server.tls.private_key), "cannot write the server key");
+  check_server(issued->certificate.write_pem_file(c.server.tls.certificate),
                "cannot write the server certificate");
-  check_server(server::RevocationList{}.save_file(c.tls.revocation_list),
+  check_server(server::RevocationList{}.save_file(c.server.tls.revocation_list),
                "cannot write the revocation list");
 
   // Rule pack.
@@ -302,16 +303,16 @@ int init(Args args) {
   auto store = sluis::store::Store::open(store_options(c), root);
   if (!store) throw std::runtime_error("cannot create the store: " + store.error().message());
 
-  const bool loopback = server::is_loopback_address(c.listen_address);
+  const bool loopback = server::is_loopback_address(c.server.listen_address);
   std::printf("Gateway home created in %s\n"
               "  configuration  %s\n  root key       %s (%s)\n  gateway CA     %s\n"
               "  rule pack      %s (from %s)\n  store          %s\n  HTTPS API      %s port %u (%s)\n"
               "Next: sluisctl partner add --home %s --id ... --type ... --name ...\n",
               dir.c_str(), (dir / "sluis.toml").c_str(), c.key_file.c_str(),
               opt.flag("raw-key") ? "raw: protect this file" : "sealed under your passphrase",
-              c.tls.ca_certificate.c_str(), c.rule_pack.c_str(), pack_source.c_str(),
+              c.server.tls.ca_certificate.c_str(), c.rule_pack.c_str(), pack_source.c_str(),
               c.data_dir.c_str(),
-              c.listen_address.c_str(), static_cast<unsigned>(c.port),
+              c.server.listen_address.c_str(), static_cast<unsigned>(c.server.port),
               loopback ? "this machine only; --listen-address or [server] listen_address to "
                          "serve partners on the network"
                        : "reachable from the network",
@@ -428,7 +429,7 @@ int partner_add(Args args) {
   }
   // The credentials are made first, into a staging directory: nothing is registered for a
   // partner whose certificate could not be issued, and nothing is overwritten.
-  auto ca = server::GatewayCa::load(home.config.tls.ca_certificate, home.ca_key());
+  auto ca = server::GatewayCa::load(home.config.server.tls.ca_certificate, home.ca_key());
   check_server(ca, "cannot load the gateway CA");
   server::PartnerCertificateRequest req;
   req.partner_id = id;
@@ -493,10 +494,10 @@ int partner_revoke(Args args) {
   const fs::path cert_path = home.partner_dir(id) / (id + ".crt");
   auto cert = server::Certificate::load_pem_file(cert_path);
   check_server(cert, "cannot read the certificate of " + id + " at " + cert_path.string());
-  auto list = server::RevocationList::load_file(home.config.tls.revocation_list);
+  auto list = server::RevocationList::load_file(home.config.server.tls.revocation_list);
   check_server(list, "cannot read the revocation list");
   check_server(list->add(cert->serial_hex()), "cannot add the serial");
-  check_server(list->save_file(home.config.tls.revocation_list),
+  check_server(list->save_file(home.config.server.tls.revocation_list),
                "cannot write the revocation list");
   // The file holds the revocation across restarts; the serial in the act makes a running sluisd
   // refuse the certificate before it answers.

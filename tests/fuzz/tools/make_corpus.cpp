@@ -11,6 +11,7 @@
 #include "sluis/crypto/merkle.hpp"
 #include "sluis/crypto/note.hpp"
 #include "sluis/audit/event.hpp"
+#include "sluis/daemon/config.hpp"
 #include "sluis/server/config.hpp"
 #include "sluis/server/revocation.hpp"
 
@@ -374,7 +375,7 @@ void audit_event() {
 // ---- server_config -----------------------------------------------------------------------------
 
 void server_config() {
-  put("server_config", "default", gw::default_config_toml());
+  put("server_config", "default", sluis::daemon::default_config_toml());
   put("server_config", "empty", "");
   put("server_config", "minimal",
       "[server]\nport = 0\n\n[metrics]\nport = 0\n\n[paths]\ndata_dir = \"/var/lib/sluis\"\n");

@@ -44,7 +44,7 @@ struct Api {
   std::atomic<bool> audit_fails{false};
   std::unique_ptr<sluis::store::Store> store;
   std::unique_ptr<sluis::audit::AuditLog> audit;
-  std::unique_ptr<gw::CurrentRulePack> rules;
+  std::unique_ptr<sluis::api::CurrentRulePack> rules;
   gw::Router router;
   int next_request = 0;
 
@@ -61,18 +61,18 @@ struct Api {
     auto pack = sluis::policy::load_rule_pack(std::string(SLUIS_SOURCE_DIR) +
                                               "/policy/packs/brussels-welfare.toml");
     REQUIRE(pack.has_value());
-    rules = std::make_unique<gw::CurrentRulePack>(
+    rules = std::make_unique<sluis::api::CurrentRulePack>(
         std::make_shared<const sluis::policy::RulePack>(std::move(*pack)));
     sluis::domain::Registry r(*store);
     REQUIRE(r.add_partner("ocmw-brussel", "ocmw", "OCMW Brussel"));
     REQUIRE(r.add_partner("caw-brussel", "caw", "CAW <Brussel>"));
     REQUIRE(r.add_worker("ocmw-brussel", "ocmw-sw", "social-worker"));
     REQUIRE(r.add_worker("caw-brussel", "caw-sw", "social-worker"));
-    gw::GatewayContext ctx;
+    sluis::api::GatewayContext ctx;
     ctx.store = store.get();
     ctx.audit = audit.get();
     ctx.rules = rules.get();
-    router = gw::make_api_router(ctx);
+    router = sluis::api::make_api_router(ctx);
   }
 
   gw::HttpResponse call(const std::string& partner, const std::string& worker,

@@ -20,7 +20,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-namespace gw = sluis::server;
+namespace gw = sluis::ops;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
@@ -47,8 +47,8 @@ struct Gateway {
   std::unique_ptr<sluis::store::Store> store;
   std::unique_ptr<sluis::audit::AuditLog> audit;
   std::shared_ptr<const sluis::policy::RulePack> pack;
-  gw::OperatorContext ctx;
-  gw::OperatorIdentity who{"tester"};
+  sluis::ops::OperatorContext ctx;
+  sluis::ops::OperatorIdentity who{"tester"};
 
   Gateway() {
     sluis::store::StoreOptions so;
@@ -70,7 +70,7 @@ struct Gateway {
   }
 
   json::object run(const std::string& request) {
-    const auto answer = gw::execute_operator_request(ctx, who, request);
+    const auto answer = sluis::ops::execute_operator_request(ctx, who, request);
     auto v = json::parse(answer);
     REQUIRE(v.is_object());
     return v.as_object();
@@ -324,28 +324,28 @@ TEST_CASE("operator channel: owner-only socket, one answer per request, stale fi
   TempDir dir;
   const fs::path socket = dir.path / "run" / "op.sock";
   std::atomic<int> handled{0};
-  gw::OperatorChannelOptions options;
+  sluis::ops::OperatorChannelOptions options;
   options.socket = socket;
   options.read_timeout = 300ms;
-  options.handler = [&](std::string_view request, const gw::PeerAccount& peer) {
+  options.handler = [&](std::string_view request, const sluis::ops::PeerAccount& peer) {
     ++handled;
     CHECK(peer.uid == ::geteuid());
     return std::string(R"({"ok":true,"echo":)") + std::string(request) + "}";
   };
   {
-    gw::OperatorChannel channel(options);
+    sluis::ops::OperatorChannel channel(options);
     struct stat st{};
     REQUIRE(::stat(socket.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
     REQUIRE(::stat(socket.parent_path().c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0700);
 
-    auto call = gw::call_operator_channel(socket, R"({"op":"status"})", 5s);
-    REQUIRE(call.outcome == gw::OperatorCall::Outcome::answered);
+    auto call = sluis::ops::call_operator_channel(socket, R"({"op":"status"})", 5s);
+    REQUIRE(call.outcome == sluis::ops::OperatorCall::Outcome::answered);
     CHECK(call.answer == R"({"ok":true,"echo":{"op":"status"}})");
 
     // A second channel on a live socket is refused.
-    CHECK_THROWS_AS(gw::OperatorChannel(options), std::runtime_error);
+    CHECK_THROWS_AS(sluis::ops::OperatorChannel(options), std::runtime_error);
 
     // A client that connects and says nothing gets an answer after the read timeout, and the
     // channel keeps serving.
@@ -359,13 +359,13 @@ TEST_CASE("operator channel: owner-only socket, one answer per request, stale fi
     ::close(fd);
     CHECK(n > 0);
     CHECK(std::string(buf).find("bad-request") != std::string::npos);
-    CHECK(gw::call_operator_channel(socket, "{}", 5s).outcome ==
-          gw::OperatorCall::Outcome::answered);
+    CHECK(sluis::ops::call_operator_channel(socket, "{}", 5s).outcome ==
+          sluis::ops::OperatorCall::Outcome::answered);
   }
   CHECK_FALSE(fs::exists(socket));
   CHECK(handled == 2);
-  CHECK(gw::call_operator_channel(socket, "{}", 1s).outcome ==
-        gw::OperatorCall::Outcome::no_gateway);
+  CHECK(sluis::ops::call_operator_channel(socket, "{}", 1s).outcome ==
+        sluis::ops::OperatorCall::Outcome::no_gateway);
 
   // A stale socket file (its process died) is replaced.
   {
@@ -377,8 +377,8 @@ TEST_CASE("operator channel: owner-only socket, one answer per request, stale fi
     ::close(fd);  // bound, never listened: connecting is refused
   }
   REQUIRE(fs::exists(socket));
-  CHECK(gw::call_operator_channel(socket, "{}", 1s).outcome ==
-        gw::OperatorCall::Outcome::no_gateway);
-  gw::OperatorChannel again(options);
-  CHECK(gw::call_operator_channel(socket, "{}", 5s).outcome == gw::OperatorCall::Outcome::answered);
+  CHECK(sluis::ops::call_operator_channel(socket, "{}", 1s).outcome ==
+        sluis::ops::OperatorCall::Outcome::no_gateway);
+  sluis::ops::OperatorChannel again(options);
+  CHECK(sluis::ops::call_operator_channel(socket, "{}", 5s).outcome == sluis::ops::OperatorCall::Outcome::answered);
 }

@@ -8,7 +8,7 @@
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/domain/bulk_load.hpp"
 #include "sluis/server/ca.hpp"
-#include "sluis/server/config.hpp"
+#include "sluis/daemon/config.hpp"
 #include "sluis/domain/consent_book.hpp"
 #include "sluis/domain/dossiers.hpp"
 #include "sluis/domain/registry.hpp"
@@ -130,7 +130,7 @@ Settings parse(int argc, char** argv) {
 
 /// The home's configuration, root key, rule pack and store, refused unless fit for loading.
 struct Home {
-  gw::ServerConfig config;
+  sluis::daemon::DaemonConfig config;
   std::unique_ptr<sluis::store::Store> store;
   sluis::policy::RulePack pack;
 };
@@ -143,7 +143,7 @@ Home open_home(const Settings& s, const Sector& sector) {
                   "'sluisctl init --home " +
                   s.home.string() + " --raw-key' first");
   }
-  auto config = gw::load_server_config(config_file);
+  auto config = sluis::daemon::load_daemon_config(config_file);
   const auto sealed = sluis::crypto::root_key_file_is_sealed(config.key_file);
   if (!sealed) {
     throw Refusal("cannot use the root key file " + config.key_file.string() + ": " +
@@ -421,7 +421,7 @@ std::vector<sluis::bench::PartnerCredentialPaths>
 issue_certificates(const Settings& s, const Home& home, const std::vector<std::string>& ids,
                    const Sector& sector) {
   const auto t0 = Clock::now();
-  const fs::path ca_cert = home.config.tls.ca_certificate;
+  const fs::path ca_cert = home.config.server.tls.ca_certificate;
   const fs::path ca_key = ca_cert.parent_path() / "ca.key";
   auto ca = need_server(gw::GatewayCa::load(ca_cert, ca_key), "cannot load the gateway CA from " +
                                                                   ca_cert.string() + " and " +

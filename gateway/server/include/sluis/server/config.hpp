@@ -1,4 +1,5 @@
-// sluisd's configuration: one TOML file, every key documented, refused loudly when wrong.
+// The transport's configuration (listener, TLS, limits, threads, metrics, request log); sluisd's
+// file is parsed by gateway/main (sluis/daemon/config.hpp), the console fills it from its own.
 #pragma once
 
 #include "sluis/server/http.hpp"
@@ -42,19 +43,6 @@ struct LimitsConfig {
   std::size_t body_limit_bytes = 1024 * 1024;
   std::size_t max_connections = 1024;
   std::size_t max_requests_per_connection = 1000;
-  /// SQLite page cache of the audit log's writer, in MiB.
-  std::size_t page_cache_mib = 16;
-  /// SQLite page cache of the data store, in MiB: large enough for the pages a dossier read
-  /// touches at the CI size (every miss is a read and a SQLCipher page decryption).
-  std::size_t store_page_cache_mib = 32;
-};
-
-/// The audit log's settings (docs/dpo-guide.md).
-struct AuditConfig {
-  /// The log's name in its signed checkpoints and the signing key's name; used when the log is
-  /// created. An existing log keeps the origin it was created with (witnesses pinned it).
-  std::string origin = "sluis-gateway/audit";
-  std::chrono::milliseconds checkpoint_interval{1000};  ///< a checkpoint at least this often
 };
 
 /// Who a listener serves (sluisd always uses partner_mtls; its TOML file has no key for it).
@@ -68,8 +56,9 @@ enum class ListenerMode {
   browser_plain_loopback,
 };
 
-/// The whole server configuration. Relative paths in the file are resolved against the
-/// directory that holds the file.
+/// The transport's configuration: listener, TLS, limits, threads, metrics and request log.
+/// sluisd reads it from its file as part of daemon::DaemonConfig (gateway/main); the console
+/// fills it from its own.
 struct ServerConfig {
   std::string listen_address = "127.0.0.1";
   std::uint16_t port = 8443;     ///< 0 = any free port (tests)
@@ -83,16 +72,6 @@ struct ServerConfig {
   std::uint16_t metrics_port = 9464;          ///< 0 = any free port (tests)
   TlsConfig tls;
   LimitsConfig limits;
-  std::filesystem::path data_dir = "data";
-  std::filesystem::path key_file = "keys/root.key";
-  std::filesystem::path rule_pack = "policy/rules.toml";
-  /// The root key's passphrase, for a sealed key file; empty = none (or sluisd --passphrase-file).
-  std::filesystem::path passphrase_file;
-  /// The operator channel: a local socket (mode 0600 in a 0700 directory) through which sluisctl
-  /// asks the running gateway to do operator acts, so they are audited by its own writer
-  /// (docs/operations.md). Empty = off.
-  std::filesystem::path operator_socket = "run/operator.sock";
-  AuditConfig audit;
   std::string log_destination = "stderr";  ///< "stderr", "stdout" or a file path
   LogLevel log_level = LogLevel::info;
 
@@ -103,20 +82,6 @@ struct ServerConfig {
   [[nodiscard]] unsigned effective_io_threads() const;
   [[nodiscard]] unsigned effective_handler_threads() const;
 };
-
-/// Parses configuration text. `source_name` is used in messages (`sluis.toml:12: ...`);
-/// `base_dir` resolves relative paths. Unknown tables or keys, wrong types, out-of-range values,
-/// a non-loopback metrics address and malformed TOML throw ConfigError naming file and line.
-/// Missing keys keep their defaults. Pure (no file access); thread-safe.
-[[nodiscard]] ServerConfig parse_server_config(std::string_view text, std::string_view source_name,
-                                               const std::filesystem::path& base_dir);
-
-/// Reads and parses `path` (ConfigError when it cannot be read).
-[[nodiscard]] ServerConfig load_server_config(const std::filesystem::path& path);
-
-/// The documented default configuration file (every key, its default and meaning as comments).
-/// parse_server_config(default_config_toml()) yields ServerConfig{} with paths resolved.
-[[nodiscard]] std::string_view default_config_toml() noexcept;
 
 /// True when `address` is a literal IPv4 127.0.0.0/8 or IPv6 ::1 address.
 [[nodiscard]] bool is_loopback_address(std::string_view address) noexcept;
