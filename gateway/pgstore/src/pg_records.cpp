@@ -61,11 +61,9 @@ Result<bool> bool_error(boost::system::error_code ec) {
   return Result<bool>(boost::system::in_place_error, ec);
 }
 
-/// Marks the partner table changed, in the writing transaction (Impl::partners_generation).
-Result<void> bump_partners(pg::Conn& c) {
-  return c.run("UPDATE partner_generation SET value = nextval('partner_generation_seq') "
-               "WHERE id = 1");
-}
+/// Marks the partner table changed (Impl::partners_generation), in the statement that changes it.
+constexpr std::string_view kBumpPartners =
+    "UPDATE partner_generation SET value = nextval('partner_generation_seq') WHERE id = 1";
 
 // --- partners ---
 
@@ -74,28 +72,24 @@ class PgPartners final : public store::PartnerRecords {
   PgPartners(Impl& i, Session& s) : i_(i), s_(s) {}
 
   Result<void> insert(const Partner& p) override {
-    if (auto r = s_.data.run("INSERT INTO partners(id, partner_type, display_name, created_at) "
-                             "VALUES($1, $2, $3, $4)",
-                             pg::Params()
-                                 .text(p.id)
-                                 .text(p.partner_type)
-                                 .text(p.display_name)
-                                 .int64(to_db(p.created_at)));
-        !r) {
-      return r;
-    }
-    return bump_partners(s_.data);
+    // One statement with the generation bump, so it is atomic also outside a transaction.
+    return s_.data.run("WITH added AS (INSERT INTO partners(id, partner_type, display_name, "
+                       "created_at) VALUES($1, $2, $3, $4) RETURNING 1) " +
+                           std::string(kBumpPartners),
+                       pg::Params()
+                           .text(p.id)
+                           .text(p.partner_type)
+                           .text(p.display_name)
+                           .int64(to_db(p.created_at)));
   }
   Result<std::shared_ptr<const std::vector<Partner>>> table() override {
     return i_.partner_table(s_);
   }
   Result<void> set_revoked(std::string_view id, Instant at) override {
-    if (auto r = s_.data.run("UPDATE partners SET revoked_at = $1 WHERE id = $2",
-                             pg::Params().int64(to_db(at)).text(id));
-        !r) {
-      return r;
-    }
-    return bump_partners(s_.data);
+    return s_.data.run("WITH revoked AS (UPDATE partners SET revoked_at = $1 WHERE id = $2 "
+                       "RETURNING 1) " +
+                           std::string(kBumpPartners),
+                       pg::Params().int64(to_db(at)).text(id));
   }
 
  private:

@@ -3,7 +3,7 @@
 // data: wall µs and process CPU µs per read, warm (one client re-read) and spread (many clients in
 // turn). Not run by the tests; the PostgreSQL side needs a database the caller provides.
 //
-//   sluis-engine-bench --pg "host=127.0.0.1 port=5432 dbname=bench user=sluis" \
+//   sluis-engine-bench --pg "host=127.0.0.1 port=5432 dbname=bench user=sluis"
 //                      [--clients 2000] [--seconds 3]
 //
 // The database must be empty (a fresh one: the benchmark creates the schema in it).
