@@ -285,3 +285,53 @@ TEST_CASE("postgresql: concurrent registrations of one identifier on two nodes m
   }
   CHECK(f.registry().client_count().value() == 8);
 }
+
+TEST_CASE("postgresql: a registration that waited on another node's is refused busy, never a "
+          "second client",
+          "[postgresql][nodes][concurrency]") {
+  PgFixture f;
+  f.add_sector();
+  auto node2 = second_node(f);
+  const std::string id = national_number(42);
+  RawPg raw(f.options.conninfo);
+  std::thread other;
+  Result<Registration> b = make_error_code(Errc::storage_failure);
+  bool started = false;
+  // Node 1 stops inside its registration, after it inserted the identifier's digest and before
+  // it commits; node 2 registers the same identifier meanwhile: it finds no digest in its
+  // snapshot, creates a client, and waits on node 1's uncommitted digest. Then node 1 commits.
+  f.close();
+  f.options.inject_failure = [&](std::string_view step) {
+    if (step != "register.after_identifier" || started) return false;
+    started = true;
+    other = std::thread([&] {
+      b = Registry(*node2).register_identified("caw-brussel", IdentifierScheme::national_register,
+                                               id);
+    });
+    bool waiting = false;
+    for (int i = 0; i < 500 && !waiting; ++i) {
+      waiting = !raw.column("SELECT pid FROM pg_stat_activity WHERE application_name = "
+                            "'sluis-test-node-2' AND wait_event_type = 'Lock'")
+                     .empty();
+      if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(waiting);
+    return false;
+  };
+  f.reopen();
+  auto a = f.registry().register_identified("ocmw-brussel", IdentifierScheme::national_register, id);
+  other.join();
+  REQUIRE(a);
+  CHECK_FALSE(a->existing);
+  // SERIALIZABLE: node 2's check (no such digest) and its insert cannot both stand once node 1
+  // committed the digest — it fails with a serialization failure, which is busy (503, retry).
+  REQUIRE_FALSE(b);
+  CHECK(b.error() == Errc::busy);
+  CHECK(f.registry().client_count().value() == 1);
+  // Tried again, node 2 finds the client node 1 made.
+  auto again = Registry(*node2).register_identified("caw-brussel",
+                                                    IdentifierScheme::national_register, id);
+  REQUIRE(again);
+  CHECK(again->existing);
+  CHECK(f.registry().client_count().value() == 1);
+}
