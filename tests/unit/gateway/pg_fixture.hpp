@@ -99,11 +99,26 @@ class PgServer {
                   (dir_ / "server.log").string() + " -o '" + opts + "' start",
               true)) {
         started_ = true;
+        watch();
         return;
       }
     }
     throw std::runtime_error("the test PostgreSQL did not start; see " +
                              (dir_ / "server.log").string());
+  }
+
+  /// A test process that dies without running its destructors (a sanitizer's report ends it
+  /// with _exit, a ctest timeout kills it) must not leave its server behind: a detached watcher
+  /// stops the server (SIGQUIT to the postmaster: immediate shutdown) and removes the directory
+  /// once this process is gone, unless stop() did so already.
+  void watch() const {
+    const std::string d = dir_.string();
+    const std::string script = "while kill -0 " + std::to_string(getpid()) +
+                               " 2>/dev/null; do sleep 1; done; if [ -f " + d +
+                               "/data/postmaster.pid ]; then kill -QUIT $(head -1 " + d +
+                               "/data/postmaster.pid) 2>/dev/null; sleep 1; rm -rf " + d + "; fi";
+    const std::string cmd = "setsid sh -c '" + script + "' </dev/null >/dev/null 2>&1 &";
+    static_cast<void>(std::system(cmd.c_str()));
   }
 
   void stop() noexcept {
