@@ -246,6 +246,18 @@ TEST_CASE("postgresql: two nodes on one database see each other's writes",
   RawPg raw(f.options.conninfo);
   CHECK(raw.column("SELECT 1 FROM data_keys").empty());
   CHECK(raw.column("SELECT 1 FROM fragments").empty());
+  CHECK(raw.column("SELECT 1 FROM key_erasures").size() == 1);
+  CHECK(raw.column("SELECT 1 FROM erasures").size() == 1);
+  // purge_deleted() vacuumed the tables the erasure touched (the statistics reach other
+  // sessions within a second or so).
+  bool vacuumed = false;
+  for (int i = 0; i < 100 && !vacuumed; ++i) {
+    vacuumed = raw.column("SELECT 1 FROM pg_stat_user_tables WHERE relname IN ('clients', "
+                          "'fragments', 'data_keys') AND last_vacuum IS NOT NULL")
+                   .size() == 3;
+    if (!vacuumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(vacuumed);
 }
 
 TEST_CASE("postgresql: concurrent registrations of one identifier on two nodes make one client",
