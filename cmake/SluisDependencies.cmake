@@ -4,6 +4,8 @@ find_package(Threads REQUIRED)
 find_package(OpenSSL 3.0 REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium>=1.0.18)
 pkg_check_modules(SQLCIPHER REQUIRED IMPORTED_TARGET sqlcipher)
+# The PostgreSQL engine's client library (Debian's libpq-dev).
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 find_package(tomlplusplus 3 REQUIRED CONFIG)
 find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS system json url program_options)
 if(SLUIS_TESTS)

@@ -22,6 +22,9 @@ PACKAGES=(
   libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsodium-dev libsqlcipher-dev sqlcipher
   catch2 libbenchmark-dev libtomlplusplus-dev libqrencode-dev
+  # the PostgreSQL engine (gateway/pgstore): its client library, and the server its tests start
+  # (initdb + pg_ctl from /usr/lib/postgresql/15/bin, run as the package's postgres user as root)
+  libpq-dev postgresql-15
   # test and measurement tools: the nginx baseline and the profiles (docs/performance.md), the
   # TLS scan and the core-dump canary check (docs/threat-model.md)
   nginx-light testssl.sh gdb linux-perf

@@ -94,6 +94,7 @@ LogLiteral store_cause(boost::system::error_code ec) noexcept {
   case Errc::identifying_category_on_anonymous: return "store_identifying_category";
   case Errc::not_found: return "store_not_found";
   case Errc::file_damaged: return "store_file_damaged";
+  case Errc::unavailable: return "store_unavailable";
   }
   return "store_unknown_error";
 }
@@ -102,7 +103,7 @@ HttpResponse store_problem(const HttpRequest& req, boost::system::error_code ec)
   if (ec == Errc::not_found) {
     return problem(req, 404, "client-not-found", "No such client");
   }
-  if (ec == Errc::busy || ec == Errc::storage_failure) {
+  if (ec == Errc::busy || ec == Errc::storage_failure || ec == Errc::unavailable) {
     auto r = problem(req, 503, "storage-unavailable", "The store is temporarily unavailable",
                      "Nothing was changed; try again later.");
     r.cause = store_cause(ec);

@@ -33,6 +33,8 @@ class GatewayCategory final : public boost::system::error_category {
     case Errc::in_use: return "another process holds this file for writing";
     case Errc::file_damaged:
       return "the file is damaged or was altered (a page fails its integrity check)";
+    case Errc::unavailable:
+      return "the database server cannot be reached; check that it runs and accepts this node";
     }
     return "unknown gateway error";
   }

@@ -1,5 +1,5 @@
 // The ends of break-the-glass grants reach the audit log, once, with who held them.
-#include "gateway_fixture.hpp"
+#include "engines.hpp"
 
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/audit/log.hpp"
@@ -23,7 +23,7 @@ Instant now_ms() {
 }
 
 /// Records a grant held by worker w1 of `partner` over [start, end).
-std::string grant_for(Store& store, const ClientId& client, Instant start, Instant end,
+std::string grant_for(Storage& store, const ClientId& client, Instant start, Instant end,
                       const std::string& partner = "caw-brussel") {
   BreakGlassGrant g;
   g.client = client;
@@ -36,37 +36,39 @@ std::string grant_for(Store& store, const ClientId& client, Instant start, Insta
   return ConsentBook(store).grant_break_glass(std::move(g)).value().id;
 }
 
-struct ExpiryFixture : StoreFixture {
+/// An engine (one of SLUIS_STORAGE_ENGINES) with the sector, a client and an audit log.
+template <class Engine = SqlCipherEngine> struct ExpiryFixture : DomainFixture<Engine> {
+  TempDir audit_dir;
   std::unique_ptr<AuditLog> audit;
   ClientId client;
 
   ExpiryFixture() {
-    add_sector();
+    this->add_sector();
     AuditLogOptions o;
-    o.path = dir / "audit.db";
+    o.path = audit_dir / "audit.db";
     o.origin = "test/audit";
-    audit = AuditLog::open(o, root).value();
-    auto reg = registry().register_identified("ocmw-brussel",
-                                              sluis::crypto::IdentifierScheme::case_number, "c-1");
+    audit = AuditLog::open(o, this->root).value();
+    auto reg = this->registry().register_identified(
+        "ocmw-brussel", sluis::crypto::IdentifierScheme::case_number, "c-1");
     REQUIRE(reg);
-    client = registry().resolve("ocmw-brussel", reg->pseudonym).value();
+    client = this->registry().resolve("ocmw-brussel", reg->pseudonym).value();
   }
 
   std::string grant(Instant start, Instant end, const std::string& partner = "caw-brussel") {
-    return grant_for(*store, client, start, end, partner);
+    return grant_for(this->storage(), client, start, end, partner);
   }
 };
 
 }  // namespace
 
-TEST_CASE("break-glass expiry: every ended grant is recorded once, with its holder",
-          "[gateway][break-glass]") {
-  ExpiryFixture f;
+TEMPLATE_TEST_CASE("break-glass expiry: every ended grant is recorded once, with its holder",
+                   "[gateway][break-glass]", SLUIS_STORAGE_ENGINES) {
+  ExpiryFixture<TestType> f;
   const auto t0 = now_ms();
   const auto ended = f.grant(t0 - 2h, t0 - 1h);
   const auto running = f.grant(t0 - 10min, t0 + 1h, "ocmw-brussel");
 
-  auto n = record_break_glass_expiries(*f.store, *f.audit, t0);
+  auto n = record_break_glass_expiries(f.storage(), *f.audit, t0);
   REQUIRE(n);
   CHECK(*n == 1);
   REQUIRE(f.audit->size() == 1);
@@ -76,24 +78,24 @@ TEST_CASE("break-glass expiry: every ended grant is recorded once, with its hold
   CHECK(e.partner == "caw-brussel");
   CHECK(e.worker == "w1");
   CHECK(e.role == "social-worker");
-  CHECK(e.client == sluis::domain::audit_pseudonym(*f.store, f.client));
+  CHECK(e.client == sluis::domain::audit_pseudonym(f.storage(), f.client));
   CHECK(e.categories == std::vector<std::string>{"contact", "health"});
   CHECK(e.rule == "break-glass.expired:" + ended);
   CHECK(e.break_glass);
 
   // Nothing twice; the running grant only once it has ended.
-  CHECK(*record_break_glass_expiries(*f.store, *f.audit, t0 + 30min) == 0);
+  CHECK(*record_break_glass_expiries(f.storage(), *f.audit, t0 + 30min) == 0);
   CHECK(f.audit->size() == 1);
-  CHECK(*record_break_glass_expiries(*f.store, *f.audit, t0 + 2h) == 1);
+  CHECK(*record_break_glass_expiries(f.storage(), *f.audit, t0 + 2h) == 1);
   CHECK(f.audit->event(1).value().event.rule == "break-glass.expired:" + running);
-  CHECK(*record_break_glass_expiries(*f.store, *f.audit, t0 + 3h) == 0);
+  CHECK(*record_break_glass_expiries(f.storage(), *f.audit, t0 + 3h) == 0);
 
   // Batches: many ended grants are recorded a batch at a time, all of them in the end.
   for (int i = 0; i < 25; ++i)
     (void)f.grant(t0 - 3h, t0 - 2h - std::chrono::minutes(i));
   std::size_t total = 0;
   for (;;) {
-    const auto k = record_break_glass_expiries(*f.store, *f.audit, t0 + 3h, 10).value();
+    const auto k = record_break_glass_expiries(f.storage(), *f.audit, t0 + 3h, 10).value();
     if (k == 0) break;
     CHECK(k <= 10);
     total += k;
@@ -124,7 +126,7 @@ TEST_CASE("break-glass expiry: when the log cannot record, nothing is marked and
 }
 
 TEST_CASE("break-glass expiry: the sweeper records ends on its own", "[gateway][break-glass]") {
-  ExpiryFixture f;
+  ExpiryFixture<> f;
   const auto t0 = now_ms();
   (void)f.grant(t0 - 2h, t0 - 1h);
   (void)f.grant(t0 - 1h, t0 + 300ms);

@@ -122,18 +122,19 @@ TEST_CASE("break-glass review: one per organisation, the note sealed and only fo
   }
 }
 
-TEST_CASE("break-glass review: pages of grants, newest first", "[store][break-glass-review]") {
-  StoreFixture f;
+TEMPLATE_TEST_CASE("break-glass review: pages of grants, newest first",
+                   "[store][break-glass-review]", SLUIS_STORAGE_ENGINES) {
+  DomainFixture<TestType> f;
   f.add_sector();
   auto reg = f.registry();
   auto r = reg.register_identified("ocmw-brussel", IdentifierScheme::case_number, "rv-2");
   REQUIRE(r);
   const auto client = reg.resolve("ocmw-brussel", r->pseudonym).value();
-  ConsentBook book(*f.store);
+  ConsentBook book(f.storage());
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i)
     ids.push_back(book.grant_break_glass(grant_of(client, "caw-brussel")).value().id);
-  BreakGlassReviews reviews(*f.store);
+  BreakGlassReviews reviews(f.storage());
   auto first = reviews.concerning("ocmw-brussel", 0, 2).value();
   REQUIRE(first.grants.size() == 2);
   CHECK(first.grants[0].grant.id == ids[4]);

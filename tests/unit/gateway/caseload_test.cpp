@@ -17,8 +17,9 @@ using sluis::crypto::KeyPurpose;
 
 namespace {
 
-struct Clients {
-  StoreFixture f;
+/// Five clients of the OCMW on an engine (one of SLUIS_STORAGE_ENGINES).
+template <class Engine = SqlCipherEngine> struct Clients {
+  DomainFixture<Engine> f;
   std::vector<std::string> pseudonyms;
   std::vector<ClientId> ids;
   Clients() {
@@ -65,9 +66,9 @@ TEST_CASE("labels are checked and folded for search", "[caseload]") {
   CHECK(search_form("KV  2024-A") == "kv 2024-a");
 }
 
-TEST_CASE("a caseload pages in a stable order and carries each partner's own labels",
-          "[caseload]") {
-  Clients c;
+TEMPLATE_TEST_CASE("a caseload pages in a stable order and carries each partner's own labels",
+                   "[caseload]", SLUIS_STORAGE_ENGINES) {
+  Clients<TestType> c;
   Caseload caseload(c.f.storage());
   for (std::size_t i = 0; i < c.ids.size(); ++i) {
     REQUIRE(caseload.set_label("ocmw-brussel", c.ids[i], "Label " + std::to_string(i)));
@@ -104,8 +105,9 @@ TEST_CASE("a caseload pages in a stable order and carries each partner's own lab
   CHECK(caseload.page("ocmw-brussel", bad).error() == Errc::invalid_argument);
 }
 
-TEST_CASE("search by label: exact and prefix, per partner, following changes", "[caseload]") {
-  Clients c;
+TEMPLATE_TEST_CASE("search by label: exact and prefix, per partner, following changes",
+                   "[caseload]", SLUIS_STORAGE_ENGINES) {
+  Clients<TestType> c;
   Caseload caseload(c.f.storage());
   REQUIRE(caseload.set_label("ocmw-brussel", c.ids[0], "KV 2024-17"));
   REQUIRE(caseload.set_label("ocmw-brussel", c.ids[1], "KV 2024-170"));
@@ -129,7 +131,7 @@ TEST_CASE("search by label: exact and prefix, per partner, following changes", "
 
 TEST_CASE("a label is sealed at rest, its index padded, and gone with the client",
           "[caseload][at-rest]") {
-  Clients c;
+  Clients<> c;
   Caseload caseload(c.f.storage());
   constexpr std::string_view kCanary = "CANARY-LABEL-9q";
   REQUIRE(caseload.set_label("ocmw-brussel", c.ids[0], kCanary));

@@ -29,6 +29,7 @@ enum class Errc {
   audit_log_inconsistent = 15,  ///< the audit log does not match its latest signed checkpoint
   in_use = 16,                  ///< another process holds the file for writing (its lock)
   file_damaged = 17,  ///< a page of the file fails its integrity check (damaged or altered)
+  unavailable = 18,   ///< the database server cannot be reached (PostgreSQL engine)
 };
 
 /// The error category of sluis::store ("sluis.gateway").

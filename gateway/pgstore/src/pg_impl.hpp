@@ -1,0 +1,132 @@
+// Private state of the PostgreSQL engine: the session pool, sub-keys, KEKs, the partner table.
+#pragma once
+
+#include "pg.hpp"
+#include "sluis/crypto/field.hpp"
+#include "sluis/crypto/keys.hpp"
+#include "sluis/pgstore/pg_storage.hpp"
+#include "sluis/store/repositories.hpp"
+#include "sluis/store/store.hpp"  // store::DataKeyCache
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluis::pgstore {
+
+using store::ClientId;
+using store::Errc;
+using store::FragmentId;
+using store::Partner;
+
+/// The data-key category a consent document is sealed under in this engine (never a rule-pack
+/// category: pack names have no '.'). The client's own key, a category of its own, as a break-
+/// the-glass reason: erasing the client destroys it with the client's other keys.
+inline constexpr std::string_view kConsentDocumentCategory = "sluis.consent-document";
+/// The field name bound into a sealed consent document's context.
+inline constexpr std::string_view kConsentDocumentField = "document";
+
+/// Milliseconds since the Unix epoch, as stored (BIGINT columns, as the SQLCipher engine).
+[[nodiscard]] inline std::int64_t to_db(Instant t) noexcept {
+  return t.time_since_epoch().count();
+}
+[[nodiscard]] inline Instant from_db(std::int64_t ms) noexcept {
+  return Instant{std::chrono::milliseconds{ms}};
+}
+
+/// One unit of work's hold on the database: a data connection (the unit's transaction) and a
+/// key-store connection (new data keys commit on it at once, whatever the unit does).
+struct Session {
+  explicit Session(std::size_t cache_size) : key_cache(cache_size) {}
+  pg::Conn data;
+  pg::Conn keys;
+  std::unique_ptr<store::Records> records;
+  /// Unwrapped data keys between reads; cleared in every engine of the process by an erasure.
+  store::DataKeyCache key_cache;
+  enum class Open : std::uint8_t { none, read, write };
+  Open open = Open::none;
+  bool key_batch = false;
+};
+
+struct PgStorage::Impl {
+  PgOptions options;
+  int schema_version = 0;
+
+  store::PseudonymKeys pseudonym_keys;
+  crypto::SubKey kek_wrapping_key;
+  /// The database password (NUL-terminated), when a password file was given.
+  std::optional<crypto::SecretBuffer> password;
+  /// Loaded at open, read-only afterwards (KEK rotation is the SQLCipher engine's today).
+  crypto::KeyRing ring;
+
+  std::mutex pool_mutex;
+  std::condition_variable pool_free;
+  std::vector<std::unique_ptr<Session>> sessions;
+  std::vector<Session*> idle;  ///< sessions no unit holds (last released on top)
+  std::size_t opened = 0;      ///< sessions created so far (at most options.pool_size)
+
+  /// The partner table and the generation it was read at (partner_generation's value, which
+  /// every partner write sets to a fresh sequence number in its transaction): a node reads the
+  /// generation, one row, and reloads the table only when another node (or a rolled-back
+  /// transaction) changed it.
+  std::mutex partners_mutex;
+  std::int64_t partners_generation = -1;
+  std::shared_ptr<const std::vector<Partner>> partners;
+
+  [[nodiscard]] Instant now() const { return options.clock(); }
+  [[nodiscard]] Result<void> step(std::string_view name) const {
+    if (options.inject_failure && options.inject_failure(name)) {
+      return make_error_code(Errc::injected_failure);
+    }
+    return {};
+  }
+  [[nodiscard]] std::string tag_of(const ClientId& client) const;
+
+  /// Opens `c` with the options (conninfo, TLS, password, timeouts).
+  [[nodiscard]] Result<void> connect(pg::Conn& c, bool data_connection);
+  /// A new session with both connections. Errors: unavailable.
+  [[nodiscard]] Result<std::unique_ptr<Session>> new_session();
+  /// Reconnects a session whose connections were lost (a no-op when both are up).
+  void revive(Session& s) noexcept;
+
+  [[nodiscard]] Result<std::shared_ptr<const std::vector<Partner>>> partner_table(Session& s);
+
+  // --- the key store (on the session's key connection) ---
+  [[nodiscard]] Result<std::pair<crypto::DataKeyVersion, crypto::DataKey>>
+  data_key_for_write(Session& s, const ClientId& client, std::string_view category);
+  [[nodiscard]] Result<crypto::DataKey> data_key_for_read(Session& s, const ClientId& client,
+                                                          std::string_view category,
+                                                          crypto::DataKeyVersion version);
+  [[nodiscard]] Result<const crypto::DataKey*> cached_data_key(Session& s, const ClientId& client,
+                                                               std::string_view category,
+                                                               crypto::DataKeyVersion version);
+  [[nodiscard]] Result<void> journal_key(Session& s, const ClientId& client,
+                                         std::string_view category, crypto::DataKeyVersion version,
+                                         const crypto::DataKey* known);
+  [[nodiscard]] Result<void> shred_keys(Session& s, std::string_view tag);
+  [[nodiscard]] Result<void> load_keks(pg::Conn& c);
+  [[nodiscard]] Result<void> reapply_erasures(pg::Conn& c);
+
+  // --- consent documents, sealed under the client's data key ---
+  [[nodiscard]] Result<std::vector<std::uint8_t>> seal_document(Session& s, const ClientId& client,
+                                                                std::string_view consent_id,
+                                                                std::string_view document);
+  [[nodiscard]] Result<std::string> open_document(Session& s, const ClientId& client,
+                                                  std::string_view consent_id,
+                                                  std::span<const std::uint8_t> sealed);
+};
+
+/// The engine's records over one session (pg_records.cpp).
+[[nodiscard]] std::unique_ptr<store::Records> make_pg_records(PgStorage::Impl& impl, Session& s);
+
+/// Client / fragment id from a stored 16-byte value; a wrong length is damage.
+[[nodiscard]] Result<ClientId> client_from(std::span<const std::uint8_t> b);
+[[nodiscard]] Result<FragmentId> fragment_from(std::span<const std::uint8_t> b);
+
+}  // namespace sluis::pgstore

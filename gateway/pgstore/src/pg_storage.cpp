@@ -1,0 +1,699 @@
+// PgStorage: connecting, the schema and its migrations, the session pool, the key store (KEKs,
+// data keys, journal, shredding) and consent-document sealing on PostgreSQL.
+#include "sluis/pgstore/pg_storage.hpp"
+
+#include "pg_impl.hpp"
+#include "sluis/crypto/encoding.hpp"
+#include "sluis/crypto/key_journal.hpp"
+#include "sluis/crypto/pseudonym.hpp"
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+namespace sluis::pgstore {
+
+namespace {
+
+using crypto::DataKeyVersion;
+using crypto::KekVersion;
+
+/// One forward migration: its version and the DDL that brings the schema from version - 1.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Times are milliseconds since the epoch (BIGINT), ids and digests BYTEA, as in the SQLCipher
+// engine's schema 8 (gateway/store/src/store.cpp), so the same rows mean the same things. What
+// differs: consent documents are sealed (document_sealed), rows that were ordered by SQLite's
+// rowid carry a BIGSERIAL seq, partner writes bump partner_generation (the nodes' partner-table
+// caches), and the key store's tables (keks, data_keys, key_erasures) live beside the data.
+// docs/store.md "PostgreSQL" and docs/threat-model.md "PostgreSQL at rest" say what each column
+// holds.
+constexpr std::array kMigrations{
+    Migration{1, R"sql(
+CREATE TABLE partners(
+  id TEXT PRIMARY KEY, partner_type TEXT NOT NULL, display_name TEXT NOT NULL,
+  created_at BIGINT NOT NULL, revoked_at BIGINT);
+CREATE SEQUENCE partner_generation_seq;
+CREATE TABLE partner_generation(id INT PRIMARY KEY CHECK (id = 1), value BIGINT NOT NULL);
+INSERT INTO partner_generation(id, value) VALUES(1, 0);
+CREATE TABLE workers(
+  partner_id TEXT NOT NULL REFERENCES partners(id), worker_id TEXT NOT NULL, role TEXT NOT NULL,
+  active BOOLEAN NOT NULL, PRIMARY KEY(partner_id, worker_id));
+CREATE TABLE clients(
+  id BYTEA PRIMARY KEY, tag TEXT NOT NULL UNIQUE, anonymous BOOLEAN NOT NULL,
+  created_at BIGINT NOT NULL);
+CREATE TABLE identifiers(
+  digest BYTEA PRIMARY KEY,
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE);
+CREATE INDEX identifiers_client ON identifiers(client_id);
+CREATE TABLE care_relationships(
+  partner_id TEXT NOT NULL REFERENCES partners(id),
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  pseudonym TEXT NOT NULL UNIQUE, since BIGINT NOT NULL, origin SMALLINT NOT NULL,
+  PRIMARY KEY(partner_id, client_id));
+CREATE INDEX care_relationships_client ON care_relationships(client_id);
+CREATE INDEX care_relationships_caseload ON care_relationships(partner_id, since, pseudonym);
+CREATE TABLE service_pseudonyms(
+  digest BYTEA PRIMARY KEY,
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  service_id TEXT NOT NULL REFERENCES partners(id), created_at BIGINT NOT NULL,
+  retired_at BIGINT);
+CREATE INDEX service_pseudonyms_client ON service_pseudonyms(client_id);
+CREATE TABLE card_events(
+  seq BIGSERIAL PRIMARY KEY, client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  kind SMALLINT NOT NULL, first_service TEXT, second_service TEXT NOT NULL,
+  consent_reference TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE INDEX card_events_client ON card_events(client_id);
+CREATE TABLE pseudonym_aliases(
+  pseudonym TEXT PRIMARY KEY, partner_id TEXT NOT NULL REFERENCES partners(id),
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE, since BIGINT NOT NULL);
+CREATE INDEX pseudonym_aliases_client ON pseudonym_aliases(client_id);
+CREATE TABLE fragments(
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  seq BIGINT NOT NULL, id BYTEA NOT NULL UNIQUE,
+  category TEXT NOT NULL, owner_partner TEXT NOT NULL REFERENCES partners(id),
+  created_by_worker TEXT NOT NULL, created_at BIGINT NOT NULL, version BIGINT NOT NULL,
+  supersedes BYTEA, superseded_by BYTEA, key_version BIGINT NOT NULL, fields BYTEA NOT NULL,
+  PRIMARY KEY(client_id, seq));
+CREATE TABLE consents(
+  id TEXT PRIMARY KEY, seq BIGSERIAL UNIQUE,
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  recorded_by_partner TEXT NOT NULL, recorded_by_worker TEXT NOT NULL,
+  recorded_at BIGINT NOT NULL, valid_from BIGINT NOT NULL, valid_until BIGINT NOT NULL,
+  revoked_at BIGINT, revoked_by_partner TEXT, revoked_by_worker TEXT,
+  document_sealed BYTEA NOT NULL);
+CREATE INDEX consents_client ON consents(client_id, recorded_at, seq);
+CREATE TABLE break_glass_grants(
+  id TEXT PRIMARY KEY, seq BIGSERIAL UNIQUE,
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  partner_id TEXT NOT NULL, worker_id TEXT NOT NULL, categories TEXT NOT NULL,
+  reason_sealed BYTEA NOT NULL, starts_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+  expiry_recorded BOOLEAN NOT NULL DEFAULT false);
+CREATE INDEX break_glass_client ON break_glass_grants(client_id, expires_at);
+CREATE INDEX break_glass_pending ON break_glass_grants(expiry_recorded, expires_at);
+CREATE INDEX break_glass_partner ON break_glass_grants(partner_id);
+CREATE TABLE break_glass_reviews(
+  grant_id TEXT NOT NULL REFERENCES break_glass_grants(id) ON DELETE CASCADE,
+  partner_id TEXT NOT NULL, worker_id TEXT NOT NULL, outcome TEXT NOT NULL,
+  note_sealed BYTEA NOT NULL, reviewed_at BIGINT NOT NULL, seq BIGSERIAL UNIQUE,
+  PRIMARY KEY(grant_id, partner_id));
+CREATE TABLE caseload_labels(
+  partner_id TEXT NOT NULL REFERENCES partners(id),
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  label_sealed BYTEA NOT NULL, set_at BIGINT NOT NULL,
+  PRIMARY KEY(partner_id, client_id));
+CREATE INDEX caseload_labels_client ON caseload_labels(client_id);
+CREATE TABLE caseload_label_tokens(
+  partner_id TEXT NOT NULL, token BYTEA NOT NULL,
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  PRIMARY KEY(partner_id, token, client_id));
+CREATE INDEX caseload_label_tokens_client ON caseload_label_tokens(client_id, partner_id);
+CREATE TABLE erasures(tag TEXT PRIMARY KEY, erased_at BIGINT NOT NULL, reason SMALLINT NOT NULL);
+CREATE TABLE key_journal(
+  seq BIGSERIAL PRIMARY KEY,
+  client_id BYTEA NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  category TEXT NOT NULL, version BIGINT NOT NULL, recipient BYTEA NOT NULL,
+  sealed BYTEA NOT NULL, UNIQUE(client_id, category, version));
+CREATE TABLE key_journal_recipient(
+  id INT PRIMARY KEY CHECK (id = 1), public_key BYTEA NOT NULL, snapshot TEXT NOT NULL,
+  adopted_at BIGINT NOT NULL);
+CREATE TABLE keks(
+  version BIGINT PRIMARY KEY, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL,
+  retired_at BIGINT);
+CREATE TABLE data_keys(
+  client_id BYTEA NOT NULL, client_tag TEXT NOT NULL, category TEXT NOT NULL,
+  version BIGINT NOT NULL, kek_version BIGINT NOT NULL, wrapped BYTEA NOT NULL,
+  PRIMARY KEY(client_id, category, version));
+CREATE INDEX data_keys_tag ON data_keys(client_tag);
+CREATE INDEX data_keys_kek ON data_keys(kek_version);
+CREATE TABLE key_erasures(tag TEXT PRIMARY KEY, erased_at BIGINT NOT NULL);
+)sql"},
+};
+
+/// The advisory lock nodes take while migrating ("sluis" in ASCII, then 1).
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(x'736c756973000001'::bigint)";
+
+Result<int> migrate(pg::Conn& c, int limit, std::int64_t now_ms) {
+  if (auto r = c.exec("BEGIN"); !r) return r.error();
+  // Several nodes may start on one database at once: one migrates, the others wait and then
+  // find the schema current.
+  if (auto r = c.exec(kMigrationLock); !r) {
+    static_cast<void>(c.exec("ROLLBACK"));
+    return r.error();
+  }
+  if (auto r = c.exec("CREATE TABLE IF NOT EXISTS schema_version("
+                      "version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
+      !r) {
+    static_cast<void>(c.exec("ROLLBACK"));
+    return r.error();
+  }
+  auto fail = [&](boost::system::error_code ec) -> Result<int> {
+    static_cast<void>(c.exec("ROLLBACK"));
+    return ec;
+  };
+  auto v = c.query("SELECT coalesce(max(version), 0)::bigint FROM schema_version");
+  if (!v) return fail(v.error());
+  int current = static_cast<int>(v->int64(0, 0));
+  if (current > limit) return fail(make_error_code(Errc::schema_too_new));
+  for (const auto& m : kMigrations) {
+    if (m.version <= current || m.version > limit) continue;
+    if (auto r = c.exec(m.sql); !r) return fail(r.error());
+    if (auto r = c.run("INSERT INTO schema_version(version, applied_at) VALUES($1, $2)",
+                       pg::Params().int64(m.version).int64(now_ms));
+        !r) {
+      return fail(r.error());
+    }
+    current = m.version;
+  }
+  if (auto r = c.exec("COMMIT"); !r) return r.error();
+  return current;
+}
+
+/// The first line of the password file, NUL-terminated, in guarded memory.
+Result<crypto::SecretBuffer> read_password(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error_code(Errc::invalid_argument);
+  crypto::PlainBytes text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto end = std::find(text.begin(), text.end(), std::uint8_t{'\n'});
+  if (end != text.begin() && *(end - 1) == '\r') --end;
+  const auto n = static_cast<std::size_t>(end - text.begin());
+  if (n == 0 || std::find(text.begin(), end, std::uint8_t{0}) != end) {
+    return make_error_code(Errc::invalid_argument);
+  }
+  crypto::SecretBuffer out(n + 1);
+  std::copy(text.begin(), end, out.reveal_mut().begin());
+  out.reveal_mut()[n] = 0;
+  return out;
+}
+
+/// A stored public key (a wrong length reads as all zeros, which nothing is sealed to).
+crypto::JournalPublicKey public_key_of(std::span<const std::uint8_t> blob) {
+  crypto::JournalPublicKey pk{};
+  if (blob.size() == pk.size()) std::copy(blob.begin(), blob.end(), pk.begin());
+  return pk;
+}
+
+/// Fetches and unwraps data key client × category × version into `out`.
+Result<void> load_data_key(pg::Conn& keys, const crypto::KeyRing& ring, const ClientId& client,
+                           std::string_view category, DataKeyVersion version,
+                           crypto::DataKey& out) {
+  auto rows = keys.query("SELECT kek_version, wrapped FROM data_keys WHERE client_id = $1 AND "
+                         "category = $2 AND version = $3",
+                         pg::Params().bytes(client.view()).text(category).int64(version.value));
+  if (!rows) return rows.error();
+  if (rows->empty()) return make_error_code(Errc::key_unavailable);
+  const KekVersion kek_version{static_cast<std::uint32_t>(rows->int64(0, 0))};
+  auto kek = ring.find(kek_version);
+  if (!kek) return make_error_code(Errc::key_unavailable);
+  const crypto::WrappedDataKey wrapped{kek_version, rows->byte_vector(0, 1)};
+  if (!crypto::unwrap_data_key_into(**kek, {client, category, version}, wrapped, out)) {
+    return make_error_code(Errc::crypto_failure);
+  }
+  return {};
+}
+
+/// A consent id (32 hex characters) as the 16-byte id its sealed document is bound to.
+Result<FragmentId> consent_context_id(std::string_view consent_id) {
+  if (consent_id.size() != 32) return make_error_code(Errc::invalid_argument);
+  auto bytes = crypto::from_hex(consent_id);
+  if (!bytes || bytes->size() != 16) return make_error_code(Errc::invalid_argument);
+  return FragmentId::from(std::span<const std::uint8_t, 16>(bytes->data(), 16));
+}
+
+/// The units of work the calling thread holds, innermost last: a unit inside bulk_write's body
+/// (or nested in another unit) on the same thread takes the session already held.
+thread_local std::vector<std::pair<const PgStorage::Impl*, Session*>> t_held;
+
+}  // namespace
+
+Result<ClientId> client_from(std::span<const std::uint8_t> b) {
+  if (b.size() != 16) return make_error_code(Errc::storage_failure);
+  return ClientId::from(std::span<const std::uint8_t, 16>(b.data(), 16));
+}
+
+Result<FragmentId> fragment_from(std::span<const std::uint8_t> b) {
+  if (b.size() != 16) return make_error_code(Errc::storage_failure);
+  return FragmentId::from(std::span<const std::uint8_t, 16>(b.data(), 16));
+}
+
+std::string PgStorage::Impl::tag_of(const ClientId& client) const {
+  return crypto::audit_pseudonym(pseudonym_keys.audit_pseudonym, client);
+}
+
+Result<void> PgStorage::Impl::connect(pg::Conn& c, bool data_connection) {
+  const std::string timeout = std::to_string(std::max(options.connect_timeout_s, 1));
+  const std::string root_cert = options.sslrootcert.string();
+  std::vector<std::pair<const char*, const char*>> kw{{"dbname", options.conninfo.c_str()}};
+  if (!options.sslmode.empty()) kw.emplace_back("sslmode", options.sslmode.c_str());
+  if (!root_cert.empty()) kw.emplace_back("sslrootcert", root_cert.c_str());
+  // libpq copies the password into the connection (kept for reconnects, wiped by libpq when
+  // the connection is freed); our copy stays in guarded memory.
+  if (password) {
+    kw.emplace_back("password", reinterpret_cast<const char*>(password->reveal().data()));
+  }
+  kw.emplace_back("connect_timeout", timeout.c_str());
+  kw.emplace_back("application_name", options.application_name.c_str());
+  // Times and sizes are sent as binary values; the server must not reinterpret text.
+  kw.emplace_back("client_encoding", "UTF8");
+  if (auto r = c.connect(kw); !r) return r;
+  // A lock another session holds is waited for busy_timeout at most, then Errc::busy (as
+  // SQLite's busy timeout). The key-store connection's statements never wait on a unit's locks
+  // but on another node's key insert at most, so the same bound serves both.
+  static_cast<void>(data_connection);
+  const std::string lock_timeout =
+      "SET lock_timeout = " + std::to_string(std::max<std::int64_t>(options.busy_timeout.count(), 1));
+  return c.exec(lock_timeout.c_str());
+}
+
+Result<std::unique_ptr<Session>> PgStorage::Impl::new_session() {
+  auto s = std::make_unique<Session>(options.data_key_cache_size);
+  if (auto r = connect(s->data, true); !r) return r.error();
+  if (auto r = connect(s->keys, false); !r) return r.error();
+  s->records = make_pg_records(*this, *s);
+  return s;
+}
+
+void PgStorage::Impl::revive(Session& s) noexcept {
+  // A connection the server closed while the session was idle is noticed here and opened
+  // again; one lost during a unit failed that unit (Errc::unavailable) and is opened again when
+  // the session is next taken. If the server is still away, this unit fails the same way.
+  for (pg::Conn* c : {&s.data, &s.keys}) {
+    if (!c->probe()) static_cast<void>(connect(*c, c == &s.data));
+  }
+  if (!s.data.ok() || !s.keys.ok()) s.key_cache.clear();
+  s.open = Session::Open::none;
+  s.key_batch = false;
+}
+
+Result<std::shared_ptr<const std::vector<Partner>>> PgStorage::Impl::partner_table(Session& s) {
+  auto gen = s.data.query("SELECT value FROM partner_generation WHERE id = 1");
+  if (!gen) return gen.error();
+  if (gen->empty()) return make_error_code(Errc::storage_failure);
+  const std::int64_t generation = gen->int64(0, 0);
+  {
+    std::lock_guard lock(partners_mutex);
+    if (partners && partners_generation == generation) return partners;
+  }
+  auto rows = s.data.query(
+      "SELECT id, partner_type, display_name, created_at, revoked_at FROM partners ORDER BY id");
+  if (!rows) return rows.error();
+  auto out = std::make_shared<std::vector<Partner>>();
+  out->reserve(static_cast<std::size_t>(rows->size()));
+  for (int i = 0; i < rows->size(); ++i) {
+    Partner p{rows->text(i, 0), rows->text(i, 1), rows->text(i, 2), from_db(rows->int64(i, 3)),
+              std::nullopt};
+    if (!rows->is_null(i, 4)) p.revoked_at = from_db(rows->int64(i, 4));
+    out->push_back(std::move(p));
+  }
+  std::shared_ptr<const std::vector<Partner>> table = std::move(out);
+  std::lock_guard lock(partners_mutex);
+  partners = table;
+  partners_generation = generation;
+  return table;
+}
+
+Result<void> PgStorage::Impl::load_keks(pg::Conn& c) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto rows = c.query("SELECT version, wrapped FROM keks WHERE retired_at IS NULL");
+    if (!rows) return rows.error();
+    if (!rows->empty()) {
+      crypto::KeyRing fresh;
+      for (int i = 0; i < rows->size(); ++i) {
+        crypto::WrappedKek wrapped{KekVersion{static_cast<std::uint32_t>(rows->int64(i, 0))},
+                                   rows->byte_vector(i, 1)};
+        auto kek = crypto::unwrap_kek(kek_wrapping_key, wrapped);
+        if (!kek) return make_error_code(Errc::crypto_failure);
+        fresh.add(std::move(*kek));
+      }
+      ring = std::move(fresh);
+      return {};
+    }
+    // A new database: KEK 1. Another node opening at the same moment may win the insert; then
+    // its KEK is the one read back.
+    auto kek = crypto::KeyEncryptionKey::generate(KekVersion{1});
+    auto wrapped = crypto::wrap_kek(kek_wrapping_key, kek);
+    if (!wrapped) return make_error_code(Errc::crypto_failure);
+    if (auto r = c.run("INSERT INTO keks(version, wrapped, created_at) VALUES(1, $1, $2) "
+                       "ON CONFLICT (version) DO NOTHING",
+                       pg::Params().bytes(wrapped->blob).int64(to_db(now())));
+        !r) {
+      return r;
+    }
+  }
+  return make_error_code(Errc::storage_failure);
+}
+
+Result<void> PgStorage::Impl::reapply_erasures(pg::Conn& c) {
+  // The two tombstone tables agree, and nothing a tombstone names is left (a dump restored from
+  // before an erasure brings the rows back; the tombstones written since remove them again only
+  // when they survive the restore — docs/store.md "PostgreSQL: erasure").
+  static constexpr const char* kSql = R"sql(
+BEGIN;
+INSERT INTO erasures(tag, erased_at, reason) SELECT tag, erased_at, 1 FROM key_erasures
+  ON CONFLICT (tag) DO NOTHING;
+INSERT INTO key_erasures(tag, erased_at) SELECT tag, erased_at FROM erasures
+  ON CONFLICT (tag) DO NOTHING;
+DELETE FROM clients WHERE tag IN (SELECT tag FROM erasures);
+DELETE FROM data_keys WHERE client_tag IN (SELECT tag FROM key_erasures);
+COMMIT;
+)sql";
+  if (auto r = c.exec(kSql); !r) {
+    static_cast<void>(c.exec("ROLLBACK"));
+    return r;
+  }
+  return {};
+}
+
+Result<std::pair<DataKeyVersion, crypto::DataKey>>
+PgStorage::Impl::data_key_for_write(Session& s, const ClientId& client, std::string_view category) {
+  static const std::string kCurrent =
+      "SELECT version, kek_version, wrapped FROM data_keys WHERE client_id = $1 AND "
+      "category = $2 ORDER BY version DESC LIMIT 1";
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto rows = s.keys.query(kCurrent, pg::Params().bytes(client.view()).text(category));
+    if (!rows) return rows.error();
+    if (!rows->empty()) {
+      const DataKeyVersion version{static_cast<std::uint32_t>(rows->int64(0, 0))};
+      const KekVersion kek_version{static_cast<std::uint32_t>(rows->int64(0, 1))};
+      auto kek = ring.find(kek_version);
+      if (!kek) return make_error_code(Errc::key_unavailable);
+      crypto::WrappedDataKey wrapped{kek_version, rows->byte_vector(0, 2)};
+      auto key = crypto::unwrap_data_key(**kek, {client, category, version}, wrapped);
+      if (!key) return make_error_code(Errc::crypto_failure);
+      return std::pair{version, std::move(*key)};
+    }
+    auto kek = ring.current();
+    if (!kek) return make_error_code(Errc::key_unavailable);
+    const DataKeyVersion version{1};
+    auto key = crypto::generate_data_key();
+    auto wrapped = crypto::wrap_data_key(**kek, {client, category, version}, key);
+    if (!wrapped) return make_error_code(Errc::crypto_failure);
+    // Outside the unit's transaction (this connection autocommits unless a key batch is open):
+    // a key without data is harmless, data without its key is lost. Another node creating the
+    // same key at the same moment wins or loses the insert; the loser reads the winner's.
+    auto ins = s.keys.query(
+        "INSERT INTO data_keys(client_id, client_tag, category, version, kek_version, wrapped) "
+        "VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        pg::Params()
+            .bytes(client.view())
+            .text(tag_of(client))
+            .text(category)
+            .int64(version.value)
+            .int64(wrapped->kek_version.value)
+            .bytes(wrapped->blob));
+    if (!ins) return ins.error();
+    if (ins->affected() == 1) return std::pair{version, std::move(key)};
+  }
+  return make_error_code(Errc::busy);
+}
+
+Result<crypto::DataKey> PgStorage::Impl::data_key_for_read(Session& s, const ClientId& client,
+                                                           std::string_view category,
+                                                           DataKeyVersion version) {
+  crypto::DataKey key;
+  if (auto r = load_data_key(s.keys, ring, client, category, version, key); !r) return r.error();
+  return key;
+}
+
+Result<const crypto::DataKey*> PgStorage::Impl::cached_data_key(Session& s, const ClientId& client,
+                                                                std::string_view category,
+                                                                DataKeyVersion version) {
+  return s.key_cache.get(client, category, version, [&](crypto::DataKey& out) {
+    return load_data_key(s.keys, ring, client, category, version, out);
+  });
+}
+
+Result<void> PgStorage::Impl::journal_key(Session& s, const ClientId& client,
+                                          std::string_view category, DataKeyVersion version,
+                                          const crypto::DataKey* known) {
+  // As the SQLCipher engine (docs/store.md "Key journal"): entries exist only once a key-store
+  // snapshot named a recipient. This engine takes no key-store snapshots (its key tables are in
+  // the database, backed up with it), so no recipient row is written by it; a database migrated
+  // from a SQLCipher home that had one keeps journalling to it.
+  auto rec = s.data.query("SELECT public_key FROM key_journal_recipient WHERE id = 1");
+  if (!rec) return rec.error();
+  if (rec->empty()) return {};
+  const auto recipient = public_key_of(rec->bytes(0, 0));
+  auto had = s.data.query(
+      "SELECT recipient FROM key_journal WHERE client_id = $1 AND category = $2 AND version = $3",
+      pg::Params().bytes(client.view()).text(category).int64(version.value));
+  if (!had) return had.error();
+  if (!had->empty()) {
+    const auto b = had->bytes(0, 0);
+    if (b.size() == recipient.size() && std::equal(b.begin(), b.end(), recipient.begin())) {
+      return {};
+    }
+  }
+  std::optional<crypto::DataKey> loaded;
+  if (known == nullptr) {
+    auto k = data_key_for_read(s, client, category, version);
+    if (!k) return k.error();
+    loaded.emplace(std::move(*k));
+    known = &*loaded;
+  }
+  auto sealed = crypto::seal_journal_entry(recipient, {client, category, version}, *known);
+  if (!sealed) return make_error_code(Errc::crypto_failure);
+  return s.data.run(
+      "INSERT INTO key_journal(client_id, category, version, recipient, sealed) "
+      "VALUES($1, $2, $3, $4, $5) ON CONFLICT (client_id, category, version) DO UPDATE SET "
+      "recipient = excluded.recipient, sealed = excluded.sealed",
+      pg::Params()
+          .bytes(client.view())
+          .text(category)
+          .int64(version.value)
+          .bytes(std::span<const std::uint8_t>(recipient))
+          .bytes(*sealed));
+}
+
+Result<void> PgStorage::Impl::shred_keys(Session& s, std::string_view tag) {
+  // First, whatever follows: a cached copy must not outlive the wrapped key it came from (every
+  // cache of this process; another node's cache holds keys whose data the erasure deleted).
+  s.key_cache.clear_everywhere();
+  auto fail = [&](boost::system::error_code ec) -> Result<void> {
+    if (!s.key_batch) static_cast<void>(s.keys.exec("ROLLBACK"));
+    return ec;
+  };
+  if (!s.key_batch) {
+    if (auto r = s.keys.exec("BEGIN"); !r) return r;
+  }
+  if (auto r = s.keys.run("INSERT INTO key_erasures(tag, erased_at) VALUES($1, $2) "
+                          "ON CONFLICT (tag) DO NOTHING",
+                          pg::Params().text(tag).int64(to_db(now())));
+      !r) {
+    return fail(r.error());
+  }
+  if (auto r = s.keys.run("DELETE FROM data_keys WHERE client_tag = $1", pg::Params().text(tag));
+      !r) {
+    return fail(r.error());
+  }
+  if (s.key_batch) return {};
+  return s.keys.exec("COMMIT");
+}
+
+Result<std::vector<std::uint8_t>> PgStorage::Impl::seal_document(Session& s,
+                                                                 const ClientId& client,
+                                                                 std::string_view consent_id,
+                                                                 std::string_view document) {
+  auto id = consent_context_id(consent_id);
+  if (!id) return id.error();
+  auto key = data_key_for_write(s, client, kConsentDocumentCategory);
+  if (!key) return key.error();
+  const crypto::FieldContext ctx{*id, kConsentDocumentField, kConsentDocumentCategory, client,
+                                 key->first};
+  auto sealed = crypto::seal_field(
+      key->second, ctx,
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(document.data()),
+                                    document.size()));
+  if (!sealed) return make_error_code(Errc::invalid_argument);
+  return std::move(*sealed);
+}
+
+Result<std::string> PgStorage::Impl::open_document(Session& s, const ClientId& client,
+                                                   std::string_view consent_id,
+                                                   std::span<const std::uint8_t> sealed) {
+  auto id = consent_context_id(consent_id);
+  if (!id) return make_error_code(Errc::storage_failure);  // not written by this engine
+  auto version = crypto::sealed_field_key_version(sealed);
+  if (!version) return make_error_code(Errc::crypto_failure);
+  auto key = cached_data_key(s, client, kConsentDocumentCategory, *version);
+  if (!key) return key.error();
+  const crypto::FieldContext ctx{*id, kConsentDocumentField, kConsentDocumentCategory, client,
+                                 *version};
+  auto plain = crypto::open_field(**key, ctx, sealed);
+  if (!plain) return make_error_code(Errc::crypto_failure);
+  return std::string(plain->begin(), plain->end());
+}
+
+// --- PgStorage ---
+
+PgStorage::PgStorage(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PgStorage::~PgStorage() = default;
+
+Result<std::unique_ptr<PgStorage>> PgStorage::open(PgOptions options, const crypto::RootKey& root) {
+  if (options.conninfo.empty()) return make_error_code(Errc::invalid_argument);
+  if (!options.clock) {
+    options.clock = [] {
+      return std::chrono::time_point_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now());
+    };
+  }
+  if (options.schema_version_limit < 0) options.schema_version_limit = kSchemaVersion;
+  options.pool_size = std::max<std::size_t>(options.pool_size, 1);
+  auto impl = std::unique_ptr<Impl>(new Impl{
+      std::move(options),
+      0,
+      store::PseudonymKeys{
+          crypto::derive_subkey(root, crypto::KeyPurpose::identifier_index),
+          crypto::derive_subkey(root, crypto::KeyPurpose::partner_pseudonym),
+          crypto::derive_subkey(root, crypto::KeyPurpose::audit_pseudonym),
+          crypto::derive_subkey(root, crypto::KeyPurpose::service_pseudonym_index),
+          crypto::derive_subkey(root, crypto::KeyPurpose::caseload_label_index)},
+      crypto::derive_subkey(root, crypto::KeyPurpose::kek_wrapping),
+      std::nullopt,
+      {},
+      {},
+      {},
+      {},
+      {},
+      0,
+      {},
+      -1,
+      {}});
+  auto& i = *impl;
+  if (!i.options.password_file.empty()) {
+    auto pw = read_password(i.options.password_file);
+    if (!pw) return pw.error();
+    i.password.emplace(std::move(*pw));
+  }
+  auto first = i.new_session();
+  if (!first) return first.error();
+  auto v = migrate((*first)->data, i.options.schema_version_limit, to_db(i.now()));
+  if (!v) return v.error();
+  i.schema_version = *v;
+  if (auto r = i.load_keks((*first)->keys); !r) return r.error();
+  if (auto r = i.reapply_erasures((*first)->data); !r) return r.error();
+  i.idle.push_back(first->get());
+  i.sessions.push_back(std::move(*first));
+  i.opened = 1;
+  return std::unique_ptr<PgStorage>(new PgStorage(std::move(impl)));
+}
+
+int PgStorage::schema_version() const {
+  return impl_->schema_version;
+}
+
+const store::PseudonymKeys& PgStorage::pseudonym_keys() const noexcept {
+  return impl_->pseudonym_keys;
+}
+
+store::Records& PgStorage::acquire() {
+  auto& i = *impl_;
+  for (auto it = t_held.rbegin(); it != t_held.rend(); ++it) {
+    if (it->first == &i) {  // bulk_write's body (or a nested unit): the same session
+      Session* held = it->second;
+      t_held.emplace_back(&i, held);
+      return *held->records;
+    }
+  }
+  Session* s = nullptr;
+  {
+    std::unique_lock lock(i.pool_mutex);
+    for (;;) {
+      if (!i.idle.empty()) {
+        s = i.idle.back();
+        i.idle.pop_back();
+        break;
+      }
+      if (i.opened < i.options.pool_size) {
+        ++i.opened;
+        lock.unlock();
+        auto fresh = i.new_session();
+        lock.lock();
+        if (fresh) {
+          s = fresh->get();
+          i.sessions.push_back(std::move(*fresh));
+          break;
+        }
+        // The database is away: reuse a session of the pool (its unit fails with unavailable
+        // and a later one reconnects), or wait for one to come back.
+        --i.opened;
+        if (!i.sessions.empty()) {
+          i.pool_free.wait(lock, [&] { return !i.idle.empty(); });
+          continue;
+        }
+        // Not even one session: keep a dead one so the unit gets its clear error.
+        auto dead = std::make_unique<Session>(i.options.data_key_cache_size);
+        dead->records = make_pg_records(i, *dead);
+        s = dead.get();
+        i.sessions.push_back(std::move(dead));
+        ++i.opened;
+        break;
+      }
+      i.pool_free.wait(lock, [&] { return !i.idle.empty(); });
+    }
+  }
+  i.revive(*s);
+  t_held.emplace_back(&i, s);
+  return *s->records;
+}
+
+void PgStorage::release() noexcept {
+  auto& i = *impl_;
+  Session* s = nullptr;
+  for (auto it = t_held.rbegin(); it != t_held.rend(); ++it) {
+    if (it->first == &i) {
+      s = it->second;
+      t_held.erase(std::next(it).base());
+      break;
+    }
+  }
+  if (s == nullptr) return;
+  // What the unit started and did not commit ends here: a write is rolled back, a read
+  // snapshot let go.
+  if (s->open != Session::Open::none && s->data.in_transaction()) {
+    static_cast<void>(s->data.exec("ROLLBACK"));
+  }
+  s->open = Session::Open::none;
+  const bool still_held = std::any_of(t_held.begin(), t_held.end(),
+                                      [&](const auto& h) { return h.first == &i && h.second == s; });
+  if (still_held) return;
+  if (s->key_batch && s->keys.in_transaction()) static_cast<void>(s->keys.exec("ROLLBACK"));
+  s->key_batch = false;
+  if (s->data.in_transaction()) static_cast<void>(s->data.exec("ROLLBACK"));
+  {
+    std::lock_guard lock(i.pool_mutex);
+    i.idle.push_back(s);
+  }
+  i.pool_free.notify_one();
+}
+
+Result<void> PgStorage::bulk_write(const std::function<Result<void>()>& body) {
+  // The body's units run on this thread and take the session held here (acquire), so they
+  // join this one transaction.
+  store::UnitOfWork hold(*this);
+  Session* s = t_held.back().second;
+  if (auto r = s->data.exec("BEGIN ISOLATION LEVEL SERIALIZABLE"); !r) return r;
+  Result<void> result;
+  try {
+    result = body();
+  } catch (...) {
+    static_cast<void>(s->data.exec("ROLLBACK"));
+    throw;
+  }
+  if (!result) {
+    static_cast<void>(s->data.exec("ROLLBACK"));
+    return result;
+  }
+  if (auto r = s->data.exec("COMMIT"); !r) {
+    if (s->data.in_transaction()) static_cast<void>(s->data.exec("ROLLBACK"));
+    return r;
+  }
+  return {};
+}
+
+}  // namespace sluis::pgstore
