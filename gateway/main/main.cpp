@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
     const auto config = daemon::load_daemon_config(cli.config);
     auto log = server::LogSink::open(config.server.log_destination, config.server.log_level);
 
-    std::unique_ptr<sluis::store::Store> store;
+    daemon::OpenedEngine engine;
     std::unique_ptr<sluis::audit::AuditLog> audit;
     {
       // The root key is needed only to open the store and the log; it is wiped when this scope
@@ -39,20 +39,22 @@ int main(int argc, char** argv) {
         passphrase_file = config.passphrase_file;
       }
       const auto root = daemon::unlock_root_key(config.key_file, passphrase_file);
-      store = daemon::open_store(config, root);
+      engine = daemon::open_engine(config, root);
       audit = daemon::open_audit_log(config, root);
     }
     api::CurrentRulePack rules(daemon::load_rules(config.rule_pack));
 
+    sluis::store::Storage& storage = engine.storage();
     api::GatewayContext context;
-    context.store = store.get();
+    context.store = &storage;
     context.audit = audit.get();
     context.rules = &rules;
     context.limits.max_body_bytes = config.server.limits.body_limit_bytes;
 
     // Operator acts (sluisctl over the local socket, SIGHUP) run through one audited path.
     ops::OperatorContext operator_context;
-    operator_context.store = store.get();
+    operator_context.store = &storage;
+    operator_context.sqlcipher = engine.sqlcipher.get();
     operator_context.audit = audit.get();
     operator_context.rules = [&rules] { return rules.get(); };
     operator_context.reload_rules = [&rules, &config]() -> std::string {
@@ -107,10 +109,13 @@ int main(int argc, char** argv) {
     // Ends of break-the-glass grants go on the record within seconds (and at start, for grants
     // that ended while the gateway was stopped).
     sluis::domain::BreakGlassExpirySweeper sweeper(
-        *store, *audit, std::chrono::seconds(5), [log](boost::system::error_code) {
+        storage, *audit, std::chrono::seconds(5), [log](boost::system::error_code) {
           log->event(server::LogLevel::error, "break_glass_expiry_not_recorded", "will_retry");
         });
 
+    const bool on_postgresql = config.store.engine == daemon::StoreEngine::postgresql;
+    log->event(server::LogLevel::info, "store_engine",
+               on_postgresql ? server::LogLiteral("postgresql") : server::LogLiteral("sqlcipher"));
     server.start();
     if (cli.port_file) daemon::write_port_file(*cli.port_file, server.port());
     server.run_until_signalled();

@@ -1,6 +1,8 @@
 // sluisd's start-up steps: command line, core-dump policy, root key, store, audit log, rule pack.
 #include "startup.hpp"
 
+#include "sluis/pgstore/pg_storage.hpp"
+
 #include "sluis/crypto/error.hpp"
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/crypto/secret.hpp"
@@ -153,6 +155,45 @@ std::unique_ptr<sluis::store::Store> open_store(const DaemonConfig& config,
                          "permissions");
   }
   return std::move(*store);
+}
+
+OpenedEngine open_engine(const DaemonConfig& config, const crypto::RootKey& root) {
+  OpenedEngine engine;
+  if (config.store.engine == StoreEngine::sqlcipher) {
+    engine.sqlcipher = open_store(config, root);
+    return engine;
+  }
+  sluis::pgstore::PgOptions options;
+  options.conninfo = config.store.conninfo;
+  options.sslmode = config.store.sslmode;
+  options.sslrootcert = config.store.sslrootcert;
+  options.password_file = config.store.password_file;
+  options.pool_size = config.store.pool_size;
+  auto pg = sluis::pgstore::PgStorage::open(std::move(options), root);
+  if (!pg) {
+    const auto e = pg.error();
+    const std::string where = "the PostgreSQL database of [store] conninfo";
+    if (e == sluis::store::Errc::unavailable) {
+      throw StartupRefusal(where + " cannot be reached or refused the login (" +
+                           std::string(e.message()) + "); check conninfo, sslmode, the password "
+                           "file and that the database runs");
+    }
+    if (e == sluis::store::Errc::invalid_argument) {
+      throw StartupRefusal(where + " is not configured correctly: check conninfo and that "
+                           "password_file can be read by sluisd");
+    }
+    if (e == sluis::store::Errc::schema_too_new) {
+      throw StartupRefusal(where + " was migrated by a newer sluis; run that version");
+    }
+    if (e == sluis::store::Errc::crypto_failure) {
+      throw StartupRefusal(where + " holds keys that do not open with this root key: it belongs "
+                           "to another gateway");
+    }
+    throw StartupRefusal(where + " cannot be used (storage error: " + std::string(e.message()) +
+                         ")");
+  }
+  engine.postgresql = std::move(*pg);
+  return engine;
 }
 
 std::unique_ptr<sluis::audit::AuditLog> open_audit_log(const DaemonConfig& config,

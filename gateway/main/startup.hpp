@@ -49,6 +49,19 @@ unlock_root_key(const std::filesystem::path& key_file,
 [[nodiscard]] std::unique_ptr<store::Store> open_store(const DaemonConfig& config,
                                                          const crypto::RootKey& root);
 
+/// The storage engine [store] chose: the SQLCipher store, or a PostgreSQL database.
+struct OpenedEngine {
+  std::unique_ptr<store::Store> sqlcipher;     ///< set for engine = sqlcipher
+  std::unique_ptr<store::Storage> postgresql;  ///< set for engine = postgresql
+  [[nodiscard]] store::Storage& storage() const {
+    return sqlcipher ? static_cast<store::Storage&>(*sqlcipher) : *postgresql;
+  }
+};
+
+/// Opens the engine of `config.store`: open_store for SQLCipher, the PostgreSQL database of
+/// `conninfo` otherwise (StartupRefusal with a sentence when it cannot be reached or used).
+[[nodiscard]] OpenedEngine open_engine(const DaemonConfig& config, const crypto::RootKey& root);
+
 /// Opens (creating when absent) the audit log `config.data_dir/audit.db`.
 [[nodiscard]] std::unique_ptr<audit::AuditLog> open_audit_log(const DaemonConfig& config,
                                                                 const crypto::RootKey& root);

@@ -32,6 +32,7 @@
 // pseudonym for a client.
 #include "sluis/crypto/card.hpp"
 #include "sluis/api/api.hpp"
+#include "sluis/store/store.hpp"
 #include "sluis/domain/registry.hpp"
 
 #include "default_rule_pack.hpp"

@@ -25,6 +25,11 @@ void check_ms(std::chrono::milliseconds ms) {
 
 void check_config(const sd::DaemonConfig& d) {
   const gw::ServerConfig& c = d.server;
+  if (d.store.engine == sd::StoreEngine::postgresql) {
+    SLUIS_FUZZ_CHECK(!d.store.conninfo.empty());
+  }
+  SLUIS_FUZZ_CHECK(d.store.conninfo.find("password") == std::string::npos);
+  SLUIS_FUZZ_CHECK(d.store.pool_size >= 1 && d.store.pool_size <= 256);
   for (const auto* p : {&c.tls.certificate, &c.tls.private_key, &c.tls.ca_certificate,
                         &c.tls.revocation_list, &d.data_dir, &d.key_file, &d.rule_pack}) {
     SLUIS_FUZZ_CHECK(p->is_absolute());

@@ -350,6 +350,13 @@ json::object operator_act(const Home& home, const Options& opt, std::string requ
     answer = std::move(call.answer);
   } else {
     // The gateway is not running: do the act here, on the files, audited by this process.
+    if (home.config.store.engine != daemon::StoreEngine::sqlcipher) {
+      wipe(request);
+      throw std::runtime_error(
+          "this gateway keeps its records in PostgreSQL ([store] engine in sluis.toml), and "
+          "operator acts on it go through the running gateway: start sluisd, then run this "
+          "command again (its operator socket " + socket.string() + " does not answer)");
+    }
     const auto root = unlock(home.config.key_file, passphrase_file(home, opt));
     sluis::audit::AuditLogOptions log_options;
     log_options.path = home.config.data_dir / "audit.db";
@@ -378,6 +385,7 @@ json::object operator_act(const Home& home, const Options& opt, std::string requ
     auto pack = std::make_shared<const policy::RulePack>(rule_pack(home));
     ops::OperatorContext context;
     context.store = store->get();
+    context.sqlcipher = store->get();
     context.audit = log->get();
     context.rules = [pack] { return pack; };
     answer = ops::execute_operator_request(

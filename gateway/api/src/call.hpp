@@ -56,7 +56,7 @@ struct Call {
   std::string client_audit;        ///< the client's audit pseudonym once resolved
 
   [[nodiscard]] const policy::RulePack& rules() const noexcept { return *pack; }
-  [[nodiscard]] Store& store() const noexcept { return *ctx.store; }
+  [[nodiscard]] Storage& store() const noexcept { return *ctx.store; }
   [[nodiscard]] policy::Time now_seconds() const {
     return std::chrono::floor<std::chrono::seconds>(now);
   }

@@ -59,8 +59,17 @@ max_requests_per_connection = 1000  # then the connection is closed (Connection:
 page_cache_mib = 16                 # SQLite page cache of the audit log's writer
 store_page_cache_mib = 32           # SQLite page cache of the data store (decrypted pages)
 
+[store]
+engine = "sqlcipher"                # "sqlcipher" (embedded, files in data_dir) or "postgresql"
+conninfo = ""                       # postgresql: libpq connection string, e.g.
+                                    # "host=db1 port=5432 dbname=sluis user=sluis" (no password)
+sslmode = ""                        # postgresql: e.g. "verify-full"; "" = what conninfo says
+sslrootcert = ""                    # postgresql: CA file of the database's certificate
+password_file = ""                  # postgresql: file holding the password (mode 0600); "" = none
+pool_size = 4                       # postgresql: database sessions of this node
+
 [paths]
-data_dir = "data"                   # the store's directory
+data_dir = "data"                   # the store's directory (SQLCipher files, the audit log)
 key_file = "keys/root.key"          # root key file
 rule_pack = "policy/rules.toml"     # the rule pack
 passphrase_file = ""                # file holding the root key passphrase (sealed key); "" = none
@@ -165,6 +174,10 @@ struct KeySpec {
 
 }  // namespace
 
+std::string_view to_string(StoreEngine engine) noexcept {
+  return engine == StoreEngine::postgresql ? "postgresql" : "sqlcipher";
+}
+
 std::string_view default_config_toml() noexcept {
   return kDefaultConfig;
 }
@@ -191,6 +204,7 @@ DaemonConfig parse_daemon_config(std::string_view text, std::string_view source_
     resolve(*p);
   }
   toml::source_region metrics_at{};
+  toml::source_region store_at{};
 
   using T = std::string_view;
   const auto ms = [&](T table, T key, std::chrono::milliseconds& out) {
@@ -264,6 +278,42 @@ DaemonConfig parse_daemon_config(std::string_view text, std::string_view source_
              100'000'000),
         size("limits", "page_cache_mib", d.audit_page_cache_mib, 0, 65536),
         size("limits", "store_page_cache_mib", d.store_page_cache_mib, 0, 65536)}},
+      {"store",
+       {{"engine",
+         [&](const toml::node& n) {
+           const std::string e = rd.string_value(n, "store", "engine");
+           if (e == "sqlcipher") {
+             d.store.engine = StoreEngine::sqlcipher;
+           } else if (e == "postgresql") {
+             d.store.engine = StoreEngine::postgresql;
+           } else {
+             rd.fail(n.source(), "'engine' in [store] must be \"sqlcipher\" or \"postgresql\"");
+           }
+           store_at = n.source();
+         }},
+        {"conninfo",
+         [&](const toml::node& n) {
+           d.store.conninfo = rd.string_value(n, "store", "conninfo", true);
+           if (d.store.conninfo.find("password") != std::string::npos) {
+             rd.fail(n.source(), "'conninfo' in [store] must not hold the password: put it in "
+                                 "the file named by password_file (mode 0600)");
+           }
+         }},
+        {"sslmode",
+         [&](const toml::node& n) {
+           d.store.sslmode = rd.string_value(n, "store", "sslmode", true);
+           static constexpr std::string_view kModes[] = {"",       "disable",   "allow",
+                                                         "prefer", "require",   "verify-ca",
+                                                         "verify-full"};
+           if (std::find(std::begin(kModes), std::end(kModes), d.store.sslmode) ==
+               std::end(kModes)) {
+             rd.fail(n.source(), "'sslmode' in [store] must be one of disable, allow, prefer, "
+                                 "require, verify-ca, verify-full (or \"\")");
+           }
+         }},
+        optional_path("store", "sslrootcert", d.store.sslrootcert),
+        optional_path("store", "password_file", d.store.password_file),
+        size("store", "pool_size", d.store.pool_size, 1, 256)}},
       {"paths",
        {path("paths", "data_dir", d.data_dir), path("paths", "key_file", d.key_file),
         path("paths", "rule_pack", d.rule_pack),
@@ -338,6 +388,10 @@ DaemonConfig parse_daemon_config(std::string_view text, std::string_view source_
   if (c.metrics_enabled && !is_loopback_address(c.metrics_address)) {
     rd.fail(metrics_at, "'address' in [metrics] must be a loopback address (127.0.0.1 or ::1): "
                         "metrics are only served locally; put a proxy in front to publish them");
+  }
+  if (d.store.engine == StoreEngine::postgresql && d.store.conninfo.empty()) {
+    rd.fail(store_at, "[store] engine = \"postgresql\" needs 'conninfo', the database to use "
+                      "(e.g. \"host=db1 port=5432 dbname=sluis user=sluis\")");
   }
   if (c.metrics_enabled && c.metrics_port != 0 && c.metrics_port == c.port) {
     rd.fail(metrics_at, "[metrics] port must differ from [server] port");

@@ -160,6 +160,15 @@ std::string store_failure(std::string_view what, const boost::system::error_code
                                             "; nothing was changed (the audit log says so)"});
 }
 
+/// The refusal of an act only the SQLCipher engine has, on another engine; nullopt on SQLCipher.
+std::optional<Refusal> needs_sqlcipher(const OperatorContext& ctx, std::string_view act) {
+  if (ctx.sqlcipher != nullptr) return std::nullopt;
+  return Refusal{"unavailable",
+                 std::string(act) + " is an act of the embedded SQLCipher engine; this gateway "
+                 "stores its records in PostgreSQL, whose own tools back up, restore and "
+                 "protect them (docs/operations.md, \"PostgreSQL\")"};
+}
+
 std::string do_status(const OperatorContext& ctx) {
   Registry registry(*ctx.store);
   auto partners = registry.list_partners();
@@ -332,10 +341,11 @@ std::string worker_change(const OperatorContext& ctx, const OperatorIdentity& wh
 std::string key_rotate(const OperatorContext& ctx, const OperatorIdentity& who,
                        const Request& req) {
   if (auto r = req.only({})) return answer_error(*r);
+  if (auto r = needs_sqlcipher(ctx, "key rotation")) return answer_error(*r);
   Act act(ctx, who, AuditAction::key_rotate);
   act.event().rule = "kek:rotate";
   if (auto r = act.record()) return answer_error(*r);
-  auto version = ctx.store->rotate_kek();
+  auto version = ctx.sqlcipher->rotate_kek();
   if (!version) {
     act.failed();
     return store_failure("the rotation failed", version.error());
@@ -347,6 +357,7 @@ std::string key_rotate(const OperatorContext& ctx, const OperatorIdentity& who,
 
 std::string backup(const OperatorContext& ctx, const OperatorIdentity& who, const Request& req) {
   if (auto r = req.only({"out", "key_snapshot"})) return answer_error(*r);
+  if (auto r = needs_sqlcipher(ctx, "a backup by sluisd")) return answer_error(*r);
   const auto out = req.text("out", 4096);
   const auto with_keys = req.flag("key_snapshot");
   if (!out || !with_keys)
@@ -374,19 +385,19 @@ std::string backup(const OperatorContext& ctx, const OperatorIdentity& who, cons
   Act act(ctx, who, AuditAction::backup);
   act.event().rule = *with_keys ? "data+key-snapshot" : "data";
   if (auto r = act.record()) return answer_error(*r);
-  if (auto r = ctx.store->backup_data(data); !r) {
+  if (auto r = ctx.sqlcipher->backup_data(data); !r) {
     act.failed();
     return store_failure("the data backup failed", r.error());
   }
   // The snapshot first: it starts a new key journal, so the data backup taken right after holds
   // a journal that this snapshot opens (docs/store.md "Key journal").
   if (*with_keys) {
-    if (auto r = ctx.store->snapshot_key_store(keys); !r) {
+    if (auto r = ctx.sqlcipher->snapshot_key_store(keys); !r) {
       act.failed();
       return store_failure("the key-store snapshot failed", r.error());
     }
   }
-  if (auto r = ctx.store->backup_data(data); !r) {
+  if (auto r = ctx.sqlcipher->backup_data(data); !r) {
     act.failed();
     return store_failure(*with_keys ? "the key-store snapshot was written but the data backup failed"
                                     : "the data backup failed",
@@ -458,6 +469,7 @@ std::string restore(const OperatorContext& ctx, const OperatorIdentity& who, con
   if (auto r = check_only ? req.only({"data", "keys"}) : req.only({"data", "keys", "force"})) {
     return answer_error(*r);
   }
+  if (auto r = needs_sqlcipher(ctx, "a restore by sluisctl")) return answer_error(*r);
   if (ctx.reload_rules) {
     return answer_error(Refusal{"conflict", "stop sluisd before a restore (systemctl stop sluisd); "
                                             "a running gateway would keep using the files "
@@ -467,7 +479,7 @@ std::string restore(const OperatorContext& ctx, const OperatorIdentity& who, con
   if (auto r = restore_files(req, files)) return answer_error(*r);
   const auto force = req.flag("force");
   if (!force) return answer_error(missing("force (true/false)"));
-  auto check = ctx.store->check_restore(files.data, files.keys);
+  auto check = ctx.sqlcipher->check_restore(files.data, files.keys);
   if (!check) return answer_error(Refusal{"bad-request", restore_refusal_sentence(check.error(), files)});
   if (check_only) return answer_ok("restore checked", check_members(*check));
   if (check->unreadable_fragments > 0 && !*force) {
@@ -486,14 +498,14 @@ std::string restore(const OperatorContext& ctx, const OperatorIdentity& who, con
   act.event().rule = what;
   if (auto r = act.record()) return answer_error(*r);
   if (!files.data.empty()) {
-    if (auto r = ctx.store->restore_data_backup(files.data); !r) {
+    if (auto r = ctx.sqlcipher->restore_data_backup(files.data); !r) {
       act.failed();
       return store_failure("the data restore failed", r.error());
     }
   }
   std::size_t given_back = 0;
   if (!files.keys.empty()) {
-    auto r = ctx.store->restore_key_store_snapshot(files.keys);
+    auto r = ctx.sqlcipher->restore_key_store_snapshot(files.keys);
     if (!r) {
       act.failed();
       return store_failure("the key-store restore failed", r.error());

@@ -3,6 +3,7 @@
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/note.hpp"
 #include "sluis/api/api.hpp"
+#include "sluis/store/store.hpp"
 #include "sluis/domain/registry.hpp"
 
 #include "../../../gateway/api/src/receipt.hpp"

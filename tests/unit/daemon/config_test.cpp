@@ -94,3 +94,40 @@ TEST_CASE("configuration: the caches are the daemon's, in [limits] as before", "
   CHECK(set.store_page_cache_mib == 64);
   CHECK(set.data_dir == std::filesystem::path("/base/data"));
 }
+
+TEST_CASE("configuration: [store] chooses the engine; PostgreSQL needs a database and no password "
+          "in the file",
+          "[config]") {
+  const auto def = sd::parse_daemon_config(sd::default_config_toml(), "sluis.toml", "/etc/sluis");
+  CHECK(def.store.engine == sd::StoreEngine::sqlcipher);
+  const auto pg = sd::parse_daemon_config(
+      "[store]\nengine = \"postgresql\"\nconninfo = \"host=127.0.0.1 port=5433 dbname=sluis\"\n"
+      "sslmode = \"verify-full\"\nsslrootcert = \"tls/db-ca.crt\"\npassword_file = \"keys/db.pass\"\n"
+      "pool_size = 8\n",
+      "t.toml", "/base");
+  CHECK(pg.store.engine == sd::StoreEngine::postgresql);
+  CHECK(pg.store.conninfo == "host=127.0.0.1 port=5433 dbname=sluis");
+  CHECK(pg.store.sslmode == "verify-full");
+  CHECK(pg.store.sslrootcert == std::filesystem::path("/base/tls/db-ca.crt"));
+  CHECK(pg.store.password_file == std::filesystem::path("/base/keys/db.pass"));
+  CHECK(pg.store.pool_size == 8);
+  CHECK(sd::to_string(pg.store.engine) == "postgresql");
+
+  auto message = [](std::string_view text) {
+    try {
+      (void)sd::parse_daemon_config(text, "sluis.toml", "/base");
+    } catch (const gw::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK_THAT(message("[store]\nengine = \"mysql\"\n"),
+             Catch::StartsWith("sluis.toml:2:") && Catch::Contains("sqlcipher"));
+  CHECK_THAT(message("[store]\nengine = \"postgresql\"\n"),
+             Catch::StartsWith("sluis.toml:2:") && Catch::Contains("conninfo"));
+  CHECK_THAT(message("[store]\nconninfo = \"host=db password=secret\"\n"),
+             Catch::StartsWith("sluis.toml:2:") && Catch::Contains("password_file"));
+  CHECK_THAT(message("[store]\nsslmode = \"sometimes\"\n"),
+             Catch::StartsWith("sluis.toml:2:") && Catch::Contains("verify-full"));
+  CHECK_THAT(message("[store]\npool_size = 0\n"), Catch::StartsWith("sluis.toml:2:"));
+}

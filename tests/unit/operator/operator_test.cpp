@@ -65,6 +65,7 @@ struct Gateway {
     REQUIRE(loaded.has_value());
     pack = std::make_shared<const sluis::policy::RulePack>(std::move(*loaded));
     ctx.store = store.get();
+    ctx.sqlcipher = store.get();
     ctx.audit = audit.get();
     ctx.rules = [this] { return pack; };
   }
@@ -185,6 +186,26 @@ TEST_CASE("operator: a refused request changes nothing and is answered with a se
   CHECK(registry.list_partners()->size() == 1);
   CHECK_FALSE(registry.find_partner("x"));
   CHECK(registry.list_workers("caw")->empty());
+}
+
+TEST_CASE("operator: on another engine than SQLCipher, key rotation, backup and restore are refused "
+          "with a sentence and change nothing",
+          "[operator]") {
+  Gateway g;
+  g.ctx.sqlcipher = nullptr;  // what sluisd sets on PostgreSQL
+  const auto before = g.audit->size();
+  for (const char* request :
+       {R"({"op":"key.rotate"})", R"({"op":"backup","out":"/tmp/sluis-none","key_snapshot":false})",
+        R"({"op":"restore","data":"/tmp/x.db","keys":"/tmp/y.db","force":true})"}) {
+    INFO(request);
+    const auto a = g.run(request);
+    CHECK_FALSE(Gateway::ok(a));
+    CHECK(Gateway::code(a) == "unavailable");
+    CHECK_THAT(std::string(a.at("error").as_string()), Catch::Contains("PostgreSQL"));
+  }
+  CHECK(g.audit->size() == before);
+  // The acts every engine has still work.
+  CHECK(Gateway::ok(g.run(R"({"op":"partner.add","id":"caw","type":"caw","name":"CAW"})")));
 }
 
 TEST_CASE("operator: an act the audit log cannot record is not done", "[operator]") {

@@ -5,7 +5,7 @@
 #include "sluis/audit/log.hpp"
 #include "sluis/store/records.hpp"
 #include "sluis/server/router.hpp"
-#include "sluis/store/store.hpp"
+#include "sluis/store/repositories.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
 #include <atomic>
@@ -45,7 +45,8 @@ struct ApiLimits {
 
 /// Everything the handlers need. The pointed-to objects must outlive the Router built from it.
 struct GatewayContext {
-  sluis::store::Store* store = nullptr;     ///< the data store (shared; serialises its own operations)
+  /// The storage engine (SQLCipher or PostgreSQL; shared, thread-safe).
+  sluis::store::Storage* store = nullptr;
   sluis::audit::AuditLog* audit = nullptr;  ///< the audit log every act is appended to before answering
   CurrentRulePack* rules = nullptr;
   /// The clock every decision and record uses (defaults to the system clock when empty).

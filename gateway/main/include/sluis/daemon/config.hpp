@@ -21,6 +21,26 @@ struct AuditConfig {
   std::chrono::milliseconds checkpoint_interval{1000};  ///< a checkpoint at least this often
 };
 
+/// Which storage engine holds the data records (docs/store.md, docs/operations.md).
+enum class StoreEngine {
+  sqlcipher,   ///< the embedded default: data.db and keys.db in data_dir
+  postgresql,  ///< a PostgreSQL 15 database (gateway/pgstore)
+};
+
+/// The [store] section. The PostgreSQL keys apply only with engine = postgresql.
+struct StoreConfig {
+  StoreEngine engine = StoreEngine::sqlcipher;
+  /// libpq connection string ("host=db1 port=5432 dbname=sluis user=sluis"); required for
+  /// postgresql. Never holds the password (password_file does).
+  std::string conninfo;
+  /// libpq's sslmode ("verify-full" checks the database's certificate and host name); empty =
+  /// what conninfo says.
+  std::string sslmode;
+  std::filesystem::path sslrootcert;    ///< the CA the database's certificate chains to
+  std::filesystem::path password_file;  ///< the database password (first line); empty = none
+  std::size_t pool_size = 4;            ///< database sessions of this node
+};
+
 /// Everything sluisd's file configures. Relative paths in the file are resolved against the
 /// directory that holds the file.
 struct DaemonConfig {
@@ -41,7 +61,11 @@ struct DaemonConfig {
   /// for the pages a dossier read touches at the CI size (every miss is a read and a SQLCipher
   /// page decryption).
   std::size_t store_page_cache_mib = 32;
+  StoreConfig store;
 };
+
+/// "sqlcipher" | "postgresql".
+[[nodiscard]] std::string_view to_string(StoreEngine engine) noexcept;
 
 /// Parses configuration text. `source_name` is used in messages (`sluis.toml:12: ...`);
 /// `base_dir` resolves relative paths. Unknown tables or keys, wrong types, out-of-range values,

@@ -18,7 +18,12 @@ namespace sluis::ops {
 
 /// Everything operator acts need. The pointed-to objects must outlive every call.
 struct OperatorContext {
-  sluis::store::Store* store = nullptr;
+  /// The storage engine every act runs on (SQLCipher or PostgreSQL).
+  sluis::store::Storage* store = nullptr;
+  /// The SQLCipher engine, when that is the engine: key rotation, backups and restores are its
+  /// own acts (on PostgreSQL the database's own tools back up; docs/operations.md). Null: those
+  /// acts answer "unavailable" with a sentence saying so.
+  sluis::store::Store* sqlcipher = nullptr;
   sluis::audit::AuditLog* audit = nullptr;
   /// The rule pack in force (partner types and roles must be names it defines).
   std::function<std::shared_ptr<const policy::RulePack>()> rules;

@@ -1,0 +1,146 @@
+// sluisd on the PostgreSQL engine ([store] engine = "postgresql"): the real daemon over real mTLS
+// against a real PostgreSQL started by the test harness. What is acknowledged lives in the
+// database (no SQLCipher data file is made), survives a restart, and consent still decides reads;
+// an unreachable database or a wrong configuration stops sluisd with a sentence.
+#include "pg_fixture.hpp"
+#include "sluisd_harness.hpp"
+
+#include "sluis/crypto/keyfile.hpp"
+#include "sluis/domain/registry.hpp"
+#include "sluis/policy/types.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+using namespace sluis::test;
+using sluis::gateway::testing::PgServer;
+using sluis::gateway::testing::RawPg;
+
+namespace {
+
+std::string at(std::chrono::system_clock::duration from_now) {
+  return sluis::policy::format_time(
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() + from_now));
+}
+
+std::string consent_for_caw() {
+  return R"({"legal_basis":"consent","provisions":[{"grantee":{"partner":"caw-brussel"},)"
+         R"("categories":["housing"],"purposes":["care-coordination"],"period":{"start":")" +
+         at(-1h) + R"(","end":")" + at(24h * 30) +
+         R"("}}],"evidence":{"recorded_by":{"partner":"ocmw-brussel","worker":"ocmw-sw",)"
+         R"("role":"social-worker"},"channel":"in-person","language":"nl","recorded_at":")" +
+         at(-1min) + R"("}})";
+}
+
+std::string registration(unsigned long long person) {
+  return R"({"identifier":{"scheme":"national-register","value":")" +
+         national_register_number(person) + R"("}})";
+}
+
+std::string client_of(const Response& r) {
+  return std::string(body_json(r).at("client").as_string());
+}
+
+std::size_t fragments_in(const Response& r) {
+  REQUIRE(r.status == 200);
+  return body_json(r).at("fragments").as_array().size();
+}
+
+/// The home's sector (the partners and workers GatewayHome puts in its SQLCipher store) in a
+/// fresh PostgreSQL database under the home's root key; the home's sluis.toml then points
+/// sluisd at it, and the SQLCipher files are removed (a fall-back to them would show).
+std::string move_home_to_postgresql(const GatewayHome& home) {
+  const std::string conninfo = PgServer::instance().new_database();
+  const auto root = sluis::crypto::read_root_key(home.dir.path() / "keys/root.key", {});
+  REQUIRE(root);
+  {
+    sluis::pgstore::PgOptions o;
+    o.conninfo = conninfo;
+    auto pg = sluis::pgstore::PgStorage::open(o, *root);
+    REQUIRE(pg);
+    sluis::domain::Registry r(**pg);
+    REQUIRE(r.add_partner("ocmw-brussel", "ocmw", "OCMW Brussel"));
+    REQUIRE(r.add_partner("caw-brussel", "caw", "CAW Brussel"));
+    REQUIRE(r.add_worker("ocmw-brussel", "ocmw-sw", "social-worker"));
+    REQUIRE(r.add_worker("caw-brussel", "caw-sw", "social-worker"));
+  }
+  for (const char* f : {"data/data.db", "data/data.db-wal", "data/data.db-shm", "data/keys.db",
+                        "data/keys.db-wal", "data/keys.db-shm"}) {
+    fs::remove(home.dir.path() / f);
+  }
+  std::ofstream(home.config_path, std::ios::app)
+      << "[store]\nengine = \"postgresql\"\nconninfo = \"" << conninfo << "\"\npool_size = 2\n";
+  return conninfo;
+}
+
+}  // namespace
+
+TEST_CASE("sluisd on PostgreSQL: what it acknowledged is in the database, survives a restart, "
+          "and consent still decides",
+          "[integration][postgresql]") {
+  GatewayHome home;
+  const std::string conninfo = move_home_to_postgresql(home);
+  std::string at_ocmw, at_caw;
+  {
+    Sluisd gateway(home);
+    REQUIRE(gateway.wait_ready());
+    Worker ocmw(gateway, home.ocmw, "ocmw-sw");
+    Worker caw(gateway, home.caw, "caw-sw");
+    auto reg = ocmw.post("/v1/clients", registration(850404404));
+    REQUIRE(reg.status == 201);
+    at_ocmw = client_of(reg);
+    at_caw = client_of(caw.post("/v1/clients", registration(850404404)));
+    auto written = ocmw.post("/v1/clients/" + at_ocmw + "/fragments",
+                             R"({"category":"housing","fields":{"situation":"PGCANARY-4c1e"}})");
+    REQUIRE(written.status == 201);
+    CHECK(fragments_in(caw.get("/v1/clients/" + at_caw + "/dossier")) == 0);  // no consent yet
+    REQUIRE(ocmw.post("/v1/clients/" + at_ocmw + "/consents", consent_for_caw()).status == 201);
+    const auto read = caw.get("/v1/clients/" + at_caw + "/dossier");
+    REQUIRE(fragments_in(read) == 1);
+    CHECK(read.body.find("PGCANARY-4c1e") != std::string::npos);
+    gateway.signal(SIGTERM);
+    REQUIRE(gateway.exited(10s));
+    CHECK(gateway.exit_code() == 0);
+  }
+  // The records are PostgreSQL's: no SQLCipher data file was made, and the rows are there,
+  // the field sealed.
+  CHECK_FALSE(fs::exists(home.dir.path() / "data/data.db"));
+  CHECK_FALSE(fs::exists(home.dir.path() / "data/keys.db"));
+  RawPg raw(conninfo);
+  CHECK(raw.column("SELECT 1 FROM fragments").size() == 1);
+  for (const auto& blob : raw.column("SELECT fields FROM fragments")) {
+    const std::string bytes(blob.begin(), blob.end());
+    CHECK(bytes.find("PGCANARY") == std::string::npos);
+  }
+  // A restart reads the same from the database.
+  Sluisd again(home);
+  REQUIRE(again.wait_ready());
+  Worker caw(again, home.caw, "caw-sw");
+  const auto after = caw.get("/v1/clients/" + at_caw + "/dossier");
+  REQUIRE(fragments_in(after) == 1);
+  CHECK(after.body.find("PGCANARY-4c1e") != std::string::npos);
+  CHECK(read_text(home.log_file).find("\"postgresql\"") != std::string::npos);
+}
+
+TEST_CASE("sluisd on PostgreSQL: an unreachable database, or a database without conninfo, stops "
+          "it with a sentence",
+          "[integration][postgresql]") {
+  GatewayHome home;
+  std::ofstream(home.config_path, std::ios::app)
+      << "[store]\nengine = \"postgresql\"\n"
+         "conninfo = \"host=127.0.0.1 port=1 dbname=nowhere user=sluis connect_timeout=2\"\n";
+  {
+    Sluisd gateway(home);
+    REQUIRE(gateway.exited(20s));
+    CHECK(gateway.exit_code() != 0);
+    CHECK_THAT(read_text(home.stderr_file),
+               Catch::Contains("PostgreSQL") && Catch::Contains("cannot be reached"));
+  }
+  GatewayHome bare;
+  std::ofstream(bare.config_path, std::ios::app) << "[store]\nengine = \"postgresql\"\n";
+  Sluisd refused(bare);
+  REQUIRE(refused.exited(20s));
+  CHECK(refused.exit_code() != 0);
+  CHECK_THAT(read_text(bare.stderr_file), Catch::Contains("conninfo"));
+}
