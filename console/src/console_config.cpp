@@ -328,8 +328,8 @@ std::string render_console_config(const ConsoleConfig& c) {
     << "root_key_file = " << quoted(c.root_key_file.string()) << "\n"
     << "database = " << quoted(c.database.string()) << "\n"
     << "log_destination = " << quoted(c.log_destination) << "\n"
-    << "# Threads serving browsers. A page that waits for sluisd holds one; 2 suits a console for a\n"
-       "# few dozen workers (more threads cost CPU on every page: they are woken for nothing).\n"
+    << "# Event loops serving browsers, one thread each. A page that waits for sluisd holds up its\n"
+       "# loop's other connections; an idle loop costs nothing. Raise it for many workers at once.\n"
     << "threads = " << c.threads << "\n";
   if (!c.web_root.empty()) o << "web_root = " << quoted(c.web_root.string()) << "\n";
   o << "# sluisd's audit-log verifier key, exactly as `sluisctl audit checkpoint` prints it after\n"
