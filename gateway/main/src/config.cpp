@@ -93,6 +93,52 @@ bool is_valid_audit_origin(std::string_view origin) {
                      [](char ch) { return ch > ' ' && ch < 0x7f && ch != '+'; });
 }
 
+/// True when a libpq connection string names a password: a `password=` keyword (key/value
+/// form), or a `user:password@` in a postgresql:// or postgres:// URI, or `password=` among
+/// the URI's parameters.
+bool conninfo_holds_password(std::string_view c) {
+  const auto lower = [](std::string_view v) {
+    std::string out(v);
+    for (auto& ch : out)
+      ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    return out;
+  };
+  const std::string text = lower(c);
+  for (const std::string_view scheme : {"postgresql://", "postgres://"}) {
+    if (text.rfind(scheme, 0) != 0) continue;
+    const std::string_view rest = std::string_view(text).substr(scheme.size());
+    const auto at = rest.find('@');
+    const auto slash = rest.find('/');
+    if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash) &&
+        rest.substr(0, at).find(':') != std::string_view::npos) {
+      return true;  // user:password@host
+    }
+    const auto query = rest.find('?');
+    if (query == std::string_view::npos) return false;
+    const std::string_view params = rest.substr(query + 1);
+    return params.rfind("password=", 0) == 0 || params.find("&password=") != std::string_view::npos;
+  }
+  // Key/value form: keywords separated by spaces, each "keyword = value".
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && text[i] == ' ') ++i;
+    const std::size_t start = i;
+    while (i < text.size() && text[i] != '=' && text[i] != ' ') ++i;
+    if (text.substr(start, i - start) == "password") return true;
+    while (i < text.size() && text[i] == ' ') ++i;
+    if (i < text.size() && text[i] == '=') ++i;
+    while (i < text.size() && text[i] == ' ') ++i;
+    if (i < text.size() && text[i] == '\'') {  // a quoted value may hold spaces
+      ++i;
+      while (i < text.size() && text[i] != '\'') i += text[i] == '\\' ? 2 : 1;
+      ++i;
+    } else {
+      while (i < text.size() && text[i] != ' ') ++i;
+    }
+  }
+  return false;
+}
+
 /// Collects the key handlers of one table and reports unknown keys with their line.
 class Reader {
  public:
@@ -294,7 +340,7 @@ DaemonConfig parse_daemon_config(std::string_view text, std::string_view source_
         {"conninfo",
          [&](const toml::node& n) {
            d.store.conninfo = rd.string_value(n, "store", "conninfo", true);
-           if (d.store.conninfo.find("password") != std::string::npos) {
+           if (conninfo_holds_password(d.store.conninfo)) {
              rd.fail(n.source(), "'conninfo' in [store] must not hold the password: put it in "
                                  "the file named by password_file (mode 0600)");
            }

@@ -127,6 +127,17 @@ TEST_CASE("configuration: [store] chooses the engine; PostgreSQL needs a databas
              Catch::StartsWith("sluis.toml:2:") && Catch::Contains("conninfo"));
   CHECK_THAT(message("[store]\nconninfo = \"host=db password=secret\"\n"),
              Catch::StartsWith("sluis.toml:2:") && Catch::Contains("password_file"));
+  CHECK_THAT(message("[store]\nconninfo = \"host=db  password = 'a b' user=x\"\n"),
+             Catch::Contains("password_file"));
+  CHECK_THAT(message("[store]\nconninfo = \"postgresql://sluis:secret@db1/sluis\"\n"),
+             Catch::Contains("password_file"));
+  CHECK_THAT(message("[store]\nconninfo = \"postgres://db1/sluis?sslmode=require&password=x\"\n"),
+             Catch::Contains("password_file"));
+  // A database or user whose name merely contains the word is not a password.
+  CHECK(message("[store]\nconninfo = \"host=db dbname=password_vault user=sluis\"\n") ==
+        "accepted");
+  CHECK(message("[store]\nconninfo = \"postgresql://sluis@db1/password_vault\"\n") ==
+        "accepted");
   CHECK_THAT(message("[store]\nsslmode = \"sometimes\"\n"),
              Catch::StartsWith("sluis.toml:2:") && Catch::Contains("verify-full"));
   CHECK_THAT(message("[store]\npool_size = 0\n"), Catch::StartsWith("sluis.toml:2:"));
