@@ -11,6 +11,20 @@
 namespace gw = sluis::server;
 namespace sd = sluis::daemon;
 
+namespace {
+
+/// What parsing `text` as sluis.toml (base /base) says: the refusal's message, or "accepted".
+std::string message(std::string_view text) {
+  try {
+    (void)sd::parse_daemon_config(text, "sluis.toml", "/base");
+  } catch (const gw::ConfigError& e) {
+    return std::string(e.what());
+  }
+  return std::string("accepted");
+}
+
+}  // namespace
+
 TEST_CASE("configuration: defaults, and refusals that name file and line", "[config]") {
   const auto def = sd::parse_daemon_config(sd::default_config_toml(), "sluis.toml", "/etc/sluis");
   const sd::DaemonConfig plain;
@@ -33,14 +47,6 @@ TEST_CASE("configuration: defaults, and refusals that name file and line", "[con
   CHECK(ok.server.tls.certificate == std::filesystem::path("/abs/s.crt"));
   CHECK(ok.server.log_level == gw::LogLevel::debug);
 
-  auto message = [](std::string_view text) {
-    try {
-      (void)sd::parse_daemon_config(text, "sluis.toml", "/base");
-    } catch (const gw::ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("accepted");
-  };
   CHECK_THAT(message("[server]\nport = 1\n\n[limits]\nbody_limt_bytes = 3\n"),
              Catch::StartsWith("sluis.toml:5: unknown key 'body_limt_bytes' in [limits]"));
   CHECK_THAT(
@@ -113,14 +119,6 @@ TEST_CASE("configuration: [store] chooses the engine; PostgreSQL needs a databas
   CHECK(pg.store.pool_size == 8);
   CHECK(sd::to_string(pg.store.engine) == "postgresql");
 
-  auto message = [](std::string_view text) {
-    try {
-      (void)sd::parse_daemon_config(text, "sluis.toml", "/base");
-    } catch (const gw::ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("accepted");
-  };
   CHECK_THAT(message("[store]\nengine = \"mysql\"\n"),
              Catch::StartsWith("sluis.toml:2:") && Catch::Contains("sqlcipher"));
   CHECK_THAT(message("[store]\nengine = \"postgresql\"\n"),
