@@ -1,14 +1,15 @@
-// The /v1 client (api_client.hpp) on Boost.Beast over Asio's OpenSSL stream. Every phase of a
-// call has a deadline (the connection's own event loop runs until it, then the socket is
-// closed) and the answer a size limit, as the server side does; the TLS context trusts the gateway CA alone and checks sluisd's name.
-// Connections are kept alive and reused (a mutual-TLS handshake costs both sides more than a
-// dossier read): a few idle ones are pooled, each used by one call at a time.
+// The /v1 client (api_client.hpp) on Boost.Beast over Asio's OpenSSL stream, synchronously: a
+// call runs on its caller's thread, and every wait for the socket is a poll(2) bounded by the
+// phase's deadline (connect, handshake, the exchange), after which the connection is dropped;
+// the answer has a size limit, as the server side does; the TLS context trusts the gateway CA
+// alone and checks sluisd's name. Connections are kept alive and reused (a mutual-TLS handshake
+// costs both sides more than a dossier read): a few idle ones are pooled, each used by one call
+// at a time.
 #include "sluis/console/api_client.hpp"
 
 #include "sluis/crypto/secret.hpp"
 #include "sluis/server/http.hpp"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -20,8 +21,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -111,15 +115,107 @@ boost::system::error_code make_error_code(ApiClientErrc e) noexcept {
   return {static_cast<int>(e), api_client_category()};
 }
 
-/// One TLS connection to sluisd with its own event loop (a call runs it phase by phase, on the
-/// calling thread alone: concurrency hint 1). No timer is armed per operation: a phase's
-/// deadline bounds the run of the loop (run_phase).
+/// A TCP socket read and written synchronously (non-blocking underneath), every wait for it a
+/// poll(2) bounded by `deadline`: the next layer of the TLS stream. Asio's own blocking reads
+/// wait without a bound, and running an event loop per call costs a trip through its scheduler
+/// (an epoll_wait) for every step of TLS and HTTP parsing.
+class DeadlineSocket {
+ public:
+  using lowest_layer_type = tcp::socket;
+  using executor_type = tcp::socket::executor_type;
+
+  explicit DeadlineSocket(asio::io_context& io) : socket_(io) {}
+
+  [[nodiscard]] lowest_layer_type& lowest_layer() noexcept { return socket_; }
+  [[nodiscard]] executor_type get_executor() noexcept { return socket_.get_executor(); }
+
+  /// Until when the next reads and writes may wait.
+  std::chrono::steady_clock::time_point deadline{};
+
+  /// Connects to `to`. Errors: timed_out, or the connect's own error.
+  void connect(const tcp::endpoint& to, boost::system::error_code& ec) {
+    socket_.open(to.protocol(), ec);
+    if (!ec) socket_.non_blocking(true, ec);
+    if (ec) return;
+    socket_.connect(to, ec);
+    if (ec != asio::error::in_progress && ec != asio::error::would_block) return;
+    if (!wait(POLLOUT, ec)) return;
+    int error = 0;
+    socklen_t size = sizeof error;
+    if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_ERROR, &error, &size) != 0)
+      error = errno;
+    ec = error != 0 ? boost::system::error_code(error, boost::system::system_category())
+                    : boost::system::error_code();
+  }
+
+  template <class MutableBufferSequence>
+  std::size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
+    for (;;) {
+      const std::size_t n = socket_.read_some(buffers, ec);
+      if (ec != asio::error::would_block) return n;
+      if (!wait(POLLIN, ec)) return 0;
+    }
+  }
+  template <class ConstBufferSequence>
+  std::size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+    for (;;) {
+      const std::size_t n = socket_.write_some(buffers, ec);
+      if (ec != asio::error::would_block) return n;
+      if (!wait(POLLOUT, ec)) return 0;
+    }
+  }
+  template <class MutableBufferSequence>
+  std::size_t read_some(const MutableBufferSequence& buffers) {
+    boost::system::error_code ec;
+    const std::size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <class ConstBufferSequence>
+  std::size_t write_some(const ConstBufferSequence& buffers) {
+    boost::system::error_code ec;
+    const std::size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  /// Waits until the socket is ready for `events` or the deadline passes (timed_out).
+  bool wait(short events, boost::system::error_code& ec) {
+    for (;;) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        ec = asio::error::timed_out;
+        return false;
+      }
+      pollfd p{socket_.native_handle(), events, 0};
+      const int r = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
+      if (r > 0) {
+        ec = {};
+        return true;
+      }
+      if (r < 0 && errno != EINTR) {
+        ec = boost::system::error_code(errno, boost::system::system_category());
+        return false;
+      }
+    }
+  }
+  tcp::socket socket_;
+};
+
+/// One TLS connection to sluisd, used by one call at a time on the calling thread. Its
+/// io_context is never run: it only owns the socket's registration.
 struct Connection {
-  explicit Connection(ssl::context& tls) : io(1), stream(io, tls) {}
-  asio::io_context io;
-  ssl::stream<tcp::socket> stream;
+  explicit Connection(ssl::context& tls) : stream(io, tls) {}
+  asio::io_context io{1};
+  ssl::stream<DeadlineSocket> stream;
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
+
+  void set_deadline(std::chrono::milliseconds timeout) {
+    stream.next_layer().deadline = std::chrono::steady_clock::now() + timeout;
+  }
 };
 
 struct ApiClient::Impl {
@@ -192,21 +288,6 @@ struct Attempt {
   bool nothing_read = false;  ///< failed before any byte of an answer (a kept connection closed)
 };
 
-/// Runs the connection's loop until the phase's operations are done, at most until `deadline`.
-/// False when time ran out: the socket is then closed, which ends the operations still pending
-/// (their handlers run with operation_aborted before this returns), and the connection is not
-/// to be used again.
-[[nodiscard]] bool run_phase(Connection& c, std::chrono::steady_clock::time_point deadline) {
-  c.io.restart();
-  c.io.run_until(deadline);
-  if (c.io.stopped()) return true;  // no work left: everything completed
-  boost::system::error_code ignored;
-  beast::get_lowest_layer(c.stream).close(ignored);
-  c.io.restart();
-  c.io.run();
-  return false;
-}
-
 /// Connects and handshakes a new connection. Errors: timeout, connect_failed, tls_failed,
 /// invalid_request (the server name cannot be set).
 boost::system::result<std::unique_ptr<Connection>>
@@ -227,19 +308,18 @@ open_connection(ssl::context& tls, const ApiClientOptions& o, const asio::ip::ad
     ERR_clear_error();
     return ApiClientErrc::invalid_request;
   }
-  auto& layer = beast::get_lowest_layer(c->stream);
+  auto& socket = c->stream.next_layer();
   boost::system::error_code result;
-  layer.async_connect(tcp::endpoint(address, o.port),
-                      [&](boost::system::error_code e) { result = e; });
-  if (!run_phase(*c, std::chrono::steady_clock::now() + o.timeout)) return ApiClientErrc::timeout;
+  c->set_deadline(o.timeout);
+  socket.connect(tcp::endpoint(address, o.port), result);
+  if (result == asio::error::timed_out) return ApiClientErrc::timeout;
   if (result) return ApiClientErrc::connect_failed;
   boost::system::error_code nodelay_ec;  // the request leaves in one write; no Nagle wait
-  layer.set_option(tcp::no_delay(true), nodelay_ec);
-  c->stream.async_handshake(ssl::stream_base::client,
-                            [&](boost::system::error_code e) { result = e; });
-  const bool in_time = run_phase(*c, std::chrono::steady_clock::now() + o.timeout);
+  socket.lowest_layer().set_option(tcp::no_delay(true), nodelay_ec);
+  c->set_deadline(o.timeout);
+  c->stream.handshake(ssl::stream_base::client, result);
   ERR_clear_error();
-  if (!in_time) return ApiClientErrc::timeout;
+  if (result == asio::error::timed_out) return ApiClientErrc::timeout;
   if (result) return ApiClientErrc::tls_failed;
   return c;
 }
@@ -279,34 +359,26 @@ struct WipedText {
 /// Sends `request` on `c` and reads the whole answer.
 Attempt exchange(Connection& c, const ApiClientOptions& o, const ApiRequest& request) {
   Attempt out;
-  // The request is written and the answer read in one run of the connection's loop, under one
-  // deadline for the whole exchange.
+  // The request is written and the answer read under one deadline for the whole exchange.
   boost::system::error_code written, result;
-  bool wrote = false;
   http::response_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(kMaxResponseHeaderBytes));
   parser.body_limit(o.max_response_bytes);
-  std::size_t read = 0;
   const WipedText req(format_request(o, request));
-  asio::async_write(c.stream, asio::buffer(req.text), [&](boost::system::error_code e, std::size_t) {
-    written = e;
-    if (e) return;
-    wrote = true;
-    http::async_read(c.stream, c.buffer, parser, [&](boost::system::error_code e2, std::size_t n) {
-      result = e2;
-      read = n;
-    });
-  });
-  const bool in_time = run_phase(c, std::chrono::steady_clock::now() + o.timeout);
-  ERR_clear_error();
-  if (!wrote) {
+  c.set_deadline(o.timeout);
+  asio::write(c.stream, asio::buffer(req.text), written);
+  if (written) {
+    ERR_clear_error();
     out.nothing_read = true;
-    out.answer = !in_time ? ApiClientErrc::timeout : ApiClientErrc::transport_failed;
+    out.answer =
+        written == asio::error::timed_out ? ApiClientErrc::timeout : ApiClientErrc::transport_failed;
     return out;
   }
-  if (!in_time || result) {
+  const std::size_t read = http::read(c.stream, c.buffer, parser, result);
+  ERR_clear_error();
+  if (result) {
     out.nothing_read = read == 0 && !parser.got_some();
-    if (!in_time) {
+    if (result == asio::error::timed_out) {
       out.answer = ApiClientErrc::timeout;
     } else if (result == http::error::header_limit || result == http::error::body_limit) {
       out.answer = ApiClientErrc::response_too_large;
