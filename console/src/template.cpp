@@ -27,6 +27,7 @@ TemplateData::Entry& TemplateData::slot(std::string name) {
       return e;
     }
   }
+  if (entries_.empty()) entries_.reserve(8);  // most objects hold a few values: no regrowth
   entries_.emplace_back();
   entries_.back().name = std::move(name);
   return entries_.back();
@@ -64,7 +65,7 @@ TemplateData& TemplateData::set_object(std::string name, TemplateData object) {
 TemplateData& TemplateData::set_html(std::string name, Html fragment) {
   auto& e = slot(std::move(name));
   e.kind = Kind::html;
-  e.text = fragment.str();
+  e.text = std::move(fragment.text_);
   return *this;
 }
 
@@ -626,6 +627,34 @@ class Renderer {
     return e;
   }
 
+  // As entry(), for a dotted name in a catalogue string (split where it is read, no copies).
+  boost::system::result<const TemplateData::Entry*>
+  dotted_entry(const TemplateSet::Parsed& t, const Node& n, std::string_view name,
+               const std::vector<const TemplateData*>& scopes) {
+    const std::size_t first_dot = std::min(name.find('.'), name.size());
+    const std::string_view head = name.substr(0, first_dot);
+    const TemplateData::Entry* e = nullptr;
+    for (auto it = scopes.rbegin(); it != scopes.rend() && e == nullptr; ++it)
+      e = (*it)->find(head);
+    bool wrong = false;
+    for (std::size_t start = first_dot + 1; start <= name.size() && e != nullptr;) {
+      const std::size_t dot = std::min(name.find('.', start), name.size());
+      if (e->kind != TemplateData::Kind::object) {
+        wrong = true;
+        e = nullptr;
+        break;
+      }
+      e = e->items.front().find(name.substr(start, dot - start));
+      start = dot + 1;
+    }
+    if (e == nullptr) {
+      auto failed =
+          fail(t, n.line, name, wrong ? TemplateErrc::wrong_kind : TemplateErrc::missing_value);
+      return failed.error();
+    }
+    return e;
+  }
+
   boost::system::result<void> nodes(const TemplateSet::Parsed& t, const std::vector<Node>& list,
                                     std::vector<const TemplateData*>& scopes, std::string& out,
                                     int depth) {
@@ -657,14 +686,7 @@ class Renderer {
             *s, [&](std::string_view part) { html_escape_to(out, part); },
             [&](std::string_view name) {
               if (!ok) return;
-              std::vector<std::string> path;
-              std::size_t start = 0;
-              while (start <= name.size()) {
-                const std::size_t dot = std::min(name.find('.', start), name.size());
-                path.emplace_back(name.substr(start, dot - start));
-                start = dot + 1;
-              }
-              auto found = entry(t, n, path, name, scopes);
+              auto found = dotted_entry(t, n, name, scopes);
               if (!found)
                 ok = found.error();
               else if ((*found)->kind != K::text)

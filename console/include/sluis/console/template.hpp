@@ -48,6 +48,7 @@ class Html {
 
  private:
   friend class TemplateSet;
+  friend class TemplateData;  // set_html takes the markup over
   explicit Html(std::string text) : text_(std::move(text)) {}
   std::string text_;
 };
