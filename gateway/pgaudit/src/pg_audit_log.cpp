@@ -55,6 +55,7 @@ const std::string kTreeForUpdate = "SELECT size, root FROM audit_tree WHERE id =
 const std::string kAdvanceTree =
     "UPDATE audit_tree SET size = $1, root = $2, integrated_at = $3 WHERE id = 1 AND size = $4";
 const std::string kSequenced = "SELECT next FROM audit_sequence WHERE id = 1";
+const std::string kCountEvents = "SELECT count(*) FROM audit_event";
 const std::string kToIntegrate =
     "SELECT leaf, canonical FROM audit_event WHERE leaf >= $1 ORDER BY leaf LIMIT $2";
 const std::string kLatestCheckpoint =
@@ -231,8 +232,11 @@ class PgAuditLog final : public audit::AuditLog {
   [[nodiscard]] Result<StoredCheckpoint> latest_checkpoint() const override;
   [[nodiscard]] Result<std::vector<StoredCheckpoint>> checkpoints(std::uint64_t min_size,
                                                                   std::size_t limit) const override;
+  /// The events this node knows to be durable: what it sequenced itself or last saw sequenced
+  /// (proofs up to it wait for the integrator; see integration_wait).
   [[nodiscard]] std::uint64_t size() const noexcept override {
-    return integrated_.load(std::memory_order_acquire);
+    return std::max(integrated_.load(std::memory_order_acquire),
+                    sequenced_.load(std::memory_order_acquire));
   }
   [[nodiscard]] const std::string& origin() const noexcept override { return origin_; }
   [[nodiscard]] const crypto::NoteVerifierKey& verifier_key() const noexcept override {
@@ -320,8 +324,16 @@ class PgAuditLog final : public audit::AuditLog {
   bool integrator_stopping_ = false;
   bool integrate_soon_ = false;
 
+  /// Raises sequenced_ to `n` (never lowers it).
+  void note_sequenced(std::uint64_t n) const noexcept {
+    auto seen = sequenced_.load(std::memory_order_acquire);
+    while (seen < n && !sequenced_.compare_exchange_weak(seen, n, std::memory_order_acq_rel)) {
+    }
+  }
+
   // This node's view of the shared tree.
   mutable std::atomic<std::uint64_t> integrated_{0};
+  mutable std::atomic<std::uint64_t> sequenced_{0};
   mutable std::mutex latest_mutex_;
   mutable std::optional<StoredCheckpoint> latest_;
   mutable std::mutex view_mutex_;
@@ -438,11 +450,17 @@ Result<void> PgAuditLog::start_up_check() {
       return err(Errc::audit_log_inconsistent);
     }
   }
+  // Every sequenced event is stored (one pass over the smallest index, as the SQLCipher log's
+  // count): a deleted row is refused here, before the integrator folds a hole into the tree.
   auto sequenced = rdb_.query(kSequenced);
   if (!sequenced) return sequenced.error();
-  if (sequenced->empty() || sequenced->int64(0, 0) < to_db(row->size)) {
+  auto count = rdb_.query(kCountEvents);
+  if (!count) return count.error();
+  if (sequenced->empty() || sequenced->int64(0, 0) < to_db(row->size) ||
+      count->int64(0, 0) != sequenced->int64(0, 0)) {
     return err(Errc::audit_log_inconsistent);
   }
+  note_sequenced(static_cast<std::uint64_t>(sequenced->int64(0, 0)));
   auto cp = read_latest(rdb_);
   if (!cp) return cp.error();
   if (*cp) {
@@ -545,7 +563,9 @@ Result<void> PgAuditLog::write_batch(std::span<Request* const> batch) {
     r->range.count = r->canonical.size();
   }
   if (inject("append.commit")) return err(Errc::injected_failure);
-  return tx.commit();
+  if (auto r = tx.commit(); !r) return r;
+  note_sequenced(leaf);
+  return {};
 }
 
 Result<LeafRange> PgAuditLog::append(std::span<const AuditEvent> events) {
@@ -573,12 +593,16 @@ Result<LeafRange> PgAuditLog::append(std::span<const AuditEvent> events) {
 // --- the integrator ---
 
 void PgAuditLog::integrator_loop() {
+  bool first = true;  // try the lock at once: a node that starts alone integrates from the start
   for (;;) {
     bool stop = false;
     {
       std::unique_lock lk(integrator_mutex_);
-      integrator_cv_.wait_for(lk, options_.integrator_poll,
-                              [this] { return integrator_stopping_ || integrate_soon_; });
+      if (!first) {
+        integrator_cv_.wait_for(lk, options_.integrator_poll,
+                                [this] { return integrator_stopping_ || integrate_soon_; });
+      }
+      first = false;
       stop = integrator_stopping_;
       integrate_soon_ = false;
     }
@@ -726,6 +750,9 @@ Result<std::optional<StoredCheckpoint>> PgAuditLog::sign_in_tx(pg::Conn& c, cons
 }
 
 void PgAuditLog::refresh_view(pg::Conn& c) const {
+  if (auto sequenced = c.query(kSequenced); sequenced && !sequenced->empty()) {
+    note_sequenced(static_cast<std::uint64_t>(sequenced->int64(0, 0)));
+  }
   auto row = read_tree(c, kTree);
   auto cp = read_latest(c);
   if (cp && *cp) {
@@ -1129,7 +1156,8 @@ class Verifier {
       }
     }
     if (sequenced_ > held) {
-      found(held, std::nullopt,
+      // A range: the rows are gone, and an earlier precise finding (or range) says more.
+      found_range(held, std::nullopt,
             "missing: the events from #" + std::to_string(held) + " to #" +
                 std::to_string(sequenced_ - 1) + " were sequenced but are not stored (deleted)");
     } else if (sequenced_ < held) {
