@@ -202,7 +202,7 @@ namespace {
 /// The audit log in the PostgreSQL database of [store] (docs/store.md "The audit log on
 /// PostgreSQL"): every node appends to it and one at a time integrates it.
 std::unique_ptr<sluis::audit::AuditLog> open_pg_audit_log(const DaemonConfig& config,
-                                                     const crypto::RootKey& root) {
+                                                          const crypto::RootKey& root) {
   sluis::pgaudit::PgAuditLogOptions options;
   options.database.conninfo = config.store.conninfo;
   options.database.sslmode = config.store.sslmode;
@@ -218,13 +218,14 @@ std::unique_ptr<sluis::audit::AuditLog> open_pg_audit_log(const DaemonConfig& co
   const std::string where = "the audit log in the PostgreSQL database of [store] conninfo";
   if (e == sluis::store::Errc::unavailable) {
     throw StartupRefusal(where + " cannot be reached or refused the login; check conninfo, "
-                         "sslmode, the password file and that the database runs");
+                                 "sslmode, the password file and that the database runs");
   }
   if (e == sluis::store::Errc::audit_log_inconsistent) {
     throw StartupRefusal(
-        where + " was altered: its stored tree does not match its latest signed checkpoint, "
-                "events are missing, or its origin differs from [audit] origin. sluisd does not "
-                "start on it. Keep the database as it is, run 'sluisctl audit verify --key " +
+        where +
+        " was altered: its stored tree does not match its latest signed checkpoint, "
+        "events are missing, or its origin differs from [audit] origin. sluisd does not "
+        "start on it. Keep the database as it is, run 'sluisctl audit verify --key " +
         config.key_file.string() +
         " --config FILE' to see where, and follow the incident steps in the DPO guide "
         "(docs/dpo-guide.md, \"When the audit log is damaged or altered\")");
@@ -232,8 +233,7 @@ std::unique_ptr<sluis::audit::AuditLog> open_pg_audit_log(const DaemonConfig& co
   if (e == sluis::store::Errc::schema_too_new) {
     throw StartupRefusal(where + " was written by a newer sluis; run that version");
   }
-  throw StartupRefusal(where + " cannot be used (storage error: " + std::string(e.message()) +
-                       ")");
+  throw StartupRefusal(where + " cannot be used (storage error: " + std::string(e.message()) + ")");
 }
 
 }  // namespace

@@ -1,15 +1,15 @@
 // sluisctl audit: verify the audit log, query and export it, DPO report and client access report.
-#include "sluis/crypto/encoding.hpp"
-#include "sluis/crypto/keyfile.hpp"
 #include "sluis/audit/log.hpp"
 #include "sluis/audit/report.hpp"
+#include "sluis/crypto/encoding.hpp"
+#include "sluis/crypto/keyfile.hpp"
 #include "sluis/daemon/config.hpp"
-#include "sluis/pgaudit/pg_audit_log.hpp"
 #include "sluis/domain/consent_book.hpp"
 #include "sluis/domain/registry.hpp"
-#include "sluis/store/store.hpp"
+#include "sluis/pgaudit/pg_audit_log.hpp"
 #include "sluis/policy/rule_pack.hpp"
 #include "sluis/policy/types.hpp"
+#include "sluis/store/store.hpp"
 #include "sluisctl/command.hpp"
 #include "sluisctl/options.hpp"
 #include "sluisctl/passphrase.hpp"
@@ -57,7 +57,7 @@ constexpr const char* kAuditUsage =
     "  Names on reports: --data FILE --key-store FILE (partner display names from the store)\n"
     "  and --pack FILE (labels of a rule pack).\n";
 
-const std::set<std::string_view> kCommon{"key",  "passphrase-file", "log",   "config",
+const std::set<std::string_view> kCommon{"key",  "passphrase-file", "log", "config",
                                          "data", "key-store",       "pack"};
 const std::set<std::string_view> kFilters{"client-pseudonym", "partner", "worker", "action",
                                           "decision",         "from",    "until",  "scope-partner"};
@@ -145,8 +145,8 @@ constexpr const char* kIncidentSteps =
     "steps in the DPO guide (docs/dpo-guide.md, \"When the audit log is damaged or altered\").\n";
 
 /// The log in the PostgreSQL database of `config`'s [store], read-only.
-sluis::store::Result<std::unique_ptr<AuditLog>> open_pg_log(
-    const sluis::daemon::DaemonConfig& config, const crypto::RootKey& root) {
+sluis::store::Result<std::unique_ptr<AuditLog>>
+open_pg_log(const sluis::daemon::DaemonConfig& config, const crypto::RootKey& root) {
   sluis::pgaudit::PgAuditLogOptions options;
   options.database.conninfo = config.store.conninfo;
   options.database.sslmode = config.store.sslmode;

@@ -525,8 +525,8 @@ class SqlCipherAuditLog final : public AuditLog {
   [[nodiscard]] const crypto::NoteVerifierKey& verifier_key() const noexcept override;
   [[nodiscard]] Result<InclusionProof> inclusion_proof(std::uint64_t index,
                                                        std::uint64_t size) const override;
-  [[nodiscard]] Result<std::vector<crypto::Hash>> consistency_proof(
-      std::uint64_t old_size, std::uint64_t new_size) const override;
+  [[nodiscard]] Result<std::vector<crypto::Hash>>
+  consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const override;
   [[nodiscard]] Result<crypto::Hash> root_at(std::uint64_t size) const override;
   [[nodiscard]] Result<StoredEvent> event(std::uint64_t leaf) const override;
   [[nodiscard]] Result<AuditPage> query(const AuditQuery& query) const override;
@@ -651,7 +651,7 @@ Result<StoredCheckpoint> SqlCipherAuditLog::latest_checkpoint() const {
 }
 
 Result<std::vector<StoredCheckpoint>> SqlCipherAuditLog::checkpoints(std::uint64_t min_size,
-                                                            std::size_t limit) const {
+                                                                     std::size_t limit) const {
   std::lock_guard lk(impl_->read_mutex);
   auto st = impl_->rdb.prepare(kCheckpointsFrom);
   if (!st) return st.error();
@@ -680,7 +680,8 @@ const crypto::NoteVerifierKey& SqlCipherAuditLog::verifier_key() const noexcept 
   return *impl_->verifier;
 }
 
-Result<InclusionProof> SqlCipherAuditLog::inclusion_proof(std::uint64_t index, std::uint64_t size) const {
+Result<InclusionProof> SqlCipherAuditLog::inclusion_proof(std::uint64_t index,
+                                                          std::uint64_t size) const {
   if (index >= size || size > this->size()) return err(Errc::invalid_argument);
   std::lock_guard lk(impl_->read_mutex);
   const auto source = SqlCipherLogState::source_over(impl_->rdb);
@@ -696,11 +697,12 @@ Result<InclusionProof> SqlCipherAuditLog::inclusion_proof(std::uint64_t index, s
   return proof;
 }
 
-Result<std::vector<crypto::Hash>> SqlCipherAuditLog::consistency_proof(std::uint64_t old_size,
-                                                              std::uint64_t new_size) const {
+Result<std::vector<crypto::Hash>>
+SqlCipherAuditLog::consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const {
   if (old_size > new_size || new_size > size()) return err(Errc::invalid_argument);
   std::lock_guard lk(impl_->read_mutex);
-  auto proof = crypto::consistency_proof(old_size, new_size, SqlCipherLogState::source_over(impl_->rdb));
+  auto proof =
+      crypto::consistency_proof(old_size, new_size, SqlCipherLogState::source_over(impl_->rdb));
   if (!proof) return err(Errc::storage_failure);
   return std::move(*proof);
 }

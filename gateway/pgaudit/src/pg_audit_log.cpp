@@ -49,7 +49,8 @@ const std::string kInsertEvent =
     "INSERT INTO audit_event(leaf, time_ms, partner, worker, action, client, decision, "
     "owner_partner, canonical) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 const std::string kSelectNode = "SELECT hash FROM audit_merkle_node WHERE level = $1 AND idx = $2";
-const std::string kInsertNode = "INSERT INTO audit_merkle_node(level, idx, hash) VALUES($1, $2, $3)";
+const std::string kInsertNode =
+    "INSERT INTO audit_merkle_node(level, idx, hash) VALUES($1, $2, $3)";
 const std::string kTree = "SELECT size, root FROM audit_tree WHERE id = 1";
 const std::string kTreeForUpdate = "SELECT size, root FROM audit_tree WHERE id = 1 FOR UPDATE";
 const std::string kAdvanceTree =
@@ -102,7 +103,8 @@ error_code err(Errc e) {
 }
 
 std::int64_t to_db(std::uint64_t v) {
-  return static_cast<std::int64_t>(std::min<std::uint64_t>(v, std::numeric_limits<std::int64_t>::max()));
+  return static_cast<std::int64_t>(
+      std::min<std::uint64_t>(v, std::numeric_limits<std::int64_t>::max()));
 }
 
 std::span<const std::uint8_t> as_bytes(std::string_view s) {
@@ -147,8 +149,8 @@ StoredCheckpoint checkpoint_of(const pg::Rows& rows, int row) {
 /// made-up hash.
 crypto::NodeSource source_over(pg::Conn& c) {
   return [&c](crypto::NodeId id) -> crypto::Result<crypto::Hash> {
-    auto rows = c.query(kSelectNode,
-                        pg::Params().int64(std::int64_t{id.level}).int64(to_db(id.index)));
+    auto rows =
+        c.query(kSelectNode, pg::Params().int64(std::int64_t{id.level}).int64(to_db(id.index)));
     if (!rows || rows->empty()) return crypto::make_error_code(crypto::Errc::io_error);
     auto h = hash_of(rows->bytes(0, 0));
     if (!h) return crypto::make_error_code(crypto::Errc::io_error);
@@ -244,8 +246,8 @@ class PgAuditLog final : public audit::AuditLog {
   }
   [[nodiscard]] Result<InclusionProof> inclusion_proof(std::uint64_t index,
                                                        std::uint64_t size) const override;
-  [[nodiscard]] Result<std::vector<crypto::Hash>> consistency_proof(
-      std::uint64_t old_size, std::uint64_t new_size) const override;
+  [[nodiscard]] Result<std::vector<crypto::Hash>>
+  consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const override;
   [[nodiscard]] Result<crypto::Hash> root_at(std::uint64_t size) const override;
   [[nodiscard]] Result<StoredEvent> event(std::uint64_t leaf) const override;
   [[nodiscard]] Result<AuditPage> query(const AuditQuery& query) const override;
@@ -661,10 +663,10 @@ Result<std::uint64_t> PgAuditLog::integrate_once(Sign sign) {
   auto row = read_tree(idb_, kTreeForUpdate);
   if (!row) return row.error();
   if (auto r = load_frontier(*row); !r) return r.error();
-  auto rows = idb_.query(kToIntegrate, pg::Params()
-                                           .int64(to_db(row->size))
-                                           .int64(static_cast<std::int64_t>(
-                                               options_.max_integrate_events)));
+  auto rows = idb_.query(kToIntegrate,
+                         pg::Params()
+                             .int64(to_db(row->size))
+                             .int64(static_cast<std::int64_t>(options_.max_integrate_events)));
   if (!rows) return rows.error();
   const crypto::Frontier saved = frontier_;
   std::uint64_t folded = 0;
@@ -790,9 +792,8 @@ Result<void> PgAuditLog::wait_integrated(std::uint64_t size) const {
     if (size <= integrated_.load(std::memory_order_acquire)) return {};
     if (std::chrono::steady_clock::now() >= deadline) return err(Errc::busy);
     std::unique_lock lk(view_mutex_);
-    view_cv_.wait_for(lk, std::chrono::milliseconds(20), [&] {
-      return size <= integrated_.load(std::memory_order_acquire);
-    });
+    view_cv_.wait_for(lk, std::chrono::milliseconds(20),
+                      [&] { return size <= integrated_.load(std::memory_order_acquire); });
   }
 }
 
@@ -848,8 +849,9 @@ Result<std::vector<StoredCheckpoint>> PgAuditLog::checkpoints(std::uint64_t min_
   std::lock_guard lk(read_mutex_);
   if (auto r = revive(rdb_); !r) return r.error();
   auto rows = rdb_.query(kCheckpointsFrom,
-                         pg::Params().int64(to_db(min_size)).int64(to_db(std::min<std::size_t>(
-                             limit, std::size_t{1} << 30))));
+                         pg::Params()
+                             .int64(to_db(min_size))
+                             .int64(to_db(std::min<std::size_t>(limit, std::size_t{1} << 30))));
   if (!rows) return rows.error();
   std::vector<StoredCheckpoint> out;
   for (int i = 0; i < rows->size(); ++i)
@@ -1033,8 +1035,8 @@ class Verifier {
   }
 
   Result<void> read_checkpoints() {
-    auto rows = c_.query(kCheckpointsFrom, pg::Params().int64(0).int64(
-                                               std::numeric_limits<std::int64_t>::max()));
+    auto rows = c_.query(kCheckpointsFrom,
+                         pg::Params().int64(0).int64(std::numeric_limits<std::int64_t>::max()));
     if (!rows) return rows.error();
     for (int i = 0; i < rows->size(); ++i) {
       ++report_.checkpoints;
@@ -1067,9 +1069,8 @@ class Verifier {
                                  " does not match the tree recomputed from the events");
       found_range(last_good_head_, time_of(last_good_head_),
                   "the events from #" + std::to_string(last_good_head_) + " to #" +
-                      std::to_string(head.size - 1) +
-                      " differ from what the checkpoint at size " + std::to_string(head.size) +
-                      " signed");
+                      std::to_string(head.size - 1) + " differ from what the checkpoint at size " +
+                      std::to_string(head.size) + " signed");
     }
   }
 
@@ -1158,8 +1159,9 @@ class Verifier {
     if (sequenced_ > held) {
       // A range: the rows are gone, and an earlier precise finding (or range) says more.
       found_range(held, std::nullopt,
-            "missing: the events from #" + std::to_string(held) + " to #" +
-                std::to_string(sequenced_ - 1) + " were sequenced but are not stored (deleted)");
+                  "missing: the events from #" + std::to_string(held) + " to #" +
+                      std::to_string(sequenced_ - 1) +
+                      " were sequenced but are not stored (deleted)");
     } else if (sequenced_ < held) {
       report_.problems.push_back("the sequence row (" + std::to_string(sequenced_) +
                                  ") is behind the events stored (" + std::to_string(held) + ")");

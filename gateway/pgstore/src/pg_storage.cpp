@@ -544,8 +544,7 @@ Result<int> migrate_schema(Conn& c, int limit, std::int64_t now_ms) {
   return migrate(c, limit < 0 ? PgStorage::kSchemaVersion : limit, now_ms);
 }
 
-Result<void> connect_node(Conn& c, const PgOptions& options,
-                          const crypto::SecretBuffer* password) {
+Result<void> connect_node(Conn& c, const PgOptions& options, const crypto::SecretBuffer* password) {
   const std::string timeout = std::to_string(std::max(options.connect_timeout_s, 1));
   const std::string root_cert = options.sslrootcert.string();
   std::vector<std::pair<const char*, const char*>> kw{{"dbname", options.conninfo.c_str()}};

@@ -2,12 +2,12 @@
 #include "gateway_fixture.hpp"
 #include "pg_fixture.hpp"
 
+#include "sluis/audit/log.hpp"
 #include "sluis/crypto/merkle.hpp"
 #include "sluis/crypto/note.hpp"
 #include "sluis/domain/access.hpp"
-#include "sluis/audit/log.hpp"
-#include "sluis/pgaudit/pg_audit_log.hpp"
 #include "sluis/domain/read_audit.hpp"
+#include "sluis/pgaudit/pg_audit_log.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
 #include <catch2/catch.hpp>
@@ -261,8 +261,8 @@ TEST_CASE("audit: a read's decisions become one event per distinct outcome and n
   CHECK(audit_events_for_read(ctx, {}, "social-worker").empty());
 }
 
-TEMPLATE_TEST_CASE("audit: append then verify round trip; restart restores the tree", "[audit]", AuditSqlCipherEngine,
-                   AuditPgEngine) {
+TEMPLATE_TEST_CASE("audit: append then verify round trip, restart restores the tree", "[audit]",
+                   AuditSqlCipherEngine, AuditPgEngine) {
   TestType f;
   auto r = f.log->append(read_event("a1c", "w1", kT0, "req-0"));
   REQUIRE(r);
@@ -303,8 +303,8 @@ TEMPLATE_TEST_CASE("audit: append then verify round trip; restart restores the t
   CHECK(again->ok());
 }
 
-TEMPLATE_TEST_CASE("audit: group commit under 64 concurrent writers", "[audit]", AuditSqlCipherEngine,
-                   AuditPgEngine) {
+TEMPLATE_TEST_CASE("audit: group commit under 64 concurrent writers", "[audit]",
+                   AuditSqlCipherEngine, AuditPgEngine) {
   TestType f;
   constexpr int kThreads = 64;
   constexpr int kPerThread = 200;
@@ -350,8 +350,8 @@ TEMPLATE_TEST_CASE("audit: group commit under 64 concurrent writers", "[audit]",
   CHECK(report->ok());
 }
 
-TEMPLATE_TEST_CASE("audit: a failing commit fails every waiter of that batch and keeps nothing", "[audit]", AuditSqlCipherEngine,
-                   AuditPgEngine) {
+TEMPLATE_TEST_CASE("audit: a failing commit fails every waiter of that batch and keeps nothing",
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
   TestType f;
   std::atomic<bool> fail{false};
   f.options.inject_failure = [&](std::string_view step) {
@@ -389,8 +389,8 @@ TEMPLATE_TEST_CASE("audit: a failing commit fails every waiter of that batch and
   CHECK(report->ok());
 }
 
-TEMPLATE_TEST_CASE("audit: a read whose audit append fails is not answered", "[audit]", AuditSqlCipherEngine,
-                   AuditPgEngine) {
+TEMPLATE_TEST_CASE("audit: a read whose audit append fails is not answered", "[audit]",
+                   AuditSqlCipherEngine, AuditPgEngine) {
   sluis::gateway::testing::StoreFixture s;
   s.add_sector();
   const auto pack = sluis::policy::load_rule_pack(std::string(SLUIS_SOURCE_DIR) +
@@ -436,18 +436,19 @@ TEMPLATE_TEST_CASE("audit: a read whose audit append fails is not answered", "[a
   CHECK(f.log->size() == 1);
 }
 
-TEMPLATE_TEST_CASE("audit: changing, deleting or reordering a past event is detected and named", "[audit]", AuditSqlCipherEngine,
-                   AuditPgEngine) {
+TEMPLATE_TEST_CASE("audit: changing, deleting or reordering a past event is detected and named",
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
   TestType f;
   f.fill(20);
   REQUIRE(f.log->checkpoint());
   f.close();
 
   SECTION("changed bytes") {
-    f.tamper("UPDATE audit_event SET canonical = CAST(replace(CAST(canonical AS TEXT), "
-             "'\"worker\":\"w1\"', '\"worker\":\"w9\"') AS BLOB), worker = 'w9' WHERE leaf = 7",
-             "UPDATE audit_event SET canonical = convert_to(replace(convert_from(canonical, 'UTF8'), "
-             "'\"worker\":\"w1\"', '\"worker\":\"w9\"'), 'UTF8'), worker = 'w9' WHERE leaf = 7");
+    f.tamper(
+        "UPDATE audit_event SET canonical = CAST(replace(CAST(canonical AS TEXT), "
+        "'\"worker\":\"w1\"', '\"worker\":\"w9\"') AS BLOB), worker = 'w9' WHERE leaf = 7",
+        "UPDATE audit_event SET canonical = convert_to(replace(convert_from(canonical, 'UTF8'), "
+        "'\"worker\":\"w1\"', '\"worker\":\"w9\"'), 'UTF8'), worker = 'w9' WHERE leaf = 7");
     auto ro = f.open_read_only();
     auto report = ro->verify();
     REQUIRE(report);
@@ -518,8 +519,7 @@ TEMPLATE_TEST_CASE("audit: changing, deleting or reordering a past event is dete
 }
 
 TEMPLATE_TEST_CASE("audit: checkpoints verify and an old one is proven consistent with a new one",
-          "[audit]", AuditSqlCipherEngine,
-                   AuditPgEngine) {
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
   TestType f;
   f.fill(7);
   auto old_note = f.log->checkpoint();
@@ -557,8 +557,8 @@ TEMPLATE_TEST_CASE("audit: checkpoints verify and an old one is proven consisten
   CHECK(*same == *new_note);
 }
 
-TEMPLATE_TEST_CASE("audit: checkpoints are issued at least every interval while events arrive", "[audit]", AuditSqlCipherEngine,
-                   AuditPgEngine) {
+TEMPLATE_TEST_CASE("audit: checkpoints are issued at least every interval while events arrive",
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
   TestType f;
   f.options.checkpoint_interval = 50ms;
   f.open();
@@ -574,8 +574,8 @@ TEMPLATE_TEST_CASE("audit: checkpoints are issued at least every interval while 
   CHECK(all->size() >= 2);
 }
 
-TEMPLATE_TEST_CASE("audit: inclusion proofs verify and fail when tampered", "[audit]", AuditSqlCipherEngine,
-                   AuditPgEngine) {
+TEMPLATE_TEST_CASE("audit: inclusion proofs verify and fail when tampered", "[audit]",
+                   AuditSqlCipherEngine, AuditPgEngine) {
   TestType f;
   f.fill(13);
   const auto note = f.log->checkpoint();
@@ -603,8 +603,8 @@ TEMPLATE_TEST_CASE("audit: inclusion proofs verify and fail when tampered", "[au
   CHECK(f.log->inclusion_proof(0, 14).error() == make_error_code(Errc::invalid_argument));
 }
 
-TEMPLATE_TEST_CASE("audit: queries filter and page; the partner-scoped query never leaks", "[audit]", AuditSqlCipherEngine,
-                   AuditPgEngine) {
+TEMPLATE_TEST_CASE("audit: queries filter and page, the partner-scoped query never leaks",
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
   TestType f;
   std::vector<AuditEvent> events;
   for (int i = 0; i < 30; ++i) {

@@ -75,8 +75,7 @@ struct Nodes {
     return std::string(rows[0].begin(), rows[0].end());
   }
   /// Waits (up to 10 s) until `pred` holds.
-  template <class Pred>
-  static bool eventually(Pred pred) {
+  template <class Pred> static bool eventually(Pred pred) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!pred()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
@@ -254,8 +253,8 @@ TEST_CASE("postgresql: audit: events sequenced but never integrated (a crash bet
   REQUIRE(proof);
   auto note = next->checkpoint();
   REQUIRE(note);
-  auto cp = crypto::verify_checkpoint(*note, next->verifier_key().key, next->origin(),
-                                      next->origin());
+  auto cp =
+      crypto::verify_checkpoint(*note, next->verifier_key().key, next->origin(), next->origin());
   REQUIRE(cp);
   CHECK(cp->size == 25);
   auto e = next->event(3);

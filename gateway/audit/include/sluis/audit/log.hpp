@@ -215,8 +215,8 @@ class AuditLog {
   /// The newest stored checkpoint. Errors: not_found (none issued yet), storage_failure.
   [[nodiscard]] virtual Result<StoredCheckpoint> latest_checkpoint() const = 0;
   /// Stored checkpoints with size in [min_size, ...], oldest first, at most `limit`.
-  [[nodiscard]] virtual Result<std::vector<StoredCheckpoint>> checkpoints(std::uint64_t min_size = 0,
-                                                                  std::size_t limit = 1000) const = 0;
+  [[nodiscard]] virtual Result<std::vector<StoredCheckpoint>>
+  checkpoints(std::uint64_t min_size = 0, std::size_t limit = 1000) const = 0;
   /// Number of events durably committed. PostgreSQL: the size of the integrated tree this node
   /// last saw (an appended event is durable and queryable before it is integrated).
   [[nodiscard]] virtual std::uint64_t size() const noexcept = 0;
@@ -230,11 +230,11 @@ class AuditLog {
   /// integrated tree (a leaf sequenced but not yet integrated) waits up to
   /// PgAuditLogOptions::integration_wait for the integrator, then answers Errc::busy (retry).
   [[nodiscard]] virtual Result<InclusionProof> inclusion_proof(std::uint64_t index,
-                                                       std::uint64_t size) const = 0;
+                                                               std::uint64_t size) const = 0;
   /// The consistency proof between sizes (RFC 9162 §2.1.4.1). Errors: invalid_argument
   /// (old_size > new_size or new_size > this->size()), storage_failure.
-  [[nodiscard]] virtual Result<std::vector<crypto::Hash>> consistency_proof(std::uint64_t old_size,
-                                                                    std::uint64_t new_size) const = 0;
+  [[nodiscard]] virtual Result<std::vector<crypto::Hash>>
+  consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const = 0;
   /// MTH of the first `size` events from the stored nodes. Errors: as consistency_proof.
   [[nodiscard]] virtual Result<crypto::Hash> root_at(std::uint64_t size) const = 0;
 

@@ -81,7 +81,7 @@ struct PgAuditLogOptions {
 /// Errors: as audit::AuditLog::open where they apply (audit_log_inconsistent, schema_too_new,
 /// storage_failure), plus unavailable (the database cannot be reached) and invalid_argument (no
 /// conninfo, an unreadable password file). Threads: as audit::AuditLog.
-[[nodiscard]] Result<std::unique_ptr<audit::AuditLog>> open_pg_audit_log(
-    PgAuditLogOptions options, const crypto::RootKey& root);
+[[nodiscard]] Result<std::unique_ptr<audit::AuditLog>>
+open_pg_audit_log(PgAuditLogOptions options, const crypto::RootKey& root);
 
 }  // namespace sluis::pgaudit
