@@ -52,11 +52,10 @@ void use_database(const GatewayHome& home, const std::string& conninfo) {
       << "[store]\nengine = \"postgresql\"\nconninfo = \"" << conninfo << "\"\npool_size = 2\n";
 }
 
-/// The second node: a home of its own (port, log, operator socket) with the first one's root key
-/// and TLS files, so the same partners' certificates reach it.
+/// The second node: a home of its own (port, log, operator socket, server certificate) with the
+/// first one's root key and partner CA, so the same partners' certificates are admitted by both.
 void same_gateway(const GatewayHome& from, const GatewayHome& to) {
-  for (const char* f :
-       {"keys/root.key", "tls/server.crt", "tls/server.key", "tls/ca.crt", "tls/revoked.txt"}) {
+  for (const char* f : {"keys/root.key", "tls/ca.crt", "tls/revoked.txt"}) {
     fs::copy_file(from.dir.path() / f, to.dir.path() / f, fs::copy_options::overwrite_existing);
   }
 }
@@ -111,8 +110,8 @@ TEST_CASE("sluisd on PostgreSQL, two nodes: the integrator's node killed with SI
     Worker ocmw_a(a, home_a.ocmw, "ocmw-sw");
     Worker caw_b(b, home_a.caw, "caw-sw");
     for (unsigned long long i = 0; i < 10; ++i) {
-      REQUIRE(ocmw_a.post("/v1/clients", registration(850606000 + i)).status == 201);
-      const auto r = caw_b.post("/v1/clients", registration(850606000 + i));
+      REQUIRE(ocmw_a.post("/v1/clients", registration(850606101 + i)).status == 201);
+      const auto r = caw_b.post("/v1/clients", registration(850606101 + i));
       REQUIRE((r.status == 200 || r.status == 201));
       at_b = std::string(body_json(r).at("client").as_string());
     }
