@@ -1,6 +1,7 @@
 // sluisd's start-up steps: command line, core-dump policy, root key, store, audit log, rule pack.
 #include "startup.hpp"
 
+#include "sluis/pgaudit/pg_audit_log.hpp"
 #include "sluis/pgstore/pg_storage.hpp"
 
 #include "sluis/crypto/error.hpp"
@@ -196,8 +197,50 @@ OpenedEngine open_engine(const DaemonConfig& config, const crypto::RootKey& root
   return engine;
 }
 
+namespace {
+
+/// The audit log in the PostgreSQL database of [store] (docs/store.md "The audit log on
+/// PostgreSQL"): every node appends to it and one at a time integrates it.
+std::unique_ptr<sluis::audit::AuditLog> open_pg_audit_log(const DaemonConfig& config,
+                                                          const crypto::RootKey& root) {
+  sluis::pgaudit::PgAuditLogOptions options;
+  options.database.conninfo = config.store.conninfo;
+  options.database.sslmode = config.store.sslmode;
+  options.database.sslrootcert = config.store.sslrootcert;
+  options.database.password_file = config.store.password_file;
+  options.database.application_name = "sluisd-audit";
+  // The first node stores the origin; the others must say the same.
+  options.origin = config.audit.origin;
+  options.checkpoint_interval = config.audit.checkpoint_interval;
+  auto log = sluis::pgaudit::open_pg_audit_log(std::move(options), root);
+  if (log) return std::move(*log);
+  const auto e = log.error();
+  const std::string where = "the audit log in the PostgreSQL database of [store] conninfo";
+  if (e == sluis::store::Errc::unavailable) {
+    throw StartupRefusal(where + " cannot be reached or refused the login; check conninfo, "
+                                 "sslmode, the password file and that the database runs");
+  }
+  if (e == sluis::store::Errc::audit_log_inconsistent) {
+    throw StartupRefusal(
+        where +
+        " was altered: its stored tree does not match its latest signed checkpoint, "
+        "events are missing, or its origin differs from [audit] origin. sluisd does not "
+        "start on it. Keep the database as it is, run 'sluisctl audit verify --key " +
+        config.key_file.string() +
+        " --config FILE' to see where, and follow the incident steps in the DPO guide "
+        "(docs/dpo-guide.md, \"When the audit log is damaged or altered\")");
+  }
+  if (e == sluis::store::Errc::schema_too_new) {
+    throw StartupRefusal(where + " was written by a newer sluis; run that version");
+  }
+  throw StartupRefusal(where + " cannot be used (storage error: " + std::string(e.message()) + ")");
+}
+
+}  // namespace
+
 std::unique_ptr<sluis::audit::AuditLog> open_audit_log(const DaemonConfig& config,
                                                   const crypto::RootKey& root) {
+  if (config.store.engine == StoreEngine::postgresql) return open_pg_audit_log(config, root);
   sluis::audit::AuditLogOptions options;
   options.path = config.data_dir / "audit.db";
   // An existing log keeps the origin it was created with.

@@ -62,7 +62,8 @@ struct OpenedEngine {
 /// `conninfo` otherwise (StartupRefusal with a sentence when it cannot be reached or used).
 [[nodiscard]] OpenedEngine open_engine(const DaemonConfig& config, const crypto::RootKey& root);
 
-/// Opens (creating when absent) the audit log `config.data_dir/audit.db`.
+/// Opens (creating when absent) the audit log: `config.data_dir/audit.db` on SQLCipher, the
+/// audit tables of the [store] database on PostgreSQL (every node shares one log there).
 [[nodiscard]] std::unique_ptr<audit::AuditLog> open_audit_log(const DaemonConfig& config,
                                                                 const crypto::RootKey& root);
 

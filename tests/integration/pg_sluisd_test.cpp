@@ -11,6 +11,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <cstdio>
 #include <fstream>
 
 using namespace sluis::test;
@@ -72,6 +74,19 @@ std::string move_home_to_postgresql(const GatewayHome& home) {
   std::ofstream(home.config_path, std::ios::app)
       << "[store]\nengine = \"postgresql\"\nconninfo = \"" << conninfo << "\"\npool_size = 2\n";
   return conninfo;
+}
+
+/// Runs sluisctl with `args`: its exit status and what it printed.
+std::pair<int, std::string> sluisctl(const std::string& args) {
+  std::string out;
+  FILE* p = ::popen((std::string(SLUISCTL_PATH) + " " + args + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
+    out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  return {status, out};
 }
 
 }  // namespace
@@ -143,4 +158,58 @@ TEST_CASE("sluisd on PostgreSQL: an unreachable database, or a database without 
   REQUIRE(refused.exited(20s));
   CHECK(refused.exit_code() != 0);
   CHECK_THAT(read_text(bare.stderr_file), Catch::Contains("conninfo"));
+}
+
+TEST_CASE("sluisd on PostgreSQL: the audit log is in the database, proofs answer, and sluisctl "
+          "audit verify checks it there and names an altered event",
+          "[integration][postgresql][audit]") {
+  GatewayHome home;
+  const std::string conninfo = move_home_to_postgresql(home);
+  std::string read_leaf;
+  {
+    Sluisd gateway(home);
+    REQUIRE(gateway.wait_ready());
+    Worker ocmw(gateway, home.ocmw, "ocmw-sw");
+    Worker caw(gateway, home.caw, "caw-sw");
+    const auto at_ocmw = client_of(ocmw.post("/v1/clients", registration(850505505)));
+    const auto at_caw = client_of(caw.post("/v1/clients", registration(850505505)));
+    REQUIRE(ocmw.post("/v1/clients/" + at_ocmw + "/fragments",
+                      R"({"category":"housing","fields":{"situation":"x"}})")
+                .status == 201);
+    // An audited read, refused (no consent): its event is durable before the answer.
+    CHECK(fragments_in(caw.get("/v1/clients/" + at_caw + "/dossier")) == 0);
+    RawPg raw(conninfo);
+    const auto reads = raw.column("SELECT leaf::text FROM audit_event WHERE partner = "
+                                  "'caw-brussel' AND action = 'read'");
+    REQUIRE_FALSE(reads.empty());
+    read_leaf.assign(reads[0].begin(), reads[0].end());
+    // A witness's proof of the newest event: answered from the integrated tree.
+    const auto events = raw.column("SELECT leaf FROM audit_event");
+    const auto size = std::to_string(events.size());
+    auto proof = caw.get("/v1/audit/proofs/inclusion?index=0&size=" + size);
+    CHECK(proof.status == 200);
+    auto checkpoint = caw.get("/v1/audit/checkpoint");
+    CHECK(checkpoint.status == 200);
+    gateway.signal(SIGTERM);
+    REQUIRE(gateway.exited(10s));
+    CHECK(gateway.exit_code() == 0);
+  }
+  CHECK_FALSE(fs::exists(home.dir.path() / "data/audit.db"));  // no file log beside it
+  const std::string verify = "audit verify --key " + (home.dir.path() / "keys/root.key").string() +
+                             " --config " + home.config_path.string();
+  {
+    const auto [status, out] = sluisctl(verify);
+    INFO(out);
+    CHECK(status == 0);
+    CHECK_THAT(out, Catch::Contains("The audit log verifies") && Catch::Contains("PostgreSQL"));
+  }
+  RawPg raw(conninfo);
+  raw.exec("UPDATE audit_event SET canonical = convert_to(replace(convert_from(canonical, "
+           "'UTF8'), 'caw-brussel', 'caw-elsewhere'), 'UTF8') WHERE leaf = " +
+           read_leaf);
+  const auto [status, out] = sluisctl(verify);
+  INFO(out);
+  CHECK(status != 0);
+  CHECK_THAT(out, Catch::Contains("DOES NOT VERIFY") &&
+                      Catch::Contains("First event that differs: #" + read_leaf + " "));
 }

@@ -1,13 +1,15 @@
 // sluisctl audit: verify the audit log, query and export it, DPO report and client access report.
-#include "sluis/crypto/encoding.hpp"
-#include "sluis/crypto/keyfile.hpp"
 #include "sluis/audit/log.hpp"
 #include "sluis/audit/report.hpp"
+#include "sluis/crypto/encoding.hpp"
+#include "sluis/crypto/keyfile.hpp"
+#include "sluis/daemon/config.hpp"
 #include "sluis/domain/consent_book.hpp"
 #include "sluis/domain/registry.hpp"
-#include "sluis/store/store.hpp"
+#include "sluis/pgaudit/pg_audit_log.hpp"
 #include "sluis/policy/rule_pack.hpp"
 #include "sluis/policy/types.hpp"
+#include "sluis/store/store.hpp"
 #include "sluisctl/command.hpp"
 #include "sluisctl/options.hpp"
 #include "sluisctl/passphrase.hpp"
@@ -29,12 +31,16 @@ namespace {
 using sluis::audit::AuditLog;
 
 constexpr const char* kAuditUsage =
-    "usage (every command takes --key FILE [--passphrase-file F] --log FILE):\n"
+    "usage (every command takes --key FILE [--passphrase-file F] and either --log FILE, the\n"
+    "SQLCipher audit file, or --config FILE, the gateway's sluis.toml: with [store] engine =\n"
+    "\"postgresql\" the log in that database, otherwise data_dir/audit.db; --key defaults to\n"
+    "the config's key_file):\n"
     "  sluisctl audit verify [--page-map]\n"
     "      Checks every page of the file (damaged or altered pages named, with the events they\n"
     "      held), recomputes the whole tree from the events, checks every checkpoint's signature\n"
     "      and their consistency; names the first event that differs. Exit 1 when it fails.\n"
-    "      --page-map also lists what every page of the file holds.\n"
+    "      On PostgreSQL the same checks without the page walk (there is no file).\n"
+    "      --page-map also lists what every page of the file holds (SQLCipher only).\n"
     "  sluisctl audit checkpoint\n"
     "      Prints the latest signed checkpoint and the verifier key witnesses configure.\n"
     "  sluisctl audit query [filters] [--cursor N] [--limit N]\n"
@@ -51,7 +57,7 @@ constexpr const char* kAuditUsage =
     "  Names on reports: --data FILE --key-store FILE (partner display names from the store)\n"
     "  and --pack FILE (labels of a rule pack).\n";
 
-const std::set<std::string_view> kCommon{"key",  "passphrase-file", "log",
+const std::set<std::string_view> kCommon{"key",  "passphrase-file", "log", "config",
                                          "data", "key-store",       "pack"};
 const std::set<std::string_view> kFilters{"client-pseudonym", "partner", "worker", "action",
                                           "decision",         "from",    "until",  "scope-partner"};
@@ -76,8 +82,45 @@ struct Opened {
   std::optional<policy::RulePack> pack;
 };
 
+/// Where the log is: --log FILE (SQLCipher), or --config FILE (the gateway's sluis.toml: its
+/// [store] database on PostgreSQL, its data_dir/audit.db otherwise).
+struct LogLocation {
+  std::optional<sluis::daemon::DaemonConfig> config;  ///< when --config was given
+  std::string path;                                   ///< the SQLCipher file (empty on PostgreSQL)
+  [[nodiscard]] bool postgresql() const {
+    return config && config->store.engine == sluis::daemon::StoreEngine::postgresql;
+  }
+};
+
+LogLocation locate_log(const Options& opt) {
+  LogLocation where;
+  const auto config = opt.get("config");
+  if (config.has_value() == opt.get("log").has_value()) {
+    throw UsageError("give the audit log as --log FILE or the gateway's configuration as "
+                     "--config FILE (one of them)");
+  }
+  if (!config) {
+    where.path = opt.require("log");
+    return where;
+  }
+  try {
+    where.config = sluis::daemon::load_daemon_config(*config);
+  } catch (const std::exception& e) {
+    throw UsageError(std::string("the configuration does not load: ") + e.what());
+  }
+  if (!where.postgresql()) where.path = (where.config->data_dir / "audit.db").string();
+  return where;
+}
+
 std::optional<crypto::RootKey> read_root(const Options& opt) {
-  const std::filesystem::path path = opt.require("key");
+  std::filesystem::path path;
+  if (auto key = opt.get("key")) {
+    path = *key;
+  } else if (opt.get("config")) {
+    path = locate_log(opt).config->key_file;
+  } else {
+    path = opt.require("key");
+  }
   auto sealed = crypto::root_key_file_is_sealed(path);
   if (!sealed) {
     std::cerr << "sluisctl: " << path.string()
@@ -101,15 +144,32 @@ constexpr const char* kIncidentSteps =
     "for the record; do not repair it and do not start sluisd on it), and follow the incident "
     "steps in the DPO guide (docs/dpo-guide.md, \"When the audit log is damaged or altered\").\n";
 
+/// The log in the PostgreSQL database of `config`'s [store], read-only.
+sluis::store::Result<std::unique_ptr<AuditLog>>
+open_pg_log(const sluis::daemon::DaemonConfig& config, const crypto::RootKey& root) {
+  sluis::pgaudit::PgAuditLogOptions options;
+  options.database.conninfo = config.store.conninfo;
+  options.database.sslmode = config.store.sslmode;
+  options.database.sslrootcert = config.store.sslrootcert;
+  options.database.password_file = config.store.password_file;
+  options.database.application_name = "sluisctl";
+  options.origin.clear();  // whatever the database says
+  options.read_only = true;
+  return sluis::pgaudit::open_pg_audit_log(std::move(options), root);
+}
+
 std::optional<Opened> open_log_with(const Options& opt, const crypto::RootKey& root,
                                     sluis::store::Errc* failure = nullptr) {
-  const std::string log_path = opt.require("log");
+  const LogLocation where = locate_log(opt);
+  const std::string log_path =
+      where.postgresql() ? "in the PostgreSQL database of [store] conninfo" : where.path;
   Opened o;
   sluis::audit::AuditLogOptions options;
-  options.path = log_path;
+  options.path = where.path;
   options.origin.clear();  // whatever the file says
   options.read_only = true;
-  auto log = AuditLog::open(std::move(options), root);
+  auto log = where.postgresql() ? open_pg_log(*where.config, root)
+                                : AuditLog::open(std::move(options), root);
   if (!log) {
     if (failure != nullptr && log.error().category() == sluis::store::gateway_category()) {
       *failure = static_cast<sluis::store::Errc>(log.error().value());
@@ -237,7 +297,12 @@ void print_damaged_pages(const std::vector<sluis::audit::AuditFilePage>& pages, 
 
 int audit_verify(Args args) {
   const Options opt(args, kCommon, {"page-map"});
-  const std::string log_path = opt.require("log");
+  const LogLocation where = locate_log(opt);
+  const std::string& log_path = where.path;
+  if (where.postgresql() && opt.flag("page-map")) {
+    throw UsageError("--page-map lists the pages of a SQLCipher audit file; this gateway keeps "
+                     "its audit log in PostgreSQL (run audit verify without it)");
+  }
   auto root = read_root(opt);
   if (!root) return kExitFailed;
   if (opt.flag("page-map")) {
@@ -255,7 +320,7 @@ int audit_verify(Args args) {
   sluis::store::Errc failure{};
   auto o = open_log_with(opt, *root, &failure);
   if (!o) {
-    if (failure != sluis::store::Errc::file_damaged) return kExitFailed;
+    if (failure != sluis::store::Errc::file_damaged || where.postgresql()) return kExitFailed;
     // SQLite cannot open it at all: the page walk alone still says where.
     auto check = sluis::audit::check_audit_file(log_path, *root);
     if (check && !check->damaged.empty()) print_damaged_pages(check->damaged, check->pages);
@@ -269,9 +334,13 @@ int audit_verify(Args args) {
   }
   if (report->ok()) {
     std::cout << "The audit log verifies: " << report->events << " events, " << report->checkpoints
-              << " signed checkpoints, all consistent; all " << report->pages
-              << " pages of the file pass their integrity check.\n"
-              << "Root of the whole log: " << hex(report->root) << "\n";
+              << " signed checkpoints, all consistent; ";
+    if (where.postgresql()) {
+      std::cout << "it is kept in PostgreSQL (no file pages to check).\n";
+    } else {
+      std::cout << "all " << report->pages << " pages of the file pass their integrity check.\n";
+    }
+    std::cout << "Root of the whole log: " << hex(report->root) << "\n";
     if (report->latest) std::cout << "Latest checkpoint:\n" << report->latest->note;
     return kExitOk;
   }

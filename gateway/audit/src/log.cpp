@@ -201,7 +201,7 @@ class WriterLock {
   int fd_ = -1;
 };
 
-struct AuditLog::Impl final {
+struct SqlCipherLogState final {
   AuditLogOptions options;
   std::optional<crypto::SubKey> file_key;  ///< the SQLCipher key (verify's page walk needs it)
   WriterLock writer_lock;
@@ -507,9 +507,36 @@ struct AuditLog::Impl final {
   }
 };
 
-AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+/// The SQLCipher engine of the audit log: one file, one writer process (WriterLock).
+class SqlCipherAuditLog final : public AuditLog {
+ public:
+  explicit SqlCipherAuditLog(std::unique_ptr<SqlCipherLogState> impl) : impl_(std::move(impl)) {}
+  ~SqlCipherAuditLog() override;
+  SqlCipherAuditLog(const SqlCipherAuditLog&) = delete;
+  SqlCipherAuditLog& operator=(const SqlCipherAuditLog&) = delete;
 
-AuditLog::~AuditLog() {
+  [[nodiscard]] Result<LeafRange> append(std::span<const AuditEvent> events) override;
+  [[nodiscard]] Result<std::string> checkpoint() override;
+  [[nodiscard]] Result<StoredCheckpoint> latest_checkpoint() const override;
+  [[nodiscard]] Result<std::vector<StoredCheckpoint>> checkpoints(std::uint64_t min_size,
+                                                                  std::size_t limit) const override;
+  [[nodiscard]] std::uint64_t size() const noexcept override;
+  [[nodiscard]] const std::string& origin() const noexcept override;
+  [[nodiscard]] const crypto::NoteVerifierKey& verifier_key() const noexcept override;
+  [[nodiscard]] Result<InclusionProof> inclusion_proof(std::uint64_t index,
+                                                       std::uint64_t size) const override;
+  [[nodiscard]] Result<std::vector<crypto::Hash>>
+  consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const override;
+  [[nodiscard]] Result<crypto::Hash> root_at(std::uint64_t size) const override;
+  [[nodiscard]] Result<StoredEvent> event(std::uint64_t leaf) const override;
+  [[nodiscard]] Result<AuditPage> query(const AuditQuery& query) const override;
+  [[nodiscard]] Result<AuditVerifyReport> verify() const override;
+
+ private:
+  std::unique_ptr<SqlCipherLogState> impl_;
+};
+
+SqlCipherAuditLog::~SqlCipherAuditLog() {
   if (impl_->writer.joinable()) {
     {
       std::lock_guard lk(impl_->queue_mutex);
@@ -522,7 +549,7 @@ AuditLog::~AuditLog() {
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
                                                  const crypto::RootKey& root) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<SqlCipherLogState>();
   impl->options = std::move(options);
   const auto& opt = impl->options;
   impl->signer_slot =
@@ -577,17 +604,17 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
     auto row = st->step();
     if (!row && row.error() != Errc::file_damaged) return row.error();
     if (row) impl->committed.store(static_cast<std::uint64_t>(st->int64(0)));
-    auto cp = Impl::read_latest(impl->rdb);
+    auto cp = SqlCipherLogState::read_latest(impl->rdb);
     if (!cp && cp.error() != Errc::file_damaged) return cp.error();
     if (cp) impl->latest = std::move(*cp);
   } else {
     if (auto r = impl->restore(); !r) return r.error();
     impl->writer = std::thread([p = impl.get()] { p->writer_loop(); });
   }
-  return std::unique_ptr<AuditLog>(new AuditLog(std::move(impl)));
+  return std::unique_ptr<AuditLog>(new SqlCipherAuditLog(std::move(impl)));
 }
 
-Result<LeafRange> AuditLog::append(std::span<const AuditEvent> events) {
+Result<LeafRange> SqlCipherAuditLog::append(std::span<const AuditEvent> events) {
   if (impl_->options.read_only) return err(Errc::not_permitted);
   if (events.empty()) return LeafRange{size(), 0};
   Request request;
@@ -607,7 +634,7 @@ Result<LeafRange> AuditLog::append(const AuditEvent& event) {
   return append(std::span<const AuditEvent>(&event, 1));
 }
 
-Result<std::string> AuditLog::checkpoint() {
+Result<std::string> SqlCipherAuditLog::checkpoint() {
   if (impl_->options.read_only) return err(Errc::not_permitted);
   Request request;
   request.force_checkpoint = true;
@@ -617,14 +644,14 @@ Result<std::string> AuditLog::checkpoint() {
   return request.note;
 }
 
-Result<StoredCheckpoint> AuditLog::latest_checkpoint() const {
+Result<StoredCheckpoint> SqlCipherAuditLog::latest_checkpoint() const {
   std::lock_guard lk(impl_->latest_mutex);
   if (!impl_->latest) return err(Errc::not_found);
   return *impl_->latest;
 }
 
-Result<std::vector<StoredCheckpoint>> AuditLog::checkpoints(std::uint64_t min_size,
-                                                            std::size_t limit) const {
+Result<std::vector<StoredCheckpoint>> SqlCipherAuditLog::checkpoints(std::uint64_t min_size,
+                                                                     std::size_t limit) const {
   std::lock_guard lk(impl_->read_mutex);
   auto st = impl_->rdb.prepare(kCheckpointsFrom);
   if (!st) return st.error();
@@ -641,22 +668,23 @@ Result<std::vector<StoredCheckpoint>> AuditLog::checkpoints(std::uint64_t min_si
   return out;
 }
 
-std::uint64_t AuditLog::size() const noexcept {
+std::uint64_t SqlCipherAuditLog::size() const noexcept {
   return impl_->committed.load(std::memory_order_acquire);
 }
 
-const std::string& AuditLog::origin() const noexcept {
+const std::string& SqlCipherAuditLog::origin() const noexcept {
   return impl_->origin;
 }
 
-const crypto::NoteVerifierKey& AuditLog::verifier_key() const noexcept {
+const crypto::NoteVerifierKey& SqlCipherAuditLog::verifier_key() const noexcept {
   return *impl_->verifier;
 }
 
-Result<InclusionProof> AuditLog::inclusion_proof(std::uint64_t index, std::uint64_t size) const {
+Result<InclusionProof> SqlCipherAuditLog::inclusion_proof(std::uint64_t index,
+                                                          std::uint64_t size) const {
   if (index >= size || size > this->size()) return err(Errc::invalid_argument);
   std::lock_guard lk(impl_->read_mutex);
-  const auto source = Impl::source_over(impl_->rdb);
+  const auto source = SqlCipherLogState::source_over(impl_->rdb);
   InclusionProof proof;
   proof.index = index;
   proof.size = size;
@@ -669,24 +697,25 @@ Result<InclusionProof> AuditLog::inclusion_proof(std::uint64_t index, std::uint6
   return proof;
 }
 
-Result<std::vector<crypto::Hash>> AuditLog::consistency_proof(std::uint64_t old_size,
-                                                              std::uint64_t new_size) const {
+Result<std::vector<crypto::Hash>>
+SqlCipherAuditLog::consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const {
   if (old_size > new_size || new_size > size()) return err(Errc::invalid_argument);
   std::lock_guard lk(impl_->read_mutex);
-  auto proof = crypto::consistency_proof(old_size, new_size, Impl::source_over(impl_->rdb));
+  auto proof =
+      crypto::consistency_proof(old_size, new_size, SqlCipherLogState::source_over(impl_->rdb));
   if (!proof) return err(Errc::storage_failure);
   return std::move(*proof);
 }
 
-Result<crypto::Hash> AuditLog::root_at(std::uint64_t size) const {
+Result<crypto::Hash> SqlCipherAuditLog::root_at(std::uint64_t size) const {
   if (size > this->size()) return err(Errc::invalid_argument);
   std::lock_guard lk(impl_->read_mutex);
-  auto root = crypto::root_at(size, Impl::source_over(impl_->rdb));
+  auto root = crypto::root_at(size, SqlCipherLogState::source_over(impl_->rdb));
   if (!root) return err(Errc::storage_failure);
   return *root;
 }
 
-Result<StoredEvent> AuditLog::event(std::uint64_t leaf) const {
+Result<StoredEvent> SqlCipherAuditLog::event(std::uint64_t leaf) const {
   std::lock_guard lk(impl_->read_mutex);
   auto st = impl_->rdb.prepare(kSelectEvent);
   if (!st) return st.error();
@@ -703,7 +732,7 @@ Result<StoredEvent> AuditLog::event(std::uint64_t leaf) const {
   return out;
 }
 
-Result<AuditPage> AuditLog::query(const AuditQuery& q) const {
+Result<AuditPage> SqlCipherAuditLog::query(const AuditQuery& q) const {
   if (q.limit == 0 || q.limit > kMaxAuditPage) return err(Errc::invalid_argument);
   const char* sql = kQueryAll;
   if (q.client) {
@@ -780,8 +809,8 @@ Result<std::vector<StoredEvent>> AuditLog::query_all(AuditQuery q) const {
 namespace {
 
 /// verify()'s checks of the records: events, stored tree and checkpoints, through SQLite.
-Result<void> verify_records(const AuditLog::Impl& impl, sql::Db& db, AuditVerifyReport& report) {
-  const auto source = AuditLog::Impl::source_over(db);
+Result<void> verify_records(const SqlCipherLogState& impl, sql::Db& db, AuditVerifyReport& report) {
+  const auto source = SqlCipherLogState::source_over(db);
 
   std::vector<std::pair<std::uint64_t, Instant>> times;  // (leaf, time) of every row read
   auto time_of = [&](std::uint64_t leaf) -> std::optional<Instant> {
@@ -1094,7 +1123,7 @@ Result<AuditFileCheck> check_audit_file(const std::filesystem::path& path,
   return walk_audit_file(path, key, trees, with_map);
 }
 
-Result<AuditVerifyReport> AuditLog::verify() const {
+Result<AuditVerifyReport> SqlCipherAuditLog::verify() const {
   std::lock_guard lk(impl_->read_mutex);
   sql::Db& db = impl_->rdb;
   AuditVerifyReport report;

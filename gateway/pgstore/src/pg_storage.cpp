@@ -32,7 +32,8 @@ struct Migration {
 // rowid carry a BIGSERIAL seq, partner writes bump partner_generation (the nodes' partner-table
 // caches), and the key store's tables (keks, data_keys, key_erasures) live beside the data.
 // docs/store.md "PostgreSQL" and docs/threat-model.md "PostgreSQL at rest" say what each column
-// holds.
+// holds. Version 2 is the audit log (sluis::pgaudit, docs/store.md "The audit log on
+// PostgreSQL"): the sequence row, the sequenced events, the integrated tree and checkpoints.
 constexpr std::array kMigrations{
     Migration{1, R"sql(
 CREATE TABLE partners(
@@ -132,6 +133,26 @@ CREATE TABLE data_keys(
 CREATE INDEX data_keys_tag ON data_keys(client_tag);
 CREATE INDEX data_keys_kek ON data_keys(kek_version);
 CREATE TABLE key_erasures(tag TEXT PRIMARY KEY, erased_at BIGINT NOT NULL);
+)sql"},
+    Migration{2, R"sql(
+CREATE TABLE audit_meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE audit_sequence(id INT PRIMARY KEY CHECK (id = 1), next BIGINT NOT NULL);
+INSERT INTO audit_sequence(id, next) VALUES(1, 0);
+CREATE TABLE audit_event(
+  leaf BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL, partner TEXT NOT NULL, worker TEXT NOT NULL,
+  action TEXT NOT NULL, client TEXT NOT NULL, decision TEXT NOT NULL,
+  owner_partner TEXT NOT NULL, canonical BYTEA NOT NULL);
+CREATE INDEX audit_event_client ON audit_event(client, leaf);
+CREATE INDEX audit_event_partner ON audit_event(partner, leaf);
+CREATE INDEX audit_event_owner ON audit_event(owner_partner, leaf);
+CREATE TABLE audit_merkle_node(
+  level INT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL CHECK (length(hash) = 32),
+  PRIMARY KEY(level, idx));
+CREATE TABLE audit_tree(
+  id INT PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL, root BYTEA NOT NULL,
+  integrated_at BIGINT NOT NULL);
+INSERT INTO audit_tree(id, size, root, integrated_at) VALUES(1, 0, sha256(''::bytea), 0);
+CREATE TABLE audit_checkpoint(size BIGINT PRIMARY KEY, issued_ms BIGINT NOT NULL, note TEXT NOT NULL);
 )sql"},
 };
 
@@ -246,28 +267,10 @@ std::string PgStorage::Impl::tag_of(const ClientId& client) const {
 }
 
 Result<void> PgStorage::Impl::connect(pg::Conn& c, bool data_connection) {
-  const std::string timeout = std::to_string(std::max(options.connect_timeout_s, 1));
-  const std::string root_cert = options.sslrootcert.string();
-  std::vector<std::pair<const char*, const char*>> kw{{"dbname", options.conninfo.c_str()}};
-  if (!options.sslmode.empty()) kw.emplace_back("sslmode", options.sslmode.c_str());
-  if (!root_cert.empty()) kw.emplace_back("sslrootcert", root_cert.c_str());
-  // libpq copies the password into the connection (kept for reconnects, wiped by libpq when
-  // the connection is freed); our copy stays in guarded memory.
-  if (password) {
-    kw.emplace_back("password", reinterpret_cast<const char*>(password->reveal().data()));
-  }
-  kw.emplace_back("connect_timeout", timeout.c_str());
-  kw.emplace_back("application_name", options.application_name.c_str());
-  // Times and sizes are sent as binary values; the server must not reinterpret text.
-  kw.emplace_back("client_encoding", "UTF8");
-  if (auto r = c.connect(kw); !r) return r;
-  // A lock another session holds is waited for busy_timeout at most, then Errc::busy (as
-  // SQLite's busy timeout). The key-store connection's statements never wait on a unit's locks
-  // but on another node's key insert at most, so the same bound serves both.
+  // The key-store connection's statements never wait on a unit's locks but on another node's
+  // key insert at most, so the same lock_timeout serves both connections.
   static_cast<void>(data_connection);
-  const std::string lock_timeout =
-      "SET lock_timeout = " + std::to_string(std::max<std::int64_t>(options.busy_timeout.count(), 1));
-  return c.exec(lock_timeout.c_str());
+  return pg::connect_node(c, options, password ? &*password : nullptr);
 }
 
 Result<std::unique_ptr<Session>> PgStorage::Impl::new_session() {
@@ -528,6 +531,44 @@ Result<std::string> PgStorage::Impl::open_document(Session& s, const ClientId& c
   if (!plain) return make_error_code(Errc::crypto_failure);
   return std::string(plain->begin(), plain->end());
 }
+
+// --- the public libpq helpers (sluis/pgstore/pg.hpp) ---
+
+namespace pg {
+
+Result<crypto::SecretBuffer> read_password_file(const std::filesystem::path& path) {
+  return read_password(path);
+}
+
+Result<int> migrate_schema(Conn& c, int limit, std::int64_t now_ms) {
+  return migrate(c, limit < 0 ? PgStorage::kSchemaVersion : limit, now_ms);
+}
+
+Result<void> connect_node(Conn& c, const PgOptions& options, const crypto::SecretBuffer* password) {
+  const std::string timeout = std::to_string(std::max(options.connect_timeout_s, 1));
+  const std::string root_cert = options.sslrootcert.string();
+  std::vector<std::pair<const char*, const char*>> kw{{"dbname", options.conninfo.c_str()}};
+  if (!options.sslmode.empty()) kw.emplace_back("sslmode", options.sslmode.c_str());
+  if (!root_cert.empty()) kw.emplace_back("sslrootcert", root_cert.c_str());
+  // libpq copies the password into the connection (kept for reconnects, wiped by libpq when
+  // the connection is freed); our copy stays in guarded memory.
+  if (password != nullptr) {
+    kw.emplace_back("password", reinterpret_cast<const char*>(password->reveal().data()));
+  }
+  kw.emplace_back("connect_timeout", timeout.c_str());
+  kw.emplace_back("application_name", options.application_name.c_str());
+  // Times and sizes are sent as binary values; the server must not reinterpret text.
+  kw.emplace_back("client_encoding", "UTF8");
+  if (auto r = c.connect(kw); !r) return r;
+  // A lock another session holds is waited for busy_timeout at most, then Errc::busy (as
+  // SQLite's busy timeout).
+  const std::string lock_timeout =
+      "SET lock_timeout = " +
+      std::to_string(std::max<std::int64_t>(options.busy_timeout.count(), 1));
+  return c.exec(lock_timeout.c_str());
+}
+
+}  // namespace pg
 
 // --- PgStorage ---
 

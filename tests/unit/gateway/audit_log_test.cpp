@@ -1,11 +1,13 @@
 // The audit log: durability and group commit, tamper detection, proofs, checkpoints, queries.
 #include "gateway_fixture.hpp"
+#include "pg_fixture.hpp"
 
+#include "sluis/audit/log.hpp"
 #include "sluis/crypto/merkle.hpp"
 #include "sluis/crypto/note.hpp"
 #include "sluis/domain/access.hpp"
-#include "sluis/audit/log.hpp"
 #include "sluis/domain/read_audit.hpp"
+#include "sluis/pgaudit/pg_audit_log.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
 #include <catch2/catch.hpp>
@@ -25,7 +27,9 @@ using namespace sluis::gateway;
 using namespace sluis::store;
 using namespace sluis::audit;
 using namespace sluis::domain;
+using sluis::gateway::testing::PgServer;
 using sluis::gateway::testing::RawDb;
+using sluis::gateway::testing::RawPg;
 using sluis::gateway::testing::TempDir;
 namespace crypto = sluis::crypto;
 using namespace std::chrono_literals;
@@ -102,6 +106,65 @@ crypto::Checkpoint parse_cp(const AuditLog& log, const std::string& note) {
   REQUIRE(cp);
   return *cp;
 }
+
+/// The audit log's engines for TEMPLATE_TEST_CASE: the cases that are not about the file run on
+/// both ("<case> - AuditSqlCipherEngine", "<case> - AuditPgEngine"; ctest labels the second
+/// `postgresql`). Each offers log, options (checkpoint_interval, inject_failure), open(), close(),
+/// try_open(), open_read_only(), fill() and tamper(sqlcipher_sql, postgresql_sql).
+struct AuditSqlCipherEngine : LogFixture {
+  [[nodiscard]] Result<std::unique_ptr<AuditLog>> try_open() const {
+    return AuditLog::open(options, root);
+  }
+  /// Runs `sqlcipher_sql` on the closed log's file, as an attacker with the key would.
+  void tamper(const char* sqlcipher_sql, const char* /*postgresql_sql*/) {
+    const auto key = store_key();
+    RawDb raw(options.path, &key);
+    REQUIRE(raw.try_query(sqlcipher_sql) == SQLITE_DONE);
+  }
+};
+
+struct AuditPgEngine {
+  crypto::RootKey root = crypto::RootKey::random();
+  sluis::pgaudit::PgAuditLogOptions options;
+  std::unique_ptr<AuditLog> log;
+
+  AuditPgEngine() {
+    options.database.conninfo = PgServer::instance().new_database();
+    options.database.application_name = "sluis-test";
+    options.origin = "sluis.example/audit";
+    options.integrator_poll = 50ms;
+    open();
+  }
+  [[nodiscard]] Result<std::unique_ptr<AuditLog>> try_open() const {
+    return sluis::pgaudit::open_pg_audit_log(options, root);
+  }
+  void open() {
+    log.reset();
+    auto l = try_open();
+    REQUIRE(l);
+    log = std::move(*l);
+  }
+  void close() { log.reset(); }
+  std::unique_ptr<AuditLog> open_read_only() {
+    auto ro = options;
+    ro.read_only = true;
+    ro.origin.clear();
+    auto l = sluis::pgaudit::open_pg_audit_log(ro, root);
+    REQUIRE(l);
+    return std::move(*l);
+  }
+  void fill(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto ms = kT0 + static_cast<std::int64_t>(i) * 1000;
+      REQUIRE(log->append(read_event("a1client", "w1", ms, "req-" + std::to_string(i))));
+    }
+  }
+  /// Runs `postgresql_sql` on the database, as an attacker with a database login would.
+  void tamper(const char* /*sqlcipher_sql*/, const char* postgresql_sql) {
+    RawPg raw(options.database.conninfo);
+    raw.exec(postgresql_sql);
+  }
+};
 
 }  // namespace
 
@@ -198,8 +261,9 @@ TEST_CASE("audit: a read's decisions become one event per distinct outcome and n
   CHECK(audit_events_for_read(ctx, {}, "social-worker").empty());
 }
 
-TEST_CASE("audit: append then verify round trip; restart restores the tree", "[audit]") {
-  LogFixture f;
+TEMPLATE_TEST_CASE("audit: append then verify round trip, restart restores the tree", "[audit]",
+                   AuditSqlCipherEngine, AuditPgEngine) {
+  TestType f;
   auto r = f.log->append(read_event("a1c", "w1", kT0, "req-0"));
   REQUIRE(r);
   CHECK(r->first == 0);
@@ -239,8 +303,9 @@ TEST_CASE("audit: append then verify round trip; restart restores the tree", "[a
   CHECK(again->ok());
 }
 
-TEST_CASE("audit: group commit under 64 concurrent writers", "[audit]") {
-  LogFixture f;
+TEMPLATE_TEST_CASE("audit: group commit under 64 concurrent writers", "[audit]",
+                   AuditSqlCipherEngine, AuditPgEngine) {
+  TestType f;
   constexpr int kThreads = 64;
   constexpr int kPerThread = 200;
   std::vector<std::vector<std::uint64_t>> leaves(kThreads);
@@ -285,8 +350,9 @@ TEST_CASE("audit: group commit under 64 concurrent writers", "[audit]") {
   CHECK(report->ok());
 }
 
-TEST_CASE("audit: a failing commit fails every waiter of that batch and keeps nothing", "[audit]") {
-  LogFixture f;
+TEMPLATE_TEST_CASE("audit: a failing commit fails every waiter of that batch and keeps nothing",
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
+  TestType f;
   std::atomic<bool> fail{false};
   f.options.inject_failure = [&](std::string_view step) {
     return step == "append.commit" && fail.load();
@@ -323,7 +389,8 @@ TEST_CASE("audit: a failing commit fails every waiter of that batch and keeps no
   CHECK(report->ok());
 }
 
-TEST_CASE("audit: a read whose audit append fails is not answered", "[audit]") {
+TEMPLATE_TEST_CASE("audit: a read whose audit append fails is not answered", "[audit]",
+                   AuditSqlCipherEngine, AuditPgEngine) {
   sluis::gateway::testing::StoreFixture s;
   s.add_sector();
   const auto pack = sluis::policy::load_rule_pack(std::string(SLUIS_SOURCE_DIR) +
@@ -335,7 +402,7 @@ TEST_CASE("audit: a read whose audit append fails is not answered", "[audit]") {
   const ClientId client = s.registry().resolve("ocmw-brussel", reg->pseudonym).value();
   REQUIRE(s.dossiers().add_fragment(client, "ocmw-brussel", "w1", "housing",
                                     sluis::gateway::testing::fields_of({{"situation", "x"}})));
-  LogFixture f;
+  TestType f;
   std::atomic<bool> fail{false};
   f.options.inject_failure = [&](std::string_view step) {
     return step == "append.commit" && fail.load();
@@ -369,18 +436,19 @@ TEST_CASE("audit: a read whose audit append fails is not answered", "[audit]") {
   CHECK(f.log->size() == 1);
 }
 
-TEST_CASE("audit: changing, deleting or reordering a past event is detected and named", "[audit]") {
-  LogFixture f;
+TEMPLATE_TEST_CASE("audit: changing, deleting or reordering a past event is detected and named",
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
+  TestType f;
   f.fill(20);
   REQUIRE(f.log->checkpoint());
   f.close();
 
   SECTION("changed bytes") {
-    const auto key = f.store_key();
-    RawDb raw(f.options.path, &key);
-    REQUIRE(raw.try_query("UPDATE audit_event SET canonical = CAST(replace(CAST(canonical AS "
-                          "TEXT), '\"worker\":\"w1\"', '\"worker\":\"w9\"') AS BLOB), worker = "
-                          "'w9' WHERE leaf = 7") == SQLITE_DONE);
+    f.tamper(
+        "UPDATE audit_event SET canonical = CAST(replace(CAST(canonical AS TEXT), "
+        "'\"worker\":\"w1\"', '\"worker\":\"w9\"') AS BLOB), worker = 'w9' WHERE leaf = 7",
+        "UPDATE audit_event SET canonical = convert_to(replace(convert_from(canonical, 'UTF8'), "
+        "'\"worker\":\"w1\"', '\"worker\":\"w9\"'), 'UTF8'), worker = 'w9' WHERE leaf = 7");
     auto ro = f.open_read_only();
     auto report = ro->verify();
     REQUIRE(report);
@@ -390,10 +458,8 @@ TEST_CASE("audit: changing, deleting or reordering a past event is detected and 
     CHECK(report->first_difference->time == at_ms(kT0 + 7000));
   }
   SECTION("changed query columns only") {
-    const auto key = f.store_key();
-    RawDb raw(f.options.path, &key);
-    REQUIRE(raw.try_query("UPDATE audit_event SET client = 'a1other' WHERE leaf = 4") ==
-            SQLITE_DONE);
+    f.tamper("UPDATE audit_event SET client = 'a1other' WHERE leaf = 4",
+             "UPDATE audit_event SET client = 'a1other' WHERE leaf = 4");
     auto report = f.open_read_only()->verify();
     REQUIRE(report);
     CHECK_FALSE(report->ok());
@@ -401,24 +467,21 @@ TEST_CASE("audit: changing, deleting or reordering a past event is detected and 
     CHECK(report->first_difference->leaf == 4);
   }
   SECTION("deleted event") {
-    const auto key = f.store_key();
-    RawDb raw(f.options.path, &key);
-    REQUIRE(raw.try_query("DELETE FROM audit_event WHERE leaf = 11") == SQLITE_DONE);
+    f.tamper("DELETE FROM audit_event WHERE leaf = 11", "DELETE FROM audit_event WHERE leaf = 11");
     auto report = f.open_read_only()->verify();
     REQUIRE(report);
     CHECK_FALSE(report->ok());
     REQUIRE(report->first_difference);
     CHECK(report->first_difference->leaf == 11);
     // The gateway refuses to append to it.
-    auto reopened = AuditLog::open(f.options, f.root);
+    auto reopened = f.try_open();
     CHECK(reopened.error() == make_error_code(Errc::audit_log_inconsistent));
   }
   SECTION("deleted event, later ones renumbered, tree rows rebuilt by the attacker") {
-    const auto key = f.store_key();
-    RawDb raw(f.options.path, &key);
-    REQUIRE(raw.try_query("DELETE FROM audit_event WHERE leaf = 3") == SQLITE_DONE);
-    REQUIRE(raw.try_query("UPDATE audit_event SET leaf = leaf - 1 WHERE leaf > 3") == SQLITE_DONE);
-    REQUIRE(raw.try_query("DELETE FROM merkle_node") == SQLITE_DONE);
+    f.tamper("DELETE FROM audit_event WHERE leaf = 3", "DELETE FROM audit_event WHERE leaf = 3");
+    f.tamper("UPDATE audit_event SET leaf = leaf - 1 WHERE leaf > 3",
+             "UPDATE audit_event SET leaf = leaf - 1 WHERE leaf > 3");
+    f.tamper("DELETE FROM merkle_node", "DELETE FROM audit_merkle_node");
     auto report = f.open_read_only()->verify();
     REQUIRE(report);
     CHECK_FALSE(report->ok());
@@ -426,9 +489,7 @@ TEST_CASE("audit: changing, deleting or reordering a past event is detected and 
     CHECK(report->first_difference->leaf <= 3);
   }
   SECTION("deleted newest event") {
-    const auto key = f.store_key();
-    RawDb raw(f.options.path, &key);
-    REQUIRE(raw.try_query("DELETE FROM audit_event WHERE leaf = 19") == SQLITE_DONE);
+    f.tamper("DELETE FROM audit_event WHERE leaf = 19", "DELETE FROM audit_event WHERE leaf = 19");
     auto report = f.open_read_only()->verify();
     REQUIRE(report);
     CHECK_FALSE(report->ok());
@@ -436,11 +497,11 @@ TEST_CASE("audit: changing, deleting or reordering a past event is detected and 
     CHECK(report->first_difference->leaf == 19);
   }
   SECTION("two events swapped") {
-    const auto key = f.store_key();
-    RawDb raw(f.options.path, &key);
-    REQUIRE(raw.try_query("UPDATE audit_event SET leaf = -1 WHERE leaf = 13") == SQLITE_DONE);
-    REQUIRE(raw.try_query("UPDATE audit_event SET leaf = 13 WHERE leaf = 14") == SQLITE_DONE);
-    REQUIRE(raw.try_query("UPDATE audit_event SET leaf = 14 WHERE leaf = -1") == SQLITE_DONE);
+    for (const char* sql : {"UPDATE audit_event SET leaf = -1 WHERE leaf = 13",
+                            "UPDATE audit_event SET leaf = 13 WHERE leaf = 14",
+                            "UPDATE audit_event SET leaf = 14 WHERE leaf = -1"}) {
+      f.tamper(sql, sql);
+    }
     auto report = f.open_read_only()->verify();
     REQUIRE(report);
     CHECK_FALSE(report->ok());
@@ -449,19 +510,17 @@ TEST_CASE("audit: changing, deleting or reordering a past event is detected and 
     CHECK(report->first_difference->time == at_ms(kT0 + 14000));  // what now sits at #13
   }
   SECTION("a forged checkpoint") {
-    const auto key = f.store_key();
-    RawDb raw(f.options.path, &key);
-    REQUIRE(raw.try_query("UPDATE audit_checkpoint SET note = replace(note, 'sluis', 'sluiz')") ==
-            SQLITE_DONE);
+    f.tamper("UPDATE audit_checkpoint SET note = replace(note, 'sluis', 'sluiz')",
+             "UPDATE audit_checkpoint SET note = replace(note, 'sluis', 'sluiz')");
     auto report = f.open_read_only()->verify();
     REQUIRE(report);
     CHECK_FALSE(report->ok());
   }
 }
 
-TEST_CASE("audit: checkpoints verify and an old one is proven consistent with a new one",
-          "[audit]") {
-  LogFixture f;
+TEMPLATE_TEST_CASE("audit: checkpoints verify and an old one is proven consistent with a new one",
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
+  TestType f;
   f.fill(7);
   auto old_note = f.log->checkpoint();
   REQUIRE(old_note);
@@ -498,8 +557,9 @@ TEST_CASE("audit: checkpoints verify and an old one is proven consistent with a 
   CHECK(*same == *new_note);
 }
 
-TEST_CASE("audit: checkpoints are issued at least every interval while events arrive", "[audit]") {
-  LogFixture f;
+TEMPLATE_TEST_CASE("audit: checkpoints are issued at least every interval while events arrive",
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
+  TestType f;
   f.options.checkpoint_interval = 50ms;
   f.open();
   f.fill(1);
@@ -514,8 +574,9 @@ TEST_CASE("audit: checkpoints are issued at least every interval while events ar
   CHECK(all->size() >= 2);
 }
 
-TEST_CASE("audit: inclusion proofs verify and fail when tampered", "[audit]") {
-  LogFixture f;
+TEMPLATE_TEST_CASE("audit: inclusion proofs verify and fail when tampered", "[audit]",
+                   AuditSqlCipherEngine, AuditPgEngine) {
+  TestType f;
   f.fill(13);
   const auto note = f.log->checkpoint();
   REQUIRE(note);
@@ -542,8 +603,9 @@ TEST_CASE("audit: inclusion proofs verify and fail when tampered", "[audit]") {
   CHECK(f.log->inclusion_proof(0, 14).error() == make_error_code(Errc::invalid_argument));
 }
 
-TEST_CASE("audit: queries filter and page; the partner-scoped query never leaks", "[audit]") {
-  LogFixture f;
+TEMPLATE_TEST_CASE("audit: queries filter and page, the partner-scoped query never leaks",
+                   "[audit]", AuditSqlCipherEngine, AuditPgEngine) {
+  TestType f;
   std::vector<AuditEvent> events;
   for (int i = 0; i < 30; ++i) {
     const auto ms = kT0 + i * 60'000;

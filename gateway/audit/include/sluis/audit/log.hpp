@@ -171,6 +171,11 @@ struct AuditVerifyReport {
 ///
 /// Threads: every member function may be called from any number of threads at once. Reads
 /// (proofs, queries, verify) use their own connection and never wait for a commit in progress.
+///
+/// Two engines implement it (the seam of docs/store.md "The audit log on PostgreSQL"): open()
+/// below opens the SQLCipher file; sluis::pgaudit::open_pg_audit_log opens the log in the
+/// PostgreSQL database several nodes share. What each member promises holds on both, except where
+/// a member says "PostgreSQL:".
 class AuditLog {
  public:
   /// Opens (creating when absent) the log, checks the key with a read, creates the schema,
@@ -190,7 +195,7 @@ class AuditLog {
                                                               const crypto::RootKey& root);
   /// Commits everything still pending, issues a final checkpoint if events arrived since the
   /// last one, and stops the writer. Callers must not call members concurrently with it.
-  ~AuditLog();
+  virtual ~AuditLog() = default;
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
@@ -199,42 +204,46 @@ class AuditLog {
   /// Errors: invalid_argument (an event does not encode: bad UTF-8, too long), storage_failure or
   /// busy (the batch's transaction failed: nothing of it was kept), injected_failure (tests),
   /// not_permitted (read-only log).
-  [[nodiscard]] Result<LeafRange> append(std::span<const AuditEvent> events);
+  [[nodiscard]] virtual Result<LeafRange> append(std::span<const AuditEvent> events) = 0;
   [[nodiscard]] Result<LeafRange> append(const AuditEvent& event);
 
   /// Issues (through the writer) a signed checkpoint of everything committed so far and returns
   /// its note; when the newest stored checkpoint already covers the current size, returns it.
-  /// Errors: as append.
-  [[nodiscard]] Result<std::string> checkpoint();
+  /// Errors: as append. PostgreSQL: the integrator (on whichever node holds it) signs it; this
+  /// waits up to PgAuditLogOptions::integration_wait for it, then answers Errc::busy.
+  [[nodiscard]] virtual Result<std::string> checkpoint() = 0;
   /// The newest stored checkpoint. Errors: not_found (none issued yet), storage_failure.
-  [[nodiscard]] Result<StoredCheckpoint> latest_checkpoint() const;
+  [[nodiscard]] virtual Result<StoredCheckpoint> latest_checkpoint() const = 0;
   /// Stored checkpoints with size in [min_size, ...], oldest first, at most `limit`.
-  [[nodiscard]] Result<std::vector<StoredCheckpoint>> checkpoints(std::uint64_t min_size = 0,
-                                                                  std::size_t limit = 1000) const;
-  /// Number of events durably committed.
-  [[nodiscard]] std::uint64_t size() const noexcept;
+  [[nodiscard]] virtual Result<std::vector<StoredCheckpoint>>
+  checkpoints(std::uint64_t min_size = 0, std::size_t limit = 1000) const = 0;
+  /// Number of events durably committed. PostgreSQL: the size of the integrated tree this node
+  /// last saw (an appended event is durable and queryable before it is integrated).
+  [[nodiscard]] virtual std::uint64_t size() const noexcept = 0;
   /// The log's origin and the verifier key witnesses configure ("<origin>+<id>+<key>").
-  [[nodiscard]] const std::string& origin() const noexcept;
-  [[nodiscard]] const crypto::NoteVerifierKey& verifier_key() const noexcept;
+  [[nodiscard]] virtual const std::string& origin() const noexcept = 0;
+  [[nodiscard]] virtual const crypto::NoteVerifierKey& verifier_key() const noexcept = 0;
 
   /// The inclusion proof of event `index` in the tree of `size` leaves (RFC 9162 §2.1.3.1), from
   /// the stored nodes. Errors: invalid_argument (index >= size or size > this->size()),
-  /// storage_failure (a node row is missing: the log is damaged).
-  [[nodiscard]] Result<InclusionProof> inclusion_proof(std::uint64_t index,
-                                                       std::uint64_t size) const;
+  /// storage_failure (a node row is missing: the log is damaged). PostgreSQL: a size beyond the
+  /// integrated tree (a leaf sequenced but not yet integrated) waits up to
+  /// PgAuditLogOptions::integration_wait for the integrator, then answers Errc::busy (retry).
+  [[nodiscard]] virtual Result<InclusionProof> inclusion_proof(std::uint64_t index,
+                                                               std::uint64_t size) const = 0;
   /// The consistency proof between sizes (RFC 9162 §2.1.4.1). Errors: invalid_argument
   /// (old_size > new_size or new_size > this->size()), storage_failure.
-  [[nodiscard]] Result<std::vector<crypto::Hash>> consistency_proof(std::uint64_t old_size,
-                                                                    std::uint64_t new_size) const;
+  [[nodiscard]] virtual Result<std::vector<crypto::Hash>>
+  consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const = 0;
   /// MTH of the first `size` events from the stored nodes. Errors: as consistency_proof.
-  [[nodiscard]] Result<crypto::Hash> root_at(std::uint64_t size) const;
+  [[nodiscard]] virtual Result<crypto::Hash> root_at(std::uint64_t size) const = 0;
 
   /// One event by leaf index. Errors: not_found, storage_failure, invalid_argument (its stored
   /// bytes are not a canonical event).
-  [[nodiscard]] Result<StoredEvent> event(std::uint64_t leaf) const;
+  [[nodiscard]] virtual Result<StoredEvent> event(std::uint64_t leaf) const = 0;
   /// Events matching `query`, oldest first. Errors: invalid_argument (limit 0 or over
   /// kMaxAuditPage), storage_failure.
-  [[nodiscard]] Result<AuditPage> query(const AuditQuery& query) const;
+  [[nodiscard]] virtual Result<AuditPage> query(const AuditQuery& query) const = 0;
   /// Every event matching `query` (pages internally, ignoring query.limit): for reports.
   [[nodiscard]] Result<std::vector<StoredEvent>> query_all(AuditQuery query) const;
 
@@ -247,14 +256,13 @@ class AuditLog {
   /// indexed columns agree with the bytes. Names the first event that differs. Runs on the read
   /// connection; appends may continue (it checks the committed prefix it sees at the start).
   /// A damaged page met by these reads ends them with a problem, not an error.
-  /// Errors: storage_failure (the file cannot be read at all).
-  [[nodiscard]] Result<AuditVerifyReport> verify() const;
+  /// Errors: storage_failure (the file cannot be read at all). PostgreSQL: the same checks
+  /// without the page walk (no file); sequenced events not yet integrated are checked for their
+  /// bytes, columns and dense indices, not against the tree.
+  [[nodiscard]] virtual Result<AuditVerifyReport> verify() const = 0;
 
-  struct Impl;
-
- private:
-  explicit AuditLog(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+ protected:
+  AuditLog() = default;
 };
 
 }  // namespace sluis::audit

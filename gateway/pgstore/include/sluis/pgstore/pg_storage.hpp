@@ -74,7 +74,7 @@ struct PgOptions {
 class PgStorage final : public store::Storage {
  public:
   /// The newest schema version this code knows.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   /// Errors: invalid_argument (no conninfo, an unreadable password file), unavailable (the
   /// database cannot be reached or refused the login), schema_too_new, storage_failure,
