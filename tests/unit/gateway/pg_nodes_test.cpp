@@ -65,9 +65,9 @@ TEST_CASE("postgresql: two nodes superseding one version at once leave one curre
   REQUIRE(v1);
   auto node2 = other_node(f);
   // Node 1 stops after its checks (v1 is current, it is the owner) and before its write; node 2
-  // supersedes v1 meanwhile, to the end. Then node 1 writes. With the checks in a read snapshot
-  // before the write, node 1 would not see node 2's version and both would stand: two current
-  // versions of one fragment. Inside the SERIALIZABLE write, node 1 fails busy.
+  // supersedes v1 meanwhile, to the end. Then node 1 writes. Its checks and its write are one
+  // SERIALIZABLE transaction, so node 1 fails busy as a whole (before, with the checks in a read
+  // snapshot of their own, only the store's conditional mark of v1 stopped it).
   f.close();
   Result<FragmentMeta> other = make_error_code(Errc::storage_failure);
   bool interleaved = false;
@@ -182,8 +182,15 @@ TEST_CASE("postgresql: two nodes replacing one lost card at once leave one card 
   REQUIRE(other);
   REQUIRE_FALSE(mine);
   CHECK(mine.error() == Errc::busy);
+  // The card node 2 acknowledged is the one in force (with the checks before the write, node 1
+  // went on, retired it and issued its own: an acknowledged replacement silently undone).
   RawPg raw(f.options.conninfo);
   CHECK(raw.column("SELECT 1 FROM service_pseudonyms WHERE retired_at IS NULL").size() == 1);
+  auto by_new_card = f.registry().register_anonymous("shelter-north", new_on_2);
+  REQUIRE(by_new_card);
+  CHECK(by_new_card->existing);
+  CHECK(by_new_card->pseudonym == reg->pseudonym);
+  CHECK(f.registry().register_anonymous("shelter-north", card).error() == Errc::card_replaced);
 }
 
 TEST_CASE("postgresql: an erasure on one node drops the other node's copies before its next "
