@@ -136,7 +136,7 @@ CREATE TABLE key_erasures(tag TEXT PRIMARY KEY, erased_at BIGINT NOT NULL);
     // 3 (2 is the audit log's): the generation of client data on the nodes — an erasure or a
     // link bumps it in its transaction, every request reads it with the partner generation,
     // and a node that sees it move drops its in-memory copies of client data (docs/store.md
-    // "PostgreSQL: several nodes").
+    // "Several nodes").
     Migration{3, R"sql(
 CREATE TABLE change_generations(name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO change_generations(name, value) VALUES('client_data', 0);
@@ -343,8 +343,8 @@ void PgStorage::Impl::note_client_data_generation(std::int64_t generation) noexc
   std::int64_t seen = client_data_generation.load();
   while (seen < generation) {
     if (client_data_generation.compare_exchange_weak(seen, generation)) {
-      // The first read at open only learns where the count stands; later moves are changes
-      // another node (or this one) committed since.
+      // The read at open only learns where the count stands; later moves are changes another
+      // node (or this one) committed since.
       if (seen >= 0) drop_client_copies();
       return;
     }
@@ -366,7 +366,12 @@ void PgStorage::Impl::listen_for_changes(const std::stop_token& stop) noexcept {
   bool listened_before = false;
   while (!stop.stop_requested()) {
     if (!c.ok()) {
-      if (!connect(c, false) || !c.exec(kListen)) {
+      // Its own name in pg_stat_activity ("sluisd-listener"), so that it is told apart from the
+      // sessions.
+      const std::string name = options.application_name + "-listener";
+      if (!connect(c, false) ||
+          !c.run("SELECT set_config('application_name', $1, false)", pg::Params().text(name)) ||
+          !c.exec(kListen)) {
         // The database is away: try again in a second (in steps, so a stop is not held up).
         for (int i = 0; i < 10 && !stop.stop_requested(); ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -646,6 +651,11 @@ Result<std::unique_ptr<PgStorage>> PgStorage::open(PgOptions options, const cryp
   i.schema_version = *v;
   if (auto r = i.load_keks((*first)->keys); !r) return r.error();
   if (auto r = i.reapply_erasures((*first)->data); !r) return r.error();
+  if (i.schema_version >= kGenerationsSchema) {
+    auto g = (*first)->data.query("SELECT value FROM change_generations WHERE name = 'client_data'");
+    if (!g) return g.error();
+    if (!g->empty()) i.note_client_data_generation(g->int64(0, 0));
+  }
   i.idle.push_back(first->get());
   i.sessions.push_back(std::move(*first));
   i.opened = 1;
