@@ -95,8 +95,7 @@ std::string two_nodes_on_postgresql(GatewayHome& a, GatewayHome& b) {
       fs::remove(h->dir.path() / f);
     }
     std::ofstream(h->config_path, std::ios::app)
-        << "[store]\nengine = \"postgresql\"\nconninfo = \"" << conninfo
-        << "\"\npool_size = 2\n";
+        << "[store]\nengine = \"postgresql\"\nconninfo = \"" << conninfo << "\"\npool_size = 2\n";
   }
   return conninfo;
 }
@@ -136,8 +135,9 @@ TEST_CASE("two sluisd nodes on PostgreSQL: a change made on one is in force on t
   const auto reg_b = caw_b.post("/v1/clients", registration(850505505));
   REQUIRE(reg_b.status == 201);  // new for the CAW; the same person as on A
   const std::string at_caw = member(reg_b, "client");
-  REQUIRE(ocmw_a.post("/v1/clients/" + at_ocmw + "/fragments",
-                      R"({"category":"housing","fields":{"situation":"NODES-A-1"}})")
+  REQUIRE(ocmw_a
+              .post("/v1/clients/" + at_ocmw + "/fragments",
+                    R"({"category":"housing","fields":{"situation":"NODES-A-1"}})")
               .status == 201);
   const std::string dossier = "/v1/clients/" + at_caw + "/dossier";
   CHECK(fragments_in(caw_b.get(dossier)) == 0);  // no consent yet
@@ -153,8 +153,9 @@ TEST_CASE("two sluisd nodes on PostgreSQL: a change made on one is in force on t
     CHECK(read.body.find("NODES-A-1") != std::string::npos);
   }
   // (b) a second write on A is in B's very next read.
-  REQUIRE(ocmw_a.post("/v1/clients/" + at_ocmw + "/fragments",
-                      R"({"category":"housing","fields":{"situation":"NODES-A-2"}})")
+  REQUIRE(ocmw_a
+              .post("/v1/clients/" + at_ocmw + "/fragments",
+                    R"({"category":"housing","fields":{"situation":"NODES-A-2"}})")
               .status == 201);
   {
     const auto read = caw_b.get(dossier);
@@ -229,7 +230,8 @@ TEST_CASE("two sluisd nodes on PostgreSQL: the database stopped under load answe
   std::map<std::string, std::string> client_of_node;
   {
     Worker w(a, home_a.ocmw, "ocmw-sw");
-    for (const auto& [name, person] : {std::pair{"a", 850606606ULL}, std::pair{"b", 850707707ULL}}) {
+    for (const auto& [name, person] :
+         {std::pair{"a", 850606606ULL}, std::pair{"b", 850707707ULL}}) {
       const auto reg = w.post("/v1/clients", registration(person));
       REQUIRE(reg.status == 201);
       client_of_node[name] = member(reg, "client");
@@ -246,8 +248,8 @@ TEST_CASE("two sluisd nodes on PostgreSQL: the database stopped under load answe
   enum Phase : int { before = 0, outage = 1, after = 2, done = 3 };
   std::atomic<int> phase{before};
   std::mutex mutex;
-  std::set<std::string> acknowledged;  // canaries of every write answered 201
-  std::vector<std::string> unexpected;  // any answer that is neither 2xx nor the documented 503
+  std::set<std::string> acknowledged;       // canaries of every write answered 201
+  std::vector<std::string> unexpected;      // any answer that is neither 2xx nor the documented 503
   std::array<std::atomic<int>, 4> ok_in{};  // by Phase
   std::array<std::atomic<int>, 4> refused_in{};
 
@@ -286,8 +288,8 @@ TEST_CASE("two sluisd nodes on PostgreSQL: the database stopped under load answe
     };
     for (int i = 0; i < 2000 && phase.load() != done; ++i) {
       const std::string canary = std::string("LOAD-") + name + "-" + std::to_string(i);
-      const auto wrote = send(
-          "POST", fragments, R"({"category":"housing","fields":{"situation":")" + canary + "\"}}");
+      const auto wrote = send("POST", fragments,
+                              R"({"category":"housing","fields":{"situation":")" + canary + "\"}}");
       const auto read = wrote ? send("GET", dossier, {}) : std::nullopt;
       if (!wrote || !read) {
         std::lock_guard lock(mutex);
@@ -325,7 +327,8 @@ TEST_CASE("two sluisd nodes on PostgreSQL: the database stopped under load answe
   INFO("answered before " << ok_in[before] << ", refused in the outage " << refused_in[outage]
                           << ", answered after " << ok_in[after]);
   std::string seen;
-  for (const auto& u : unexpected) seen += u + "\n";
+  for (const auto& u : unexpected)
+    seen += u + "\n";
   INFO(seen);
   CHECK(unexpected.empty());
   CHECK(refused_in[outage].load() >= 10);

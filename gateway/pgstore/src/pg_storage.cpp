@@ -355,10 +355,12 @@ void PgStorage::Impl::drop_client_copies() noexcept {
   {
     std::lock_guard lock(pool_mutex);
     everywhere_signal.clear_everywhere();  // held sessions: before their next look-up
-    for (Session* idle_session : idle) idle_session->key_cache.clear();
+    for (Session* idle_session : idle)
+      idle_session->key_cache.clear();
   }
   std::lock_guard lock(watchers_mutex);
-  for (const auto& watcher : watchers) watcher();
+  for (const auto& watcher : watchers)
+    watcher();
 }
 
 void PgStorage::Impl::listen_for_changes(const std::stop_token& stop) noexcept {

@@ -4,8 +4,8 @@
 // request reads, and earlier by LISTEN/NOTIFY.
 #include "engines.hpp"
 
-#include "sluis/domain/card_replacement.hpp"
 #include "sluis/crypto/card.hpp"
+#include "sluis/domain/card_replacement.hpp"
 
 #include <atomic>
 #include <thread>
@@ -118,12 +118,13 @@ TEST_CASE("postgresql: two nodes writing one client's dossier from two threads n
     std::atomic<int> ready{0};
     auto go = [&ready] {
       ++ready;
-      while (ready.load() < 2) std::this_thread::yield();
+      while (ready.load() < 2)
+        std::this_thread::yield();
     };
     std::thread t1([&] {
       go();
-      a = Dossiers(f.storage()).supersede(current, "ocmw-brussel", "w1",
-                                          fields_of({{"situation", "node 1"}}));
+      a = Dossiers(f.storage())
+              .supersede(current, "ocmw-brussel", "w1", fields_of({{"situation", "node 1"}}));
     });
     std::thread t2([&] {
       go();
