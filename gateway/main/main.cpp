@@ -4,6 +4,7 @@
 #include "sluis/api/api.hpp"
 #include "sluis/daemon/config.hpp"
 #include "sluis/domain/break_glass_expiry.hpp"
+#include "sluis/domain/consent_cache.hpp"
 #include "sluis/ops/operator.hpp"
 #include "sluis/ops/operator_channel.hpp"
 #include "sluis/server/server.hpp"
@@ -50,6 +51,10 @@ int main(int argc, char** argv) {
     context.audit = audit.get();
     context.rules = &rules;
     context.limits.max_body_bytes = config.server.limits.body_limit_bytes;
+    // Parsed consents of a client another node erased or linked go when this node notices
+    // (on PostgreSQL; the SQLCipher engine has no other node).
+    context.consent_cache = std::make_shared<sluis::domain::ConsentCache>();
+    storage.watch_dropped_clients([cache = context.consent_cache] { cache->clear(); });
 
     // Operator acts (sluisctl over the local socket, SIGHUP) run through one audited path.
     ops::OperatorContext operator_context;

@@ -170,16 +170,18 @@ Result<BreakGlassReview> BreakGlassReviews::record(BreakGlassReview review,
   }
   if (!review_context_id(review.grant_id)) return make_error_code(Errc::not_found);
   UnitOfWork u(storage_);
+  // The checks inside the write transaction (Dossiers::add_fragment says why); the note's key,
+  // if new, is committed to the key store at once, whatever the transaction does.
+  if (auto r = u.begin_write(); !r) return r.error();
   auto grant = u.grants().find(review.grant_id);
   if (!grant) return grant.error();
   auto ok = concerns(u, *grant, review.partner_id);
   if (!ok) return ok.error();
   if (!*ok) return make_error_code(Errc::not_found);
   review.reviewed_at = u.now();
-  // Sealed before the write (the key, if new, is committed to the key store first).
+  // Sealed in the write (the key, if new, is committed to the key store at once).
   auto sealed = seal_note(u, grant->client, review.grant_id, review.partner_id, note);
   if (!sealed) return sealed.error();
-  if (auto r = u.begin_write(); !r) return r.error();
   if (auto r = u.grants().insert_review(review, *sealed); !r) return r.error();
   // The note's data key goes into the key journal like a reason's (docs/store.md "Key journal").
   if (auto v = crypto::sealed_field_key_version(*sealed)) {

@@ -14,6 +14,9 @@ Result<Registration> replace_lost_card(Storage& storage, std::string_view partne
     return make_error_code(Errc::invalid_argument);
   }
   UnitOfWork u(storage);
+  // The checks inside the write transaction (see Registry::link): another node's replacement
+  // of the same card between a check and the write makes one of the two fail busy.
+  if (auto r = u.begin_write(); !r) return r.error();
   auto partner = find_partner_in(u, partner_id);
   if (!partner) return partner.error();
   if (partner->revoked_at || !options.anonymous_partner_types.contains(partner->partner_type)) {
@@ -33,8 +36,8 @@ Result<Registration> replace_lost_card(Storage& storage, std::string_view partne
   auto rel = u.clients().relationship(partner_id, **client);
   if (!rel) return rel.error();
   if (!*rel) return make_error_code(Errc::not_found);
+  if (auto r = u.fault_point_for_test("replace_lost_card.checked"); !r) return r.error();
 
-  if (auto r = u.begin_write(); !r) return r.error();
   if (auto r = u.clients().retire_service_pseudonyms(**client, u.now()); !r) return r.error();
   if (auto r = u.clients().insert_service_pseudonym(digest, **client, partner_id, u.now()); !r) {
     return r.error();

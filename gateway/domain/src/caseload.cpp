@@ -166,8 +166,10 @@ Result<void> Caseload::set_label(std::string_view partner_id, const ClientId& cl
     return make_error_code(Errc::invalid_argument);
   }
   UnitOfWork u(storage_);
+  // The check inside the write transaction (Dossiers::add_fragment says why); the key, if new,
+  // is committed to the key store at once, whatever the transaction does.
+  if (auto r = u.begin_write(); !r) return r;
   if (auto r = has_relationship(u, partner_id, client); !r) return r;
-  // Sealed before the write (the key, if new, is committed to the key store first).
   auto key = u.keys().key_for_sealing(client, kCaseloadLabelCategory);
   if (!key) return key.error();
   const crypto::FieldContext ctx{label_context_id(), partner_id, kCaseloadLabelCategory, client,
@@ -178,7 +180,6 @@ Result<void> Caseload::set_label(std::string_view partner_id, const ClientId& cl
                              reinterpret_cast<const std::uint8_t*>(label.data()), label.size()));
   if (!sealed) return make_error_code(Errc::invalid_argument);
   const auto tokens = label_tokens(u.pseudonym_keys().caseload_label_index, partner_id, label);
-  if (auto r = u.begin_write(); !r) return r;
   if (auto r = u.clients().set_caseload_label(partner_id, client, *sealed, tokens, u.now()); !r) {
     return r;
   }
@@ -191,8 +192,8 @@ Result<void> Caseload::set_label(std::string_view partner_id, const ClientId& cl
 
 Result<void> Caseload::clear_label(std::string_view partner_id, const ClientId& client) {
   UnitOfWork u(storage_);
-  if (auto r = has_relationship(u, partner_id, client); !r) return r;
   if (auto r = u.begin_write(); !r) return r;
+  if (auto r = has_relationship(u, partner_id, client); !r) return r;
   if (auto r = u.clients().clear_caseload_label(partner_id, client); !r) return r;
   return u.commit();
 }

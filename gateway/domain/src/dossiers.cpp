@@ -108,8 +108,10 @@ Result<FragmentMeta> Dossiers::add_fragment(const ClientId& client, std::string_
   if (auto r = check_fields(fields); !r) return r.error();
   UnitOfWork u(storage_);
   if (auto p = active_partner(u, partner_id); !p) return p.error();
-  // The checks in one read snapshot (one read transaction); begin_write below ends it.
-  if (auto r = u.begin_read(); !r) return r.error();
+  // The checks inside the write transaction, not in a read snapshot before it: on a database
+  // several nodes share, what another node commits between a check and the write would go
+  // unseen; inside one SERIALIZABLE transaction it makes one of the two fail busy instead.
+  if (auto r = u.begin_write(); !r) return r.error();
   auto anonymous = u.clients().anonymous(client);
   if (!anonymous) return anonymous.error();
   auto rel = has_relationship(u, partner_id, client);
@@ -118,6 +120,7 @@ Result<FragmentMeta> Dossiers::add_fragment(const ClientId& client, std::string_
   if (*anonymous && options_.identifying_categories.contains(category)) {
     return make_error_code(Errc::identifying_category_on_anonymous);
   }
+  if (auto r = u.fault_point_for_test("add_fragment.checked"); !r) return r.error();
   auto key = u.keys().key_for_sealing(client, category);
   if (!key) return key.error();
   FragmentMeta meta{FragmentId::random(),
@@ -130,7 +133,6 @@ Result<FragmentMeta> Dossiers::add_fragment(const ClientId& client, std::string_
                     std::nullopt};
   auto sealed = seal_all(key->second, key->first, meta.id, client, category, fields);
   if (!sealed) return sealed.error();
-  if (auto r = u.begin_write(); !r) return r.error();
   if (auto r = insert_fragment(u, meta, key->first, *sealed); !r) return r.error();
   if (auto r = u.keys().journal(client, category, key->first, &key->second); !r) return r.error();
   if (auto r = u.commit(); !r) return r.error();
@@ -144,11 +146,14 @@ Result<FragmentMeta> Dossiers::supersede(const FragmentId& previous, std::string
   if (auto r = check_fields(fields); !r) return r.error();
   UnitOfWork u(storage_);
   if (auto p = active_partner(u, partner_id); !p) return p.error();
-  if (auto r = u.begin_read(); !r) return r.error();  // ended by begin_write below
+  // The checks inside the write transaction (see add_fragment): two nodes superseding one
+  // version at once must not both succeed and leave two current versions.
+  if (auto r = u.begin_write(); !r) return r.error();
   auto prev = u.fragments().find(previous);
   if (!prev) return prev.error();
   if (prev->meta.owner_partner != partner_id) return make_error_code(Errc::not_permitted);
   if (prev->superseded) return make_error_code(Errc::conflict);
+  if (auto r = u.fault_point_for_test("supersede.checked"); !r) return r.error();
   const auto& client = prev->meta.client;
   const auto& category = prev->meta.category;
   auto key = u.keys().key_for_sealing(client, category);
@@ -163,7 +168,6 @@ Result<FragmentMeta> Dossiers::supersede(const FragmentId& previous, std::string
                     previous};
   auto sealed = seal_all(key->second, key->first, meta.id, client, category, fields);
   if (!sealed) return sealed.error();
-  if (auto r = u.begin_write(); !r) return r.error();
   if (auto r = insert_fragment(u, meta, key->first, *sealed); !r) return r.error();
   if (auto r = u.keys().journal(client, category, key->first, &key->second); !r) return r.error();
   if (auto r = u.fragments().mark_superseded(previous, meta.id); !r) return r.error();

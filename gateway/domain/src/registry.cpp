@@ -246,10 +246,12 @@ Result<std::shared_ptr<const std::vector<Partner>>> Registry::partner_table() co
 
 Result<void> Registry::revoke_partner(std::string_view id) {
   UnitOfWork u(storage_);
+  if (auto r = u.begin_write(); !r) return r.error();  // the check and the mark: one commit
   auto p = find_partner_in(u, id);
   if (!p) return p.error();
   if (p->revoked_at) return make_error_code(Errc::conflict);
-  return u.partners().set_revoked(id, u.now());
+  if (auto r = u.partners().set_revoked(id, u.now()); !r) return r;
+  return u.commit();
 }
 
 Result<void> Registry::add_worker(std::string_view partner_id, std::string_view worker_id,
@@ -360,6 +362,10 @@ Result<Registration> Registry::link(std::string_view partner_id, std::string_vie
   }
   UnitOfWork u(storage_);
   if (auto p = active_partner(u, partner_id); !p) return p.error();
+  // The checks inside the write transaction: on a database several nodes share, another node's
+  // card replacement or link between a check and the write would otherwise go unseen
+  // (SERIALIZABLE makes one of the two fail busy instead).
+  if (auto r = u.begin_write(); !r) return r.error();
   const auto first_digest = service_digest(u, first_service_id, first_pseudonym);
   const auto own_digest = service_digest(u, partner_id, own_pseudonym);
   auto first = u.clients().find_service_pseudonym(first_digest);
@@ -371,7 +377,6 @@ Result<Registration> Registry::link(std::string_view partner_id, std::string_vie
   if (!own) return own.error();
   if (*own && (*own)->retired) return make_error_code(Errc::card_replaced);
 
-  if (auto r = u.begin_write(); !r) return r.error();
   std::optional<ClientId> absorbed;
   if (!*own) {
     if (auto r = u.clients().insert_service_pseudonym(own_digest, survivor, partner_id, u.now());
@@ -407,6 +412,7 @@ Result<Registration> Registry::replace_card(std::string_view partner_id,
   }
   UnitOfWork u(storage_);
   if (auto p = active_partner(u, partner_id); !p) return p.error();
+  if (auto r = u.begin_write(); !r) return r.error();  // the checks below in the write (link)
   const auto old_digest = service_digest(u, partner_id, old_pseudonym);
   const auto new_digest = service_digest(u, partner_id, new_pseudonym);
   auto old = u.clients().find_service_pseudonym(old_digest);
@@ -418,7 +424,6 @@ Result<Registration> Registry::replace_card(std::string_view partner_id,
   if (!clash) return clash.error();
   if (*clash) return make_error_code(Errc::conflict);
 
-  if (auto r = u.begin_write(); !r) return r.error();
   if (auto r = u.clients().retire_service_pseudonyms(client, u.now()); !r) return r.error();
   if (auto r = u.fault_point_for_test("replace_card.after_retire"); !r) return r.error();
   if (auto r = u.clients().insert_service_pseudonym(new_digest, client, partner_id, u.now()); !r) {

@@ -244,4 +244,19 @@ int Conn::backend_pid() const noexcept {
   return c_ == nullptr ? 0 : PQbackendPID(c_);
 }
 
+Result<std::vector<std::string>> Conn::wait_notifications(int timeout_ms) {
+  if (c_ == nullptr || PQstatus(c_) != CONNECTION_OK) return make_error_code(Errc::unavailable);
+  std::vector<std::string> out;
+  pollfd p{PQsocket(c_), POLLIN, 0};
+  const int n = ::poll(&p, 1, std::max(timeout_ms, 0));
+  if (n < 0) return out;  // EINTR: the caller waits again
+  if (n > 0 && PQconsumeInput(c_) == 0) return make_error_code(Errc::unavailable);
+  while (PGnotify* note = PQnotifies(c_)) {
+    out.emplace_back(note->extra != nullptr ? note->extra : "");
+    PQfreemem(note);
+  }
+  if (PQstatus(c_) != CONNECTION_OK) return make_error_code(Errc::unavailable);
+  return out;
+}
+
 }  // namespace sluis::pgstore::pg

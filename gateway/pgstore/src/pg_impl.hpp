@@ -8,10 +8,14 @@
 #include "sluis/store/repositories.hpp"
 #include "sluis/store/store.hpp"  // store::DataKeyCache
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <stop_token>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,6 +83,21 @@ struct PgStorage::Impl {
   std::int64_t partners_generation = -1;
   std::shared_ptr<const std::vector<Partner>> partners;
 
+  /// The client-data generation this node last saw (change_generations 'client_data', which an
+  /// erasure or a link bumps in its transaction; -1: not read yet). When a request's read shows
+  /// a newer one, or the listener hears of it first, every in-memory copy of client data of this
+  /// node is dropped (drop_client_copies) before the request goes on.
+  std::atomic<std::int64_t> client_data_generation{-1};
+  /// Called by drop_client_copies (PgStorage::watch_dropped_clients), under watchers_mutex.
+  std::mutex watchers_mutex{};
+  std::vector<std::function<void()>> watchers{};
+  /// Only its clear_everywhere() is used (under pool_mutex): the signal that makes every data-key
+  /// cache of the process clear itself before its next look-up, also with no idle session.
+  store::DataKeyCache everywhere_signal{1};
+  /// LISTEN sluis_changes on a connection of its own (listen_for_changes); last member, so it
+  /// is stopped and joined before anything it uses goes.
+  std::jthread listener{};
+
   [[nodiscard]] Instant now() const { return options.clock(); }
   [[nodiscard]] Result<void> step(std::string_view name) const {
     if (options.inject_failure && options.inject_failure(name)) {
@@ -96,6 +115,15 @@ struct PgStorage::Impl {
   void revive(Session& s) noexcept;
 
   [[nodiscard]] Result<std::shared_ptr<const std::vector<Partner>>> partner_table(Session& s);
+  /// Notes a client-data generation read from the database; drops the copies when it is newer
+  /// than the one seen before.
+  void note_client_data_generation(std::int64_t generation) noexcept;
+  /// Wipes every cached data key of this process (idle sessions now, held ones before their
+  /// next look-up) and tells the watchers (the consent cache) to drop what they hold.
+  void drop_client_copies() noexcept;
+  /// The listener thread's body: LISTEN, drop on 'client_data', reconnect when the database
+  /// was away (and drop then: what was missed is unknown).
+  void listen_for_changes(const std::stop_token& stop) noexcept;
 
   // --- the key store (on the session's key connection) ---
   [[nodiscard]] Result<std::pair<crypto::DataKeyVersion, crypto::DataKey>>

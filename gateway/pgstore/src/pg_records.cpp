@@ -65,6 +65,19 @@ Result<bool> bool_error(boost::system::error_code ec) {
 constexpr std::string_view kBumpPartners =
     "UPDATE partner_generation SET value = nextval('partner_generation_seq') WHERE id = 1";
 
+/// Marks client data changed for every node (Impl::client_data_generation): an erasure or a
+/// link, in its write transaction. The notification is sent when that transaction commits
+/// (nothing when it rolls back); the generation is what gives the guarantee, the notification
+/// only lets the nodes drop their copies before their next request.
+Result<void> bump_client_data(const Impl& i, pg::Conn& c) {
+  if (i.schema_version < 3) return {};
+  if (auto r = c.run("UPDATE change_generations SET value = value + 1 WHERE name = 'client_data'");
+      !r) {
+    return r;
+  }
+  return c.run("SELECT pg_notify('sluis_changes', 'client_data')");
+}
+
 // --- partners ---
 
 class PgPartners final : public store::PartnerRecords {
@@ -146,7 +159,7 @@ class PgWorkers final : public store::WorkerRecords {
 
 class PgClients final : public store::ClientRecords {
  public:
-  explicit PgClients(Session& s) : s_(s) {}
+  PgClients(const Impl& i, Session& s) : i_(i), s_(s) {}
 
   Result<void> insert(const ClientId& client, std::string_view tag, bool anonymous,
                       Instant at) override {
@@ -175,9 +188,14 @@ class PgClients final : public store::ClientRecords {
     return s_.data.run("DELETE FROM clients WHERE id = $1", pg::Params().bytes(client.view()));
   }
   Result<void> tombstone(std::string_view tag, Instant at, store::ErasureReason reason) override {
-    return s_.data.run("INSERT INTO erasures(tag, erased_at, reason) VALUES($1, $2, $3) "
-                       "ON CONFLICT (tag) DO NOTHING",
-                       pg::Params().text(tag).int64(to_db(at)).int64(static_cast<std::int64_t>(reason)));
+    if (auto r = s_.data.run(
+            "INSERT INTO erasures(tag, erased_at, reason) VALUES($1, $2, $3) "
+            "ON CONFLICT (tag) DO NOTHING",
+            pg::Params().text(tag).int64(to_db(at)).int64(static_cast<std::int64_t>(reason)));
+        !r) {
+      return r;
+    }
+    return bump_client_data(i_, s_.data);
   }
 
   Result<std::optional<ClientId>> find_identifier(const crypto::IdentifierDigest& digest) override {
@@ -296,7 +314,7 @@ class PgClients final : public store::ClientRecords {
     for (const auto& sql : kMoves) {
       if (auto r = run_reassign(s_.data, sql, from, to); !r) return r;
     }
-    return {};
+    return bump_client_data(i_, s_.data);  // a link: the absorbed client's copies go
   }
 
   Result<std::vector<CaseloadRow>>
@@ -393,6 +411,7 @@ class PgClients final : public store::ClientRecords {
   }
 
  private:
+  const Impl& i_;
   Session& s_;
 };
 
@@ -915,7 +934,7 @@ class PgKeys final : public store::KeyStore {
 class PgRecords final : public store::Records {
  public:
   PgRecords(Impl& i, Session& s)
-      : i_(i), s_(s), partners_(i, s), workers_(s), clients_(s), fragments_(s), consents_(i, s),
+      : i_(i), s_(s), partners_(i, s), workers_(s), clients_(i, s), fragments_(s), consents_(i, s),
         grants_(s), keys_(i, s) {}
 
   store::PartnerRecords& partners() noexcept override { return partners_; }

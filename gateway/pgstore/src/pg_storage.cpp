@@ -154,7 +154,20 @@ CREATE TABLE audit_tree(
 INSERT INTO audit_tree(id, size, root, integrated_at) VALUES(1, 0, sha256(''::bytea), 0);
 CREATE TABLE audit_checkpoint(size BIGINT PRIMARY KEY, issued_ms BIGINT NOT NULL, note TEXT NOT NULL);
 )sql"},
+    // 3 (2 is the audit log's): the generation of client data on the nodes — an erasure or a
+    // link bumps it in its transaction, every request reads it with the partner generation,
+    // and a node that sees it move drops its in-memory copies of client data (docs/store.md
+    // "Several nodes").
+    Migration{3, R"sql(
+CREATE TABLE change_generations(name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO change_generations(name, value) VALUES('client_data', 0);
+)sql"},
 };
+
+/// The schema version from which change_generations exists.
+constexpr int kGenerationsSchema = 3;
+/// The channel nodes LISTEN on (payload 'client_data': an erasure or a link committed).
+constexpr const char* kListen = "LISTEN sluis_changes";
 
 /// The advisory lock nodes take while migrating ("sluis" in ASCII, then 1).
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(x'736c756973000001'::bigint)";
@@ -294,10 +307,19 @@ void PgStorage::Impl::revive(Session& s) noexcept {
 }
 
 Result<std::shared_ptr<const std::vector<Partner>>> PgStorage::Impl::partner_table(Session& s) {
-  auto gen = s.data.query("SELECT value FROM partner_generation WHERE id = 1");
+  // Every request reads the partner table (Registry::admit) after the change it must see
+  // committed: the generations it reads here are at least those of every change answered
+  // before it began, on any node. Both in one statement of one row.
+  static const std::string kBoth =
+      "SELECT (SELECT value FROM partner_generation WHERE id = 1), "
+      "(SELECT value FROM change_generations WHERE name = 'client_data')";
+  static const std::string kPartnersOnly = "SELECT value FROM partner_generation WHERE id = 1";
+  const bool both = schema_version >= kGenerationsSchema;
+  auto gen = s.data.query(both ? kBoth : kPartnersOnly);
   if (!gen) return gen.error();
-  if (gen->empty()) return make_error_code(Errc::storage_failure);
+  if (gen->empty() || gen->is_null(0, 0)) return make_error_code(Errc::storage_failure);
   const std::int64_t generation = gen->int64(0, 0);
+  if (both && !gen->is_null(0, 1)) note_client_data_generation(gen->int64(0, 1));
   {
     std::lock_guard lock(partners_mutex);
     if (partners && partners_generation == generation) return partners;
@@ -318,6 +340,60 @@ Result<std::shared_ptr<const std::vector<Partner>>> PgStorage::Impl::partner_tab
   partners = table;
   partners_generation = generation;
   return table;
+}
+
+void PgStorage::Impl::note_client_data_generation(std::int64_t generation) noexcept {
+  std::int64_t seen = client_data_generation.load();
+  while (seen < generation) {
+    if (client_data_generation.compare_exchange_weak(seen, generation)) {
+      // The read at open only learns where the count stands; later moves are changes another
+      // node (or this one) committed since.
+      if (seen >= 0) drop_client_copies();
+      return;
+    }
+  }
+}
+
+void PgStorage::Impl::drop_client_copies() noexcept {
+  {
+    std::lock_guard lock(pool_mutex);
+    everywhere_signal.clear_everywhere();  // held sessions: before their next look-up
+    for (Session* idle_session : idle)
+      idle_session->key_cache.clear();
+  }
+  std::lock_guard lock(watchers_mutex);
+  for (const auto& watcher : watchers)
+    watcher();
+}
+
+void PgStorage::Impl::listen_for_changes(const std::stop_token& stop) noexcept {
+  pg::Conn c;
+  bool listened_before = false;
+  while (!stop.stop_requested()) {
+    if (!c.ok()) {
+      // Its own name in pg_stat_activity ("sluisd-listener"), so that it is told apart from the
+      // sessions.
+      const std::string name = options.application_name + "-listener";
+      if (!connect(c, false) ||
+          !c.run("SELECT set_config('application_name', $1, false)", pg::Params().text(name)) ||
+          !c.exec(kListen)) {
+        // The database is away: try again in a second (in steps, so a stop is not held up).
+        for (int i = 0; i < 10 && !stop.stop_requested(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        continue;
+      }
+      // Notifications sent while this node was not listening are lost: drop everything.
+      if (listened_before) drop_client_copies();
+      listened_before = true;
+    }
+    auto notes = c.wait_notifications(200);
+    if (!notes) continue;  // lost: reconnect above
+    if (std::any_of(notes->begin(), notes->end(),
+                    [](const std::string& n) { return n == "client_data"; })) {
+      drop_client_copies();
+    }
+  }
 }
 
 Result<void> PgStorage::Impl::load_keks(pg::Conn& c) {
@@ -618,9 +694,17 @@ Result<std::unique_ptr<PgStorage>> PgStorage::open(PgOptions options, const cryp
   i.schema_version = *v;
   if (auto r = i.load_keks((*first)->keys); !r) return r.error();
   if (auto r = i.reapply_erasures((*first)->data); !r) return r.error();
+  if (i.schema_version >= kGenerationsSchema) {
+    auto g = (*first)->data.query("SELECT value FROM change_generations WHERE name = 'client_data'");
+    if (!g) return g.error();
+    if (!g->empty()) i.note_client_data_generation(g->int64(0, 0));
+  }
   i.idle.push_back(first->get());
   i.sessions.push_back(std::move(*first));
   i.opened = 1;
+  if (i.schema_version >= kGenerationsSchema && i.options.listen_for_changes) {
+    i.listener = std::jthread([&i](std::stop_token stop) { i.listen_for_changes(stop); });
+  }
   return std::unique_ptr<PgStorage>(new PgStorage(std::move(impl)));
 }
 
@@ -630,6 +714,11 @@ int PgStorage::schema_version() const {
 
 const store::PseudonymKeys& PgStorage::pseudonym_keys() const noexcept {
   return impl_->pseudonym_keys;
+}
+
+void PgStorage::watch_dropped_clients(std::function<void()> drop) {
+  std::lock_guard lock(impl_->watchers_mutex);
+  impl_->watchers.push_back(std::move(drop));
 }
 
 store::Records& PgStorage::acquire() {

@@ -66,7 +66,38 @@ class PgServer {
   }
   [[nodiscard]] int port() const { return port_; }
 
+  /// Stops the server as an operator would for maintenance (pg_ctl stop -m fast: sessions are
+  /// ended, committed work is flushed), for tests of an outage. start_again() brings it back.
+  void stop_for_test() {
+    if (!started_) return;
+    if (!run(bin_ + "/pg_ctl -D " + (dir_ / "data").string() + " -w -t 60 -s -m fast stop",
+             true)) {
+      throw std::runtime_error("the test PostgreSQL did not stop");
+    }
+    started_ = false;
+  }
+  /// Starts the server stopped by stop_for_test() again, on the same port and data.
+  void start_again() {
+    if (started_) return;
+    if (!start_on(port_)) {
+      throw std::runtime_error("the test PostgreSQL did not start again; see " +
+                               (dir_ / "server.log").string());
+    }
+    started_ = true;
+  }
+
  private:
+  bool start_on(int port) const {
+    const std::string opts =
+        "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port) +
+        " -c unix_socket_directories=" + dir_.string() +
+        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        " -c max_connections=200 -c shared_buffers=32MB";
+    return run(bin_ + "/pg_ctl -D " + (dir_ / "data").string() + " -w -t 60 -s -l " +
+                   (dir_ / "server.log").string() + " -o '" + opts + "' start",
+               true);
+  }
+
   PgServer() {
     const char* bin = std::getenv("SLUIS_PG_BIN");
     bin_ = bin != nullptr ? bin : "/usr/lib/postgresql/15/bin";
@@ -90,14 +121,7 @@ class PgServer {
     if (as_root_) run("chown -R postgres:postgres " + dir_.string(), false);
     for (int attempt = 0; attempt < 5; ++attempt) {
       port_ = free_port();
-      const std::string opts =
-          "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
-          " -c unix_socket_directories=" + dir_.string() +
-          " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-          " -c max_connections=200 -c shared_buffers=32MB";
-      if (run(bin_ + "/pg_ctl -D " + (dir_ / "data").string() + " -w -t 60 -s -l " +
-                  (dir_ / "server.log").string() + " -o '" + opts + "' start",
-              true)) {
+      if (start_on(port_)) {
         started_ = true;
         watch();
         return;

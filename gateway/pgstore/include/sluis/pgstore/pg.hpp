@@ -110,6 +110,10 @@ class Conn {
   [[nodiscard]] bool in_transaction() const noexcept;
   /// The server process of this connection (for tests).
   [[nodiscard]] int backend_pid() const noexcept;
+  /// Waits up to `timeout_ms` for the server to send something (a notification, or the end of
+  /// the connection) and returns the payloads of the notifications received (LISTEN). Errors:
+  /// unavailable (the connection is lost; reconnect and LISTEN again).
+  [[nodiscard]] Result<std::vector<std::string>> wait_notifications(int timeout_ms);
 
  private:
   [[nodiscard]] Result<Rows> checked(PGresult* r);

@@ -55,6 +55,10 @@ struct PgOptions {
   std::size_t data_key_cache_size = 4096;
   /// libpq's application_name of this node's connections (shown in pg_stat_activity).
   std::string application_name = "sluisd";
+  /// LISTEN for other nodes' erasures and links on a connection of its own, so this node drops
+  /// its copies of their client data at once rather than at its next request. The guarantee
+  /// does not rest on it (every request reads the generations); tests turn it off to show that.
+  bool listen_for_changes = true;
 };
 
 /// The PostgreSQL engine (docs/store.md "PostgreSQL").
@@ -74,7 +78,7 @@ struct PgOptions {
 class PgStorage final : public store::Storage {
  public:
   /// The newest schema version this code knows.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   /// Errors: invalid_argument (no conninfo, an unreadable password file), unavailable (the
   /// database cannot be reached or refused the login), schema_too_new, storage_failure,
@@ -91,6 +95,10 @@ class PgStorage final : public store::Storage {
   // --- Storage ---
   [[nodiscard]] Result<void> bulk_write(const std::function<Result<void>()>& body) override;
   [[nodiscard]] const store::PseudonymKeys& pseudonym_keys() const noexcept override;
+  /// Calls `drop` when an erasure or a link committed by any node (this one included) is
+  /// noticed: by the request that first reads the new client-data generation (before it goes
+  /// on), or earlier by this node's listener (LISTEN sluis_changes). From any thread.
+  void watch_dropped_clients(std::function<void()> drop) override;
 
   struct Impl;
 

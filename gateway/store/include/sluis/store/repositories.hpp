@@ -371,6 +371,12 @@ class Storage {
   [[nodiscard]] virtual Result<void> bulk_write(const std::function<Result<void>()>& body) = 0;
   /// The sub-keys of the domain's keyed functions. Fixed for the engine's life; thread-safe.
   [[nodiscard]] virtual const PseudonymKeys& pseudonym_keys() const noexcept = 0;
+  /// Registers `drop` (which must not throw), called from any thread when the engine notices
+  /// that a client was erased or folded into another through another handle on the same data —
+  /// another node on one database — so the caller's in-memory copies of client data (the consent
+  /// cache) go too. An engine only one process opens never calls it: the API drops its copies
+  /// itself after its own erasures and links (docs/store.md "Several nodes").
+  virtual void watch_dropped_clients(std::function<void()> drop) { static_cast<void>(drop); }
 
  protected:
   friend class UnitOfWork;
