@@ -133,6 +133,16 @@ CREATE INDEX data_keys_tag ON data_keys(client_tag);
 CREATE INDEX data_keys_kek ON data_keys(kek_version);
 CREATE TABLE key_erasures(tag TEXT PRIMARY KEY, erased_at BIGINT NOT NULL);
 )sql"},
+    // `sluisctl store migrate --to postgresql` (home_migration.cpp): which home is being moved
+    // in (a keyed digest only its root key makes), and per table the last key copied, updated
+    // in the transaction of each batch, so an interrupted move goes on where it stopped.
+    Migration{4, R"sql(
+CREATE TABLE store_migration(
+  id INT PRIMARY KEY CHECK (id = 1), home TEXT NOT NULL, started_at BIGINT NOT NULL,
+  finished_at BIGINT);
+CREATE TABLE store_migration_tables(
+  table_name TEXT PRIMARY KEY, last_key BYTEA, copied BIGINT NOT NULL, done BOOLEAN NOT NULL);
+)sql"},
 };
 
 /// The advisory lock nodes take while migrating ("sluis" in ASCII, then 1).
