@@ -210,6 +210,7 @@ TEST_CASE("store migrate: a sized home moves into PostgreSQL, counts and digests
     CHECK(d.stop() == 0);
   }
   REQUIRE(before[0].as_array().size() == reads[0].first.fragments);
+  const std::string fragments = std::to_string(source_counts(h).at("fragments"));
   const std::string conninfo = PgServer::instance().new_database();
   std::string out;
   const int code = h.migrate(conninfo, out, {"--batch", "700", "--switch"});
@@ -218,6 +219,10 @@ TEST_CASE("store migrate: a sized home moves into PostgreSQL, counts and digests
   CHECK(out.find("DIFFERS") == std::string::npos);
   CHECK(out.find("fragments") != std::string::npos);
   CHECK_THAT(out, Catch::Contains("unchanged") && Catch::Contains("now runs on PostgreSQL"));
+  // Not a terminal: a plain line per step and per table copied.
+  CHECK_THAT(out, Catch::Contains("step: verify counts and digests") &&
+                      Catch::Contains("copied fragments: " + fragments + " of " + fragments +
+                                      " rows"));
   check_target_counts(h, conninfo);
   {
     RawPg raw(conninfo);

@@ -69,6 +69,15 @@ crypto::RootKey unlock_root(const daemon::DaemonConfig& config, const Options& o
   return std::move(*root);
 }
 
+std::string toml_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
 /// The [store] section the home moves to: --config FILE's, or the options'.
 daemon::StoreConfig target_store(const Options& opt) {
   daemon::StoreConfig store;
@@ -85,22 +94,16 @@ daemon::StoreConfig target_store(const Options& opt) {
   store.engine = daemon::StoreEngine::postgresql;
   store.conninfo = opt.require("conninfo");
   // The same checks as sluis.toml's [store]: what is written by --switch must load.
-  std::string text = "[store]\nengine = \"postgresql\"\nconninfo = \"" + store.conninfo + "\"\n";
-  if (auto m = opt.get("sslmode")) text += "sslmode = \"" + *m + "\"\n";
-  if (auto f = opt.get("sslrootcert")) text += "sslrootcert = \"" + fs::absolute(*f).string() + "\"\n";
+  std::string text = "[store]\nengine = \"postgresql\"\nconninfo = " + toml_string(store.conninfo) +
+                     "\n";
+  if (auto m = opt.get("sslmode")) text += "sslmode = " + toml_string(*m) + "\n";
+  if (auto f = opt.get("sslrootcert")) {
+    text += "sslrootcert = " + toml_string(fs::absolute(*f).string()) + "\n";
+  }
   if (auto f = opt.get("password-file")) {
-    text += "password_file = \"" + fs::absolute(*f).string() + "\"\n";
+    text += "password_file = " + toml_string(fs::absolute(*f).string()) + "\n";
   }
   return daemon::parse_daemon_config(text, "the options", fs::current_path()).store;
-}
-
-std::string toml_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "\"";
 }
 
 /// The [store] lines for sluis.toml.

@@ -206,12 +206,17 @@ store::Result<void> copy_table(PgStorage::Impl& i, Session& s, store::Store& sou
         const auto type = t.columns[c].type;
         if (type == ExportType::document && std::holds_alternative<std::string>(row[c])) {
           const auto* id = std::get_if<std::vector<std::uint8_t>>(&row[2]);
-          if (id == nullptr) return rolled_back<void>(s.data, make_error_code(Errc::storage_failure));
-          auto client = client_from(*id);
-          if (!client) return rolled_back<void>(s.data, client.error());
-          auto sealed_doc = i.seal_document(s, *client, std::get<std::string>(row[0]),
-                                            std::get<std::string>(row[c]));
-          if (!sealed_doc) return rolled_back<void>(s.data, sealed_doc.error());
+          const auto* consent_id = std::get_if<std::string>(&row[0]);
+          auto client = id == nullptr || consent_id == nullptr
+                            ? Result<ClientId>(make_error_code(Errc::storage_failure))
+                            : client_from(*id);
+          auto sealed_doc = client ? i.seal_document(s, *client, *consent_id,
+                                                     std::get<std::string>(row[c]))
+                                   : Result<std::vector<std::uint8_t>>(client.error());
+          if (!sealed_doc) {
+            store::wipe_export_rows(*rows);
+            return rolled_back<void>(s.data, sealed_doc.error());
+          }
           sealed = std::move(*sealed_doc);
           p.bytes(sealed);
           continue;
