@@ -179,9 +179,11 @@ class ProgressBar {
     if (p.table != table_) {
       finish_line();
       table_ = std::string(p.table);
-      started_ = now;
-      first_copied_ = p.copied;
+      // A table's first batch was read and written since the previous table's last report.
+      started_ = previous_ == Clock::time_point{} ? now : previous_;
+      first_copied_ = p.earlier;
     }
+    previous_ = now;
     last_ = p;
     const bool done = p.copied >= p.total;
     if (terminal_ && (done || now - drawn_ > std::chrono::milliseconds(100))) {
@@ -220,7 +222,7 @@ class ProgressBar {
   std::string table_;
   sluis::pgstore::MigrationProgress last_{};
   std::uint64_t first_copied_ = 0;
-  Clock::time_point started_{}, drawn_{};
+  Clock::time_point started_{}, drawn_{}, previous_{};
 };
 
 std::string pg_refusal(boost::system::error_code e) {

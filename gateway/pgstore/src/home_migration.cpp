@@ -177,7 +177,7 @@ store::Result<void> copy_table(PgStorage::Impl& i, Session& s, store::Store& sou
   if (!total) return total.error();
   std::uint64_t copied = static_cast<std::uint64_t>(state->int64(0, 1));
   if (state->boolean(0, 2)) {
-    if (options.on_progress) options.on_progress({t.name, copied, *total});
+    if (options.on_progress) options.on_progress({t.name, copied, *total, copied});
     return {};
   }
   ExportRow after;
@@ -187,6 +187,7 @@ store::Result<void> copy_table(PgStorage::Impl& i, Session& s, store::Store& sou
     after = std::move(*key);
   }
   const bool fresh = state->is_null(0, 0);
+  const std::uint64_t earlier = copied;
   const std::string insert = insert_sql(t);
   const std::size_t batch = std::max<std::size_t>(options.batch_rows, 1);
   for (bool first = true;; first = false) {
@@ -260,7 +261,7 @@ store::Result<void> copy_table(PgStorage::Impl& i, Session& s, store::Store& sou
                                           rows->back().begin() +
                                               static_cast<std::ptrdiff_t>(t.key_columns));
     store::wipe_export_rows(*rows);
-    if (options.on_progress) options.on_progress({t.name, copied, *total});
+    if (options.on_progress) options.on_progress({t.name, copied, *total, earlier});
     if (last) break;
   }
   if (std::string_view(t.name) == "keks") return i.load_keks(s.keys);

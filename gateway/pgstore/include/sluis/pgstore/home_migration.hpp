@@ -32,6 +32,7 @@ struct MigrationProgress {
   std::string_view table;
   std::uint64_t copied = 0;  ///< rows of it in the target
   std::uint64_t total = 0;   ///< rows of it in the source
+  std::uint64_t earlier = 0; ///< of `copied`, rows an earlier, interrupted run copied
 };
 
 /// One table compared on both engines.
