@@ -339,8 +339,13 @@ TEST_CASE("store migrate: killed with -9 at a random batch and run again, it goe
     REQUIRE(code == 128 + SIGKILL);
     CHECK(count_of(raw, "SELECT count(*) FROM store_migration WHERE finished_at IS NULL") == 1);
   }
+  // The second run names the database by a [store] section (--config), as a new node's file.
+  const fs::path store_file = h.dir.path() / "target.toml";
+  write_text(store_file, "[store]\nengine = \"postgresql\"\nconninfo = \"" + conninfo + "\"\n");
   std::string out;
-  const int code = h.migrate(conninfo, out, {"--batch", "50"});
+  const int code = run({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
+                        h.home.string(), "--config", store_file.string(), "--batch", "50"},
+                       out, h.dir.path());
   INFO(out);
   REQUIRE(code == 0);
   CHECK_THAT(out, Catch::Contains("going on where it stopped"));
