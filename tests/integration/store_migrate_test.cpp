@@ -308,8 +308,8 @@ TEST_CASE("store migrate: a sized home moves into PostgreSQL, counts and digests
   CHECK_FALSE(fs::exists(h.home / "data/data.db"));
 }
 
-TEST_CASE("store migrate: killed with -9 at a random batch and run again, it goes on and "
-          "doubles or loses no row",
+TEST_CASE("store migrate: killed with -9 at a random batch, or cut off by the database, and run "
+          "again, it goes on and doubles or loses no row",
           "[integration][postgresql]") {
   SizedHome h;
   const std::string conninfo = PgServer::instance().new_database();
@@ -339,7 +339,34 @@ TEST_CASE("store migrate: killed with -9 at a random batch and run again, it goe
     REQUIRE(code == 128 + SIGKILL);
     CHECK(count_of(raw, "SELECT count(*) FROM store_migration WHERE finished_at IS NULL") == 1);
   }
-  // The second run names the database by a [store] section (--config), as a new node's file.
+  // A second interruption: the database drops the move's connection (as a restart would). The
+  // run stops with a sentence and keeps what it copied.
+  {
+    const pid_t pid = spawn({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
+                             h.home.string(), "--conninfo", conninfo, "--batch", "50"},
+                            h.dir.path() / "second-run.txt");
+    RawPg raw(conninfo);
+    const auto copied_before =
+        count_of(raw, "SELECT sum(copied) FROM store_migration_tables");
+    const auto end = std::chrono::steady_clock::now() + 120s;
+    bool dropped = false;
+    while (!dropped && std::chrono::steady_clock::now() < end) {
+      if (count_of(raw, "SELECT sum(copied) FROM store_migration_tables") >= copied_before + 300) {
+        raw.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                 "application_name = 'sluisctl-store-migrate'");
+        dropped = true;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    const int code = wait_for(pid);
+    const auto said = read_text(h.dir.path() / "second-run.txt");
+    INFO(said);
+    REQUIRE(dropped);
+    CHECK(code == 1);
+    CHECK_THAT(said, Catch::Contains("the copy stopped") &&
+                         Catch::Contains("run the same command again to go on"));
+  }
+  // The third run names the database by a [store] section (--config), as a new node's file.
   const fs::path store_file = h.dir.path() / "target.toml";
   write_text(store_file, "[store]\nengine = \"postgresql\"\nconninfo = \"" + conninfo + "\"\n");
   std::string out;
