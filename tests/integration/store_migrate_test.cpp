@@ -86,7 +86,8 @@ void add_the_rest(const fs::path& home) {
   REQUIRE(reg.add_worker("mig-ocmw", "m-sw", "social-worker"));
   REQUIRE(reg.add_worker("mig-ocmw", "m-dpo", "dpo"));
   REQUIRE(store->snapshot_key_store(home / "keys-snapshot.db"));
-  const auto r = reg.register_identified("mig-ocmw", IdentifierScheme::case_number, "mig-1").value();
+  const auto r =
+      reg.register_identified("mig-ocmw", IdentifierScheme::case_number, "mig-1").value();
   const auto client = reg.resolve("mig-ocmw", r.pseudonym).value();
   sluis::domain::Dossiers dossiers(*store);
   const std::vector<sluis::store::FieldInput> fields{
@@ -115,7 +116,8 @@ void add_the_rest(const fs::path& home) {
   REQUIRE(reg.register_anonymous("mig-shelter", ps_shelter));
   REQUIRE(reg.register_anonymous("mig-day", ps_day));
   REQUIRE(reg.link("mig-day", ps_day, "mig-shelter", ps_shelter, "consent-mig"));
-  const auto e = reg.register_identified("mig-ocmw", IdentifierScheme::case_number, "mig-2").value();
+  const auto e =
+      reg.register_identified("mig-ocmw", IdentifierScheme::case_number, "mig-2").value();
   REQUIRE(reg.erase_client(reg.resolve("mig-ocmw", e.pseudonym).value()));
 }
 
@@ -155,8 +157,8 @@ struct SizedHome {
   }
   int migrate(const std::string& conninfo, std::string& out,
               std::vector<std::string> extra = {}) const {
-    std::vector<std::string> args{SLUISCTL_PATH, "store", "migrate", "--to", "postgresql",
-                                  "--home", home.string(), "--conninfo", conninfo};
+    std::vector<std::string> args{SLUISCTL_PATH, "store",       "migrate",    "--to",  "postgresql",
+                                  "--home",      home.string(), "--conninfo", conninfo};
     args.insert(args.end(), extra.begin(), extra.end());
     return run(args, out, dir.path());
   }
@@ -276,22 +278,21 @@ TEST_CASE("store migrate: a sized home moves into PostgreSQL, counts and digests
   CHECK(out.find("fragments") != std::string::npos);
   CHECK_THAT(out, Catch::Contains("unchanged") && Catch::Contains("now runs on PostgreSQL"));
   // Not a terminal: a plain line per step and per table copied.
-  CHECK_THAT(out, Catch::Contains("step: verify counts and digests") &&
-                      Catch::Contains("copied fragments: " + fragments + " of " + fragments +
-                                      " rows"));
+  CHECK_THAT(out,
+             Catch::Contains("step: verify counts and digests") &&
+                 Catch::Contains("copied fragments: " + fragments + " of " + fragments + " rows"));
   check_target_counts(h, conninfo);
   {
     RawPg raw(conninfo);
     // Every table the home has rows in has them in the database.
-    for (const char* t : {"consents", "break_glass_grants", "break_glass_reviews",
-                          "caseload_labels", "caseload_label_tokens", "service_pseudonyms",
-                          "card_events", "erasures", "key_erasures", "key_journal",
-                          "key_journal_recipient"}) {
+    for (const char* t :
+         {"consents", "break_glass_grants", "break_glass_reviews", "caseload_labels",
+          "caseload_label_tokens", "service_pseudonyms", "card_events", "erasures", "key_erasures",
+          "key_journal", "key_journal_recipient"}) {
       INFO(t);
       CHECK(count_of(raw, std::string("SELECT count(*) FROM ") + t) > 0);
     }
-    CHECK(count_of(raw, "SELECT count(*) FROM store_migration WHERE finished_at IS NOT NULL") ==
-          1);
+    CHECK(count_of(raw, "SELECT count(*) FROM store_migration WHERE finished_at IS NOT NULL") == 1);
   }
   // The SQLCipher files go aside: what sluisd answers now comes from PostgreSQL.
   fs::create_directories(h.dir.path() / "aside");
@@ -302,8 +303,7 @@ TEST_CASE("store migrate: a sized home moves into PostgreSQL, counts and digests
   CHECK_THAT(read_text(h.config()), Catch::Contains("engine = \"postgresql\""));
   HomeDaemon d(h);
   for (std::size_t i = 0; i < reads.size(); ++i) {
-    CHECK(d.dossier(reads[i].second, reads[i].first.worker, reads[i].first.pseudonym) ==
-          before[i]);
+    CHECK(d.dossier(reads[i].second, reads[i].first.worker, reads[i].first.pseudonym) == before[i]);
   }
   CHECK_FALSE(fs::exists(h.home / "data/data.db"));
 }
@@ -346,8 +346,7 @@ TEST_CASE("store migrate: killed with -9 at a random batch, or cut off by the da
                              h.home.string(), "--conninfo", conninfo, "--batch", "50"},
                             h.dir.path() / "second-run.txt");
     RawPg raw(conninfo);
-    const auto copied_before =
-        count_of(raw, "SELECT sum(copied) FROM store_migration_tables");
+    const auto copied_before = count_of(raw, "SELECT sum(copied) FROM store_migration_tables");
     const auto end = std::chrono::steady_clock::now() + 120s;
     bool dropped = false;
     while (!dropped && std::chrono::steady_clock::now() < end) {
@@ -416,10 +415,9 @@ TEST_CASE("store migrate: a batch failed by the test seam leaves nothing of itse
     std::int64_t rows = 0;
     for (const auto& t : sluis::store::export_tables()) {
       const std::string name = t.name;
-      rows += count_of(raw, "SELECT count(*) FROM " + name +
-                                (name == "data_keys"
-                                     ? " WHERE category <> 'sluis.consent-document'"
-                                     : ""));
+      rows += count_of(
+          raw, "SELECT count(*) FROM " + name +
+                   (name == "data_keys" ? " WHERE category <> 'sluis.consent-document'" : ""));
     }
     CHECK(rows == count_of(raw, "SELECT sum(copied) FROM store_migration_tables"));
     CHECK(rows > 0);
@@ -469,8 +467,8 @@ TEST_CASE("store migrate: refusals (sluisd running, a database with other record
     const int code = h.migrate(conninfo, out, {"--switch"});
     INFO(out);
     CHECK(code == 1);
-    CHECK_THAT(out, Catch::Contains("another sluis home") &&
-                        Catch::Contains("Nothing was changed"));
+    CHECK_THAT(out,
+               Catch::Contains("another sluis home") && Catch::Contains("Nothing was changed"));
     RawPg raw(conninfo);
     CHECK(count_of(raw, "SELECT count(*) FROM partners") == 1);
     CHECK(count_of(raw, "SELECT count(*) FROM store_migration") == 0);

@@ -94,8 +94,8 @@ daemon::StoreConfig target_store(const Options& opt) {
   store.engine = daemon::StoreEngine::postgresql;
   store.conninfo = opt.require("conninfo");
   // The same checks as sluis.toml's [store]: what is written by --switch must load.
-  std::string text = "[store]\nengine = \"postgresql\"\nconninfo = " + toml_string(store.conninfo) +
-                     "\n";
+  std::string text =
+      "[store]\nengine = \"postgresql\"\nconninfo = " + toml_string(store.conninfo) + "\n";
   if (auto m = opt.get("sslmode")) text += "sslmode = " + toml_string(*m) + "\n";
   if (auto f = opt.get("sslrootcert")) {
     text += "sslrootcert = " + toml_string(fs::absolute(*f).string()) + "\n";
@@ -108,7 +108,8 @@ daemon::StoreConfig target_store(const Options& opt) {
 
 /// The [store] lines for sluis.toml.
 std::vector<std::string> store_lines(const daemon::StoreConfig& s) {
-  std::vector<std::string> lines{"engine = \"postgresql\"", "conninfo = " + toml_string(s.conninfo)};
+  std::vector<std::string> lines{"engine = \"postgresql\"",
+                                 "conninfo = " + toml_string(s.conninfo)};
   if (!s.sslmode.empty()) lines.push_back("sslmode = " + toml_string(s.sslmode));
   if (!s.sslrootcert.empty()) {
     lines.push_back("sslrootcert = " + toml_string(fs::absolute(s.sslrootcert).string()));
@@ -189,15 +190,15 @@ class ProgressBar {
     if (terminal_ && (done || now - drawn_ > std::chrono::milliseconds(100))) {
       drawn_ = now;
       constexpr int kWidth = 30;
-      const double share = p.total == 0 ? 1.0 : static_cast<double>(p.copied) /
-                                                    static_cast<double>(p.total);
+      const double share =
+          p.total == 0 ? 1.0 : static_cast<double>(p.copied) / static_cast<double>(p.total);
       const int filled = static_cast<int>(share * kWidth);
-      std::fprintf(stderr, "\r  %-22s [%s%s] %llu/%llu rows, %.0f rows/s ", table_.c_str(),
-                   std::string(static_cast<std::size_t>(std::min(filled, kWidth)), '#').c_str(),
-                   std::string(static_cast<std::size_t>(kWidth - std::min(filled, kWidth)), '.')
-                       .c_str(),
-                   static_cast<unsigned long long>(p.copied),
-                   static_cast<unsigned long long>(p.total), rate(now));
+      std::fprintf(
+          stderr, "\r  %-22s [%s%s] %llu/%llu rows, %.0f rows/s ", table_.c_str(),
+          std::string(static_cast<std::size_t>(std::min(filled, kWidth)), '#').c_str(),
+          std::string(static_cast<std::size_t>(kWidth - std::min(filled, kWidth)), '.').c_str(),
+          static_cast<unsigned long long>(p.copied), static_cast<unsigned long long>(p.total),
+          rate(now));
       std::fflush(stderr);
     }
   }
@@ -280,8 +281,8 @@ Audit open_audit(const daemon::DaemonConfig& config, const crypto::RootKey& root
 
 int migrate(Args args) {
   const Options opt(args,
-                    {"to", "home", "conninfo", "sslmode", "sslrootcert", "password-file",
-                     "config", "batch", "passphrase-file"},
+                    {"to", "home", "conninfo", "sslmode", "sslrootcert", "password-file", "config",
+                     "batch", "passphrase-file"},
                     {"switch"});
   if (opt.require("to") != "postgresql") {
     throw UsageError("--to takes postgresql (the only engine a home moves to)");
@@ -353,8 +354,7 @@ int migrate(Args args) {
                          "home into an empty database. Nothing was changed");
          }
          if (state->kind == Kind::other_data) {
-           throw Refusal("the PostgreSQL database already holds " +
-                         std::to_string(state->records) +
+           throw Refusal("the PostgreSQL database already holds " + std::to_string(state->records) +
                          " records that this move did not write (another home's data); move "
                          "this home into an empty database. Nothing was changed");
          }
@@ -386,8 +386,7 @@ int migrate(Args args) {
            std::printf("%-24s %10llu %10llu  %s\n", c.table.c_str(),
                        static_cast<unsigned long long>(c.source_rows),
                        static_cast<unsigned long long>(c.target_rows),
-                       c.equal() ? (c.source_digest.substr(0, 16) + " equal").c_str()
-                                 : "DIFFERS");
+                       c.equal() ? (c.source_digest.substr(0, 16) + " equal").c_str() : "DIFFERS");
            equal = equal && c.equal();
          }
          if (!equal) {

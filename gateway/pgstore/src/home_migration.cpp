@@ -211,9 +211,9 @@ store::Result<void> copy_table(PgStorage::Impl& i, Session& s, store::Store& sou
           auto client = id == nullptr || consent_id == nullptr
                             ? Result<ClientId>(make_error_code(Errc::storage_failure))
                             : client_from(*id);
-          auto sealed_doc = client ? i.seal_document(s, *client, *consent_id,
-                                                     std::get<std::string>(row[c]))
-                                   : Result<std::vector<std::uint8_t>>(client.error());
+          auto sealed_doc =
+              client ? i.seal_document(s, *client, *consent_id, std::get<std::string>(row[c]))
+                     : Result<std::vector<std::uint8_t>>(client.error());
           if (!sealed_doc) {
             store::wipe_export_rows(*rows);
             return rolled_back<void>(s.data, sealed_doc.error());
@@ -257,9 +257,9 @@ store::Result<void> copy_table(PgStorage::Impl& i, Session& s, store::Store& sou
       return rolled_back<void>(s.data, r.error());
     }
     copied += rows->size();
-    if (!rows->empty()) after = ExportRow(rows->back().begin(),
-                                          rows->back().begin() +
-                                              static_cast<std::ptrdiff_t>(t.key_columns));
+    if (!rows->empty())
+      after = ExportRow(rows->back().begin(),
+                        rows->back().begin() + static_cast<std::ptrdiff_t>(t.key_columns));
     store::wipe_export_rows(*rows);
     if (options.on_progress) options.on_progress({t.name, copied, *total, earlier});
     if (last) break;
@@ -274,7 +274,8 @@ store::Result<void> settle(pg::Conn& c) {
        {"card_events", "consents", "break_glass_grants", "break_glass_reviews", "key_journal"}) {
     const std::string sql = std::string("SELECT setval(pg_get_serial_sequence('") + table +
                             "', 'seq'), greatest(coalesce(max(seq), 0), 1), max(seq) IS NOT "
-                            "NULL) FROM " + table;
+                            "NULL) FROM " +
+                            table;
     if (auto r = c.query(sql); !r) return r.error();
   }
   return c.run(
@@ -305,9 +306,8 @@ store::Result<void> HomeMigration::copy(store::Store& source, PgStorage& target,
   if (state->kind == Kind::empty) {
     // The move's own rows first, in one transaction: from here on the database is this home's.
     if (auto r = s.data.exec("BEGIN ISOLATION LEVEL SERIALIZABLE"); !r) return r;
-    if (auto r = s.data.run(
-            "INSERT INTO store_migration(id, home, started_at) VALUES(1, $1, $2)",
-            pg::Params().text(home_id(i)).int64(to_db(i.now())));
+    if (auto r = s.data.run("INSERT INTO store_migration(id, home, started_at) VALUES(1, $1, $2)",
+                            pg::Params().text(home_id(i)).int64(to_db(i.now())));
         !r) {
       return rolled_back<void>(s.data, r.error());
     }
@@ -328,7 +328,7 @@ store::Result<void> HomeMigration::copy(store::Store& source, PgStorage& target,
 }
 
 store::Result<std::vector<TableComparison>> HomeMigration::verify(store::Store& source,
-                                                                 PgStorage& target) {
+                                                                  PgStorage& target) {
   auto& i = *target.impl_;
   auto opened = i.new_session();
   if (!opened) return opened.error();

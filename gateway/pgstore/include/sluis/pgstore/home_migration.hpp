@@ -17,11 +17,11 @@ namespace sluis::pgstore {
 /// What the target database holds, before a copy.
 struct MigrationTarget {
   enum class Kind : std::uint8_t {
-    empty,        ///< no records (a KEK made when the engine first opened it is no record)
-    in_progress,  ///< this home's move, interrupted: copy() goes on from where it stopped
-    finished,     ///< this home's move, finished and verified
-    another_home, ///< a move of another home (another root key) was started into it
-    other_data,   ///< records that no move of this home wrote
+    empty,         ///< no records (a KEK made when the engine first opened it is no record)
+    in_progress,   ///< this home's move, interrupted: copy() goes on from where it stopped
+    finished,      ///< this home's move, finished and verified
+    another_home,  ///< a move of another home (another root key) was started into it
+    other_data,    ///< records that no move of this home wrote
   };
   Kind kind = Kind::empty;
   std::uint64_t records = 0;  ///< rows in the target's record tables (for the refusal's sentence)
@@ -30,9 +30,9 @@ struct MigrationTarget {
 /// How one table stands while it is copied.
 struct MigrationProgress {
   std::string_view table;
-  std::uint64_t copied = 0;  ///< rows of it in the target
-  std::uint64_t total = 0;   ///< rows of it in the source
-  std::uint64_t earlier = 0; ///< of `copied`, rows an earlier, interrupted run copied
+  std::uint64_t copied = 0;   ///< rows of it in the target
+  std::uint64_t total = 0;    ///< rows of it in the source
+  std::uint64_t earlier = 0;  ///< of `copied`, rows an earlier, interrupted run copied
 };
 
 /// One table compared on both engines.
@@ -76,7 +76,7 @@ struct HomeMigration {
   /// Counts and digests every table on both sides (a consent document opened on the target and
   /// compared as its text; the data keys this engine made for consent documents left out).
   [[nodiscard]] static store::Result<std::vector<TableComparison>> verify(store::Store& source,
-                                                                         PgStorage& target);
+                                                                          PgStorage& target);
   /// Records the move as finished (after a verify that found every table equal).
   [[nodiscard]] static store::Result<void> finish(PgStorage& target);
 };

@@ -15,7 +15,8 @@
 namespace sluis::store {
 
 /// One stored value: NULL, an integer (booleans are 0/1), text or bytes.
-using ExportValue = std::variant<std::monostate, std::int64_t, std::string, std::vector<std::uint8_t>>;
+using ExportValue =
+    std::variant<std::monostate, std::int64_t, std::string, std::vector<std::uint8_t>>;
 /// One row, its values in the table's column order.
 using ExportRow = std::vector<ExportValue>;
 
