@@ -27,6 +27,7 @@ int run_restore(Args args);  // gateway_cmd.cpp
 int run_client(Args args);   // gateway_cmd.cpp
 int run_status(Args args);   // gateway_cmd.cpp
 int run_audit(Args args);    // audit_cmd.cpp
+int run_store(Args args);    // store_cmd.cpp
 
 /// Prints the usage of init, partner, worker, rotate, backup, client and status on stdout and
 /// returns kExitOk (their --help).

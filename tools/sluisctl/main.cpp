@@ -33,6 +33,7 @@ constexpr std::string_view kUsage =
     "  policy  check | explain      validate a rule pack, explain an access decision\n"
     "  audit   verify | checkpoint | query | export | report | access-report\n"
     "                               the DPO's tools on the audit log\n"
+    "  store   migrate              move a stopped home's records into PostgreSQL\n"
     "  commands                     list every command, one per line (for scripts)\n"
     "\n"
     "Every group and command answers --help (or 'sluisctl <group> help') with its options.\n";
@@ -71,6 +72,7 @@ const std::vector<Group>& groups() {
        {"verify", "checkpoint", "query", "export", "report", "access-report"},
        run_audit,
        help_of<run_audit>},
+      {"store", {"migrate"}, run_store, help_of<run_store>},
   };
   return kGroups;
 }

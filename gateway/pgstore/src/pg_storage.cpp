@@ -162,6 +162,16 @@ CREATE TABLE audit_checkpoint(size BIGINT PRIMARY KEY, issued_ms BIGINT NOT NULL
 CREATE TABLE change_generations(name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO change_generations(name, value) VALUES('client_data', 0);
 )sql"},
+    // `sluisctl store migrate --to postgresql` (home_migration.cpp): which home is being moved
+    // in (a keyed digest only its root key makes), and per table the last key copied, updated
+    // in the transaction of each batch, so an interrupted move goes on where it stopped.
+    Migration{4, R"sql(
+CREATE TABLE store_migration(
+  id INT PRIMARY KEY CHECK (id = 1), home TEXT NOT NULL, started_at BIGINT NOT NULL,
+  finished_at BIGINT);
+CREATE TABLE store_migration_tables(
+  table_name TEXT PRIMARY KEY, last_key BYTEA, copied BIGINT NOT NULL, done BOOLEAN NOT NULL);
+)sql"},
 };
 
 /// The schema version from which change_generations exists.

@@ -78,7 +78,7 @@ struct PgOptions {
 class PgStorage final : public store::Storage {
  public:
   /// The newest schema version this code knows.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   /// Errors: invalid_argument (no conninfo, an unreadable password file), unavailable (the
   /// database cannot be reached or refused the login), schema_too_new, storage_failure,
@@ -103,6 +103,8 @@ class PgStorage final : public store::Storage {
   struct Impl;
 
  private:
+  friend struct HomeMigration;  // home_migration.hpp: writes rows as they were, KEKs included
+
   [[nodiscard]] store::Records& acquire() override;
   void release() noexcept override;
 

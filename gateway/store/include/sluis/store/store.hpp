@@ -7,6 +7,7 @@
 #include "sluis/store/error.hpp"
 #include "sluis/store/records.hpp"
 #include "sluis/store/repositories.hpp"
+#include "sluis/store/table_export.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -245,6 +246,17 @@ class Store final : public Storage {
   /// again for every row. Affects only this process's connections, never the files; 0 restores
   /// the default. Errors: invalid_argument (more than 65536 MiB), storage_failure.
   [[nodiscard]] Result<void> set_page_cache(std::size_t page_cache_mib);
+
+  /// Up to `limit` rows of `table` (one of export_tables()) in key order, starting after the
+  /// key `after` (its key_columns values; empty: from the first row). For `sluisctl store
+  /// migrate`: a consent's document comes back in plaintext, so the caller wipes the rows
+  /// (wipe_export_rows) once written. Each call is its own read. Errors: invalid_argument (a key
+  /// of the wrong length), storage_failure.
+  [[nodiscard]] Result<std::vector<ExportRow>> export_rows(const ExportTable& table,
+                                                           std::span<const ExportValue> after,
+                                                           std::size_t limit);
+  /// The number of rows of `table` (one of export_tables()).
+  [[nodiscard]] Result<std::uint64_t> count_rows(const ExportTable& table);
 
   // --- Storage ---
   [[nodiscard]] Result<void> bulk_write(const std::function<Result<void>()>& body) override;
