@@ -17,6 +17,13 @@ endif()
 if(SLUIS_TSAN)
   target_compile_options(sluis_codegen INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
   target_link_options(sluis_codegen INTERFACE -fsanitize=thread)
+  # g++ 12 warns that the thread sanitizer does not model std::atomic_thread_fence, which Asio's
+  # fenced blocks use. The transport is compiled in this build only because the daemon's
+  # configuration (linked by the store and audit tests) names its ServerConfig; its own tests stay
+  # out of the tsan run (OpenSSL and Asio are not instrumented), so the warning is no error here.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(sluis_codegen INTERFACE -Wno-tsan)
+  endif()
 endif()
 if(SLUIS_FUZZ)
   target_compile_options(sluis_codegen INTERFACE
