@@ -5,6 +5,7 @@
 // covers them become durable together (one fsync per batch: WAL with synchronous=FULL).
 #include "sluis/audit/log.hpp"
 
+#include "sluis/audit/group_commit.hpp"
 #include "sluis/policy/types.hpp"
 #include "sluis/store/sqlcipher_pages.hpp"
 #include "sluis/store/sqlite.hpp"
@@ -142,14 +143,9 @@ bool matches(const AuditEvent& e, const AuditQuery& q) {
 }
 
 /// One caller's pending append (or checkpoint request), owned by the caller while it waits.
-struct Request {
+struct Request : GroupCommitRequest {
   std::span<const AuditEvent> events;
-  std::vector<std::string> canonical;
   bool force_checkpoint = false;
-  bool done = false;
-  /// Woken (under the queue mutex) when this request's batch is done: only the callers a batch
-  /// served wake up, not every caller waiting for a later batch.
-  std::condition_variable done_cv;
   error_code error;
   LeafRange range;
   std::string note;
@@ -217,13 +213,9 @@ struct SqlCipherLogState final {
   bool have_checkpoint = false;
   std::chrono::steady_clock::time_point last_checkpoint_at{};
   std::vector<crypto::StoredNode> completed;
-  std::size_t last_batch_requests = 1;  ///< callers the previous batch served (group commit)
 
-  // Queue between callers and the writer.
-  std::mutex queue_mutex;
-  std::condition_variable writer_cv;
-  std::vector<Request*> queue;
-  bool stopping = false;
+  // Queue between callers and the writer (made when the writer starts).
+  std::optional<GroupCommitQueue<Request>> queue;
   std::thread writer;
 
   std::atomic<std::uint64_t> committed{0};
@@ -446,45 +438,17 @@ struct SqlCipherLogState final {
   }
 
   void writer_loop() {
-    std::unique_lock lk(queue_mutex);
     std::vector<Request*> batch;
     for (;;) {
-      const bool pending_checkpoint = frontier.size() > last_checkpoint_size;
-      bool due = false;
-      if (queue.empty() && !stopping) {
-        auto ready = [this] { return stopping || !queue.empty(); };
-        if (pending_checkpoint) {
-          due = !writer_cv.wait_until(lk, last_checkpoint_at + options.checkpoint_interval, ready);
-        } else {
-          writer_cv.wait(lk, ready);
-        }
+      std::optional<GroupCommitQueue<Request>::Clock::time_point> deadline;
+      if (frontier.size() > last_checkpoint_size) {
+        deadline = last_checkpoint_at + options.checkpoint_interval;
       }
-      if (queue.empty() && stopping) break;
-      if (!stopping && queue.size() < last_batch_requests &&
-          options.group_commit_window.count() > 0) {
-        writer_cv.wait_for(lk, options.group_commit_window,
-                           [this] { return stopping || queue.size() >= last_batch_requests; });
-      }
-      batch.clear();
-      std::size_t events = 0;
-      std::size_t taken = 0;
-      while (taken < queue.size() &&
-             (taken == 0 || events + queue[taken]->canonical.size() <= options.max_batch_events)) {
-        events += queue[taken]->canonical.size();
-        batch.push_back(queue[taken]);
-        ++taken;
-      }
-      queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(taken));
-      last_batch_requests = std::max<std::size_t>(taken, 1);
-      lk.unlock();
-      process(batch, due);
-      lk.lock();
-      for (auto* r : batch) {
-        r->done = true;
-        r->done_cv.notify_one();
-      }
+      const auto next = queue->next_batch(batch, deadline);
+      if (next.stopped) break;
+      process(batch, next.deadline_passed);
+      queue->complete(batch);
     }
-    lk.unlock();
     // Clean shutdown: sign what is committed, so the next start has a checkpoint to check.
     Request final_request;
     final_request.force_checkpoint = frontier.size() > last_checkpoint_size;
@@ -496,14 +460,7 @@ struct SqlCipherLogState final {
 
   /// Hands a request to the writer and waits for its batch to be durable (or to fail).
   void submit(Request& request) {
-    std::unique_lock lk(queue_mutex);
-    if (stopping) {
-      request.error = err(Errc::storage_failure);
-      return;
-    }
-    queue.push_back(&request);
-    writer_cv.notify_one();
-    request.done_cv.wait(lk, [&] { return request.done; });
+    if (!queue || !queue->submit(request)) request.error = err(Errc::storage_failure);
   }
 };
 
@@ -538,11 +495,7 @@ class SqlCipherAuditLog final : public AuditLog {
 
 SqlCipherAuditLog::~SqlCipherAuditLog() {
   if (impl_->writer.joinable()) {
-    {
-      std::lock_guard lk(impl_->queue_mutex);
-      impl_->stopping = true;
-    }
-    impl_->writer_cv.notify_one();
+    impl_->queue->stop();
     impl_->writer.join();
   }
 }
@@ -609,6 +562,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
     if (cp) impl->latest = std::move(*cp);
   } else {
     if (auto r = impl->restore(); !r) return r.error();
+    impl->queue.emplace(opt.group_commit_window, opt.max_batch_events);
     impl->writer = std::thread([p = impl.get()] { p->writer_loop(); });
   }
   return std::unique_ptr<AuditLog>(new SqlCipherAuditLog(std::move(impl)));

@@ -9,6 +9,7 @@
 // nothing twice. The tables are those of pg schema 2 (gateway/pgstore/src/pg_storage.cpp).
 #include "sluis/pgaudit/pg_audit_log.hpp"
 
+#include "sluis/audit/group_commit.hpp"
 #include "sluis/crypto/merkle.hpp"
 #include "sluis/crypto/note.hpp"
 #include "sluis/pgstore/pg.hpp"
@@ -185,11 +186,8 @@ class Tx {
 };
 
 /// One caller's pending append, owned by the caller while it waits.
-struct Request {
+struct Request : audit::GroupCommitRequest {
   std::span<const AuditEvent> events;
-  std::vector<std::string> canonical;
-  bool done = false;
-  std::condition_variable done_cv;
   error_code error;
   LeafRange range;
 };
@@ -307,11 +305,7 @@ class PgAuditLog final : public audit::AuditLog {
 
   // Sequencer state: its connection and queue.
   pg::Conn sdb_;
-  std::mutex queue_mutex_;
-  std::condition_variable writer_cv_;
-  std::vector<Request*> queue_;
-  std::size_t last_batch_requests_ = 1;
-  bool stopping_ = false;
+  std::optional<audit::GroupCommitQueue<Request>> queue_;  ///< made when the sequencer starts
   std::thread sequencer_;
 
   // Integrator state: touched only by the integrator thread (and open() before it starts).
@@ -348,11 +342,7 @@ class PgAuditLog final : public audit::AuditLog {
 
 PgAuditLog::~PgAuditLog() {
   if (sequencer_.joinable()) {
-    {
-      std::lock_guard lk(queue_mutex_);
-      stopping_ = true;
-    }
-    writer_cv_.notify_one();
+    queue_->stop();
     sequencer_.join();
   }
   if (integrator_.joinable()) {
@@ -422,6 +412,7 @@ Result<void> PgAuditLog::open(PgAuditLogOptions options, const crypto::RootKey& 
   if (auto r = start_up_check(); !r) return r;
   if (auto r = connect(sdb_); !r) return r;
   if (auto r = connect(idb_); !r) return r;
+  queue_.emplace(options_.group_commit_window, options_.max_batch_events);
   sequencer_ = std::thread([this] { sequencer_loop(); });
   integrator_ = std::thread([this] { integrator_loop(); });
   return {};
@@ -483,34 +474,10 @@ Result<void> PgAuditLog::start_up_check() {
 // --- the sequencer ---
 
 void PgAuditLog::sequencer_loop() {
-  std::unique_lock lk(queue_mutex_);
   std::vector<Request*> batch;
-  for (;;) {
-    writer_cv_.wait(lk, [this] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty() && stopping_) break;
-    if (!stopping_ && queue_.size() < last_batch_requests_ &&
-        options_.group_commit_window.count() > 0) {
-      writer_cv_.wait_for(lk, options_.group_commit_window,
-                          [this] { return stopping_ || queue_.size() >= last_batch_requests_; });
-    }
-    batch.clear();
-    std::size_t events = 0;
-    std::size_t taken = 0;
-    while (taken < queue_.size() &&
-           (taken == 0 || events + queue_[taken]->canonical.size() <= options_.max_batch_events)) {
-      events += queue_[taken]->canonical.size();
-      batch.push_back(queue_[taken]);
-      ++taken;
-    }
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
-    last_batch_requests_ = std::max<std::size_t>(taken, 1);
-    lk.unlock();
+  while (!queue_->next_batch(batch).stopped) {
     sequence(batch);
-    lk.lock();
-    for (auto* r : batch) {
-      r->done = true;
-      r->done_cv.notify_one();
-    }
+    queue_->complete(batch);
   }
 }
 
@@ -581,13 +548,7 @@ Result<LeafRange> PgAuditLog::append(std::span<const AuditEvent> events) {
     if (!bytes) return bytes.error();
     request.canonical.push_back(std::move(*bytes));
   }
-  {
-    std::unique_lock lk(queue_mutex_);
-    if (stopping_) return err(Errc::storage_failure);
-    queue_.push_back(&request);
-    writer_cv_.notify_one();
-    request.done_cv.wait(lk, [&] { return request.done; });
-  }
+  if (!queue_ || !queue_->submit(request)) return err(Errc::storage_failure);
   if (request.error) return request.error;
   return request.range;
 }
