@@ -3,13 +3,9 @@
 // client erased on one node is in force on the other at its very next request, with the other's
 // caches warm; and PostgreSQL stopped under load answers 503 problem+json, acknowledges nothing
 // that is not durable, and service comes back by itself when the database does.
-#include "pg_fixture.hpp"
-#include "sluisd_harness.hpp"
+#include "pg_two_nodes.hpp"
 
-#include "sluis/crypto/keyfile.hpp"
-#include "sluis/domain/registry.hpp"
 #include "sluis/ops/operator_channel.hpp"
-#include "sluis/policy/types.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -22,29 +18,8 @@
 #include <thread>
 
 using namespace sluis::test;
-using sluis::gateway::testing::PgServer;
-using sluis::gateway::testing::RawPg;
 
 namespace {
-
-std::string at(std::chrono::system_clock::duration from_now) {
-  return sluis::policy::format_time(
-      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() + from_now));
-}
-
-std::string consent_for_caw() {
-  return R"({"legal_basis":"consent","provisions":[{"grantee":{"partner":"caw-brussel"},)"
-         R"("categories":["housing"],"purposes":["care-coordination"],"period":{"start":")" +
-         at(-1h) + R"(","end":")" + at(24h * 30) +
-         R"("}}],"evidence":{"recorded_by":{"partner":"ocmw-brussel","worker":"ocmw-sw",)"
-         R"("role":"social-worker"},"channel":"in-person","language":"nl","recorded_at":")" +
-         at(-1min) + R"("}})";
-}
-
-std::string registration(unsigned long long person) {
-  return R"({"identifier":{"scheme":"national-register","value":")" +
-         national_register_number(person) + R"("}})";
-}
 
 std::string member(const Response& r, const char* name) {
   const auto v = body_json(r);
@@ -56,48 +31,6 @@ std::string member(const Response& r, const char* name) {
 std::size_t fragments_in(const Response& r) {
   REQUIRE(r.status == 200);
   return body_json(r).at("fragments").as_array().size();
-}
-
-/// Node A's home moved to a fresh PostgreSQL database (its sector in it, no SQLCipher files),
-/// and `b` made a second node of the same gateway: the same root key, CA, server certificate,
-/// revocation list and rule pack, the same database; its own port, audit log, log file and
-/// operator socket.
-std::string two_nodes_on_postgresql(GatewayHome& a, GatewayHome& b) {
-  const std::string conninfo = PgServer::instance().new_database();
-  const auto root = sluis::crypto::read_root_key(a.dir.path() / "keys/root.key", {});
-  REQUIRE(root);
-  {
-    sluis::pgstore::PgOptions o;
-    o.conninfo = conninfo;
-    auto pg = sluis::pgstore::PgStorage::open(o, *root);
-    REQUIRE(pg);
-    sluis::domain::Registry r(**pg);
-    REQUIRE(r.add_partner("ocmw-brussel", "ocmw", "OCMW Brussel"));
-    REQUIRE(r.add_partner("caw-brussel", "caw", "CAW Brussel"));
-    REQUIRE(r.add_worker("ocmw-brussel", "ocmw-sw", "social-worker"));
-    REQUIRE(r.add_worker("ocmw-brussel", "ocmw-coord", "coordinator"));
-    REQUIRE(r.add_worker("caw-brussel", "caw-sw", "social-worker"));
-    REQUIRE(r.add_worker("caw-brussel", "caw-sw2", "social-worker"));
-  }
-  // The CA (certificate and key) of A is B's too, so B's clients trust B's (A's) server
-  // certificate and B accepts A's partner certificates.
-  const auto ca_dir = b.dir.path() / "ca";
-  fs::create_directories(ca_dir);
-  REQUIRE(a.ca.save(ca_dir / "ca.crt", ca_dir / "ca.key"));
-  b.ca = gw::GatewayCa::load(ca_dir / "ca.crt", ca_dir / "ca.key").value();
-  for (const char* f : {"tls/server.crt", "tls/server.key", "tls/ca.crt", "tls/revoked.txt",
-                        "keys/root.key", "policy/rules.toml"}) {
-    fs::copy_file(a.dir.path() / f, b.dir.path() / f, fs::copy_options::overwrite_existing);
-  }
-  for (GatewayHome* h : {&a, &b}) {
-    for (const char* f : {"data/data.db", "data/data.db-wal", "data/data.db-shm", "data/keys.db",
-                          "data/keys.db-wal", "data/keys.db-shm"}) {
-      fs::remove(h->dir.path() / f);
-    }
-    std::ofstream(h->config_path, std::ios::app)
-        << "[store]\nengine = \"postgresql\"\nconninfo = \"" << conninfo << "\"\npool_size = 2\n";
-  }
-  return conninfo;
 }
 
 /// One operator act on a running node (what sluisctl sends over its operator socket).

@@ -2,43 +2,15 @@
 // against a real PostgreSQL started by the test harness. What is acknowledged lives in the
 // database (no SQLCipher data file is made), survives a restart, and consent still decides reads;
 // an unreachable database or a wrong configuration stops sluisd with a sentence.
-#include "pg_fixture.hpp"
-#include "sluisd_harness.hpp"
-
-#include "sluis/crypto/keyfile.hpp"
-#include "sluis/domain/registry.hpp"
-#include "sluis/policy/types.hpp"
+#include "pg_two_nodes.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 
 using namespace sluis::test;
-using sluis::gateway::testing::PgServer;
-using sluis::gateway::testing::RawPg;
 
 namespace {
-
-std::string at(std::chrono::system_clock::duration from_now) {
-  return sluis::policy::format_time(
-      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() + from_now));
-}
-
-std::string consent_for_caw() {
-  return R"({"legal_basis":"consent","provisions":[{"grantee":{"partner":"caw-brussel"},)"
-         R"("categories":["housing"],"purposes":["care-coordination"],"period":{"start":")" +
-         at(-1h) + R"(","end":")" + at(24h * 30) +
-         R"("}}],"evidence":{"recorded_by":{"partner":"ocmw-brussel","worker":"ocmw-sw",)"
-         R"("role":"social-worker"},"channel":"in-person","language":"nl","recorded_at":")" +
-         at(-1min) + R"("}})";
-}
-
-std::string registration(unsigned long long person) {
-  return R"({"identifier":{"scheme":"national-register","value":")" +
-         national_register_number(person) + R"("}})";
-}
 
 std::string client_of(const Response& r) {
   return std::string(body_json(r).at("client").as_string());
@@ -47,46 +19,6 @@ std::string client_of(const Response& r) {
 std::size_t fragments_in(const Response& r) {
   REQUIRE(r.status == 200);
   return body_json(r).at("fragments").as_array().size();
-}
-
-/// The home's sector (the partners and workers GatewayHome puts in its SQLCipher store) in a
-/// fresh PostgreSQL database under the home's root key; the home's sluis.toml then points
-/// sluisd at it, and the SQLCipher files are removed (a fall-back to them would show).
-std::string move_home_to_postgresql(const GatewayHome& home) {
-  const std::string conninfo = PgServer::instance().new_database();
-  const auto root = sluis::crypto::read_root_key(home.dir.path() / "keys/root.key", {});
-  REQUIRE(root);
-  {
-    sluis::pgstore::PgOptions o;
-    o.conninfo = conninfo;
-    auto pg = sluis::pgstore::PgStorage::open(o, *root);
-    REQUIRE(pg);
-    sluis::domain::Registry r(**pg);
-    REQUIRE(r.add_partner("ocmw-brussel", "ocmw", "OCMW Brussel"));
-    REQUIRE(r.add_partner("caw-brussel", "caw", "CAW Brussel"));
-    REQUIRE(r.add_worker("ocmw-brussel", "ocmw-sw", "social-worker"));
-    REQUIRE(r.add_worker("caw-brussel", "caw-sw", "social-worker"));
-  }
-  for (const char* f : {"data/data.db", "data/data.db-wal", "data/data.db-shm", "data/keys.db",
-                        "data/keys.db-wal", "data/keys.db-shm"}) {
-    fs::remove(home.dir.path() / f);
-  }
-  std::ofstream(home.config_path, std::ios::app)
-      << "[store]\nengine = \"postgresql\"\nconninfo = \"" << conninfo << "\"\npool_size = 2\n";
-  return conninfo;
-}
-
-/// Runs sluisctl with `args`: its exit status and what it printed.
-std::pair<int, std::string> sluisctl(const std::string& args) {
-  std::string out;
-  FILE* p = ::popen((std::string(SLUISCTL_PATH) + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
-    out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return {status, out};
 }
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string_view>
 #include <thread>
@@ -53,6 +54,7 @@ constexpr std::chrono::seconds kRequestsRunLimit{600};
 
 /// A partner's TLS identity and the operations its connections perform.
 struct PartnerOps {
+  std::string partner;
   std::shared_ptr<ssl::context> tls;
   std::vector<const ReadOp*> reads;
   std::vector<const WriteOp*> writes;
@@ -91,12 +93,13 @@ std::vector<PartnerOps> partner_pools(const RunPlan& plan) {
       throw LoadError("the static workload needs --cert and --key (a client certificate of the "
                       "gateway CA)");
     }
-    out.push_back({client_context(plan, plan.certificate, plan.key), {}, {}, {}});
+    out.push_back({"-", client_context(plan, plan.certificate, plan.key), {}, {}, {}});
     return out;
   }
   const auto& w = plan.workload;
   for (const auto& p : w.partners) {
     PartnerOps ops;
+    ops.partner = p.partner;
     for (const auto& r : w.reads)
       if (r.partner == p.partner) ops.reads.push_back(&r);
     for (const auto& o : w.writes)
@@ -153,11 +156,19 @@ std::size_t count_fragments(std::string_view body) {
 /// State every connection of a run shares.
 struct Shared {
   const RunPlan& plan;
-  tcp::resolver::results_type endpoints;
+  std::vector<tcp::resolver::results_type> endpoints;  ///< one per RunPlan::ports entry
   Clock::time_point measure_from;
   Clock::time_point deadline;
   std::atomic<std::uint64_t> claimed{0};
   std::atomic<bool> saved{false};
+  std::mutex ack_mutex;
+  std::ofstream ack_log;  ///< open when RunPlan::ack_log is set
+
+  /// One line of the answer log (RunPlan::ack_log); the line ends in '\n'.
+  void log_answer(const std::string& line) {
+    const std::lock_guard lock(ack_mutex);
+    ack_log << line;
+  }
 
   [[nodiscard]] bool measuring(Clock::time_point t) const { return t >= measure_from; }
   /// False once the run is over; claims one measured operation in a --requests run.
@@ -174,6 +185,8 @@ struct Exchange {
   const char* failure = nullptr;  ///< error kind, or nullptr
   unsigned status = 0;
   bool keep_alive = false;
+  std::string request_id;    ///< the server's X-Request-Id
+  std::string content_type;
   std::string body;
   Clock::time_point started;
   Clock::duration latency{};
@@ -217,6 +230,8 @@ asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, R
   auto res = parser.release();
   x.status = res.result_int();
   x.keep_alive = res.keep_alive();
+  x.request_id = std::string(res["X-Request-Id"]);
+  x.content_type = std::string(res[http::field::content_type]);
   x.body = std::move(res.body());
   co_return x;
 }
@@ -226,7 +241,8 @@ asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, R
 class Connection {
  public:
   Connection(Shared& shared, const PartnerOps& ops, std::size_t index, RunResult& out)
-      : shared_(shared), ops_(ops), out_(out), rng_(0x5eed0000ULL + index), cursor_(index * 7919) {}
+      : shared_(shared), ops_(ops), out_(out), rng_(0x5eed0000ULL + index), cursor_(index * 7919),
+        port_index_(index % shared.endpoints.size()) {}
 
   asio::awaitable<void> run() {
     const auto& plan = shared_.plan;
@@ -277,7 +293,8 @@ class Connection {
     const auto t = Clock::now();
     beast::get_lowest_layer(*stream_).expires_after(plan.timeout);
     auto [cec, ep] =
-        co_await beast::get_lowest_layer(*stream_).async_connect(shared_.endpoints, kUseTuple);
+        co_await beast::get_lowest_layer(*stream_).async_connect(shared_.endpoints[port_index_],
+                                                                 kUseTuple);
     (void)ep;
     if (cec) {
       fail(cec == beast::error::timeout ? "connect-timeout" : "connect", t);
@@ -303,6 +320,8 @@ class Connection {
 
   void fail(const char* kind, Clock::time_point started) {
     close();
+    // The node may be down: the next connection goes to the next port (the same with one port).
+    port_index_ = (port_index_ + 1) % shared_.endpoints.size();
     if (!shared_.measuring(started)) return;
     ++out_.errors;
     ++out_.error_kinds[kind];
@@ -327,6 +346,7 @@ class Connection {
       co_return std::nullopt;
     }
     if (!x.keep_alive) close();  // the server's per-connection request limit: connect again
+    if (shared_.ack_log.is_open()) log_answer(req, x, op);
     if (x.status != expected) {
       if (shared_.measuring(x.started)) {
         ++out_.errors;
@@ -340,6 +360,29 @@ class Connection {
       out_.body_bytes += x.body.size();
     }
     co_return x;
+  }
+
+  /// The answer log's line for one answered request: operation, status, request id, port,
+  /// partner, worker, method and target, content type, and the id a 201 created (fragment or
+  /// consent; "-" otherwise), tab-separated.
+  void log_answer(const Request& req, const Exchange& x, OpKind op) {
+    std::string created = "-";
+    if (x.status == 201 && (op == OpKind::write || op == OpKind::consent_grant)) {
+      boost::system::error_code ec;
+      const auto v = boost::json::parse(x.body, ec);
+      const auto* obj = ec ? nullptr : v.if_object();
+      const auto* id =
+          obj == nullptr ? nullptr : obj->if_contains(op == OpKind::write ? "fragment" : "consent");
+      if (id != nullptr && id->is_string()) created = std::string(id->as_string());
+    }
+    const auto worker = req["Sluis-Worker"];
+    std::string line = std::string(to_string(op)) + '\t' + std::to_string(x.status) + '\t' +
+                       (x.request_id.empty() ? "-" : x.request_id) + '\t' +
+                       std::to_string(shared_.plan.ports[port_index_]) + '\t' + ops_.partner +
+                       '\t' + (worker.empty() ? "-" : std::string(worker)) + '\t' +
+                       std::string(req.method_string()) + ' ' + std::string(req.target()) + '\t' +
+                       (x.content_type.empty() ? "-" : x.content_type) + '\t' + created + '\n';
+    shared_.log_answer(line);
   }
 
   void save(const std::string& body) {
@@ -433,6 +476,7 @@ class Connection {
   RunResult& out_;
   std::mt19937_64 rng_;
   std::size_t cursor_;
+  std::size_t port_index_;  ///< which of RunPlan::ports the next connection goes to
   std::unique_ptr<Stream> stream_;
   beast::flat_buffer buffer_;
 };
@@ -455,16 +499,30 @@ RunResult run_load(const RunPlan& plan) {
   if (plan.threads == 0) throw LoadError("--threads must be at least 1");
   const auto pools = partner_pools(plan);
 
+  if (plan.ports.empty()) throw LoadError("--port needs at least one port");
   asio::io_context resolver_context;
   tcp::resolver resolver(resolver_context);
-  boost::system::error_code ec;
-  auto endpoints = resolver.resolve(plan.host, std::to_string(plan.port), ec);
-  if (ec)
-    throw LoadError("cannot resolve --host " + plan.host + "; give an address like 127.0.0.1");
+  std::vector<tcp::resolver::results_type> endpoints;
+  for (const auto port : plan.ports) {
+    boost::system::error_code ec;
+    endpoints.push_back(resolver.resolve(plan.host, std::to_string(port), ec));
+    if (ec)
+      throw LoadError("cannot resolve --host " + plan.host + "; give an address like 127.0.0.1");
+  }
 
   const auto start = Clock::now();
-  Shared shared{
-      plan, endpoints, start + std::chrono::duration_cast<Clock::duration>(plan.warmup), {}};
+  Shared shared{plan,
+                std::move(endpoints),
+                start + std::chrono::duration_cast<Clock::duration>(plan.warmup),
+                {},
+                {0},
+                {false},
+                {},
+                {}};
+  if (plan.ack_log) {
+    shared.ack_log.open(*plan.ack_log, std::ios::trunc);
+    if (!shared.ack_log) throw LoadError("cannot write the answer log " + plan.ack_log->string());
+  }
   shared.deadline =
       shared.measure_from + (plan.duration
                                  ? std::chrono::duration_cast<Clock::duration>(*plan.duration)
@@ -507,6 +565,8 @@ RunResult run_load(const RunPlan& plan) {
     out.body_bytes += p.body_bytes;
   }
   out.seconds = std::chrono::duration<double>(end - shared.measure_from).count();
+  if (shared.ack_log.is_open() && !shared.ack_log.flush())
+    throw LoadError("cannot write the answer log " + plan.ack_log->string());
   if (cpu_from && cpu_to) out.server_cpu = *cpu_to - *cpu_from;
   return out;
 }

@@ -40,7 +40,10 @@ inline constexpr std::size_t kOpKinds = 5;
 /// Everything one run needs.
 struct RunPlan {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;
+  /// The server's ports (one or several nodes of one gateway). Connection i starts on port
+  /// i mod n; a connection that fails (refused, reset, timed out) connects again on the next
+  /// port, so the run goes on while a node is down.
+  std::vector<std::uint16_t> ports;
   std::string server_name = "localhost";  ///< SNI and the name the server certificate must carry
   std::filesystem::path ca;               ///< the only trust anchor for the server certificate
   WorkloadKind kind = WorkloadKind::read;
@@ -64,6 +67,10 @@ struct RunPlan {
   /// Processes whose CPU time (/proc) is sampled at the start and the end of the measured time,
   /// so that the report can give the server's CPU per request. Empty: not sampled.
   std::vector<pid_t> server_pids;
+  /// When set, one tab-separated line per answered request goes here (format in
+  /// docs/performance.md, "sluis-loadgen"): what a test needs to check every acknowledged write
+  /// and every answered request's audit events afterwards.
+  std::optional<std::filesystem::path> ack_log;
 };
 
 /// One recorded response: its latency and operation.

@@ -20,13 +20,13 @@ using sluis::bench::WorkloadKind;
 using sluis::ctl::UsageError;
 
 constexpr const char* kUsage =
-    "usage: sluis-loadgen --port N --ca FILE --workload read|write|consent|mix|static\n"
+    "usage: sluis-loadgen --port N[,N...] --ca FILE --workload read|write|consent|mix|static\n"
     "                     [--workload-file FILE] [--cert FILE --key FILE] [--path P]\n"
     "                     [--worker W]\n"
     "                     [--connections N] [--duration S | --requests N] [--warmup S]\n"
     "                     [--rate R] [--threads N] [--host ADDR] [--server-name NAME]\n"
     "                     [--timeout-ms N] [--json FILE] [--save-response FILE] [--quick-ack]\n"
-    "                     [--server-pid PID[,PID...]]\n"
+    "                     [--server-pid PID[,PID...]] [--ack-log FILE]\n"
     "  read      consent-checked dossier reads (GET …/dossier), fragment count checked\n"
     "  write     new fragments (POST …/fragments)\n"
     "  consent   consent granted and withdrawn (POST …/consents, DELETE …/consents/ID)\n"
@@ -41,7 +41,12 @@ constexpr const char* kUsage =
     "  once (TCP_QUICKACK), a diagnostic that removes the delayed-ACK stall of servers without\n"
     "  TCP_NODELAY; ordinary clients do not do that. --server-pid samples those processes' CPU\n"
     "  time (/proc) at the start and end of the measured time and reports the server's CPU per\n"
-    "  request (every process of a multi-process server, e.g. nginx's master and workers).\n";
+    "  request (every process of a multi-process server, e.g. nginx's master and workers).\n"
+    "  Several ports (several nodes of one gateway): connections are spread over them round-robin,\n"
+    "  and a connection that fails connects again on the next port, so the run goes on while a\n"
+    "  node is down (the failures are counted by kind). --ack-log FILE writes one tab-separated\n"
+    "  line per answered request: operation, status, request id, port, partner, worker, method\n"
+    "  and target, content type, and the fragment or consent id a 201 created (or -).\n";
 
 double parse_seconds(const std::string& name, const std::string& value) {
   double v = 0;
@@ -65,7 +70,8 @@ Invocation parse(int argc, char** argv) {
   const sluis::ctl::Options opt(args,
                                 {"host", "port", "server-name", "ca", "cert", "key", "connections",
                                  "duration", "requests", "warmup", "workload", "workload-file",
-                                 "path", "worker", "rate", "threads", "timeout-ms", "json", "save-response", "server-pid"},
+                                 "path", "worker", "rate", "threads", "timeout-ms", "json", "save-response", "server-pid",
+                                 "ack-log"},
                                 {"help", "quick-ack"});
   Invocation inv;
   if (opt.flag("help")) {
@@ -76,9 +82,18 @@ Invocation parse(int argc, char** argv) {
     throw UsageError("unexpected argument '" + opt.positional().front() + "'; see --help");
   }
   auto& p = inv.plan;
-  const auto port = sluis::ctl::parse_count("port", opt.require("port"));
-  if (port == 0 || port > 65535) throw UsageError("--port must be from 1 to 65535");
-  p.port = static_cast<std::uint16_t>(port);
+  {
+    const std::string ports = opt.require("port");
+    std::string_view rest = ports;
+    while (!rest.empty() || p.ports.empty()) {
+      const auto comma = rest.find(',');
+      const auto one = std::string(rest.substr(0, comma));
+      const auto port = sluis::ctl::parse_count("port", one);
+      if (port == 0 || port > 65535) throw UsageError("--port must be from 1 to 65535");
+      p.ports.push_back(static_cast<std::uint16_t>(port));
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  }
   p.ca = opt.require("ca");
   if (auto v = opt.get("host")) p.host = *v;
   if (auto v = opt.get("server-name")) p.server_name = *v;
@@ -151,6 +166,7 @@ Invocation parse(int argc, char** argv) {
   inv.json_path = opt.get("json");
   if (auto v = opt.get("save-response")) p.save_response = *v;
   p.quick_ack = opt.flag("quick-ack");
+  if (auto v = opt.get("ack-log")) p.ack_log = *v;
   if (auto v = opt.get("server-pid")) {
     std::string_view rest = *v;
     while (!rest.empty()) {
@@ -186,9 +202,9 @@ int main(int argc, char** argv) {
     }
     if (result.samples.empty()) {
       std::fprintf(stderr,
-                   "sluis-loadgen: no request succeeded; check that the server listens on %s:%u "
-                   "and accepts this CA and client certificate (errors above)\n",
-                   inv.plan.host.c_str(), static_cast<unsigned>(inv.plan.port));
+                   "sluis-loadgen: no request succeeded; check that the server listens on %s "
+                   "port %u and accepts this CA and client certificate (errors above)\n",
+                   inv.plan.host.c_str(), static_cast<unsigned>(inv.plan.ports.front()));
       return 1;
     }
     return 0;
