@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <exception>
 #include <optional>
+#include <string>
+#include <vector>
 
 int main(int argc, char** argv) {
   // Every file sluisd creates (databases and their -wal/-shm files, the audit lock, the log
@@ -43,7 +45,33 @@ int main(int argc, char** argv) {
       engine = daemon::open_engine(config, root);
       audit = daemon::open_audit_log(config, root);
     }
-    api::CurrentRulePack rules(daemon::load_rules(config.rule_pack));
+    // On PostgreSQL the rule pack in force is the database's, one for every node; the file
+    // seeds an empty database and is what `policy reload` validates and stores.
+    sluis::pgstore::PgStorage* const pg = engine.postgresql.get();
+    std::optional<daemon::SharedRulePack> shared_rules;
+    if (pg != nullptr) shared_rules = daemon::load_shared_rules(*pg, config.rule_pack);
+    api::CurrentRulePack rules(shared_rules ? shared_rules->pack
+                                            : daemon::load_rules(config.rule_pack));
+    if (shared_rules && shared_rules->file_differs) {
+      log->event(server::LogLevel::warn, "rule_pack_file_differs",
+                 "the_database_rule_pack_is_in_force");
+    }
+    if (pg != nullptr) {
+      // Another node's reload: in force here before the request that reads its generation goes
+      // on (or within a second, by the listener).
+      pg->watch_rule_pack(
+          [&rules, log](const sluis::pgstore::StoredRulePack& stored) {
+            auto pack = policy::parse_rule_pack(stored.text, "the rule pack stored in the database");
+            if (!pack) {
+              log->event(server::LogLevel::error, "stored_rule_pack_did_not_load",
+                         "kept_previous_rule_pack");
+              return;
+            }
+            rules.replace(std::make_shared<const policy::RulePack>(std::move(*pack)));
+            log->event(server::LogLevel::info, "rule_pack_taken_from_database");
+          },
+          shared_rules->generation);
+    }
 
     sluis::store::Storage& storage = engine.storage();
     api::GatewayContext context;
@@ -62,13 +90,29 @@ int main(int argc, char** argv) {
     operator_context.sqlcipher = engine.sqlcipher.get();
     operator_context.audit = audit.get();
     operator_context.rules = [&rules] { return rules.get(); };
-    operator_context.reload_rules = [&rules, &config]() -> std::string {
-      // A broken pack never replaces a working one: the old rules stay in force.
-      auto pack = policy::load_rule_pack(config.rule_pack.string());
+    operator_context.reload_rules = [&rules, &config,
+                                     pg](const ops::OperatorIdentity& who) -> std::string {
+      // A broken pack never replaces a working one: the old rules stay in force (everywhere).
+      std::string text;
+      try {
+        text = daemon::read_rule_pack_text(config.rule_pack);
+      } catch (const daemon::StartupRefusal& e) {
+        return std::string(e.what()) + "; the previous one stays in force";
+      }
+      auto pack = policy::parse_rule_pack(text, config.rule_pack.string());
       if (!pack) {
         return "the rule pack " + config.rule_pack.string() +
                " did not load; the previous one stays in force:" +
                daemon::describe(pack.error(), 10);
+      }
+      if (pg != nullptr) {
+        // Stored for every node; this node's watcher puts it in force before this returns.
+        if (auto stored = pg->store_rule_pack(text, "operator:" + who.user); !stored) {
+          return "the rule pack " + config.rule_pack.string() +
+                 " could not be stored in the database (" + stored.error().message() +
+                 "); the previous one stays in force on every node";
+        }
+        return {};
       }
       rules.replace(std::make_shared<const policy::RulePack>(std::move(*pack)));
       return {};
@@ -93,6 +137,36 @@ int main(int argc, char** argv) {
     operator_context.revoke_certificate = [&server](std::string_view serial) {
       return static_cast<bool>(server.revocations().revoke_now(serial));
     };
+    // On PostgreSQL the revoked serials are shared: this node's file adds its serials to the
+    // database (a revocation is never undone, so the union is safe), and every serial any node
+    // stored is in force here — before the request that reads their generation goes on, and
+    // for handshakes within a second (the listener's poll).
+    if (pg != nullptr) {
+      if (auto file = server::RevocationList::load_file(config.server.tls.revocation_list)) {
+        const std::vector<std::string> serials(file->serials().begin(), file->serials().end());
+        if (auto r = pg->add_revoked_serials(serials, ""); !r) {
+          throw daemon::StartupRefusal("cannot store the revocation list's serials in the "
+                                       "PostgreSQL database (" + r.error().message() + ")");
+        }
+      }
+      auto watched = pg->watch_revoked_serials([&server](const std::vector<std::string>& list) {
+        server::RevocationList revoked;
+        for (const auto& serial : list)
+          (void)revoked.add(serial);  // stored canonical; a malformed one is skipped
+        server.revocations().revoke_all_now(revoked);
+      });
+      if (!watched) {
+        throw daemon::StartupRefusal("cannot read the revoked certificate serials from the "
+                                     "PostgreSQL database (" + watched.error().message() + ")");
+      }
+    }
+    // Before the server goes: no watcher runs once this guard is destroyed.
+    struct StopWatching {
+      sluis::pgstore::PgStorage* pg;
+      ~StopWatching() {
+        if (pg != nullptr) pg->stop_watching();
+      }
+    } stop_watching{pg};
 
     std::optional<ops::OperatorChannel> channel;
     if (!config.operator_socket.empty()) {
@@ -113,10 +187,16 @@ int main(int argc, char** argv) {
 
     // Ends of break-the-glass grants go on the record within seconds (and at start, for grants
     // that ended while the gateway was stopped).
+    // On PostgreSQL only the node holding the once-only lock sweeps, so an end is recorded
+    // once (docs/store.md "Several nodes").
+    std::function<bool()> sweeps_here;
+    if (pg != nullptr) sweeps_here = [pg] { return pg->holds_once_only_lock(); };
     sluis::domain::BreakGlassExpirySweeper sweeper(
-        storage, *audit, std::chrono::seconds(5), [log](boost::system::error_code) {
+        storage, *audit, std::chrono::seconds(5),
+        [log](boost::system::error_code) {
           log->event(server::LogLevel::error, "break_glass_expiry_not_recorded", "will_retry");
-        });
+        },
+        std::move(sweeps_here));
 
     const bool on_postgresql = config.store.engine == daemon::StoreEngine::postgresql;
     log->event(server::LogLevel::info, "store_engine",

@@ -309,6 +309,33 @@ std::shared_ptr<const policy::RulePack> load_rules(const fs::path& path) {
   return std::make_shared<const policy::RulePack>(std::move(*pack));
 }
 
+std::string read_rule_pack_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw StartupRefusal("the rule pack " + path.string() + " cannot be read");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw StartupRefusal("the rule pack " + path.string() + " cannot be read");
+  return text;
+}
+
+SharedRulePack load_shared_rules(pgstore::PgStorage& pg, const fs::path& path) {
+  static_cast<void>(load_rules(path));  // a broken file refuses the start, as on SQLCipher
+  const std::string text = read_rule_pack_text(path);
+  auto stored = pg.seed_rule_pack(text, "sluisd:first-start");
+  if (!stored) {
+    throw StartupRefusal("the rule pack stored in the PostgreSQL database cannot be read (" +
+                         std::string(stored.error().message()) + ")");
+  }
+  auto pack = policy::parse_rule_pack(stored->text, "the rule pack stored in the database");
+  if (!pack) {
+    throw StartupRefusal("the rule pack stored in the PostgreSQL database does not load with "
+                         "this version of sluis; store one that does (sluisctl policy reload on "
+                         "a node that runs):" +
+                         describe(pack.error(), 5));
+  }
+  return {std::make_shared<const policy::RulePack>(std::move(*pack)), stored->generation,
+          stored->text != text};
+}
+
 void write_port_file(const fs::path& path, std::uint16_t port) {
   const fs::path tmp = path.string() + ".tmp";
   {

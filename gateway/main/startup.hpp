@@ -4,6 +4,7 @@
 #include "sluis/crypto/keys.hpp"
 #include "sluis/audit/log.hpp"
 #include "sluis/daemon/config.hpp"
+#include "sluis/pgstore/pg_storage.hpp"
 #include "sluis/store/store.hpp"
 #include "sluis/policy/rule_pack.hpp"
 
@@ -52,7 +53,7 @@ unlock_root_key(const std::filesystem::path& key_file,
 /// The storage engine [store] chose: the SQLCipher store, or a PostgreSQL database.
 struct OpenedEngine {
   std::unique_ptr<store::Store> sqlcipher;     ///< set for engine = sqlcipher
-  std::unique_ptr<store::Storage> postgresql;  ///< set for engine = postgresql
+  std::unique_ptr<pgstore::PgStorage> postgresql;  ///< set for engine = postgresql
   [[nodiscard]] store::Storage& storage() const {
     return sqlcipher ? static_cast<store::Storage&>(*sqlcipher) : *postgresql;
   }
@@ -69,6 +70,23 @@ struct OpenedEngine {
 
 /// Loads and validates the rule pack, or throws StartupRefusal with its first diagnostics.
 [[nodiscard]] std::shared_ptr<const policy::RulePack> load_rules(const std::filesystem::path& path);
+
+/// The rule pack in force when a node on PostgreSQL starts: the one stored in the database
+/// (the node's file only seeds an empty database), parsed, and its generation.
+struct SharedRulePack {
+  std::shared_ptr<const policy::RulePack> pack;
+  std::int64_t generation = 0;
+  bool file_differs = false;  ///< the node's file holds other bytes than the stored pack
+};
+
+/// The file's bytes; StartupRefusal when it cannot be read.
+[[nodiscard]] std::string read_rule_pack_text(const std::filesystem::path& path);
+
+/// Validates the node's rule pack file (StartupRefusal as load_rules), seeds the database with
+/// it when none is stored, and returns the stored pack (StartupRefusal when it does not load or
+/// the database cannot be read).
+[[nodiscard]] SharedRulePack load_shared_rules(pgstore::PgStorage& pg,
+                                               const std::filesystem::path& path);
 
 /// The diagnostics of a rule pack that did not load, one per line (at most `max_lines`).
 [[nodiscard]] std::string describe(const policy::Diagnostics& diagnostics, std::size_t max_lines);

@@ -45,8 +45,9 @@ Result<std::size_t> record_break_glass_expiries(Storage& storage, AuditLog& audi
 
 BreakGlassExpirySweeper::BreakGlassExpirySweeper(
     Storage& storage, AuditLog& audit, std::chrono::milliseconds interval,
-    std::function<void(boost::system::error_code)> on_error)
-    : storage_(storage), audit_(audit), interval_(interval), on_error_(std::move(on_error)) {
+    std::function<void(boost::system::error_code)> on_error, std::function<bool()> runs_here)
+    : storage_(storage), audit_(audit), interval_(interval), on_error_(std::move(on_error)),
+      runs_here_(std::move(runs_here)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -63,7 +64,8 @@ void BreakGlassExpirySweeper::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     lock.unlock();
-    for (;;) {
+    // Several nodes: only the one that holds the once-only lock sweeps (checked per batch).
+    while (!runs_here_ || runs_here_()) {
       const auto now =
           std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
       auto recorded = record_break_glass_expiries(storage_, audit_, now);

@@ -244,13 +244,27 @@ Result<std::shared_ptr<const std::vector<Partner>>> Registry::partner_table() co
   return u.partners().table();
 }
 
-Result<void> Registry::revoke_partner(std::string_view id) {
+Result<void> Registry::revoke_partner(std::string_view id,
+                                      std::optional<std::string_view> certificate_serial) {
   UnitOfWork u(storage_);
   if (auto r = u.begin_write(); !r) return r.error();  // the check and the mark: one commit
   auto p = find_partner_in(u, id);
   if (!p) return p.error();
   if (p->revoked_at) return make_error_code(Errc::conflict);
   if (auto r = u.partners().set_revoked(id, u.now()); !r) return r;
+  if (certificate_serial) {
+    if (auto r = u.partners().add_revoked_serial(*certificate_serial, id, u.now()); !r) return r;
+  }
+  return u.commit();
+}
+
+Result<void> Registry::revoke_certificate(std::string_view partner_id,
+                                          std::string_view certificate_serial) {
+  UnitOfWork u(storage_);
+  if (auto r = u.begin_write(); !r) return r.error();
+  if (auto r = u.partners().add_revoked_serial(certificate_serial, partner_id, u.now()); !r) {
+    return r;
+  }
   return u.commit();
 }
 

@@ -92,6 +92,16 @@ bool is_serial(std::string_view s) {
   });
 }
 
+/// A serial as the transport's revocation list prints it (Certificate::serial_hex()): upper-case,
+/// no leading zeros. `s` passed is_serial.
+std::string canonical_serial(std::string_view s) {
+  const auto first = s.find_first_not_of('0');
+  std::string out(first == std::string_view::npos ? std::string_view("0") : s.substr(first));
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](char c) { return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c; });
+  return out;
+}
+
 /// "a, b, c": the names of a rule pack's definitions, for a sentence naming the choices.
 template <class Defs> std::string names_of(const Defs& defs) {
   std::string out;
@@ -249,15 +259,27 @@ std::string partner_revoke(const OperatorContext& ctx, const OperatorIdentity& w
   const auto refuse_certificate = [&] {
     if (serial && ctx.revoke_certificate) (void)ctx.revoke_certificate(*serial);
   };
+  // On PostgreSQL the serial is also stored for every node's transport (in the revoking
+  // transaction; on SQLCipher the file sluisctl wrote is the record).
+  const std::optional<std::string> stored_serial =
+      serial ? std::optional<std::string>(canonical_serial(*serial)) : std::nullopt;
   if (partner->revoked_at) {
     refuse_certificate();  // a repeated revoke (e.g. after a failed one) still takes effect
+    if (stored_serial) {
+      if (auto r = registry.revoke_certificate(*id, *stored_serial); !r) {
+        return store_failure("cannot record the certificate of " + *id + " as revoked",
+                             r.error());
+      }
+    }
     return answer_error(Refusal{"conflict", "partner " + *id + " is revoked already"});
   }
   Act act(ctx, who, AuditAction::partner_revoke);
   act.event().owner_partner = *id;
   if (auto r = act.record()) return answer_error(*r);
   refuse_certificate();
-  if (auto r = registry.revoke_partner(*id); !r) {
+  if (auto r = registry.revoke_partner(
+          *id, stored_serial ? std::optional<std::string_view>(*stored_serial) : std::nullopt);
+      !r) {
     act.failed();
     return store_failure("cannot revoke partner " + *id, r.error());
   }
@@ -602,7 +624,7 @@ std::string policy_reload(const OperatorContext& ctx, const OperatorIdentity& wh
     return answer_error(Refusal{"unavailable", "the gateway is not running; it loads the rule "
                                                "pack when it starts"});
   }
-  if (auto problem = ctx.reload_rules(); !problem.empty()) {
+  if (auto problem = ctx.reload_rules(who); !problem.empty()) {
     return answer_error(Refusal{"bad-request", problem});
   }
   const auto pack = ctx.rules();

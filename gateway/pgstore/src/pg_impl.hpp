@@ -94,6 +94,16 @@ struct PgStorage::Impl {
   /// Only its clear_everywhere() is used (under pool_mutex): the signal that makes every data-key
   /// cache of the process clear itself before its next look-up, also with no idle session.
   store::DataKeyCache everywhere_signal{1};
+  /// The shared rule pack and revoked serials (schema 6): the generation each was last handed
+  /// to the watchers at (-1: none yet), and the watchers. shared_mutex serialises handing over,
+  /// so a request that reads a newer generation waits until its watchers have it.
+  std::mutex shared_mutex{};
+  std::int64_t rule_pack_applied = -1;
+  std::int64_t serials_applied = -1;
+  std::vector<std::function<void(const StoredRulePack&)>> rule_pack_watchers{};
+  std::vector<std::function<void(const std::vector<std::string>&)>> serial_watchers{};
+  /// The listener connection holds the once-only jobs' advisory lock (kSweeperLock).
+  std::atomic<bool> once_only_lock{false};
   /// LISTEN sluis_changes on a connection of its own (listen_for_changes); last member, so it
   /// is stopped and joined before anything it uses goes.
   std::jthread listener{};
@@ -121,6 +131,11 @@ struct PgStorage::Impl {
   /// Wipes every cached data key of this process (idle sessions now, held ones before their
   /// next look-up) and tells the watchers (the consent cache) to drop what they hold.
   void drop_client_copies() noexcept;
+  /// Hands the stored rule pack and serials to the watchers when the generations read on `c`
+  /// (`rule_pack`: null when none is stored) moved past what they have.
+  [[nodiscard]] Result<void> note_shared_generations(pg::Conn& c,
+                                                     std::optional<std::int64_t> rule_pack,
+                                                     std::int64_t serials);
   /// The listener thread's body: LISTEN, drop on 'client_data', reconnect when the database
   /// was away (and drop then: what was missed is unknown).
   void listen_for_changes(const std::stop_token& stop) noexcept;
@@ -149,6 +164,12 @@ struct PgStorage::Impl {
                                                   std::string_view consent_id,
                                                   std::span<const std::uint8_t> sealed);
 };
+
+/// Adds a revoked certificate serial and moves its generation, on `c` inside the caller's
+/// transaction (nothing below schema 6). pg_storage.cpp.
+[[nodiscard]] Result<void> add_revoked_serial_in(const PgStorage::Impl& i, pg::Conn& c,
+                                                 std::string_view serial,
+                                                 std::string_view partner_id, Instant at);
 
 /// The engine's records over one session (pg_records.cpp).
 [[nodiscard]] std::unique_ptr<store::Records> make_pg_records(PgStorage::Impl& impl, Session& s);

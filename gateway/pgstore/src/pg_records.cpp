@@ -104,6 +104,10 @@ class PgPartners final : public store::PartnerRecords {
                            std::string(kBumpPartners),
                        pg::Params().int64(to_db(at)).text(id));
   }
+  Result<void> add_revoked_serial(std::string_view serial, std::string_view partner_id,
+                                  Instant at) override {
+    return add_revoked_serial_in(i_, s_.data, serial, partner_id, at);
+  }
 
  private:
   Impl& i_;

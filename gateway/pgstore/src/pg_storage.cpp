@@ -172,11 +172,30 @@ CREATE TABLE store_migration(
 CREATE TABLE store_migration_tables(
   table_name TEXT PRIMARY KEY, last_key BYTEA, copied BIGINT NOT NULL, done BOOLEAN NOT NULL);
 )sql"},
+    // 6 (5 is the erasure ledger's): what the nodes share beyond the records — the rule pack in
+    // force (its file's bytes, their SHA-256, who stored it, when, and the generation every
+    // request reads) and the revoked certificate serials, whose generation row is bumped with
+    // each addition (docs/store.md "Several nodes").
+    Migration{6, R"sql(
+CREATE TABLE rule_pack(
+  id INT PRIMARY KEY CHECK (id = 1), generation BIGINT NOT NULL, pack BYTEA NOT NULL,
+  digest BYTEA NOT NULL CHECK (length(digest) = 32), loaded_by TEXT NOT NULL,
+  loaded_at BIGINT NOT NULL);
+CREATE TABLE revoked_serials(
+  serial TEXT PRIMARY KEY, partner_id TEXT NOT NULL, revoked_at BIGINT NOT NULL);
+INSERT INTO change_generations(name, value) VALUES('revoked_serials', 0);
+)sql"},
 };
 
 /// The schema version from which change_generations exists.
 constexpr int kGenerationsSchema = 3;
-/// The channel nodes LISTEN on (payload 'client_data': an erasure or a link committed).
+/// The schema version from which rule_pack and revoked_serials exist.
+constexpr int kSharedSettingsSchema = 6;
+/// The advisory lock the node that runs the once-only jobs (the break-the-glass expiry sweeper)
+/// holds on its listener connection ("sluis" in ASCII, then 3; the audit integrator's is ...02).
+constexpr const char* kSweeperLock = "SELECT pg_try_advisory_lock(x'736c756973000003'::bigint)";
+/// The channel nodes LISTEN on (payload 'client_data': an erasure or a link committed;
+/// 'rule_pack', 'revoked_serials': those changed).
 constexpr const char* kListen = "LISTEN sluis_changes";
 
 /// The advisory lock nodes take while migrating ("sluis" in ASCII, then 1).
@@ -324,12 +343,24 @@ Result<std::shared_ptr<const std::vector<Partner>>> PgStorage::Impl::partner_tab
       "SELECT (SELECT value FROM partner_generation WHERE id = 1), "
       "(SELECT value FROM change_generations WHERE name = 'client_data')";
   static const std::string kPartnersOnly = "SELECT value FROM partner_generation WHERE id = 1";
+  // Schema 6: the rule pack's and the revoked serials' generations in the same row.
+  static const std::string kAll = kBoth +
+                                  ", (SELECT generation FROM rule_pack WHERE id = 1), "
+                                  "(SELECT value FROM change_generations WHERE name = "
+                                  "'revoked_serials')";
   const bool both = schema_version >= kGenerationsSchema;
-  auto gen = s.data.query(both ? kBoth : kPartnersOnly);
+  const bool shared = schema_version >= kSharedSettingsSchema;
+  auto gen = s.data.query(shared ? kAll : both ? kBoth : kPartnersOnly);
   if (!gen) return gen.error();
   if (gen->empty() || gen->is_null(0, 0)) return make_error_code(Errc::storage_failure);
   const std::int64_t generation = gen->int64(0, 0);
   if (both && !gen->is_null(0, 1)) note_client_data_generation(gen->int64(0, 1));
+  if (shared) {
+    std::optional<std::int64_t> pack;
+    if (!gen->is_null(0, 2)) pack = gen->int64(0, 2);
+    const std::int64_t serials = gen->is_null(0, 3) ? -1 : gen->int64(0, 3);
+    if (auto r = note_shared_generations(s.data, pack, serials); !r) return r.error();
+  }
   {
     std::lock_guard lock(partners_mutex);
     if (partners && partners_generation == generation) return partners;
@@ -376,17 +407,112 @@ void PgStorage::Impl::drop_client_copies() noexcept {
     watcher();
 }
 
+namespace {
+
+/// The stored rule pack, read on `c` (nullopt: none stored yet).
+Result<std::optional<StoredRulePack>> read_rule_pack(pg::Conn& c) {
+  auto rows = c.query(
+      "SELECT generation, pack, digest, loaded_by, loaded_at FROM rule_pack WHERE id = 1");
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<StoredRulePack>{};
+  const auto bytes = rows->bytes(0, 1);
+  StoredRulePack p{std::string(bytes.begin(), bytes.end()), rows->byte_vector(0, 2),
+                   rows->text(0, 3), from_db(rows->int64(0, 4)), rows->int64(0, 0)};
+  return std::optional<StoredRulePack>{std::move(p)};
+}
+
+/// Every stored revoked serial, read on `c`.
+Result<std::vector<std::string>> read_serials(pg::Conn& c) {
+  auto rows = c.query("SELECT serial FROM revoked_serials ORDER BY serial");
+  if (!rows) return rows.error();
+  std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(rows->size()));
+  for (int i = 0; i < rows->size(); ++i)
+    out.push_back(rows->text(i, 0));
+  return out;
+}
+
+/// The revoked serials' generation, read on `c`.
+Result<std::int64_t> read_serials_generation(pg::Conn& c) {
+  auto rows = c.query("SELECT value FROM change_generations WHERE name = 'revoked_serials'");
+  if (!rows) return rows.error();
+  if (rows->empty()) return make_error_code(Errc::storage_failure);
+  return rows->int64(0, 0);
+}
+
+/// Inserts `serials` of `partner_id` and moves their generation, on `c` (in its transaction).
+Result<void> insert_serials(pg::Conn& c, const std::vector<std::string>& serials,
+                            std::string_view partner_id, std::int64_t now_ms) {
+  for (const auto& serial : serials) {
+    if (auto r = c.run("INSERT INTO revoked_serials(serial, partner_id, revoked_at) "
+                       "VALUES($1, $2, $3) ON CONFLICT (serial) DO NOTHING",
+                       pg::Params().text(serial).text(partner_id).int64(now_ms));
+        !r) {
+      return r;
+    }
+  }
+  if (auto r = c.run(
+          "UPDATE change_generations SET value = value + 1 WHERE name = 'revoked_serials'");
+      !r) {
+    return r;
+  }
+  return c.run("SELECT pg_notify('sluis_changes', 'revoked_serials')");
+}
+
+}  // namespace
+
+Result<void> add_revoked_serial_in(const PgStorage::Impl& i, pg::Conn& c, std::string_view serial,
+                                   std::string_view partner_id, Instant at) {
+  if (i.schema_version < kSharedSettingsSchema) return {};
+  return insert_serials(c, {std::string(serial)}, partner_id, to_db(at));
+}
+
+Result<void> PgStorage::Impl::note_shared_generations(pg::Conn& c,
+                                                      std::optional<std::int64_t> rule_pack,
+                                                      std::int64_t serials) {
+  std::lock_guard lock(shared_mutex);
+  if (rule_pack && *rule_pack > rule_pack_applied && !rule_pack_watchers.empty()) {
+    auto pack = read_rule_pack(c);
+    if (!pack) return pack.error();
+    if (*pack) {
+      for (const auto& watcher : rule_pack_watchers)
+        watcher(**pack);
+      rule_pack_applied = std::max(rule_pack_applied, (*pack)->generation);
+    }
+  }
+  if (serials > serials_applied && !serial_watchers.empty()) {
+    // What is read here is at least what `serials` counted: serials are only ever added.
+    auto list = read_serials(c);
+    if (!list) return list.error();
+    for (const auto& watcher : serial_watchers)
+      watcher(*list);
+    serials_applied = serials;
+  }
+  return {};
+}
+
 void PgStorage::Impl::listen_for_changes(const std::stop_token& stop) noexcept {
+  // Two jobs on one connection of its own: LISTEN sluis_changes (listen_for_changes), and on
+  // schema 6 a poll twice a second of the shared generations — so the transport's revocation
+  // list is refreshed within a second even when a notification is lost — which also takes the
+  // once-only jobs' advisory lock when no node holds it.
+  static const std::string kSharedGenerations =
+      "SELECT (SELECT generation FROM rule_pack WHERE id = 1), "
+      "(SELECT value FROM change_generations WHERE name = 'revoked_serials')";
+  constexpr auto kPollEvery = std::chrono::milliseconds(500);
+  const bool shared = schema_version >= kSharedSettingsSchema;
   pg::Conn c;
   bool listened_before = false;
+  auto last_poll = std::chrono::steady_clock::now() - kPollEvery;
   while (!stop.stop_requested()) {
     if (!c.ok()) {
+      once_only_lock.store(false);  // the lock went with the session that held it
       // Its own name in pg_stat_activity ("sluisd-listener"), so that it is told apart from the
       // sessions.
       const std::string name = options.application_name + "-listener";
       if (!connect(c, false) ||
           !c.run("SELECT set_config('application_name', $1, false)", pg::Params().text(name)) ||
-          !c.exec(kListen)) {
+          (options.listen_for_changes && !c.exec(kListen))) {
         // The database is away: try again in a second (in steps, so a stop is not held up).
         for (int i = 0; i < 10 && !stop.stop_requested(); ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -394,14 +520,31 @@ void PgStorage::Impl::listen_for_changes(const std::stop_token& stop) noexcept {
         continue;
       }
       // Notifications sent while this node was not listening are lost: drop everything.
-      if (listened_before) drop_client_copies();
+      if (listened_before && options.listen_for_changes) drop_client_copies();
       listened_before = true;
     }
-    auto notes = c.wait_notifications(200);
+    if (shared && std::chrono::steady_clock::now() - last_poll >= kPollEvery) {
+      last_poll = std::chrono::steady_clock::now();
+      if (auto g = c.query(kSharedGenerations); g && !g->empty()) {
+        std::optional<std::int64_t> pack;
+        if (!g->is_null(0, 0)) pack = g->int64(0, 0);
+        static_cast<void>(note_shared_generations(c, pack, g->is_null(0, 1) ? -1 : g->int64(0, 1)));
+      }
+      if (!once_only_lock.load()) {
+        if (auto l = c.query(kSweeperLock); l && !l->empty() && l->boolean(0, 0)) {
+          once_only_lock.store(true);
+        }
+      }
+    }
+    auto notes = c.wait_notifications(options.listen_for_changes ? 200 : 100);
     if (!notes) continue;  // lost: reconnect above
     if (std::any_of(notes->begin(), notes->end(),
                     [](const std::string& n) { return n == "client_data"; })) {
       drop_client_copies();
+    }
+    if (std::any_of(notes->begin(), notes->end(),
+                    [](const std::string& n) { return n == "rule_pack" || n == "revoked_serials"; })) {
+      last_poll = std::chrono::steady_clock::now() - kPollEvery;  // read them now
     }
   }
 }
@@ -712,7 +855,8 @@ Result<std::unique_ptr<PgStorage>> PgStorage::open(PgOptions options, const cryp
   i.idle.push_back(first->get());
   i.sessions.push_back(std::move(*first));
   i.opened = 1;
-  if (i.schema_version >= kGenerationsSchema && i.options.listen_for_changes) {
+  if ((i.schema_version >= kGenerationsSchema && i.options.listen_for_changes) ||
+      i.schema_version >= kSharedSettingsSchema) {
     i.listener = std::jthread([&i](std::stop_token stop) { i.listen_for_changes(stop); });
   }
   return std::unique_ptr<PgStorage>(new PgStorage(std::move(impl)));
@@ -729,6 +873,146 @@ const store::PseudonymKeys& PgStorage::pseudonym_keys() const noexcept {
 void PgStorage::watch_dropped_clients(std::function<void()> drop) {
   std::lock_guard lock(impl_->watchers_mutex);
   impl_->watchers.push_back(std::move(drop));
+}
+
+// --- what the nodes share beyond the records ---
+
+namespace {
+
+/// Runs `body` on a session of its own in one SERIALIZABLE transaction.
+template <typename Body>
+Result<void> in_own_transaction(PgStorage::Impl& i, Session& s, Body&& body) {
+  if (i.schema_version < kSharedSettingsSchema) return make_error_code(Errc::invalid_argument);
+  if (auto r = s.data.exec("BEGIN ISOLATION LEVEL SERIALIZABLE"); !r) return r;
+  if (auto r = body(); !r) {
+    static_cast<void>(s.data.exec("ROLLBACK"));
+    return r;
+  }
+  if (auto r = s.data.exec("COMMIT"); !r) {
+    if (s.data.in_transaction()) static_cast<void>(s.data.exec("ROLLBACK"));
+    return r;
+  }
+  return {};
+}
+
+/// Stores `text` as the rule pack, moving its generation (the row's, from 1).
+Result<void> write_rule_pack(PgStorage::Impl& i, pg::Conn& c, std::string_view text,
+                             std::string_view loaded_by) {
+  const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(text.data()),
+                                            text.size());
+  if (auto r = c.run("INSERT INTO rule_pack(id, generation, pack, digest, loaded_by, loaded_at) "
+                     "VALUES(1, 1, $1, sha256($1), $2, $3) ON CONFLICT (id) DO UPDATE SET "
+                     "generation = rule_pack.generation + 1, pack = excluded.pack, "
+                     "digest = excluded.digest, loaded_by = excluded.loaded_by, "
+                     "loaded_at = excluded.loaded_at",
+                     pg::Params().bytes(bytes).text(loaded_by).int64(to_db(i.now())));
+      !r) {
+    return r;
+  }
+  return c.run("SELECT pg_notify('sluis_changes', 'rule_pack')");
+}
+
+}  // namespace
+
+Result<StoredRulePack> PgStorage::store_rule_pack(std::string_view text,
+                                                  std::string_view loaded_by) {
+  auto& i = *impl_;
+  std::optional<StoredRulePack> stored;
+  {
+    store::UnitOfWork hold(*this);
+    Session& s = *t_held.back().second;
+    auto r = in_own_transaction(i, s, [&]() -> Result<void> {
+      if (auto w = write_rule_pack(i, s.data, text, loaded_by); !w) return w;
+      auto p = read_rule_pack(s.data);
+      if (!p) return p.error();
+      if (!*p) return make_error_code(Errc::storage_failure);
+      stored = std::move(**p);
+      return {};
+    });
+    if (!r) return r.error();
+  }
+  // This node's watchers have it before the operator reads "in force".
+  std::lock_guard lock(i.shared_mutex);
+  if (stored->generation > i.rule_pack_applied) {
+    for (const auto& watcher : i.rule_pack_watchers)
+      watcher(*stored);
+    i.rule_pack_applied = stored->generation;
+  }
+  return std::move(*stored);
+}
+
+Result<StoredRulePack> PgStorage::seed_rule_pack(std::string_view text,
+                                                 std::string_view loaded_by) {
+  auto& i = *impl_;
+  store::UnitOfWork hold(*this);
+  Session& s = *t_held.back().second;
+  std::optional<StoredRulePack> stored;
+  auto r = in_own_transaction(i, s, [&]() -> Result<void> {
+    auto p = read_rule_pack(s.data);
+    if (!p) return p.error();
+    if (!*p) {
+      if (auto w = write_rule_pack(i, s.data, text, loaded_by); !w) return w;
+      p = read_rule_pack(s.data);
+      if (!p) return p.error();
+      if (!*p) return make_error_code(Errc::storage_failure);
+    }
+    stored = std::move(**p);
+    return {};
+  });
+  if (!r) return r.error();
+  return std::move(*stored);
+}
+
+void PgStorage::watch_rule_pack(std::function<void(const StoredRulePack&)> apply,
+                                std::int64_t known_generation) {
+  std::lock_guard lock(impl_->shared_mutex);
+  impl_->rule_pack_watchers.push_back(std::move(apply));
+  impl_->rule_pack_applied = std::max(impl_->rule_pack_applied, known_generation);
+}
+
+Result<void> PgStorage::add_revoked_serials(const std::vector<std::string>& serials,
+                                            std::string_view partner_id) {
+  auto& i = *impl_;
+  store::UnitOfWork hold(*this);
+  Session& s = *t_held.back().second;
+  return in_own_transaction(i, s, [&] { return insert_serials(s.data, serials, partner_id,
+                                                              to_db(i.now())); });
+}
+
+Result<std::vector<std::string>> PgStorage::revoked_serials() {
+  if (impl_->schema_version < kSharedSettingsSchema) {
+    return make_error_code(Errc::invalid_argument);
+  }
+  store::UnitOfWork hold(*this);
+  return read_serials(t_held.back().second->data);
+}
+
+Result<void> PgStorage::watch_revoked_serials(
+    std::function<void(const std::vector<std::string>&)> apply) {
+  auto& i = *impl_;
+  if (i.schema_version < kSharedSettingsSchema) return make_error_code(Errc::invalid_argument);
+  store::UnitOfWork hold(*this);
+  pg::Conn& c = t_held.back().second->data;
+  std::lock_guard lock(i.shared_mutex);
+  // The generation first: the serials read after it hold at least what it counts.
+  auto generation = read_serials_generation(c);
+  if (!generation) return generation.error();
+  auto list = read_serials(c);
+  if (!list) return list.error();
+  apply(*list);
+  i.serial_watchers.push_back(std::move(apply));
+  i.serials_applied = std::max(i.serials_applied, *generation);
+  return {};
+}
+
+void PgStorage::stop_watching() noexcept {
+  std::lock_guard lock(impl_->shared_mutex);
+  impl_->rule_pack_watchers.clear();
+  impl_->serial_watchers.clear();
+}
+
+bool PgStorage::holds_once_only_lock() const noexcept {
+  return impl_->once_only_lock.load();
 }
 
 store::Records& PgStorage::acquire() {

@@ -465,6 +465,21 @@ ServerResult<void> RevocationStore::revoke_now(std::string_view serial_hex) {
   return {};
 }
 
+void RevocationStore::revoke_all_now(const RevocationList& list) {
+  const std::lock_guard lock(reload_mutex_);
+  bool added = false;
+  for (const auto& serial : list.serials()) {
+    if (pinned_.contains(serial)) continue;
+    (void)pinned_.add(serial);  // canonical already: RevocationList holds only valid serials
+    added = true;
+  }
+  if (!added) return;
+  RevocationList next = *current_.load();
+  for (const auto& serial : pinned_.serials())
+    (void)next.add(serial);
+  current_.store(std::make_shared<const RevocationList>(std::move(next)));
+}
+
 ServerResult<void> RevocationStore::reload_locked() {
   struct stat st{};
   FileStamp stamp;

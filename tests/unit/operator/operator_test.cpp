@@ -264,7 +264,7 @@ TEST_CASE("operator: policy reload goes through the context and is recorded", "[
   Gateway g;
   int reloads = 0;
   std::string problem;
-  g.ctx.reload_rules = [&] {
+  g.ctx.reload_rules = [&](const sluis::ops::OperatorIdentity&) {
     ++reloads;
     return problem;
   };

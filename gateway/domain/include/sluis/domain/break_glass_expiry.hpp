@@ -29,10 +29,13 @@ using audit::AuditLog;
 
 /// Runs record_break_glass_expiries every `interval` on its own thread (and once at start) until
 /// destroyed. Failures are retried at the next tick; `on_error` (optional) hears of them.
+/// `runs_here` (optional): a tick sweeps only while it answers true — several nodes on one
+/// database sweep on the one node that holds the once-only lock (PgStorage::holds_once_only_lock).
 class BreakGlassExpirySweeper {
  public:
   BreakGlassExpirySweeper(Storage& storage, AuditLog& audit, std::chrono::milliseconds interval,
-                          std::function<void(boost::system::error_code)> on_error = {});
+                          std::function<void(boost::system::error_code)> on_error = {},
+                          std::function<bool()> runs_here = {});
   ~BreakGlassExpirySweeper();
   BreakGlassExpirySweeper(const BreakGlassExpirySweeper&) = delete;
   BreakGlassExpirySweeper& operator=(const BreakGlassExpirySweeper&) = delete;
@@ -44,6 +47,7 @@ class BreakGlassExpirySweeper {
   AuditLog& audit_;
   std::chrono::milliseconds interval_;
   std::function<void(boost::system::error_code)> on_error_;
+  std::function<bool()> runs_here_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -65,9 +65,15 @@ class Registry {
   /// Every partner sorted by id, shared rather than copied: an immutable snapshot of the table
   /// as of the call (the store keeps it between calls and drops it on any partner write).
   [[nodiscard]] Result<std::shared_ptr<const std::vector<Partner>>> partner_table() const;
-  /// Marks the partner revoked from now on (kept for provenance). Errors: not_found, conflict
-  /// (already revoked).
-  [[nodiscard]] Result<void> revoke_partner(std::string_view id);
+  /// Marks the partner revoked from now on (kept for provenance) and, when given, its
+  /// certificate serial (canonical hex) revoked for every node's transport, in one transaction
+  /// (PartnerRecords::add_revoked_serial). Errors: not_found, conflict (already revoked).
+  [[nodiscard]] Result<void> revoke_partner(
+      std::string_view id, std::optional<std::string_view> certificate_serial = std::nullopt);
+  /// Records certificate serial `certificate_serial` of `partner_id` revoked (a repeated
+  /// revoke of a partner revoked already). Errors: the store's.
+  [[nodiscard]] Result<void> revoke_certificate(std::string_view partner_id,
+                                                std::string_view certificate_serial);
   /// Enrols a worker (active). Errors: invalid_argument, not_found (partner), conflict.
   [[nodiscard]] Result<void> add_worker(std::string_view partner_id, std::string_view worker_id,
                                         std::string_view role);

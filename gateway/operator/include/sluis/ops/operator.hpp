@@ -16,6 +16,12 @@
 
 namespace sluis::ops {
 
+/// Who asked: the operating-system account on the other end of the operator socket, or the
+/// account running sluisctl. Events record it as worker "operator:<user>", role "operator".
+struct OperatorIdentity {
+  std::string user;
+};
+
 /// Everything operator acts need. The pointed-to objects must outlive every call.
 struct OperatorContext {
   /// The storage engine every act runs on (SQLCipher or PostgreSQL).
@@ -27,10 +33,11 @@ struct OperatorContext {
   sluis::audit::AuditLog* audit = nullptr;
   /// The rule pack in force (partner types and roles must be names it defines).
   std::function<std::shared_ptr<const policy::RulePack>()> rules;
-  /// Reloads the rule pack from its file and puts it in force; returns an empty string on
-  /// success, else a sentence naming what is wrong (the old pack then stays in force). Empty
+  /// Reloads the rule pack from its file and puts it in force (on PostgreSQL: for every node,
+  /// stored in the database as loaded by `who`); returns an empty string on success, else a
+  /// sentence naming what is wrong (the old pack then stays in force everywhere). Empty
   /// function: reloading is not available (sluisctl on a stopped gateway loads the file at start).
-  std::function<std::string()> reload_rules;
+  std::function<std::string(const OperatorIdentity& who)> reload_rules;
   /// Puts the revocation of a partner-certificate serial (hex) in force in the server running in
   /// this process, before the act answers: sluisd wires it to RevocationStore::revoke_now, so
   /// when `sluisctl partner revoke` returns, handshakes and requests with that certificate are
@@ -40,12 +47,6 @@ struct OperatorContext {
   std::function<bool(std::string_view serial)> revoke_certificate;
   /// The clock events are stamped with (system clock when empty).
   std::function<sluis::store::Instant()> clock;
-};
-
-/// Who asked: the operating-system account on the other end of the operator socket, or the
-/// account running sluisctl. Events record it as worker "operator:<user>", role "operator".
-struct OperatorIdentity {
-  std::string user;
 };
 
 /// Executes one operator request and returns the JSON answer (compact, one line).

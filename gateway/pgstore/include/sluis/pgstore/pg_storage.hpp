@@ -9,11 +9,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluis::pgstore {
 
@@ -61,6 +63,16 @@ struct PgOptions {
   bool listen_for_changes = true;
 };
 
+/// The rule pack in force on every node (pg schema 6, table rule_pack): the bytes of the pack
+/// file a node validated and stored, their SHA-256, who stored it and when, and its generation.
+struct StoredRulePack {
+  std::string text;
+  std::vector<std::uint8_t> digest;
+  std::string loaded_by;
+  Instant loaded_at{};
+  std::int64_t generation = 0;
+};
+
 /// The PostgreSQL engine (docs/store.md "PostgreSQL").
 ///
 /// Opening connects, migrates the schema forward under an advisory lock (so nodes starting
@@ -78,7 +90,7 @@ struct PgOptions {
 class PgStorage final : public store::Storage {
  public:
   /// The newest schema version this code knows.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 6;
 
   /// Errors: invalid_argument (no conninfo, an unreadable password file), unavailable (the
   /// database cannot be reached or refused the login), schema_too_new, storage_failure,
@@ -99,6 +111,44 @@ class PgStorage final : public store::Storage {
   /// noticed: by the request that first reads the new client-data generation (before it goes
   /// on), or earlier by this node's listener (LISTEN sluis_changes). From any thread.
   void watch_dropped_clients(std::function<void()> drop) override;
+
+  // --- What the nodes share beyond the records (schema 6; docs/store.md "Several nodes") ---
+  // Errors of each: unavailable, busy, storage_failure; invalid_argument on a database below
+  // schema 6.
+
+  /// Stores `text` (a pack the caller has validated) as the rule pack of every node and moves
+  /// its generation, in one transaction; then this node's watchers get it before this returns.
+  [[nodiscard]] Result<StoredRulePack> store_rule_pack(std::string_view text,
+                                                       std::string_view loaded_by);
+  /// The stored pack; when none is stored yet (a new database), stores `text` first. Another
+  /// node seeding at the same moment wins or loses the insert; the loser reads the winner's.
+  [[nodiscard]] Result<StoredRulePack> seed_rule_pack(std::string_view text,
+                                                      std::string_view loaded_by);
+  /// Calls `apply` (which must not throw) with the stored pack whenever its generation moves
+  /// past `known_generation`: noticed by the request that first reads the new generation (in
+  /// PartnerRecords::table(), before it returns), or by this node's listener within a second.
+  /// Calls are serialised, and a request that reads the new generation waits for the call.
+  void watch_rule_pack(std::function<void(const StoredRulePack&)> apply,
+                       std::int64_t known_generation);
+  /// Adds revoked certificate serials (canonical hex) of partner `partner_id` in their own
+  /// transaction (a serial stored already stays as it was). PartnerRecords::add_revoked_serial
+  /// does the same inside a unit's transaction.
+  [[nodiscard]] Result<void> add_revoked_serials(const std::vector<std::string>& serials,
+                                                 std::string_view partner_id);
+  /// Every revoked serial stored.
+  [[nodiscard]] Result<std::vector<std::string>> revoked_serials();
+  /// Calls `apply` (which must not throw) with every stored serial now and whenever their
+  /// generation moves (as watch_rule_pack: before the request that reads it goes on, or within
+  /// a second by the listener). Errors: as revoked_serials() (nothing is registered then).
+  [[nodiscard]] Result<void> watch_revoked_serials(
+      std::function<void(const std::vector<std::string>&)> apply);
+  /// Unregisters every rule-pack and serial watcher: once this returns none is running or will
+  /// run (sluisd calls it before what they feed is destroyed).
+  void stop_watching() noexcept;
+  /// True while this node holds the once-only jobs' advisory lock (x'736c756973000003', taken
+  /// by the listener thread; exactly one node's session holds it, another takes it within a
+  /// second once that session ends). The expiry sweeper runs only while it is true.
+  [[nodiscard]] bool holds_once_only_lock() const noexcept;
 
   struct Impl;
 

@@ -47,6 +47,10 @@ class RevocationStore {
   /// `serial_hex` is not a certificate serial; a file that does not reload is not an error here
   /// (the serial is in force regardless; reload() reports it).
   [[nodiscard]] ServerResult<void> revoke_now(std::string_view serial_hex);
+  /// As revoke_now() for every serial of `list`, without re-reading the file: each is refused
+  /// from the moment this returns and stays refused for the life of this store. sluisd on
+  /// PostgreSQL feeds it the serials every node stored (docs/store.md "Several nodes").
+  void revoke_all_now(const RevocationList& list);
   /// Replaces the snapshot directly (tests, or a caller that already holds the list).
   void replace(RevocationList list);
   /// True when `serial_hex` is revoked in the current snapshot.

@@ -36,6 +36,13 @@ class PartnerRecords {
   /// engine on every partner write (so never older than the last one).
   [[nodiscard]] virtual Result<std::shared_ptr<const std::vector<Partner>>> table() = 0;
   [[nodiscard]] virtual Result<void> set_revoked(std::string_view id, Instant at) = 0;
+  /// Records that certificate serial `serial` (canonical hex) of partner `partner_id` is
+  /// revoked, in the unit's transaction, for every node's transport (PostgreSQL: table
+  /// revoked_serials). The SQLCipher engine stores nothing: its one process goes by the
+  /// transport's revocation list file, which sluisctl writes (docs/store.md "Several nodes").
+  [[nodiscard]] virtual Result<void> add_revoked_serial(std::string_view serial,
+                                                        std::string_view partner_id,
+                                                        Instant at) = 0;
 
  protected:
   ~PartnerRecords() = default;
