@@ -443,14 +443,17 @@ Result<std::int64_t> read_serials_generation(pg::Conn& c) {
 /// Inserts `serials` of `partner_id` and moves their generation, on `c` (in its transaction).
 Result<void> insert_serials(pg::Conn& c, const std::vector<std::string>& serials,
                             std::string_view partner_id, std::int64_t now_ms) {
+  bool added = false;
   for (const auto& serial : serials) {
-    if (auto r = c.run("INSERT INTO revoked_serials(serial, partner_id, revoked_at) "
-                       "VALUES($1, $2, $3) ON CONFLICT (serial) DO NOTHING",
-                       pg::Params().text(serial).text(partner_id).int64(now_ms));
-        !r) {
-      return r;
-    }
+    auto r = c.query("INSERT INTO revoked_serials(serial, partner_id, revoked_at) "
+                     "VALUES($1, $2, $3) ON CONFLICT (serial) DO NOTHING",
+                     pg::Params().text(serial).text(partner_id).int64(now_ms));
+    if (!r) return r.error();
+    added = added || r->affected() == 1;
   }
+  // Only a serial no node had moves the generation: nodes starting together with the same
+  // file (or an empty one) do not write the generation row, so they do not abort each other.
+  if (!added) return {};
   if (auto r = c.run(
           "UPDATE change_generations SET value = value + 1 WHERE name = 'revoked_serials'");
       !r) {
@@ -879,20 +882,31 @@ void PgStorage::watch_dropped_clients(std::function<void()> drop) {
 
 namespace {
 
-/// Runs `body` on a session of its own in one SERIALIZABLE transaction.
+/// Runs `body` on a session of its own in one SERIALIZABLE transaction, again (a few times,
+/// after a short pause) when another node's transaction aborted it (Errc::busy): nodes starting
+/// together seed the same rows, and an operator act must not fail because another node wrote.
 template <typename Body>
 Result<void> in_own_transaction(PgStorage::Impl& i, Session& s, Body&& body) {
   if (i.schema_version < kSharedSettingsSchema) return make_error_code(Errc::invalid_argument);
-  if (auto r = s.data.exec("BEGIN ISOLATION LEVEL SERIALIZABLE"); !r) return r;
-  if (auto r = body(); !r) {
-    static_cast<void>(s.data.exec("ROLLBACK"));
-    return r;
+  constexpr int kAttempts = 5;
+  Result<void> outcome;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+    outcome = [&]() -> Result<void> {
+      if (auto r = s.data.exec("BEGIN ISOLATION LEVEL SERIALIZABLE"); !r) return r;
+      if (auto r = body(); !r) {
+        static_cast<void>(s.data.exec("ROLLBACK"));
+        return r;
+      }
+      if (auto r = s.data.exec("COMMIT"); !r) {
+        if (s.data.in_transaction()) static_cast<void>(s.data.exec("ROLLBACK"));
+        return r;
+      }
+      return {};
+    }();
+    if (outcome || outcome.error() != make_error_code(Errc::busy)) return outcome;
   }
-  if (auto r = s.data.exec("COMMIT"); !r) {
-    if (s.data.in_transaction()) static_cast<void>(s.data.exec("ROLLBACK"));
-    return r;
-  }
-  return {};
+  return outcome;
 }
 
 /// Stores `text` as the rule pack, moving its generation (the row's, from 1).
