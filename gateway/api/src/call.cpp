@@ -222,6 +222,9 @@ std::optional<HttpResponse> admit(Call& call) {
       Registry(call.store())
           .admit(req.peer.partner_id, call.params.get("client"),
                  worker_named ? std::optional<std::string_view>(*req.worker) : std::nullopt);
+  // The store's admit reads what other nodes changed (on PostgreSQL: the rule pack's
+  // generation, which swaps a newer pack in); the request runs on the pack in force after it.
+  call.pack = call.ctx.rules->get();
   if (!admitted.partner) {
     if (admitted.partner_error != Errc::not_found) return store_problem(req, admitted.partner_error);
     return problem(req, 403, "unknown-partner", "This organisation is not enrolled at the gateway",
