@@ -136,28 +136,6 @@ std::vector<json::object> log_events(const fs::path& log, std::string_view event
 /// How long the timer (a round a second) may take to show what a test waits for.
 constexpr std::chrono::milliseconds kRounds = 20s;
 
-pid_t spawn(const std::vector<std::string>& args, const fs::path& out) {
-  std::vector<char*> argv;
-  for (const auto& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const std::string out_path = out.string();
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec; the console dies with the test process.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
-    const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 /// The exit status of `pid` within `limit` (-1 when it is still running).
 int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
   const auto end = std::chrono::steady_clock::now() + limit;
@@ -180,7 +158,7 @@ struct ConsoleHome {
               int interval_seconds)
       : dir(gw.dir.path() / "console"), config(dir / "console.toml"), log(dir / "console.log"),
         out(gw.dir.path() / "console.out") {
-    const pid_t init = spawn({SLUIS_CONSOLE_PATH, "init", "--home", dir.string()}, out);
+    const pid_t init = spawn_process({SLUIS_CONSOLE_PATH, "init", "--home", dir.string()}, out);
     REQUIRE(wait_exit(init, 30s) == 0);
     const fs::path partner = gw.dir.path() / "partner";
     fs::create_directories(partner);
@@ -205,7 +183,8 @@ struct ConsoleHome {
 class ConsoleDaemon {
  public:
   explicit ConsoleDaemon(const ConsoleHome& home)
-      : pid_(spawn({SLUIS_CONSOLE_PATH, "serve", "--config", home.config.string()}, home.out)) {}
+      : pid_(spawn_process({SLUIS_CONSOLE_PATH, "serve", "--config", home.config.string()},
+                           home.out)) {}
   ~ConsoleDaemon() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);

@@ -20,39 +20,6 @@ using namespace sluis::test;
 
 namespace {
 
-pid_t spawn(const std::vector<std::string>& args, const fs::path& out) {
-  std::vector<char*> argv;
-  for (const auto& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const std::string out_path = out.string();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_for(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-int run(const std::vector<std::string>& args, std::string& output, const fs::path& scratch) {
-  const fs::path out = scratch / "command-output.txt";
-  const int code = wait_for(spawn(args, out));
-  output = read_text(out);
-  return code;
-}
-
 /// A loopback port free at the time of asking (a node restarted after SIGKILL needs its own
 /// port again, so the load generator's port list stays right).
 std::uint16_t free_port() {
@@ -105,9 +72,9 @@ struct Node {
   void start() {
     const auto port_file = home / "port";
     fs::remove(port_file);
-    pid = spawn({SLUISD_PATH, "--config", (home / "sluis.toml").string(), "--port-file",
-                 port_file.string()},
-                home / ("sluisd-" + std::to_string(++starts) + ".txt"));
+    pid = spawn_process({SLUISD_PATH, "--config", (home / "sluis.toml").string(), "--port-file",
+                         port_file.string()},
+                        home / ("sluisd-" + std::to_string(++starts) + ".txt"));
     const auto end = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < end) {
       const auto text = read_text(port_file);
@@ -128,7 +95,7 @@ struct Node {
   void kill9() {
     REQUIRE(pid > 0);
     ::kill(pid, SIGKILL);
-    wait_for(pid);
+    wait_process(pid);
     pid = -1;
   }
   ~Node() {
@@ -221,18 +188,18 @@ TEST_CASE("two sluisd nodes on PostgreSQL killed in turn under load: nothing los
   TempDir dir;
   const fs::path home_a = dir.path() / "a";
   std::string out;
-  REQUIRE(run({SLUISCTL_PATH, "init", "--home", home_a.string(), "--raw-key", "--port", "0",
-               "--metrics-port", "0"},
-              out, dir.path()) == 0);
+  REQUIRE(run_process({SLUISCTL_PATH, "init", "--home", home_a.string(), "--raw-key", "--port", "0",
+                       "--metrics-port", "0"},
+                      out, dir.path()) == 0);
   INFO(out);
-  REQUIRE(run({SLUIS_DATASET_PATH, "--home", home_a.string(), "--partners", "8", "--workers",
-               "40", "--clients", "200", "--fragments", "2", "--read-clients", "20",
-               "--read-fragments", "3", "--fields", "2", "--field-bytes", "40"},
-              out, dir.path()) == 0);
+  REQUIRE(run_process({SLUIS_DATASET_PATH, "--home", home_a.string(), "--partners", "8",
+                       "--workers", "40", "--clients", "200", "--fragments", "2", "--read-clients",
+                       "20", "--read-fragments", "3", "--fields", "2", "--field-bytes", "40"},
+                      out, dir.path()) == 0);
   const std::string conninfo = PgServer::instance().new_database();
-  REQUIRE(run({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home", home_a.string(),
-               "--conninfo", conninfo, "--switch"},
-              out, dir.path()) == 0);
+  REQUIRE(run_process({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
+                       home_a.string(), "--conninfo", conninfo, "--switch"},
+                      out, dir.path()) == 0);
   // Node B: the same home (keys, CA, server certificate, rule pack, [store]) on its own port.
   const fs::path home_b = dir.path() / "b";
   fs::copy(home_a, home_b, fs::copy_options::recursive);
@@ -250,12 +217,12 @@ TEST_CASE("two sluisd nodes on PostgreSQL killed in turn under load: nothing los
   const std::array<Node*, 2> nodes{&a, &b};
 
   const fs::path ack_log = dir.path() / "answers.tsv";
-  const pid_t load =
-      spawn({SLUIS_LOADGEN_PATH, "--port", std::to_string(a.port) + "," + std::to_string(b.port),
-             "--ca", (home_a / "tls/ca.crt").string(), "--workload", "mix", "--workload-file",
-             (home_a / "workload.tsv").string(), "--connections", "8", "--duration", "22",
-             "--warmup", "0", "--timeout-ms", "5000", "--ack-log", ack_log.string()},
-            dir.path() / "loadgen.txt");
+  const pid_t load = spawn_process(
+      {SLUIS_LOADGEN_PATH, "--port", std::to_string(a.port) + "," + std::to_string(b.port), "--ca",
+       (home_a / "tls/ca.crt").string(), "--workload", "mix", "--workload-file",
+       (home_a / "workload.tsv").string(), "--connections", "8", "--duration", "22", "--warmup",
+       "0", "--timeout-ms", "5000", "--ack-log", ack_log.string()},
+      dir.path() / "loadgen.txt");
 
   // Three kills: the integrator's node, then the other one, then the integrator's again; each
   // restarted on its port. After each the lock is held by a node that was not killed.
@@ -275,7 +242,7 @@ TEST_CASE("two sluisd nodes on PostgreSQL killed in turn under load: nothing los
     victim->start();
     std::this_thread::sleep_for(3s);
   }
-  const int load_status = wait_for(load);
+  const int load_status = wait_process(load);
   INFO(read_text(dir.path() / "loadgen.txt"));
   REQUIRE(load_status == 0);
   // The integrator moved: more than one node held the lock in turn.

@@ -148,6 +148,95 @@ TEST_CASE("two sluisd nodes on PostgreSQL: a change made on one is in force on t
   CHECK(b.exited(10s));
 }
 
+TEST_CASE("two sluisd nodes on PostgreSQL: a rule pack reloaded and a certificate revoked on "
+          "one are in force on the other",
+          "[integration][postgresql][nodes][shared]") {
+  GatewayHome home_a;
+  GatewayHome home_b;
+  two_nodes_on_postgresql(home_a, home_b);
+  Sluisd a(home_a);
+  Sluisd b(home_b);
+  REQUIRE(a.wait_ready());
+  REQUIRE(b.wait_ready());
+  Worker ocmw_a(a, home_a.ocmw, "ocmw-sw");
+  Worker caw_b(b, home_a.caw, "caw-sw");
+  const auto reg = ocmw_a.post("/v1/clients", registration(850808808));
+  REQUIRE(reg.status == 201);
+  const std::string at_ocmw = member(reg, "client");
+  const auto reg_b = caw_b.post("/v1/clients", registration(850808808));
+  REQUIRE(reg_b.status == 201);
+  const std::string dossier = "/v1/clients/" + member(reg_b, "client") + "/dossier";
+  REQUIRE(ocmw_a
+              .post("/v1/clients/" + at_ocmw + "/fragments",
+                    R"({"category":"housing","fields":{"situation":"SHARED-1"}})")
+              .status == 201);
+  REQUIRE(ocmw_a.post("/v1/clients/" + at_ocmw + "/consents", consent_for_caw()).status == 201);
+  for (int i = 0; i < 2; ++i)
+    REQUIRE(fragments_in(caw_b.get(dossier)) == 1);  // B's rule pack and caches warm
+
+  SECTION("a rule pack reloaded on A: B's very next request is judged by it") {
+    // The sector decides that social workers no longer read housing for care coordination.
+    std::string pack = read_text(home_a.rules_path);
+    const std::string before =
+        R"(housing = { consent = ["care-coordination", "referral", "administration"] })";
+    const auto at = pack.find(before);
+    REQUIRE(at != std::string::npos);
+    pack.replace(at, before.size(), R"(housing = { consent = ["referral", "administration"] })");
+    const auto version = pack.find(R"(version = "2025.1")");
+    REQUIRE(version != std::string::npos);
+    pack.replace(version, 18, R"(version = "2025.2")");
+    write_text(home_a.rules_path, pack);
+    const auto answer = operator_act(home_a, R"({"op":"policy.reload"})");
+    REQUIRE(answer.starts_with(R"({"ok":true)"));
+    CHECK(answer.find("2025.2") != std::string::npos);
+    // B's file is the old one; what counts is the pack stored in the database.
+    const auto read = caw_b.get(dossier);
+    CHECK(fragments_in(read) == 0);
+    CHECK(read.body.find("SHARED-1") == std::string::npos);
+    CHECK(read_text(home_b.rules_path).find(before) != std::string::npos);
+    // B restarted takes the stored pack, not its own file.
+    b.signal(SIGTERM);
+    REQUIRE(b.exited(10s));
+    Sluisd b_again(home_b);
+    REQUIRE(b_again.wait_ready());
+    Worker caw_b_again(b_again, home_a.caw, "caw-sw");
+    CHECK(fragments_in(caw_b_again.get(dossier)) == 0);
+  }
+  SECTION("a partner's certificate revoked on A: B's TLS refuses it within a second or two") {
+    {
+      auto c = b.client(&home_a.caw);
+      REQUIRE_FALSE(c.connect());
+      const auto healthz = c.request("GET", "/healthz");
+      REQUIRE(healthz);
+      REQUIRE(healthz->status == 200);
+    }
+    const auto answer =
+        operator_act(home_a, R"({"op":"partner.revoke","id":"caw-brussel","serial":")" +
+                                 home_a.caw.certificate.serial_hex() + R"("})");
+    REQUIRE(answer.starts_with(R"({"ok":true)"));
+    // On B's open connection, the next /v1 request is refused at once.
+    const auto read = caw_b.get(dossier);
+    CHECK(read.status == 403);
+    CHECK(read.body.find("SHARED-1") == std::string::npos);
+    // /healthz needs only the certificate: it is refused once B's transport has the serial,
+    // which its listener reads twice a second.
+    const auto revoked_at = std::chrono::steady_clock::now();
+    bool refused = false;
+    while (!refused && std::chrono::steady_clock::now() - revoked_at < 3s) {
+      auto c = b.client(&home_a.caw);
+      refused = c.connect() || !c.request("GET", "/healthz");
+      if (!refused) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(refused);
+    // The other partners' certificates still connect.
+    auto ocmw = b.client(&home_a.ocmw);
+    REQUIRE_FALSE(ocmw.connect());
+    const auto ok = ocmw.request("GET", "/healthz");
+    REQUIRE(ok);
+    CHECK(ok->status == 200);
+  }
+}
+
 TEST_CASE("two sluisd nodes on PostgreSQL: the database stopped under load answers 503, "
           "acknowledges only what is durable, and service resumes by itself",
           "[integration][postgresql][nodes][outage]") {
@@ -210,8 +299,12 @@ TEST_CASE("two sluisd nodes on PostgreSQL: the database stopped under load answe
       if (!r) return r;
       if (r->status == 201 || r->status == 200) {
         ++ok_in[started];
-      } else if (r->status == 503 && problem_code(*r) == "storage-unavailable" &&
+      } else if (r->status == 503 &&
+                 (problem_code(*r) == "storage-unavailable" ||
+                  problem_code(*r) == "audit-unavailable") &&
                  r->content_type.starts_with("application/problem+json")) {
+        // The records or the audit log (both in the database): whichever the request met
+        // first when the database went away; both say nothing was done.
         ++refused_in[static_cast<std::size_t>(phase.load())];
       } else {
         std::lock_guard lock(mutex);

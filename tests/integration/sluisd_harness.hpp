@@ -156,6 +156,47 @@ struct GatewayHome {
   }
 };
 
+/// Starts `args` (args[0] the program's path) with stdout and stderr into `out`. The child dies
+/// with the test process (an ASan abort, a ctest timeout) instead of staying on a shared machine.
+inline pid_t spawn_process(const std::vector<std::string>& args, const fs::path& out) {
+  std::vector<char*> argv;
+  for (const auto& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const std::string out_path = out.string();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+    const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+/// Waits for `pid` to end: its exit code, or 128 + the signal that ended it.
+inline int wait_process(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// Runs `args` to its end: its exit code; what it printed (stdout and stderr) in `output`,
+/// through `scratch`/command-output.txt.
+inline int run_process(const std::vector<std::string>& args, std::string& output,
+                       const fs::path& scratch) {
+  const fs::path out = scratch / "command-output.txt";
+  const int code = wait_process(spawn_process(args, out));
+  output = read_text(out);
+  return code;
+}
+
 /// A running sluisd process. Stopped (SIGKILL) on destruction if still running.
 class Sluisd {
  public:
@@ -166,7 +207,7 @@ class Sluisd {
     std::vector<std::string> args = {SLUISD_PATH, "--config", home.config_path.string(),
                                      "--port-file", home.port_file.string()};
     args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = spawn(args, home.stderr_file);
+    pid_ = spawn_process(args, home.stderr_file);
   }
   ~Sluisd() {
     if (pid_ > 0) {
@@ -223,30 +264,6 @@ class Sluisd {
   }
 
  private:
-  static pid_t spawn(const std::vector<std::string>& args, const fs::path& err) {
-    std::vector<char*> argv;
-    for (const auto& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const std::string err_path = err.string();
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      // Only async-signal-safe calls until exec.
-      // A test process that dies without running destructors (an ASan abort, a ctest timeout)
-      // takes its sluisd with it instead of leaving it running on a shared machine.
-      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
-      const int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    return pid;
-  }
-
   const GatewayHome& home_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
