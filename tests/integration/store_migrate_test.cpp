@@ -25,6 +25,7 @@
 
 #include <fstream>
 #include <random>
+#include <regex>
 
 using namespace sluis::test;
 using sluis::gateway::testing::PgServer;
@@ -773,6 +774,37 @@ TEST_CASE("store migrate: refusals (sluisd running, other records, another home'
     CHECK(count_of(raw, "SELECT count(*) FROM audit_event") == 3);
     CHECK(count_of(raw, "SELECT count(*) FROM partners") == 0);
     CHECK(count_of(raw, "SELECT count(*) FROM store_migration") == 0);
+  }
+  SECTION("a database whose audit log has another origin") {
+    const std::string conninfo = PgServer::instance().new_database();
+    {
+      sluis::pgaudit::PgAuditLogOptions o;
+      o.database.conninfo = conninfo;
+      o.origin = "elsewhere.example/audit";
+      REQUIRE(sluis::pgaudit::open_pg_audit_log(std::move(o), h.root()));
+    }
+    const int code = h.migrate(conninfo, out, {"--switch"});
+    INFO(out);
+    CHECK(code == 1);
+    CHECK_THAT(out, Catch::Contains("has the origin \"elsewhere.example/audit\"") &&
+                        Catch::Contains("Nothing was changed"));
+    RawPg raw(conninfo);
+    CHECK(count_of(raw, "SELECT count(*) FROM audit_event") == 0);
+    CHECK(count_of(raw, "SELECT count(*) FROM partners") == 0);
+  }
+  SECTION("a home whose [audit] origin is not the one audit.db signs with") {
+    const std::string conninfo = PgServer::instance().new_database();
+    const std::string origin = origin_of(h.home);
+    write_text(h.config(), std::regex_replace(config_before, std::regex("\norigin = \"[^\"]*\""),
+                                              "\norigin = \"renamed.example/audit\""));
+    const int code = h.migrate(conninfo, out, {"--switch"});
+    INFO(out);
+    CHECK(code == 1);
+    CHECK_THAT(out, Catch::Contains("audit.db signs its checkpoints as origin \"" + origin) &&
+                        Catch::Contains("Nothing was changed"));
+    RawPg raw(conninfo);
+    CHECK(count_of(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0);
+    write_text(h.config(), config_before);
   }
   SECTION("a database that cannot be reached") {
     const int code = h.migrate("host=127.0.0.1 port=1 dbname=nowhere user=sluis connect_timeout=2",
