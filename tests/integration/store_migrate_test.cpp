@@ -816,8 +816,8 @@ TEST_CASE("store migrate: refusals (sluisd running, other records, another home'
   CHECK(read_text(h.config()) == config_before);
 }
 
-TEST_CASE("store migrate: a brand-new home (no records, no audit.db) moves, and its log starts in "
-          "the database",
+TEST_CASE("store migrate: a brand-new home (no records, no audit.db or an empty one) moves, and "
+          "its log starts in the database",
           "[integration][postgresql]") {
   TempDir dir;
   const fs::path home = dir.path() / "home";
@@ -826,16 +826,23 @@ TEST_CASE("store migrate: a brand-new home (no records, no audit.db) moves, and 
                "--metrics-port", "0"},
               out, dir.path()) == 0);
   REQUIRE_FALSE(fs::exists(home / "data/audit.db"));
+  const bool empty_log = GENERATE(false, true);
+  // An operator act on the stopped home makes an audit.db without events.
+  if (empty_log) {
+    REQUIRE(run({SLUISCTL_PATH, "partner", "list", "--home", home.string()}, out, dir.path()) == 0);
+  }
   const std::string conninfo = PgServer::instance().new_database();
   const int code = run({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
                         home.string(), "--conninfo", conninfo, "--switch"},
                        out, dir.path());
   INFO(out);
   CHECK(code == 0);
-  CHECK_THAT(out,
-             Catch::Contains("audit log: none yet") && Catch::Contains("now runs on PostgreSQL"));
+  CHECK_THAT(out, Catch::Contains(empty_log ? "audit log: 0 events" : "audit log: none yet") &&
+                      Catch::Contains("now runs on PostgreSQL"));
   RawPg raw(conninfo);
   CHECK(count_of(raw, "SELECT count(*) FROM store_migration WHERE finished_at IS NOT NULL") == 1);
   CHECK(count_of(raw, "SELECT count(*) FROM audit_event") == 0);
-  CHECK_FALSE(fs::exists(home / "data/audit.db"));
+  CHECK(fs::exists(home / "data/audit.db") == empty_log);
+  CHECK(count_of(raw, "SELECT count(*) FROM audit_meta WHERE name = 'origin'") ==
+        (empty_log ? 1 : 0));
 }

@@ -1456,13 +1456,17 @@ AuditLogImport::copy(const std::function<void(const pgstore::MigrationProgress&)
     if (on_progress) on_progress({"audit_event", s_->frontier.size(), s_->total, earlier});
   };
   report();
+  // An empty source still leaves the log's schema and origin in the database (one batch), so
+  // that the database's log is this one and opens as such.
+  bool named = !s_->target.origin.empty();
   for (;;) {
     auto pending = s_->next_checkpoint();
     if (!pending) return pending.error();
     const bool checkpoints_left = *pending != nullptr && (*pending)->size <= s_->total;
-    if (s_->frontier.size() >= s_->total && !checkpoints_left) break;
+    if (s_->frontier.size() >= s_->total && !checkpoints_left && named) break;
     auto n = s_->batch();
     if (!n) return n.error();
+    named = true;
     report();
     if (*n == 0 && s_->frontier.size() >= s_->total) break;
   }
