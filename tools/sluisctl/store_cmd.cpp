@@ -277,6 +277,16 @@ Audit open_audit(const daemon::DaemonConfig& config, const crypto::RootKey& root
     throw Refusal("the audit log " + path.string() + " does not open (" + log.error().message() +
                   "); run 'sluisctl audit verify' first. Nothing was changed");
   }
+  // Events after the newest checkpoint (sluisd was killed) get signed now, as sluisd signs at a
+  // clean stop: the writer would otherwise sign them by itself within checkpoint_interval,
+  // somewhere in the middle of the copy. So every event carried is under a carried signature.
+  const auto newest = (*log)->latest_checkpoint();
+  const bool unsigned_tail = (*log)->size() > (newest ? newest->size : 0);
+  if (auto cp = unsigned_tail ? (*log)->checkpoint() : store::Result<std::string>(std::string());
+      !cp) {
+    throw Refusal("the audit log " + path.string() + " cannot sign its newest events (" +
+                  cp.error().message() + "); run 'sluisctl audit verify' first");
+  }
   a.size = (*log)->size();
   auto r = (*log)->root_at(a.size);
   if (!r) throw Refusal("the audit log's root cannot be read: " + r.error().message());
