@@ -1,6 +1,7 @@
 // The PostgreSQL audit log: the sequencer (group-committed appends with global leaf indices), the
 // integrator (the advisory-lock holder folding sequenced events into the RFC 9162 tree and signing
-// C2SP checkpoints), proofs, queries and verify.
+// C2SP checkpoints), proofs, queries and verify; and AuditLogImport, which carries a SQLCipher
+// home's log in with its leaf numbers, tree and checkpoints (sluisctl store migrate).
 //
 // The split follows the sequence/integrate design of Tessera's database drivers: making an event
 // durable needs only a short transaction on one sequence row, so every node answers as soon as its
