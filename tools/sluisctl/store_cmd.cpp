@@ -502,9 +502,10 @@ int migrate(Args args) {
          if (t.kind == Kind::other_events) {
            throw Refusal("the audit log in the PostgreSQL database holds " +
                          std::to_string(t.events) + " events that are not the first " +
-                         std::to_string(t.events) +
-                         " of audit.db (another log's history); move this home into an empty "
-                         "database. Nothing was changed");
+                         std::to_string(t.events) + " of audit.db's " +
+                         std::to_string(audit_before.size) +
+                         " (another log's history, or a gateway ran on the database); move this "
+                         "home into an empty database. Nothing was changed");
          }
          if (t.events > 0) {
            std::fprintf(stderr,

@@ -1299,7 +1299,12 @@ struct AuditLogImport::State {
     if (!orphans) return orphans.error();
     if (orphans->int64(0, 0) != 0) return tx.commit();
     auto f = frontier_of(c, *row);
-    if (!f) return tx.commit();
+    if (!f) {
+      // A node row missing leaves the snapshot usable; a lost connection or a failed statement
+      // does not, and is not the database's log being another one.
+      if (auto alive = c.query("SELECT 1"); !alive) return alive.error();
+      return tx.commit();
+    }
     // The same root at that size: the same events in the same order (RFC 9162 §2.1.1).
     if (row->size > 0) {
       auto root = source->root_at(row->size);
