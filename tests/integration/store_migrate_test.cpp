@@ -553,8 +553,9 @@ TEST_CASE("store migrate: killed with -9 at a random batch (records or audit log
                              h.home.string(), "--conninfo", conninfo, "--batch", "50"},
                             h.dir.path() / "third-run.txt");
     RawPg raw(conninfo);
+    // Early enough that a dozen batches are still to come when the count is seen.
     const auto stop_at = std::uniform_int_distribution<std::int64_t>(
-        100, static_cast<std::int64_t>(kHistoryEvents) - 300)(rng);
+        50, static_cast<std::int64_t>(kHistoryEvents) / 2)(rng);
     const auto end = std::chrono::steady_clock::now() + 120s;
     bool killed = false;
     while (!killed && std::chrono::steady_clock::now() < end) {
@@ -562,7 +563,7 @@ TEST_CASE("store migrate: killed with -9 at a random batch (records or audit log
         ::kill(pid, SIGKILL);
         killed = true;
       }
-      std::this_thread::sleep_for(2ms);
+      std::this_thread::sleep_for(1ms);
     }
     const int code = wait_for(pid);
     INFO(read_text(h.dir.path() / "third-run.txt"));

@@ -1218,9 +1218,46 @@ namespace {
 
 const std::string kSequenceForUpdate = "SELECT next FROM audit_sequence WHERE id = 1 FOR UPDATE";
 const std::string kMoveSequence = "UPDATE audit_sequence SET next = $1 WHERE id = 1 AND next = $2";
+constexpr std::string_view kEventColumns =
+    "INSERT INTO audit_event(leaf, time_ms, partner, worker, action, client, decision, "
+    "owner_partner, canonical)";
+constexpr std::string_view kNodeColumns = "INSERT INTO audit_merkle_node(level, idx, hash)";
 
 bool same_checkpoint(const StoredCheckpoint& a, const StoredCheckpoint& b) {
   return a.size == b.size && a.issued == b.issued && a.note == b.note;
+}
+
+/// "<head> VALUES($1, ...), (...)": `rows` rows of `columns` parameters.
+std::string multi_row_insert(std::string_view head, std::size_t columns, std::size_t rows) {
+  std::string sql(head);
+  sql += " VALUES";
+  std::size_t n = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    sql += r == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < columns; ++c)
+      sql.append(c == 0 ? "$" : ", $").append(std::to_string(++n));
+    sql += ")";
+  }
+  return sql;
+}
+
+/// Inserts `count` rows, the parameters of row i bound by `bind(params, i)`, in statements of
+/// 256, 128, ..., 1 rows (the binary digits of what is left): a handful of round trips per
+/// batch, and at most nine statement texts for the connection to prepare.
+template <class Bind>
+Result<void> insert_rows(pg::Conn& c, std::string_view head, std::size_t columns, std::size_t count,
+                         const Bind& bind) {
+  std::size_t done = 0;
+  for (std::size_t rows = 256; rows > 0; rows /= 2) {
+    while (count - done >= rows) {
+      pg::Params p;
+      for (std::size_t i = done; i < done + rows; ++i)
+        bind(p, i);
+      if (auto r = c.run(multi_row_insert(head, columns, rows), p); !r) return r;
+      done += rows;
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -1387,15 +1424,36 @@ struct AuditLogImport::State {
       return e;
     };
     if (auto r = carry_checkpoints(); !r) return undo(r.error());
-    std::vector<crypto::StoredNode> completed;
+    std::vector<crypto::StoredNode> nodes;
+    std::size_t events = 0;
     for (const auto& e : page->events) {
       if (e.leaf != frontier.size() || e.leaf >= total) break;  // past what open() counted
-      if (auto r = insert_event(c, e.leaf, e.event, e.canonical); !r) return undo(r.error());
-      completed.clear();
-      frontier.append(crypto::leaf_hash(e.canonical), completed);
-      if (auto r = insert_nodes(c, completed); !r) return undo(r.error());
+      frontier.append(crypto::leaf_hash(e.canonical), nodes);
+      ++events;
       if (auto r = carry_checkpoints(); !r) return undo(r.error());
     }
+    // The rows, as the sequencer (audit_event) and the integrator (audit_merkle_node) write them.
+    const auto& stored = page->events;
+    auto event_rows = insert_rows(c, kEventColumns, 9, events, [&](pg::Params& p, std::size_t i) {
+      const AuditEvent& e = stored[i].event;
+      p.int64(to_db(stored[i].leaf))
+          .int64(e.time.time_since_epoch().count())
+          .text(e.partner)
+          .text(e.worker)
+          .text(audit::to_string(e.action))
+          .text(e.client)
+          .text(audit::to_string(e.decision))
+          .text(e.owner_partner)
+          .bytes(as_bytes(stored[i].canonical));
+    });
+    if (!event_rows) return undo(event_rows.error());
+    auto node_rows =
+        insert_rows(c, kNodeColumns, 3, nodes.size(), [&](pg::Params& p, std::size_t i) {
+          p.int64(std::int64_t{nodes[i].id.level})
+              .int64(to_db(nodes[i].id.index))
+              .bytes(std::span<const std::uint8_t>(nodes[i].hash));
+        });
+    if (!node_rows) return undo(node_rows.error());
     const std::uint64_t copied = frontier.size() - from;
     // A source that stops short of the size it had (an event missing) is not copied over.
     if (copied == 0 && from < total) return undo(err(Errc::audit_log_inconsistent));
