@@ -651,16 +651,19 @@ TEST_CASE("store migrate: a batch (of records or of audit events) failed by the 
   }
   check_target_counts(h, po.conninfo);
 
-  // The audit log: a failed batch keeps nothing of itself; a second import goes on after the
-  // last whole batch and ends with audit.db's tree, root and checkpoints.
+  // The audit log: a failed batch keeps nothing of itself (one that would carry a checkpoint);
+  // copy() again goes on, and so does a second import, each after the last whole batch, and the
+  // end is audit.db's tree, root and checkpoints.
   const auto file = file_log(h.home, root);
-  const int audit_fail_at = std::uniform_int_distribution<int>(2, 11)(rng);
+  const int audit_fail_at = 3 * std::uniform_int_distribution<int>(1, 3)(rng);  // 300, 600, 900
   int audit_batches = 0;
   sluis::pgaudit::AuditImportOptions io;
   io.database.conninfo = po.conninfo;
   io.batch_events = 100;
   io.inject_failure = [&](std::string_view step) {
-    return step == "import.batch" && ++audit_batches == audit_fail_at;
+    if (step != "import.batch") return false;
+    ++audit_batches;
+    return audit_batches == audit_fail_at || audit_batches == audit_fail_at + 3;
   };
   {
     auto imp = sluis::pgaudit::AuditLogImport::open(*file, io, root);
@@ -670,8 +673,12 @@ TEST_CASE("store migrate: a batch (of records or of audit events) failed by the 
     auto r = (*imp)->copy();
     REQUIRE_FALSE(r);
     CHECK(r.error() == sluis::store::Errc::injected_failure);
+    check_carried_prefix(po.conninfo, *file, static_cast<std::uint64_t>(audit_fail_at - 1) * 100);
+    r = (*imp)->copy();  // the failed batch again, one more, then the second failure
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == sluis::store::Errc::injected_failure);
   }
-  const auto kept = static_cast<std::uint64_t>(audit_fail_at - 1) * 100;
+  const auto kept = static_cast<std::uint64_t>(audit_fail_at + 1) * 100;
   check_carried_prefix(po.conninfo, *file, kept);
   io.inject_failure = nullptr;
   auto imp = sluis::pgaudit::AuditLogImport::open(*file, io, root);

@@ -1418,9 +1418,21 @@ struct AuditLogImport::State {
           std::string_view(name) == "schema" ? std::string(kAuditSchemaVersion) : source->origin();
       if (auto r = c.run(kInsertMeta, pg::Params().text(name).text(value)); !r) return r.error();
     }
+    // What a failed batch gives back: the frontier, and the checkpoints it carried (read again
+    // from the first of them).
     const crypto::Frontier saved = frontier;
+    auto first_pending = next_checkpoint();
+    if (!first_pending) return first_pending.error();
+    const std::optional<std::uint64_t> restart =
+        *first_pending == nullptr ? std::nullopt : std::optional((*first_pending)->size);
     auto undo = [&](error_code e) -> Result<std::uint64_t> {
       frontier = saved;
+      if (restart) {
+        pending.clear();
+        next_pending = 0;
+        pending_done = false;
+        pending_from = *restart;
+      }
       return e;
     };
     if (auto r = carry_checkpoints(); !r) return undo(r.error());
