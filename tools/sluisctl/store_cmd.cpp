@@ -3,8 +3,11 @@
 #include "sluis/audit/log.hpp"
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/keyfile.hpp"
+#include "sluis/crypto/note.hpp"
+#include "sluis/crypto/sign.hpp"
 #include "sluis/daemon/config.hpp"
 #include "sluis/ops/operator_channel.hpp"
+#include "sluis/pgaudit/pg_audit_log.hpp"
 #include "sluis/pgstore/home_migration.hpp"
 #include "sluis/server/config.hpp"
 #include "sluis/store/store.hpp"
@@ -40,11 +43,13 @@ constexpr const char* kStoreUsage =
     "      workers, clients, fragments, consents, grants, labels, the key store's KEKs and\n"
     "      data keys as wrapped, erasure tombstones) into the PostgreSQL database, in batches\n"
     "      of N rows (default 500) in key order, then compares counts and digests of every\n"
-    "      table on both sides and checks that the audit log (DIR's audit.db, which keeps the\n"
-    "      history up to the move) is unchanged. Interrupted, run it again: it goes on where it stopped. The\n"
-    "      database is named as in the [store] section of sluis.toml: by the options, or by\n"
-    "      the [store] section of FILE. It must be empty (or hold this move). With --switch\n"
-    "      the home's sluis.toml gets that [store] section; otherwise the lines are printed.\n";
+    "      table on both sides. The audit log (DIR's audit.db) is carried into the database's\n"
+    "      log the same way: every event with its leaf number, the tree and every signed\n"
+    "      checkpoint, then its size, root and checkpoints are verified there. Interrupted, run\n"
+    "      it again: it goes on where it stopped. The database is named as in the [store]\n"
+    "      section of sluis.toml: by the options, or by the [store] section of FILE. It must be\n"
+    "      empty (or hold this move). With --switch the home's sluis.toml gets that [store]\n"
+    "      section; otherwise the lines are printed.\n";
 
 /// A failure the person can act on, already a sentence; nothing further was changed.
 struct Refusal : std::runtime_error {
@@ -252,7 +257,8 @@ struct Audit {
 };
 
 /// The audit log's size and root (its writer lock held from here on, so no sluisd starts on
-/// the home meanwhile). No audit.db yet: nothing to hold or compare.
+/// the home meanwhile). No audit.db: none held (the store step refuses a home that has records
+/// but no log).
 Audit open_audit(const daemon::DaemonConfig& config, const crypto::RootKey& root) {
   Audit a;
   const fs::path path = config.data_dir / "audit.db";
@@ -271,12 +277,116 @@ Audit open_audit(const daemon::DaemonConfig& config, const crypto::RootKey& root
     throw Refusal("the audit log " + path.string() + " does not open (" + log.error().message() +
                   "); run 'sluisctl audit verify' first. Nothing was changed");
   }
+  // Events after the newest checkpoint (sluisd was killed) get signed now, as sluisd signs at a
+  // clean stop: the writer would otherwise sign them by itself within checkpoint_interval,
+  // somewhere in the middle of the copy. So every event carried is under a carried signature.
+  const auto newest = (*log)->latest_checkpoint();
+  const bool unsigned_tail = (*log)->size() > (newest ? newest->size : 0);
+  if (auto cp = unsigned_tail ? (*log)->checkpoint() : store::Result<std::string>(std::string());
+      !cp) {
+    throw Refusal("the audit log " + path.string() + " cannot sign its newest events (" +
+                  cp.error().message() + "); run 'sluisctl audit verify' first");
+  }
   a.size = (*log)->size();
   auto r = (*log)->root_at(a.size);
   if (!r) throw Refusal("the audit log's root cannot be read: " + r.error().message());
   a.root = crypto::to_hex(*r);
   a.log = std::move(*log);
   return a;
+}
+
+/// The options of the move's connections to the database.
+sluis::pgstore::PgOptions pg_options(const daemon::StoreConfig& target) {
+  sluis::pgstore::PgOptions o;
+  o.conninfo = target.conninfo;
+  o.sslmode = target.sslmode;
+  o.sslrootcert = target.sslrootcert;
+  o.password_file = target.password_file;
+  o.pool_size = 1;
+  o.application_name = "sluisctl-store-migrate";
+  return o;
+}
+
+/// Refuses a home whose store has records but whose audit log is missing: its history would be
+/// lost, and a gateway on PostgreSQL would start a log that does not account for them.
+void require_audit_for_records(store::Store& source, const daemon::DaemonConfig& config) {
+  std::uint64_t records = 0;
+  for (const auto& t : store::export_tables()) {
+    if (std::string_view(t.name) == "keks") continue;  // made by 'sluisctl init'
+    auto n = source.count_rows(t);
+    if (!n) throw Refusal("the store's tables cannot be counted (" + n.error().message() + ")");
+    records += *n;
+  }
+  if (records == 0) return;
+  throw Refusal("the home " + config.data_dir.string() + " has records but no audit log (" +
+                (config.data_dir / "audit.db").string() +
+                " is missing): its history cannot be carried into PostgreSQL. Restore audit.db "
+                "from a backup of this home and run 'sluisctl audit verify' on it; nothing was "
+                "changed");
+}
+
+/// The PostgreSQL log after the import: what audit verify checks, the same size and root as
+/// audit.db, and its newest checkpoint (audit.db's) verifying against it. Prints the result.
+void verify_carried_log(const Audit& before, const sluis::pgstore::PgOptions& database,
+                        const crypto::RootKey& root) {
+  sluis::pgaudit::PgAuditLogOptions o;
+  o.database = database;
+  o.origin.clear();
+  o.read_only = true;
+  auto log = sluis::pgaudit::open_pg_audit_log(std::move(o), root);
+  if (!log) {
+    throw Refusal("the audit log in the PostgreSQL database does not open (" +
+                  log.error().message() + "); run the same command again");
+  }
+  auto report = (*log)->verify();
+  if (!report) {
+    throw Refusal("the audit log in PostgreSQL cannot be verified (" + report.error().message() +
+                  "); run the same command again");
+  }
+  const auto size = before.log->size();
+  auto pg_root = (*log)->root_at(size);
+  const std::string where = "the audit log copied into PostgreSQL ";
+  if (!report->ok()) {
+    throw Refusal(where + "does not verify (" + report->problems.front() +
+                  "); keep the home on SQLCipher and move it into a fresh database");
+  }
+  if (report->events != size || (*log)->size() != size || !pg_root ||
+      crypto::to_hex(*pg_root) != before.root || crypto::to_hex(report->root) != before.root) {
+    throw Refusal(where + "holds " + std::to_string(report->events) + " events, not the " +
+                  std::to_string(size) +
+                  " of audit.db with its root; keep the home on SQLCipher and move it into a "
+                  "fresh database");
+  }
+  std::string newest = "no checkpoint yet";
+  if (auto mine = before.log->latest_checkpoint(); mine) {
+    const auto signer = crypto::SigningKey::from_subkey(
+        crypto::derive_subkey(root, crypto::KeyPurpose::audit_signing));
+    const auto& origin = before.log->origin();
+    auto theirs = (*log)->latest_checkpoint();
+    bool good = theirs && theirs->note == mine->note;
+    auto parsed =
+        good ? crypto::verify_checkpoint(theirs->note, signer.verifying_key(), origin, origin)
+             : crypto::Result<crypto::Checkpoint>(
+                   crypto::make_error_code(crypto::Errc::bad_signature));
+    good = good && parsed;
+    if (good) {
+      auto at = (*log)->root_at(parsed->size);
+      auto proof = (*log)->consistency_proof(parsed->size, size);
+      good = at && *at == parsed->root && proof &&
+             crypto::verify_consistency(parsed->size, size, parsed->root, *pg_root, *proof);
+    }
+    if (!good) {
+      throw Refusal(where + "does not carry audit.db's newest checkpoint (size " +
+                    std::to_string(mine->size) +
+                    ") as one that verifies against it; keep the home on SQLCipher and move it "
+                    "into a fresh database");
+    }
+    newest = "the newest (size " + std::to_string(parsed->size) + ") verifies against it";
+  }
+  std::printf("audit log: %llu events, root %s, the same in PostgreSQL; %llu checkpoints "
+              "carried, %s\n",
+              static_cast<unsigned long long>(size), before.root.c_str(),
+              static_cast<unsigned long long>(report->checkpoints), newest.c_str());
 }
 
 int migrate(Args args) {
@@ -306,6 +416,7 @@ int migrate(Args args) {
   Audit audit_before;
   std::unique_ptr<store::Store> source;
   std::unique_ptr<sluis::pgstore::PgStorage> pg;
+  std::unique_ptr<sluis::pgaudit::AuditLogImport> audit_import;
   std::vector<sluis::pgstore::TableComparison> checks;
   bool already = false;
   const std::vector<std::pair<const char*, std::function<void()>>> steps = {
@@ -333,17 +444,20 @@ int migrate(Args args) {
                          s.error().message() + "). Nothing was changed");
          }
          source = std::move(*s);
+         if (!audit_before.log) {
+           require_audit_for_records(*source, config);
+         } else if (audit_before.log->origin() != config.audit.origin) {
+           // sluisd on PostgreSQL signs as [audit] origin: the carried checkpoints must be its.
+           throw Refusal("audit.db signs its checkpoints as origin \"" +
+                         audit_before.log->origin() + "\" but [audit] origin in " +
+                         (home / "sluis.toml").string() + " says \"" + config.audit.origin +
+                         "\"; set origin = \"" + audit_before.log->origin() +
+                         "\" there (witnesses pinned it) and run this again. Nothing was changed");
+         }
        }},
       {"the PostgreSQL database is empty or holds this move",
        [&] {
-         sluis::pgstore::PgOptions o;
-         o.conninfo = target.conninfo;
-         o.sslmode = target.sslmode;
-         o.sslrootcert = target.sslrootcert;
-         o.password_file = target.password_file;
-         o.pool_size = 1;
-         o.application_name = "sluisctl-store-migrate";
-         auto p = sluis::pgstore::PgStorage::open(o, root);
+         auto p = sluis::pgstore::PgStorage::open(pg_options(target), root);
          if (!p) throw Refusal(pg_refusal(p.error()));
          pg = std::move(*p);
          auto state = sluis::pgstore::HomeMigration::inspect(*pg);
@@ -364,6 +478,44 @@ int migrate(Args args) {
                                 "it stopped\n");
          }
        }},
+      {"the PostgreSQL database's audit log is empty or holds audit.db's first events",
+       [&] {
+         if (!audit_before.log) return;  // a new home: sluisd starts the log in the database
+         sluis::pgaudit::AuditImportOptions o;
+         o.database = pg_options(target);
+         o.batch_events = std::min<std::size_t>(moptions.batch_rows, audit::kMaxAuditPage);
+         auto imp = sluis::pgaudit::AuditLogImport::open(*audit_before.log, o, root);
+         if (!imp && imp.error() == store::Errc::busy) {
+           throw Refusal("a sluisd node runs on the PostgreSQL database (it holds the audit log's "
+                         "integrator lock): the move is done offline; stop every node on that "
+                         "database, then run this again. Nothing was changed");
+         }
+         if (!imp) throw Refusal(pg_refusal(imp.error()));
+         using Kind = sluis::pgaudit::AuditImportTarget::Kind;
+         const auto& t = (*imp)->target();
+         if (t.kind == Kind::other_origin) {
+           throw Refusal("the audit log in the PostgreSQL database has the origin \"" + t.origin +
+                         "\", audit.db \"" + audit_before.log->origin() +
+                         "\" (another gateway's log); move this home into an empty database. "
+                         "Nothing was changed");
+         }
+         if (t.kind == Kind::other_events) {
+           throw Refusal("the audit log in the PostgreSQL database holds " +
+                         std::to_string(t.events) + " events that are not the first " +
+                         std::to_string(t.events) + " of audit.db's " +
+                         std::to_string(audit_before.size) +
+                         " (another log's history, or a gateway ran on the database); move this "
+                         "home into an empty database. Nothing was changed");
+         }
+         if (t.events > 0) {
+           std::fprintf(stderr,
+                        "  %llu of %llu audit events are there from an interrupted move: going "
+                        "on after them\n",
+                        static_cast<unsigned long long>(t.events),
+                        static_cast<unsigned long long>(audit_before.size));
+         }
+         audit_import = std::move(*imp);
+       }},
       {"copy every table",
        [&] {
          ProgressBar bar;
@@ -372,6 +524,24 @@ int migrate(Args args) {
          bar.finish_line();
          if (!r) {
            throw Refusal("the copy stopped (" + r.error().message() +
+                         "); what was copied is kept: run the same command again to go on");
+         }
+       }},
+      {"copy the audit log",
+       [&] {
+         if (!audit_import) return;
+         ProgressBar bar;
+         auto r =
+             audit_import->copy([&](const sluis::pgstore::MigrationProgress& p) { bar.update(p); });
+         bar.finish_line();
+         if (!r && r.error() == store::Errc::audit_log_inconsistent) {
+           throw Refusal("audit.db's events do not match its signed checkpoints (or one is "
+                         "missing): run 'sluisctl audit verify --log " +
+                         (config.data_dir / "audit.db").string() +
+                         "'; what was copied before is kept");
+         }
+         if (!r) {
+           throw Refusal("the copy of the audit log stopped (" + r.error().message() +
                          "); what was copied is kept: run the same command again to go on");
          }
        }},
@@ -395,14 +565,12 @@ int migrate(Args args) {
                          "the home on SQLCipher, and move it into a fresh database");
          }
        }},
-      // The history up to the move stays in the home's audit.db: sluisd on PostgreSQL starts a
-      // log of its own in the database (gateway/pgaudit). Copying audit.db into that log and
-      // comparing the roots is the step that belongs here (docs/store.md "The audit log on
-      // PostgreSQL" gives the row-for-row recipe); not done yet.
-      {"the audit log is unchanged",
+      {"verify the audit log in PostgreSQL",
        [&] {
          if (!audit_before.log) {
-           std::printf("audit log: none yet in %s\n", config.data_dir.c_str());
+           std::printf("audit log: none yet in %s (a new home): sluisd on PostgreSQL starts it "
+                       "in the database\n",
+                       config.data_dir.c_str());
            return;
          }
          const auto size = audit_before.log->size();
@@ -410,11 +578,7 @@ int migrate(Args args) {
          if (!r || size != audit_before.size || crypto::to_hex(*r) != audit_before.root) {
            throw Refusal("the audit log changed during the move; run 'sluisctl audit verify'");
          }
-         std::printf("audit log: %llu events, root %s, unchanged; keep %s: it holds the history "
-                     "up to the move (sluisd on PostgreSQL keeps its log in the database from "
-                     "now on, starting empty)\n",
-                     static_cast<unsigned long long>(size), audit_before.root.c_str(),
-                     (config.data_dir / "audit.db").c_str());
+         verify_carried_log(audit_before, pg_options(target), root);
        }},
       {"record the move as finished",
        [&] {

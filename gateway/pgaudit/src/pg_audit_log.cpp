@@ -1,6 +1,7 @@
 // The PostgreSQL audit log: the sequencer (group-committed appends with global leaf indices), the
 // integrator (the advisory-lock holder folding sequenced events into the RFC 9162 tree and signing
-// C2SP checkpoints), proofs, queries and verify.
+// C2SP checkpoints), proofs, queries and verify; and AuditLogImport, which carries a SQLCipher
+// home's log in with its leaf numbers, tree and checkpoints (sluisctl store migrate).
 //
 // The split follows the sequence/integrate design of Tessera's database drivers: making an event
 // durable needs only a short transaction on one sequence row, so every node answers as soon as its
@@ -218,6 +219,52 @@ Result<std::optional<StoredCheckpoint>> read_latest(pg::Conn& c) {
   return std::optional<StoredCheckpoint>(checkpoint_of(*rows, 0));
 }
 
+/// Inserts one event row: its leaf index, query columns and canonical bytes.
+Result<void> insert_event(pg::Conn& c, std::uint64_t leaf, const AuditEvent& e,
+                          std::string_view canonical) {
+  const auto action = audit::to_string(e.action);
+  const auto decision = audit::to_string(e.decision);
+  return c.run(kInsertEvent, pg::Params()
+                                 .int64(to_db(leaf))
+                                 .int64(e.time.time_since_epoch().count())
+                                 .text(e.partner)
+                                 .text(e.worker)
+                                 .text(action)
+                                 .text(e.client)
+                                 .text(decision)
+                                 .text(e.owner_partner)
+                                 .bytes(as_bytes(canonical)));
+}
+
+/// Inserts the perfect subtrees one leaf completed (Frontier::append), level 0 included.
+Result<void> insert_nodes(pg::Conn& c, std::span<const crypto::StoredNode> nodes) {
+  for (const auto& node : nodes) {
+    if (auto r = c.run(kInsertNode, pg::Params()
+                                        .int64(std::int64_t{node.id.level})
+                                        .int64(to_db(node.id.index))
+                                        .bytes(std::span<const std::uint8_t>(node.hash)));
+        !r) {
+      return r;
+    }
+  }
+  return {};
+}
+
+/// The frontier of the stored tree at `row` (its nodes read through `c`), checked against the
+/// row's root.
+Result<crypto::Frontier> frontier_of(pg::Conn& c, const TreeRow& row) {
+  const auto source = source_over(c);
+  std::vector<crypto::Hash> nodes;
+  for (const auto id : crypto::frontier_nodes(row.size)) {
+    auto h = source(id);
+    if (!h) return err(Errc::audit_log_inconsistent);
+    nodes.push_back(*h);
+  }
+  auto f = crypto::Frontier::restore(row.size, nodes);
+  if (!f || f->root() != row.root) return err(Errc::audit_log_inconsistent);
+  return std::move(*f);
+}
+
 class PgAuditLog final : public audit::AuditLog {
  public:
   PgAuditLog() = default;
@@ -427,14 +474,7 @@ Result<void> PgAuditLog::start_up_check() {
   auto row = read_tree(rdb_, kTree);
   if (!row) return row.error();
   const auto source = source_over(rdb_);
-  std::vector<crypto::Hash> nodes;
-  for (const auto id : crypto::frontier_nodes(row->size)) {
-    auto h = source(id);
-    if (!h) return err(Errc::audit_log_inconsistent);
-    nodes.push_back(*h);
-  }
-  auto f = crypto::Frontier::restore(row->size, nodes);
-  if (!f || f->root() != row->root) return err(Errc::audit_log_inconsistent);
+  if (auto f = frontier_of(rdb_, *row); !f) return f.error();
   if (row->size > 0) {
     auto last = rdb_.query(kSelectEvent, pg::Params().int64(to_db(row->size - 1)));
     if (!last) return last.error();
@@ -512,22 +552,7 @@ Result<void> PgAuditLog::write_batch(std::span<Request* const> batch) {
   for (auto* r : batch) {
     r->range.first = leaf;
     for (std::size_t i = 0; i < r->canonical.size(); ++i, ++leaf) {
-      const AuditEvent& e = r->events[i];
-      const auto action = audit::to_string(e.action);
-      const auto decision = audit::to_string(e.decision);
-      if (auto run = sdb_.run(kInsertEvent, pg::Params()
-                                                .int64(to_db(leaf))
-                                                .int64(e.time.time_since_epoch().count())
-                                                .text(e.partner)
-                                                .text(e.worker)
-                                                .text(action)
-                                                .text(e.client)
-                                                .text(decision)
-                                                .text(e.owner_partner)
-                                                .bytes(as_bytes(r->canonical[i])));
-          !run) {
-        return run;
-      }
+      if (auto run = insert_event(sdb_, leaf, r->events[i], r->canonical[i]); !run) return run;
     }
     r->range.count = r->canonical.size();
   }
@@ -603,15 +628,8 @@ void PgAuditLog::integrator_loop() {
 
 Result<void> PgAuditLog::load_frontier(const TreeRow& row) {
   if (frontier_.size() == row.size && frontier_.root() == row.root) return {};
-  const auto source = source_over(idb_);
-  std::vector<crypto::Hash> nodes;
-  for (const auto id : crypto::frontier_nodes(row.size)) {
-    auto h = source(id);
-    if (!h) return err(Errc::audit_log_inconsistent);
-    nodes.push_back(*h);
-  }
-  auto f = crypto::Frontier::restore(row.size, nodes);
-  if (!f || f->root() != row.root) return err(Errc::audit_log_inconsistent);
+  auto f = frontier_of(idb_, row);
+  if (!f) return f.error();
   frontier_ = std::move(*f);
   return {};
 }
@@ -636,15 +654,9 @@ Result<std::uint64_t> PgAuditLog::integrate_once(Sign sign) {
     if (static_cast<std::uint64_t>(rows->int64(i, 0)) != frontier_.size()) break;
     completed_.clear();
     frontier_.append(crypto::leaf_hash(rows->bytes(i, 1)), completed_);
-    for (const auto& node : completed_) {
-      if (auto r = idb_.run(kInsertNode, pg::Params()
-                                             .int64(std::int64_t{node.id.level})
-                                             .int64(to_db(node.id.index))
-                                             .bytes(std::span<const std::uint8_t>(node.hash)));
-          !r) {
-        frontier_ = saved;
-        return r.error();
-      }
+    if (auto r = insert_nodes(idb_, completed_); !r) {
+      frontier_ = saved;
+      return r.error();
     }
     ++folded;
   }
@@ -1198,6 +1210,348 @@ Result<std::unique_ptr<audit::AuditLog>> open_pg_audit_log(PgAuditLogOptions opt
   auto log = std::make_unique<PgAuditLog>();
   if (auto r = log->open(std::move(options), root); !r) return r.error();
   return std::unique_ptr<audit::AuditLog>(std::move(log));
+}
+
+// --- carrying a SQLCipher log in (sluisctl store migrate) ---
+
+namespace {
+
+const std::string kSequenceForUpdate = "SELECT next FROM audit_sequence WHERE id = 1 FOR UPDATE";
+const std::string kMoveSequence = "UPDATE audit_sequence SET next = $1 WHERE id = 1 AND next = $2";
+constexpr std::string_view kEventColumns =
+    "INSERT INTO audit_event(leaf, time_ms, partner, worker, action, client, decision, "
+    "owner_partner, canonical)";
+constexpr std::string_view kNodeColumns = "INSERT INTO audit_merkle_node(level, idx, hash)";
+
+bool same_checkpoint(const StoredCheckpoint& a, const StoredCheckpoint& b) {
+  return a.size == b.size && a.issued == b.issued && a.note == b.note;
+}
+
+/// "<head> VALUES($1, ...), (...)": `rows` rows of `columns` parameters.
+std::string multi_row_insert(std::string_view head, std::size_t columns, std::size_t rows) {
+  std::string sql(head);
+  sql += " VALUES";
+  std::size_t n = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    sql += r == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < columns; ++c)
+      sql.append(c == 0 ? "$" : ", $").append(std::to_string(++n));
+    sql += ")";
+  }
+  return sql;
+}
+
+/// Inserts `count` rows, the parameters of row i bound by `bind(params, i)`, in statements of
+/// 256, 128, ..., 1 rows (the binary digits of what is left): a handful of round trips per
+/// batch, and at most nine statement texts for the connection to prepare.
+template <class Bind>
+Result<void> insert_rows(pg::Conn& c, std::string_view head, std::size_t columns, std::size_t count,
+                         const Bind& bind) {
+  std::size_t done = 0;
+  for (std::size_t rows = 256; rows > 0; rows /= 2) {
+    while (count - done >= rows) {
+      pg::Params p;
+      for (std::size_t i = done; i < done + rows; ++i)
+        bind(p, i);
+      if (auto r = c.run(multi_row_insert(head, columns, rows), p); !r) return r;
+      done += rows;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+struct AuditLogImport::State {
+  const audit::AuditLog* source = nullptr;
+  AuditImportOptions options;
+  std::optional<crypto::SecretBuffer> password;
+  std::optional<crypto::SigningKey> signer;
+  pg::Conn c;
+  AuditImportTarget target;
+  std::uint64_t total = 0;  ///< the source's events
+  crypto::Frontier frontier;
+  /// The source's checkpoints not yet in the database, oldest first (a page of them), and where
+  /// the next page starts.
+  std::vector<StoredCheckpoint> pending;
+  std::size_t next_pending = 0;
+  std::uint64_t pending_from = 0;
+  bool pending_done = false;
+
+  [[nodiscard]] Instant now() const {
+    return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  }
+
+  /// The next source checkpoint not yet carried, if any (paging the source's).
+  Result<const StoredCheckpoint*> next_checkpoint() {
+    if (next_pending < pending.size()) return &pending[next_pending];
+    if (pending_done) return static_cast<const StoredCheckpoint*>(nullptr);
+    constexpr std::size_t kPage = 1000;
+    auto page = source->checkpoints(pending_from, kPage);
+    if (!page) return page.error();
+    pending = std::move(*page);
+    next_pending = 0;
+    pending_done = pending.size() < kPage;
+    if (pending.empty()) return static_cast<const StoredCheckpoint*>(nullptr);
+    pending_from = pending.back().size + 1;
+    return &pending[0];
+  }
+
+  /// Looks at the database's log (one snapshot): its origin, and whether its events, tree and
+  /// checkpoints are the source's first ones. Leaves `frontier` at the database's tree and the
+  /// pending checkpoints after the ones it holds.
+  Result<void> inspect() {
+    Tx tx(c);
+    if (auto r = tx.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) return r;
+    auto origin = c.query(kSelectMeta, pg::Params().text("origin"));
+    if (!origin) return origin.error();
+    if (!origin->empty()) target.origin = origin->text(0, 0);
+    auto schema = c.query(kSelectMeta, pg::Params().text("schema"));
+    if (!schema) return schema.error();
+    if (!schema->empty() && schema->text(0, 0) != kAuditSchemaVersion) {
+      return err(Errc::schema_too_new);
+    }
+    auto row = read_tree(c, kTree);
+    auto sequenced = c.query(kSequenced);
+    if (!sequenced) return sequenced.error();
+    auto count = c.query(kCountEvents);
+    if (!count) return count.error();
+    const auto next = sequenced->empty() ? 0 : static_cast<std::uint64_t>(sequenced->int64(0, 0));
+    const auto stored = static_cast<std::uint64_t>(count->int64(0, 0));
+    target.events = std::max(next, stored);
+    using Kind = AuditImportTarget::Kind;
+    if (!target.origin.empty() && target.origin != source->origin()) {
+      target.kind = Kind::other_origin;
+      return tx.commit();
+    }
+    target.kind = Kind::other_events;
+    if (!row) {
+      if (row.error() != Errc::audit_log_inconsistent) return row.error();
+      return tx.commit();
+    }
+    target.events = std::max(target.events, row->size);
+    // Every event integrated, none beyond the tree, no stray nodes: what an import leaves.
+    if (next != row->size || stored != row->size || row->size > total) return tx.commit();
+    auto orphans = c.query(kOrphanLeaves, pg::Params().int64(to_db(row->size)));
+    if (!orphans) return orphans.error();
+    if (orphans->int64(0, 0) != 0) return tx.commit();
+    auto f = frontier_of(c, *row);
+    if (!f) {
+      // A node row missing leaves the snapshot usable; a lost connection or a failed statement
+      // does not, and is not the database's log being another one.
+      if (auto alive = c.query("SELECT 1"); !alive) return alive.error();
+      return tx.commit();
+    }
+    // The same root at that size: the same events in the same order (RFC 9162 §2.1.1).
+    if (row->size > 0) {
+      auto root = source->root_at(row->size);
+      if (!root) return root.error();
+      if (*root != row->root) return tx.commit();
+    }
+    // The checkpoints: the source's first ones, byte for byte, none past the tree.
+    auto held = c.query(kCheckpointsFrom,
+                        pg::Params().int64(0).int64(std::numeric_limits<std::int64_t>::max()));
+    if (!held) return held.error();
+    for (int i = 0; i < held->size(); ++i) {
+      const auto cp = checkpoint_of(*held, i);
+      auto mine = next_checkpoint();
+      if (!mine) return mine.error();
+      if (*mine == nullptr || cp.size > row->size || !same_checkpoint(cp, **mine)) {
+        return tx.commit();
+      }
+      ++next_pending;
+    }
+    auto after = next_checkpoint();
+    if (!after) return after.error();
+    if (*after != nullptr && (*after)->size < row->size) return tx.commit();  // one left out
+    frontier = std::move(*f);
+    target.kind = Kind::prefix;
+    return tx.commit();
+  }
+
+  /// Stores every pending checkpoint of the tree's current size, each checked first: signed by
+  /// the log's key for the origin, naming this size and the copied tree's root.
+  Result<void> carry_checkpoints() {
+    for (;;) {
+      auto cp = next_checkpoint();
+      if (!cp) return cp.error();
+      if (*cp == nullptr || (*cp)->size > frontier.size()) return {};
+      if ((*cp)->size < frontier.size()) return err(Errc::audit_log_inconsistent);
+      const auto& origin = source->origin();
+      auto parsed = crypto::verify_checkpoint((*cp)->note, signer->verifying_key(), origin, origin);
+      if (!parsed || parsed->size != (*cp)->size || parsed->root != frontier.root()) {
+        return err(Errc::audit_log_inconsistent);
+      }
+      if (auto r = c.run(kInsertCheckpoint, pg::Params()
+                                                .int64(to_db((*cp)->size))
+                                                .int64((*cp)->issued.time_since_epoch().count())
+                                                .text((*cp)->note));
+          !r) {
+        return r;
+      }
+      ++next_pending;
+    }
+  }
+
+  /// One batch: the next events from the source with their nodes, the checkpoints they reach,
+  /// the tree and sequence rows moved from `frontier.size()`. Returns the events copied.
+  Result<std::uint64_t> batch() {
+    const std::uint64_t from = frontier.size();
+    audit::AuditQuery q;
+    q.cursor = from;
+    q.limit = std::clamp<std::size_t>(options.batch_events, 1, audit::kMaxAuditPage);
+    auto page = source->query(q);
+    if (!page) return page.error();
+    Tx tx(c);
+    if (auto r = tx.begin(); !r) return r.error();
+    // The guards: both rows locked and where this import left them.
+    auto row = read_tree(c, kTreeForUpdate);
+    if (!row) return row.error();
+    auto next = c.query(kSequenceForUpdate);
+    if (!next) return next.error();
+    if (row->size != from || row->root != frontier.root() || next->empty() ||
+        next->int64(0, 0) != to_db(from)) {
+      return err(Errc::conflict);
+    }
+    for (const char* name : {"schema", "origin"}) {
+      const std::string value =
+          std::string_view(name) == "schema" ? std::string(kAuditSchemaVersion) : source->origin();
+      if (auto r = c.run(kInsertMeta, pg::Params().text(name).text(value)); !r) return r.error();
+    }
+    // What a failed batch gives back: the frontier, and the checkpoints it carried (read again
+    // from the first of them).
+    const crypto::Frontier saved = frontier;
+    auto first_pending = next_checkpoint();
+    if (!first_pending) return first_pending.error();
+    const std::optional<std::uint64_t> restart =
+        *first_pending == nullptr ? std::nullopt : std::optional((*first_pending)->size);
+    auto undo = [&](error_code e) -> Result<std::uint64_t> {
+      frontier = saved;
+      if (restart) {
+        pending.clear();
+        next_pending = 0;
+        pending_done = false;
+        pending_from = *restart;
+      }
+      return e;
+    };
+    if (auto r = carry_checkpoints(); !r) return undo(r.error());
+    std::vector<crypto::StoredNode> nodes;
+    std::size_t events = 0;
+    for (const auto& e : page->events) {
+      if (e.leaf != frontier.size() || e.leaf >= total) break;  // past what open() counted
+      frontier.append(crypto::leaf_hash(e.canonical), nodes);
+      ++events;
+      if (auto r = carry_checkpoints(); !r) return undo(r.error());
+    }
+    // The rows, as the sequencer (audit_event) and the integrator (audit_merkle_node) write them.
+    const auto& stored = page->events;
+    auto event_rows = insert_rows(c, kEventColumns, 9, events, [&](pg::Params& p, std::size_t i) {
+      const AuditEvent& e = stored[i].event;
+      p.int64(to_db(stored[i].leaf))
+          .int64(e.time.time_since_epoch().count())
+          .text(e.partner)
+          .text(e.worker)
+          .text(audit::to_string(e.action))
+          .text(e.client)
+          .text(audit::to_string(e.decision))
+          .text(e.owner_partner)
+          .bytes(as_bytes(stored[i].canonical));
+    });
+    if (!event_rows) return undo(event_rows.error());
+    auto node_rows =
+        insert_rows(c, kNodeColumns, 3, nodes.size(), [&](pg::Params& p, std::size_t i) {
+          p.int64(std::int64_t{nodes[i].id.level})
+              .int64(to_db(nodes[i].id.index))
+              .bytes(std::span<const std::uint8_t>(nodes[i].hash));
+        });
+    if (!node_rows) return undo(node_rows.error());
+    const std::uint64_t copied = frontier.size() - from;
+    // A source that stops short of the size it had (an event missing) is not copied over.
+    if (copied == 0 && from < total) return undo(err(Errc::audit_log_inconsistent));
+    if (copied > 0) {
+      auto moved = c.query(kAdvanceTree, pg::Params()
+                                             .int64(to_db(frontier.size()))
+                                             .bytes(std::span<const std::uint8_t>(frontier.root()))
+                                             .int64(now().time_since_epoch().count())
+                                             .int64(to_db(from)));
+      if (!moved) return undo(moved.error());
+      auto sequence =
+          c.query(kMoveSequence, pg::Params().int64(to_db(frontier.size())).int64(to_db(from)));
+      if (!sequence) return undo(sequence.error());
+      if (moved->affected() != 1 || sequence->affected() != 1) return undo(err(Errc::conflict));
+    }
+    if (options.inject_failure && options.inject_failure("import.batch")) {
+      return undo(err(Errc::injected_failure));
+    }
+    if (auto r = tx.commit(); !r) return undo(r.error());
+    return copied;
+  }
+};
+
+AuditLogImport::AuditLogImport(std::unique_ptr<State> state) : s_(std::move(state)) {}
+AuditLogImport::~AuditLogImport() = default;
+
+Result<std::unique_ptr<AuditLogImport>> AuditLogImport::open(const audit::AuditLog& source,
+                                                             AuditImportOptions options,
+                                                             const crypto::RootKey& root) {
+  auto s = std::make_unique<State>();
+  s->source = &source;
+  s->options = std::move(options);
+  s->total = source.size();
+  if (s->options.database.conninfo.empty()) return err(Errc::invalid_argument);
+  if (!s->options.database.password_file.empty()) {
+    auto pw = pg::read_password_file(s->options.database.password_file);
+    if (!pw) return pw.error();
+    s->password.emplace(std::move(*pw));
+  }
+  s->signer = crypto::SigningKey::from_subkey(
+      crypto::derive_subkey(root, crypto::KeyPurpose::audit_signing));
+  if (auto r = pg::connect_node(s->c, s->options.database, s->password ? &*s->password : nullptr);
+      !r) {
+    return r.error();
+  }
+  if (auto r = s->c.exec("SET synchronous_commit = on"); !r) return r.error();
+  // Held for the import's life (a session lock): no node integrates while the tree is copied.
+  auto got = s->c.query(kTryLock, pg::Params().int64(kIntegratorLock));
+  if (!got) return got.error();
+  if (got->empty() || !got->boolean(0, 0)) return err(Errc::busy);
+  if (auto r = s->inspect(); !r) return r.error();
+  return std::unique_ptr<AuditLogImport>(new AuditLogImport(std::move(s)));
+}
+
+const AuditImportTarget& AuditLogImport::target() const noexcept {
+  return s_->target;
+}
+
+Result<void>
+AuditLogImport::copy(const std::function<void(const pgstore::MigrationProgress&)>& on_progress) {
+  if (s_->target.kind != AuditImportTarget::Kind::prefix) return err(Errc::conflict);
+  const std::uint64_t earlier = s_->target.events;
+  auto report = [&] {
+    if (on_progress) on_progress({"audit_event", s_->frontier.size(), s_->total, earlier});
+  };
+  report();
+  // An empty source still leaves the log's schema and origin in the database (one batch), so
+  // that the database's log is this one and opens as such.
+  bool named = !s_->target.origin.empty();
+  for (;;) {
+    auto pending = s_->next_checkpoint();
+    if (!pending) return pending.error();
+    const bool checkpoints_left = *pending != nullptr && (*pending)->size <= s_->total;
+    if (s_->frontier.size() >= s_->total && !checkpoints_left && named) break;
+    auto n = s_->batch();
+    if (!n) return n.error();
+    named = true;
+    report();
+    if (*n == 0 && s_->frontier.size() >= s_->total) break;
+  }
+  // A checkpoint past the source's events: the source is not whole.
+  auto left = s_->next_checkpoint();
+  if (!left) return left.error();
+  if (*left != nullptr) return err(Errc::audit_log_inconsistent);
+  s_->target.events = s_->frontier.size();
+  return {};
 }
 
 }  // namespace sluis::pgaudit

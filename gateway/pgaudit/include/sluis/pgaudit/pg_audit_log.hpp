@@ -4,6 +4,7 @@
 
 #include "sluis/audit/log.hpp"
 #include "sluis/crypto/keys.hpp"
+#include "sluis/pgstore/home_migration.hpp"
 #include "sluis/pgstore/pg_storage.hpp"
 
 #include <chrono>
@@ -83,5 +84,73 @@ struct PgAuditLogOptions {
 /// conninfo, an unreadable password file). Threads: as audit::AuditLog.
 [[nodiscard]] Result<std::unique_ptr<audit::AuditLog>>
 open_pg_audit_log(PgAuditLogOptions options, const crypto::RootKey& root);
+
+/// What the database's log holds against a log to be carried into it (AuditLogImport).
+struct AuditImportTarget {
+  enum class Kind : std::uint8_t {
+    prefix,        ///< empty, or the first `events` events of the source (an interrupted import)
+    other_events,  ///< events, tree nodes or checkpoints that are not the source's first ones
+    other_origin,  ///< the database's log has another origin (`origin`) than the source's
+  };
+  Kind kind = Kind::prefix;
+  std::uint64_t events = 0;  ///< events the database's log holds (sequenced)
+  std::string origin;        ///< the origin stored in the database ("" when none yet)
+};
+
+struct AuditImportOptions {
+  /// The database, as PgAuditLogOptions::database. The import holds one connection.
+  pgstore::PgOptions database;
+  /// Events per transaction (1 to audit::kMaxAuditPage).
+  std::size_t batch_events = 500;
+  /// Testing seam: called at "import.batch" before each batch commits; returning true fails
+  /// that batch with Errc::injected_failure (nothing of it kept). Leave empty.
+  std::function<bool(std::string_view step)> inject_failure;
+};
+
+/// Carries a SQLCipher home's audit log into the database's log (`sluisctl store migrate`):
+/// every event with its leaf index, the RFC 9162 tree folded over them as the integrator folds
+/// (audit_merkle_node, audit_tree, audit_sequence), and every signed checkpoint byte for byte,
+/// each checked against the copied tree at its size before it is stored. The copied log is
+/// then the source's under the same origin and signing key (derive_subkey(root,
+/// audit_signing)): a proof or checkpoint from before the move verifies against it, and
+/// sluisd's nodes append after it.
+///
+/// open() takes the integrator's advisory lock (kIntegratorLock) on a connection of its own and
+/// keeps it until the import is destroyed, so no node integrates meanwhile; it then reads what
+/// the database's log holds (target()). copy() refuses unless that is a prefix of the source.
+/// Each batch is one transaction: the events, their tree nodes, the checkpoints it reaches, the
+/// tree row and the sequence row (both guarded by the size they had), so an import cut off
+/// anywhere (kill -9, the database going away, inject_failure) keeps whole batches only and a
+/// second import goes on after the last one, never copying an event twice or leaving one out.
+///
+/// Preconditions: nothing appends to `source` meanwhile (the caller holds its writer lock), and
+/// `source` outlives the import. Not thread-safe.
+class AuditLogImport {
+ public:
+  /// Errors: busy (another session holds the integrator lock: a node runs on the database),
+  /// unavailable, invalid_argument (no conninfo, an unreadable password file), schema_too_new,
+  /// storage_failure.
+  [[nodiscard]] static Result<std::unique_ptr<AuditLogImport>>
+  open(const audit::AuditLog& source, AuditImportOptions options, const crypto::RootKey& root);
+  ~AuditLogImport();
+  AuditLogImport(const AuditLogImport&) = delete;
+  AuditLogImport& operator=(const AuditLogImport&) = delete;
+
+  /// What the database's log held when open() looked.
+  [[nodiscard]] const AuditImportTarget& target() const noexcept;
+  /// Copies the source's events past target().events, batch by batch, calling `on_progress`
+  /// (table "audit_event") after each batch and once at the start. Errors: conflict (the target
+  /// is not a prefix, or another writer moved its tree or sequence row meanwhile),
+  /// audit_log_inconsistent (the source's events are not dense, or a checkpoint of the source
+  /// does not match its events: run `sluisctl audit verify` on it), injected_failure, busy,
+  /// unavailable, storage_failure. What committed stays; copy() or a new import goes on.
+  [[nodiscard]] Result<void>
+  copy(const std::function<void(const pgstore::MigrationProgress&)>& on_progress = {});
+
+ private:
+  struct State;
+  explicit AuditLogImport(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
 
 }  // namespace sluis::pgaudit
