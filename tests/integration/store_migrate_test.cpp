@@ -394,6 +394,8 @@ TEST_CASE("store migrate: a batch failed by the test seam leaves nothing of itse
   auto source = sluis::store::Store::open(so, root).value();
   sluis::pgstore::PgOptions po;
   po.conninfo = PgServer::instance().new_database();
+  po.kek_ring_file = h.home / "keys/kek-ring";  // where sluisd and sluisctl keep them
+  po.erasure_ledger_file = h.home / "keys/erasure-ledger";
   std::mt19937 rng(std::random_device{}());
   const int fail_at = std::uniform_int_distribution<int>(3, 60)(rng);
   int batches = 0;
@@ -458,8 +460,11 @@ TEST_CASE("store migrate: refusals (sluisd running, a database with other record
   SECTION("a database that holds another home's records") {
     const std::string conninfo = PgServer::instance().new_database();
     {
+      TempDir elsewhere;  // the other home's ring and ledger
       sluis::pgstore::PgOptions o;
       o.conninfo = conninfo;
+      o.kek_ring_file = elsewhere / "kek-ring";
+      o.erasure_ledger_file = elsewhere / "erasure-ledger";
       auto other = sluis::pgstore::PgStorage::open(o, sluis::crypto::RootKey::random()).value();
       sluis::domain::Registry r(*other);
       REQUIRE(r.add_partner("elsewhere", "ocmw", "Another home"));
@@ -478,6 +483,8 @@ TEST_CASE("store migrate: refusals (sluisd running, a database with other record
     {
       sluis::pgstore::PgOptions o;
       o.conninfo = conninfo;
+      o.kek_ring_file = h.home / "keys/kek-ring";
+      o.erasure_ledger_file = h.home / "keys/erasure-ledger";
       auto same_root = sluis::pgstore::PgStorage::open(o, h.root()).value();
       sluis::domain::Registry r(*same_root);
       REQUIRE(r.add_partner("elsewhere", "ocmw", "Records already there"));

@@ -207,6 +207,10 @@ TEST_CASE("postgresql: an unreachable database or a refused TLS mode fails open 
   CHECK(sluis::pgstore::PgStorage::open(options, root).error() == Errc::unavailable);
   options.sslmode.clear();
   TempDir dir;
+  // No ring file or ledger named: refused before anything is touched.
+  CHECK(sluis::pgstore::PgStorage::open(options, root).error() == Errc::invalid_argument);
+  options.kek_ring_file = dir / "kek-ring";
+  options.erasure_ledger_file = dir / "erasure-ledger";
   options.password_file = dir / "missing";
   CHECK(sluis::pgstore::PgStorage::open(options, root).error() == Errc::invalid_argument);
   {
