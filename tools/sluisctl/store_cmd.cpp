@@ -44,7 +44,17 @@ constexpr const char* kStoreUsage =
     "      history up to the move) is unchanged. Interrupted, run it again: it goes on where it stopped. The\n"
     "      database is named as in the [store] section of sluis.toml: by the options, or by\n"
     "      the [store] section of FILE. It must be empty (or hold this move). With --switch\n"
-    "      the home's sluis.toml gets that [store] section; otherwise the lines are printed.\n";
+    "      the home's sluis.toml gets that [store] section; otherwise the lines are printed.\n"
+    "  sluisctl store kek rotate --home DIR [--batch N] [--ring-only] [--passphrase-file F]\n"
+    "      PostgreSQL: adds a new KEK version to the KEK ring file ([store] kek_ring), then\n"
+    "      rewraps every data key in the database under it, N per transaction (default 500;\n"
+    "      sluisd may keep running). Interrupted, run it again: it goes on. The old version\n"
+    "      stays in the ring until 'destroy'. With several machines, run it first with\n"
+    "      --ring-only, copy the ring file to every node, then run it without.\n"
+    "  sluisctl store kek destroy --home DIR --version N [--passphrase-file F]\n"
+    "      PostgreSQL: removes KEK version N from the ring file for good, once no data key is\n"
+    "      wrapped under it (refused, with the count, before). Database backups from before\n"
+    "      the rotation then open nothing; copy the ring file to every node afterwards.\n";
 
 /// A failure the person can act on, already a sentence; nothing further was changed.
 struct Refusal : std::runtime_error {
@@ -343,7 +353,17 @@ int migrate(Args args) {
          o.password_file = target.password_file;
          o.pool_size = 1;
          o.application_name = "sluisctl-store-migrate";
-         auto p = sluis::pgstore::PgStorage::open(o, root);
+         o.kek_ring_file = daemon::kek_ring_path(config);
+         o.erasure_ledger_file = daemon::erasure_ledger_path(config);
+         std::string why;
+         auto p = sluis::pgstore::PgStorage::open(o, root, &why);
+         if (!p && (p.error() == store::Errc::key_unavailable ||
+                    p.error() == store::Errc::conflict)) {
+           // The database's KEK versions are not this home's ring's: another home's data.
+           throw Refusal("the PostgreSQL database holds the keys of another sluis home (" + why +
+                         "); move this home into an empty database. Nothing was changed");
+         }
+         if (!p && !why.empty()) throw Refusal(why + ". Nothing was changed");
          if (!p) throw Refusal(pg_refusal(p.error()));
          pg = std::move(*p);
          auto state = sluis::pgstore::HomeMigration::inspect(*pg);
@@ -444,6 +464,111 @@ int migrate(Args args) {
   return kExitOk;
 }
 
+/// The home's PostgreSQL engine as a node of it opens it (ring, ledger), for a KEK act.
+std::unique_ptr<sluis::pgstore::PgStorage> open_node_engine(const fs::path& home,
+                                                            const Options& opt,
+                                                            crypto::RootKey& root) {
+  if (!fs::exists(home / "sluis.toml")) {
+    throw UsageError(home.string() + " is not a gateway home (no sluis.toml)");
+  }
+  const auto config = daemon::load_daemon_config(home / "sluis.toml");
+  if (config.store.engine != daemon::StoreEngine::postgresql) {
+    throw Refusal("this home keeps its records in SQLCipher ([store] engine in " +
+                  (home / "sluis.toml").string() +
+                  "); its KEK is rotated by 'sluisctl rotate --home DIR'");
+  }
+  root = unlock_root(config, opt);
+  sluis::pgstore::PgOptions o;
+  o.conninfo = config.store.conninfo;
+  o.sslmode = config.store.sslmode;
+  o.sslrootcert = config.store.sslrootcert;
+  o.password_file = config.store.password_file;
+  o.pool_size = 1;
+  o.listen_for_changes = false;
+  o.application_name = "sluisctl-store-kek";
+  o.kek_ring_file = daemon::kek_ring_path(config);
+  o.erasure_ledger_file = daemon::erasure_ledger_path(config);
+  std::string why;
+  auto p = sluis::pgstore::PgStorage::open(o, root, &why);
+  if (!p && !why.empty()) throw Refusal(why + ". Nothing was changed");
+  if (!p) throw Refusal(pg_refusal(p.error()));
+  return std::move(*p);
+}
+
+std::string versions_text(const std::vector<crypto::KekVersion>& versions) {
+  std::string out;
+  for (const auto v : versions)
+    out += (out.empty() ? "" : ", ") + std::to_string(v.value);
+  return out.empty() ? "none" : out;
+}
+
+int kek(Args args) {
+  if (args.empty() || (args[0] != "rotate" && args[0] != "destroy")) {
+    throw UsageError("store kek takes rotate or destroy");
+  }
+  const bool rotate = args[0] == "rotate";
+  const Options opt(args.subspan(1), {"home", "batch", "version", "passphrase-file"},
+                    {"ring-only"});
+  const fs::path home = fs::absolute(opt.require("home"));
+  crypto::RootKey root = crypto::RootKey::random();
+  if (rotate) {
+    sluis::pgstore::KekRotationOptions ro;
+    if (auto b = opt.get("batch")) ro.batch_rows = parse_count("batch", *b);
+    if (ro.batch_rows == 0) throw UsageError("--batch needs at least 1 key");
+    if (opt.get("version")) throw UsageError("rotate takes no --version");
+    ro.ring_only = opt.flag("ring-only");
+    auto pg = open_node_engine(home, opt, root);
+    ro.on_batch = [](std::uint64_t n) {
+      if (::isatty(STDERR_FILENO) == 1) {
+        std::fprintf(stderr, "\r  rewrapped %llu data keys ", static_cast<unsigned long long>(n));
+      }
+    };
+    std::string why;
+    auto r = pg->rotate_kek(ro, &why);
+    if (::isatty(STDERR_FILENO) == 1) std::fputs("\n", stderr);
+    if (!r) {
+      throw Refusal("the rotation stopped (" + (why.empty() ? r.error().message() : why) +
+                    "); what was rewrapped is kept: run the same command again to go on");
+    }
+    if (!r->registered) {
+      std::printf("KEK version %u added to the ring file (not in use yet). Copy the ring file to "
+                  "every node, then run 'sluisctl store kek rotate --home %s' to rewrap.\n",
+                  r->version.value, home.c_str());
+      return kExitOk;
+    }
+    std::printf("%s KEK version %u: %llu data keys rewrapped; every data key is now wrapped under "
+                "it. Ring versions: %s. Destroy the older ones when the retention window of "
+                "database backups has passed: sluisctl store kek destroy --home %s --version N\n",
+                r->created ? "Rotated to" : "Went on with", r->version.value,
+                static_cast<unsigned long long>(r->rewrapped),
+                versions_text(pg->kek_versions()).c_str(), home.c_str());
+    return kExitOk;
+  }
+  const auto n = parse_count("version", opt.require("version"));
+  if (n == 0 || n > UINT32_MAX) throw UsageError("--version needs a KEK version (1 or more)");
+  if (opt.get("batch") || opt.flag("ring-only")) throw UsageError("destroy takes --version only");
+  auto pg = open_node_engine(home, opt, root);
+  std::string why;
+  const crypto::KekVersion version{static_cast<std::uint32_t>(n)};
+  auto r = pg->destroy_kek(version, &why);
+  if (!r) throw Refusal(why.empty() ? "the destruction failed (" + r.error().message() + ")" : why);
+  if (r->is_current) {
+    throw Refusal("KEK version " + std::to_string(n) +
+                  " is the one new data keys are wrapped under; rotate first (sluisctl store kek "
+                  "rotate). Nothing was changed");
+  }
+  if (!r->destroyed) {
+    throw Refusal(std::to_string(r->still_wrapped) + " data keys are still wrapped under KEK "
+                  "version " + std::to_string(n) + "; run 'sluisctl store kek rotate --home " +
+                  home.string() + "' to finish the rotation first. Nothing was changed");
+  }
+  std::printf("KEK version %llu destroyed: removed from the ring file, its old bytes overwritten. "
+              "Ring versions: %s. Copy the ring file to every node (each removes it at its next "
+              "start anyway) and destroy ring backups that still hold it.\n",
+              static_cast<unsigned long long>(n), versions_text(pg->kek_versions()).c_str());
+  return kExitOk;
+}
+
 }  // namespace
 
 int run_store(Args args) {
@@ -451,11 +576,12 @@ int run_store(Args args) {
     std::fputs(kStoreUsage, args.empty() ? stderr : stdout);
     return args.empty() ? kExitUsage : kExitOk;
   }
-  if (args[0] != "migrate") {
+  if (args[0] != "migrate" && args[0] != "kek") {
     std::fputs(kStoreUsage, stderr);
     return kExitUsage;
   }
   try {
+    if (args[0] == "kek") return kek(args.subspan(1));
     return migrate(args.subspan(1));
   } catch (const UsageError& e) {
     std::fprintf(stderr, "sluisctl store: %s.\n%s", e.what(), kStoreUsage);
