@@ -5,6 +5,7 @@
 #include "sluis/crypto/keyfile.hpp"
 #include "sluis/daemon/config.hpp"
 #include "sluis/ops/operator_channel.hpp"
+#include "sluis/pgaudit/pg_audit_log.hpp"
 #include "sluis/pgstore/home_migration.hpp"
 #include "sluis/server/config.hpp"
 #include "sluis/store/store.hpp"
@@ -12,8 +13,10 @@
 #include "sluisctl/options.hpp"
 #include "sluisctl/passphrase.hpp"
 
+#include <sodium.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -464,30 +467,85 @@ int migrate(Args args) {
   return kExitOk;
 }
 
-/// The home's PostgreSQL engine as a node of it opens it (ring, ledger), for a KEK act.
-std::unique_ptr<sluis::pgstore::PgStorage> open_node_engine(const fs::path& home,
-                                                            const Options& opt,
-                                                            crypto::RootKey& root) {
-  if (!fs::exists(home / "sluis.toml")) {
-    throw UsageError(home.string() + " is not a gateway home (no sluis.toml)");
-  }
-  const auto config = daemon::load_daemon_config(home / "sluis.toml");
-  if (config.store.engine != daemon::StoreEngine::postgresql) {
-    throw Refusal("this home keeps its records in SQLCipher ([store] engine in " +
-                  (home / "sluis.toml").string() +
-                  "); its KEK is rotated by 'sluisctl rotate --home DIR'");
-  }
-  root = unlock_root(config, opt);
+/// A node's database as its [store] section names it (connection, ring, ledger), for a KEK act.
+sluis::pgstore::PgOptions node_database(const daemon::DaemonConfig& config,
+                                        std::string application_name) {
   sluis::pgstore::PgOptions o;
   o.conninfo = config.store.conninfo;
   o.sslmode = config.store.sslmode;
   o.sslrootcert = config.store.sslrootcert;
   o.password_file = config.store.password_file;
-  o.pool_size = 1;
-  o.listen_for_changes = false;
-  o.application_name = "sluisctl-store-kek";
   o.kek_ring_file = daemon::kek_ring_path(config);
   o.erasure_ledger_file = daemon::erasure_ledger_path(config);
+  o.application_name = std::move(application_name);
+  return o;
+}
+
+/// A KEK act on the record before it is done (promise 7): appended to the audit log in the
+/// database (every node appends there) as the operator acts' events are: worker
+/// "operator:<account>", action key-rotate, the rule saying which act ("kek:rotate",
+/// "kek:destroy:N"); and a second event with decision deny when it then fails or is refused.
+class KekAct {
+ public:
+  KekAct(const daemon::DaemonConfig& config, const crypto::RootKey& root, std::string rule) {
+    sluis::pgaudit::PgAuditLogOptions options;
+    options.database = node_database(config, "sluisctl-store-kek-audit");
+    options.origin.clear();  // whatever the database says
+    auto log = sluis::pgaudit::open_pg_audit_log(std::move(options), root);
+    if (!log) {
+      throw Refusal("the audit log in the database cannot be opened (" + log.error().message() +
+                    "), so the key act was not done. Nothing was changed");
+    }
+    log_ = std::move(*log);
+    event_.time = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    event_.worker = "operator:" + ops::account_name(::getuid());
+    event_.role = "operator";
+    event_.action = audit::AuditAction::key_rotate;
+    event_.rule = std::move(rule);
+    std::array<std::uint8_t, 8> id{};
+    randombytes_buf(id.data(), id.size());
+    event_.request_id = "op-" + crypto::to_hex(id);
+  }
+  /// Appends the intent, or refuses (nothing done).
+  void record() {
+    if (!log_->append(event_)) {
+      throw Refusal("the audit log cannot record the key act, so it was not done. Nothing was "
+                    "changed");
+    }
+  }
+  /// Records that the recorded act did not happen (failed or refused).
+  void failed() {
+    auto e = event_;
+    e.decision = audit::AuditDecision::deny;
+    e.rule += " store.failed";
+    static_cast<void>(log_->append(e));
+  }
+
+ private:
+  std::unique_ptr<audit::AuditLog> log_;
+  audit::AuditEvent event_;
+};
+
+/// The home's configuration, for a KEK act (PostgreSQL only).
+daemon::DaemonConfig node_config(const fs::path& home) {
+  if (!fs::exists(home / "sluis.toml")) {
+    throw UsageError(home.string() + " is not a gateway home (no sluis.toml)");
+  }
+  auto config = daemon::load_daemon_config(home / "sluis.toml");
+  if (config.store.engine != daemon::StoreEngine::postgresql) {
+    throw Refusal("this home keeps its records in SQLCipher ([store] engine in " +
+                  (home / "sluis.toml").string() +
+                  "); its KEK is rotated by 'sluisctl rotate --home DIR'");
+  }
+  return config;
+}
+
+/// The home's PostgreSQL engine as a node of it opens it (ring, ledger), for a KEK act.
+std::unique_ptr<sluis::pgstore::PgStorage> open_node_engine(const daemon::DaemonConfig& config,
+                                                            const crypto::RootKey& root) {
+  auto o = node_database(config, "sluisctl-store-kek");
+  o.pool_size = 1;
+  o.listen_for_changes = false;
   std::string why;
   auto p = sluis::pgstore::PgStorage::open(o, root, &why);
   if (!p && !why.empty()) throw Refusal(why + ". Nothing was changed");
@@ -510,14 +568,17 @@ int kek(Args args) {
   const Options opt(args.subspan(1), {"home", "batch", "version", "passphrase-file"},
                     {"ring-only"});
   const fs::path home = fs::absolute(opt.require("home"));
-  crypto::RootKey root = crypto::RootKey::random();
+  const auto config = node_config(home);
   if (rotate) {
     sluis::pgstore::KekRotationOptions ro;
     if (auto b = opt.get("batch")) ro.batch_rows = parse_count("batch", *b);
     if (ro.batch_rows == 0) throw UsageError("--batch needs at least 1 key");
     if (opt.get("version")) throw UsageError("rotate takes no --version");
     ro.ring_only = opt.flag("ring-only");
-    auto pg = open_node_engine(home, opt, root);
+    const auto root = unlock_root(config, opt);
+    auto pg = open_node_engine(config, root);
+    KekAct act(config, root, ro.ring_only ? "kek:rotate ring-only" : "kek:rotate");
+    act.record();
     ro.on_batch = [](std::uint64_t n) {
       if (::isatty(STDERR_FILENO) == 1) {
         std::fprintf(stderr, "\r  rewrapped %llu data keys ", static_cast<unsigned long long>(n));
@@ -527,6 +588,7 @@ int kek(Args args) {
     auto r = pg->rotate_kek(ro, &why);
     if (::isatty(STDERR_FILENO) == 1) std::fputs("\n", stderr);
     if (!r) {
+      act.failed();
       throw Refusal("the rotation stopped (" + (why.empty() ? r.error().message() : why) +
                     "); what was rewrapped is kept: run the same command again to go on");
     }
@@ -547,10 +609,14 @@ int kek(Args args) {
   const auto n = parse_count("version", opt.require("version"));
   if (n == 0 || n > UINT32_MAX) throw UsageError("--version needs a KEK version (1 or more)");
   if (opt.get("batch") || opt.flag("ring-only")) throw UsageError("destroy takes --version only");
-  auto pg = open_node_engine(home, opt, root);
+  const auto root = unlock_root(config, opt);
+  auto pg = open_node_engine(config, root);
+  KekAct act(config, root, "kek:destroy:" + std::to_string(n));
+  act.record();
   std::string why;
   const crypto::KekVersion version{static_cast<std::uint32_t>(n)};
   auto r = pg->destroy_kek(version, &why);
+  if (!r || !r->destroyed) act.failed();
   if (!r) throw Refusal(why.empty() ? "the destruction failed (" + r.error().message() + ")" : why);
   if (r->is_current) {
     throw Refusal("KEK version " + std::to_string(n) +
