@@ -463,8 +463,8 @@ TEST_CASE("store migrate: refusals (sluisd running, a database with other record
       TempDir elsewhere;  // the other home's ring and ledger
       sluis::pgstore::PgOptions o;
       o.conninfo = conninfo;
-      o.kek_ring_file = elsewhere / "kek-ring";
-      o.erasure_ledger_file = elsewhere / "erasure-ledger";
+      o.kek_ring_file = elsewhere.path() / "kek-ring";
+      o.erasure_ledger_file = elsewhere.path() / "erasure-ledger";
       auto other = sluis::pgstore::PgStorage::open(o, sluis::crypto::RootKey::random()).value();
       sluis::domain::Registry r(*other);
       REQUIRE(r.add_partner("elsewhere", "ocmw", "Another home"));

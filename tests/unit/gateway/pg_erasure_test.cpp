@@ -413,3 +413,30 @@ TEST_CASE("postgresql: schema 7 moves the KEKs out of the database into the ring
   CHECK(refused.error() == Errc::key_unavailable);
   CHECK_THAT(why, Catch::Contains("KEK version 1") && Catch::Contains("copy the KEK ring file"));
 }
+
+TEST_CASE("postgresql: a node adds the erasures other nodes made to its own ledger when it opens",
+          "[postgresql][erasure][nodes]") {
+  PgFixture f;
+  f.add_sector();
+  const ClientId a = register_case(f, "erased-on-node-1");
+  add_housing(f, a, "Rue Haute");
+  const std::string tag_a =
+      sluis::crypto::audit_pseudonym(f.storage().pseudonym_keys().audit_pseudonym, a);
+  // Node 2 on another machine: a copy of the ring, a ledger of its own (none yet).
+  TempDir machine2;
+  fs::copy_file(f.options.kek_ring_file, machine2 / "kek-ring");
+  auto options = f.options;
+  options.kek_ring_file = machine2 / "kek-ring";
+  options.erasure_ledger_file = machine2 / "erasure-ledger";
+  REQUIRE(f.registry().erase_client(a));
+  CHECK_FALSE(fs::exists(machine2 / "erasure-ledger"));
+  std::string why;
+  auto node2 = sluis::pgstore::PgStorage::open(options, f.root, &why);
+  INFO(why);
+  REQUIRE(node2);
+  const std::string learned = read_text(machine2 / "erasure-ledger");
+  CHECK_THAT(learned, Catch::StartsWith("sluis erasure ledger v1\n") && Catch::Contains(tag_a));
+  // The line node 2 wrote is the one node 1 wrote (same tag, time, reason and digest).
+  const std::string own = read_text(f.options.erasure_ledger_file);
+  CHECK(learned == own);
+}
