@@ -18,8 +18,7 @@ constexpr std::string_view kErasureLedgerDomain = "sluis/erasure-ledger/v1";
 class LengthPrefixedHash {
  public:
   explicit LengthPrefixedHash(std::span<const std::uint8_t, 32> key) {
-    if (sodium_init() < 0 ||
-        crypto_generichash_init(&state_, key.data(), key.size(), kOut) != 0) {
+    if (sodium_init() < 0 || crypto_generichash_init(&state_, key.data(), key.size(), kOut) != 0) {
       (void)std::fputs("sluis: crypto_generichash_init failed (broken libsodium)\n", stderr);
       std::abort();
     }
@@ -58,10 +57,9 @@ KekFingerprint kek_fingerprint(const KeyEncryptionKey& kek) {
   LengthPrefixedHash h(kek.key.reveal());
   h.field(kKekFingerprintDomain);
   const std::uint32_t v = kek.version.value;
-  const std::array<std::uint8_t, 4> be{static_cast<std::uint8_t>(v >> 24),
-                                       static_cast<std::uint8_t>(v >> 16),
-                                       static_cast<std::uint8_t>(v >> 8),
-                                       static_cast<std::uint8_t>(v)};
+  const std::array<std::uint8_t, 4> be{
+      static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+      static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
   h.field(be);
   return h.finish();
 }

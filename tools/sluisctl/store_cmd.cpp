@@ -593,6 +593,13 @@ int kek(Args args) {
       throw Refusal("the rotation stopped (" + (why.empty() ? r.error().message() : why) +
                     "); what was rewrapped is kept: run the same command again to go on");
     }
+    if (ro.ring_only && r->registered) {
+      std::printf("A rotation to KEK version %u is not finished yet (data keys are still wrapped "
+                  "under older versions); nothing was added. Run 'sluisctl store kek rotate "
+                  "--home %s' to finish it.\n",
+                  r->version.value, home.c_str());
+      return kExitOk;
+    }
     if (!r->registered) {
       std::printf("KEK version %u added to the ring file (not in use yet). Copy the ring file to "
                   "every node, then run 'sluisctl store kek rotate --home %s' to rewrap.\n",

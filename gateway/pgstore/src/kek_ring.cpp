@@ -74,12 +74,10 @@ Result<std::map<std::uint32_t, Registered>> registered_versions(pg::Conn& c) {
 Result<void> register_version(pg::Conn& c, const crypto::KeyEncryptionKey& kek, std::int64_t at,
                               bool* inserted) {
   const auto fp = crypto::kek_fingerprint(kek);
-  auto rows = c.query("INSERT INTO kek_versions(version, fingerprint, created_at) "
-                      "VALUES($1, $2, $3) ON CONFLICT (version) DO NOTHING",
-                      pg::Params()
-                          .int64(kek.version.value)
-                          .bytes(std::span<const std::uint8_t>(fp))
-                          .int64(at));
+  auto rows = c.query(
+      "INSERT INTO kek_versions(version, fingerprint, created_at) "
+      "VALUES($1, $2, $3) ON CONFLICT (version) DO NOTHING",
+      pg::Params().int64(kek.version.value).bytes(std::span<const std::uint8_t>(fp)).int64(at));
   if (!rows) return rows.error();
   if (inserted != nullptr) *inserted = rows->affected() == 1;
   return {};
@@ -184,8 +182,10 @@ Result<void> PgStorage::Impl::open_ring(pg::Conn& c, std::string* why, bool repl
     crypto::WrappedKek wrapped{v, keks->byte_vector(r, 1)};
     auto kek = crypto::unwrap_kek(kek_wrapping_key, wrapped);
     if (!kek) {
-      return refuse(why, "the database's " + named(v) + " does not open with this root key: the "
-                         "database belongs to another gateway",
+      return refuse(why,
+                    "the database's " + named(v) +
+                        " does not open with this root key: the "
+                        "database belongs to another gateway",
                     Errc::crypto_failure);
     }
     if (auto mine = ring_keks->find(v)) {
@@ -194,15 +194,19 @@ Result<void> PgStorage::Impl::open_ring(pg::Conn& c, std::string* why, bool repl
                           pg::Params().int64(v.value));
       if (!used) return used.error();
       if (!replace_unused || used->int64(0, 0) != 0) {
-        return refuse(why, "the KEK ring file " + path.string() + " and the database hold "
-                           "different KEKs as " + named(v) + ": the ring file belongs to "
-                           "another gateway; copy this gateway's ring file here",
+        return refuse(why,
+                      "the KEK ring file " + path.string() +
+                          " and the database hold "
+                          "different KEKs as " +
+                          named(v) +
+                          ": the ring file belongs to "
+                          "another gateway; copy this gateway's ring file here",
                       Errc::conflict);
       }
       entries.erase(entry_of(v));
       // The engine's own version, which gives way, was registered when it was made.
-      if (auto d = c.run("DELETE FROM kek_versions WHERE version = $1",
-                         pg::Params().int64(v.value));
+      if (auto d =
+              c.run("DELETE FROM kek_versions WHERE version = $1", pg::Params().int64(v.value));
           !d) {
         return d;
       }
@@ -233,9 +237,11 @@ Result<void> PgStorage::Impl::open_ring(pg::Conn& c, std::string* why, bool repl
     bool inserted = false;
     if (auto r = register_version(c, *made, to_db(now()), &inserted); !r) return r;
     if (!inserted) {
-      return refuse(why, "another node made " + named(KekVersion{next}) + " of this database at "
-                         "the same moment: copy its KEK ring file to " + path.string() +
-                         " and start this node again",
+      return refuse(why,
+                    "another node made " + named(KekVersion{next}) +
+                        " of this database at "
+                        "the same moment: copy its KEK ring file to " +
+                        path.string() + " and start this node again",
                     Errc::conflict);
     }
     auto wrapped = crypto::wrap_kek(kek_wrapping_key, *made);
@@ -273,9 +279,11 @@ Result<void> PgStorage::Impl::open_ring(pg::Conn& c, std::string* why, bool repl
     auto mine = loaded->find(KekVersion{v});
     if (r.destroyed || !mine) continue;
     if (crypto::kek_fingerprint(**mine) != r.fingerprint) {
-      return refuse(why, "the KEK ring file " + path.string() + " holds another KEK as " +
-                         named(KekVersion{v}) + " than this database's: it belongs to another "
-                         "gateway; copy this gateway's ring file here",
+      return refuse(why,
+                    "the KEK ring file " + path.string() + " holds another KEK as " +
+                        named(KekVersion{v}) +
+                        " than this database's: it belongs to another "
+                        "gateway; copy this gateway's ring file here",
                     Errc::conflict);
     }
   }
@@ -310,14 +318,16 @@ Result<void> PgStorage::Impl::check_ring_covers(pg::Conn& c, std::string* why) {
                " data keys under " + named(v);
   }
   if (!missing.empty()) {
-    return refuse(why, "the database holds " + missing + ", which the KEK ring file " +
-                       options.kek_ring_file.string() + " does not hold" + what_to_do,
+    return refuse(why,
+                  "the database holds " + missing + ", which the KEK ring file " +
+                      options.kek_ring_file.string() + " does not hold" + what_to_do,
                   Errc::key_unavailable);
   }
   if (!held->find(*current)) {
-    return refuse(why, "new data keys are wrapped under " + named(*current) +
-                       ", which the KEK ring file " + options.kek_ring_file.string() +
-                       " does not hold" + what_to_do,
+    return refuse(why,
+                  "new data keys are wrapped under " + named(*current) +
+                      ", which the KEK ring file " + options.kek_ring_file.string() +
+                      " does not hold" + what_to_do,
                   Errc::key_unavailable);
   }
   return {};
@@ -381,8 +391,8 @@ DELETE FROM data_keys WHERE client_tag IN (SELECT tag FROM key_erasures);
 }
 
 Result<void> PgStorage::Impl::ledger_erasure(Session& s, std::string_view tag) {
-  auto rows = s.data.query("SELECT erased_at, reason FROM erasures WHERE tag = $1",
-                           pg::Params().text(tag));
+  auto rows =
+      s.data.query("SELECT erased_at, reason FROM erasures WHERE tag = $1", pg::Params().text(tag));
   if (!rows) return rows.error();
   LedgerRecord record{std::string(tag), to_db(now()), 1};
   if (!rows->empty()) {
@@ -461,12 +471,11 @@ Result<KekRotation> PgStorage::rotate_kek(const KekRotationOptions& options, std
       static_cast<void>(c.exec("ROLLBACK"));
       return ec;
     };
-    auto rows = c.query("SELECT client_id, category, version, kek_version, wrapped FROM data_keys "
-                        "WHERE kek_version <> $1 ORDER BY client_id, category, version "
-                        "LIMIT $2 FOR UPDATE",
-                        pg::Params()
-                            .int64(out.version.value)
-                            .int64(static_cast<std::int64_t>(batch)));
+    auto rows =
+        c.query("SELECT client_id, category, version, kek_version, wrapped FROM data_keys "
+                "WHERE kek_version <> $1 ORDER BY client_id, category, version "
+                "LIMIT $2 FOR UPDATE",
+                pg::Params().int64(out.version.value).int64(static_cast<std::int64_t>(batch)));
     if (!rows) return fail(rows.error());
     for (int r = 0; r < rows->size(); ++r) {
       auto client = client_from(rows->bytes(r, 0));
@@ -478,8 +487,11 @@ Result<KekRotation> PgStorage::rotate_kek(const KekRotationOptions& options, std
       auto from = i.kek_for(from_version, hold);
       if (!from) {
         if (why != nullptr) {
-          *why = "a data key is wrapped under " + named(from_version) + ", which the KEK ring "
-                 "file " + i.options.kek_ring_file.string() + " does not hold; copy the ring "
+          *why = "a data key is wrapped under " + named(from_version) +
+                 ", which the KEK ring "
+                 "file " +
+                 i.options.kek_ring_file.string() +
+                 " does not hold; copy the ring "
                  "file of a node that has it here and run the rotation again";
         }
         return fail(from.error());
@@ -535,9 +547,8 @@ Result<KekDestruction> PgStorage::destroy_kek(KekVersion version, std::string* w
   auto file = read_ring_file(i.options.kek_ring_file, why);
   if (!file) return file.error();
   auto& entries = file->entries;
-  const auto it = std::find_if(entries.begin(), entries.end(), [&](const RingEntry& e) {
-    return e.wrapped.version == version;
-  });
+  const auto it = std::find_if(entries.begin(), entries.end(),
+                               [&](const RingEntry& e) { return e.wrapped.version == version; });
   auto marked = c.query("UPDATE kek_versions SET destroyed_at = coalesce(destroyed_at, $1) "
                         "WHERE version = $2",
                         pg::Params().int64(to_db(i.now())).int64(version.value));

@@ -40,7 +40,8 @@ Result<void> failed(std::string* why, std::string sentence, Errc e = Errc::stora
 Result<std::optional<std::string>> slurp(const fs::path& path, std::string* why) {
   std::error_code ec;
   if (!fs::exists(path, ec)) {
-    if (ec) return failed(why, path.string() + " cannot be looked at (" + ec.message() + ")").error();
+    if (ec)
+      return failed(why, path.string() + " cannot be looked at (" + ec.message() + ")").error();
     return std::optional<std::string>{};
   }
   std::ifstream in(path, std::ios::binary);
@@ -95,7 +96,7 @@ bool sync_directory(const fs::path& dir) {
 bool zero_file(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return false;
-  struct stat st {};
+  struct stat st{};
   bool ok = ::fstat(fd, &st) == 0;
   const std::string zeros(4096, '\0');
   for (off_t left = ok ? st.st_size : 0; ok && left > 0;) {
@@ -184,8 +185,10 @@ Result<RingFile> read_ring_file(const fs::path& path, std::string* why) {
     }
     auto blob = crypto::from_hex(w[3]);
     if (!blob) return damaged(n, "the wrapped KEK is not hexadecimal");
-    if (!seen.insert(version).second) return damaged(n, "version " + std::to_string(version) + " twice");
-    out.entries.push_back({crypto::WrappedKek{crypto::KekVersion{version}, std::move(*blob)}, created});
+    if (!seen.insert(version).second)
+      return damaged(n, "version " + std::to_string(version) + " twice");
+    out.entries.push_back(
+        {crypto::WrappedKek{crypto::KekVersion{version}, std::move(*blob)}, created});
   }
   if (t.empty()) return damaged(1, "the file is empty");
   return out;
@@ -241,7 +244,7 @@ Result<void> write_ring_file(const fs::path& path, const std::vector<RingEntry>&
 }
 
 std::string ring_file_stamp(const fs::path& path) {
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) != 0) return {};
   return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
          std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
@@ -250,8 +253,7 @@ std::string ring_file_stamp(const fs::path& path) {
 // --- the erasure ledger ---
 
 Result<std::vector<LedgerRecord>> read_ledger(const fs::path& path,
-                                              const crypto::SubKey& ledger_key,
-                                              std::string* why) {
+                                              const crypto::SubKey& ledger_key, std::string* why) {
   auto text = slurp(path, why);
   if (!text) return text.error();
   std::vector<LedgerRecord> out;
@@ -305,14 +307,15 @@ Result<void> append_ledger(const fs::path& path, const crypto::SubKey& ledger_ke
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     return failed(why, "the erasure ledger " + path.string() + " cannot be opened (" +
-                           std::strerror(errno) + "); check that its directory exists and that "
+                           std::strerror(errno) +
+                           "); check that its directory exists and that "
                            "sluisd may write it");
   }
   auto fail = [&](std::string what) {
     ::close(fd);
     return failed(why, "the erasure ledger " + path.string() + " " + what);
   };
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0) return fail("cannot be looked at");
   std::string text;
   if (st.st_size == 0) {
@@ -332,9 +335,11 @@ Result<void> append_ledger(const fs::path& path, const crypto::SubKey& ledger_ke
   }
   if (!write_all(fd, text)) return fail("cannot be written");
   if (::fsync(fd) != 0) return fail("cannot be synced to disk");
-  if (::close(fd) != 0) return failed(why, "the erasure ledger " + path.string() + " cannot be closed");
+  if (::close(fd) != 0)
+    return failed(why, "the erasure ledger " + path.string() + " cannot be closed");
   if (!existed && !sync_directory(path.parent_path())) {
-    return failed(why, "the directory of the erasure ledger " + path.string() + " cannot be synced");
+    return failed(why,
+                  "the directory of the erasure ledger " + path.string() + " cannot be synced");
   }
   return {};
 }

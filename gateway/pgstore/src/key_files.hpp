@@ -51,8 +51,7 @@ struct RingFile {
 /// as the file system lets an overwrite reach them). Errors: storage_failure (`why` says which
 /// step).
 [[nodiscard]] Result<void> write_ring_file(const std::filesystem::path& path,
-                                           const std::vector<RingEntry>& entries,
-                                           std::string* why);
+                                           const std::vector<RingEntry>& entries, std::string* why);
 /// What identifies the ring file's present contents (inode, size, modification time): a node
 /// re-reads the ring when it changes. Empty when the file does not exist.
 [[nodiscard]] std::string ring_file_stamp(const std::filesystem::path& path);
@@ -69,9 +68,8 @@ struct LedgerRecord {
 /// tombstone brings it back at the next open) and is left out. Errors: file_damaged (any other
 /// line that is not a record closed by its keyed digest; `why` names the file and line number),
 /// storage_failure.
-[[nodiscard]] Result<std::vector<LedgerRecord>> read_ledger(const std::filesystem::path& path,
-                                                            const crypto::SubKey& ledger_key,
-                                                            std::string* why);
+[[nodiscard]] Result<std::vector<LedgerRecord>>
+read_ledger(const std::filesystem::path& path, const crypto::SubKey& ledger_key, std::string* why);
 /// Appends `records` (each line closed by its keyed digest) and fsyncs before returning; creates
 /// the file (mode 0600, its header line, the directory synced) when absent, and cuts off a torn
 /// last line first. Call with the ledger's FileLock held. Errors: storage_failure.

@@ -221,8 +221,8 @@ TEST_CASE("postgresql: an old dump restored after an erasure is erased again fro
     // A is in the restored database, and its wrapped data keys are there; no KEK of the ring
     // opens them, whatever version it is presented as, while the destroyed version did.
     RawPg raw(d1);
-    const std::string where = " FROM data_keys WHERE client_tag = '" + tag_a +
-                              "' ORDER BY category, version";
+    const std::string where =
+        " FROM data_keys WHERE client_tag = '" + tag_a + "' ORDER BY category, version";
     const auto clients = raw.column("SELECT client_id" + where);
     const auto categories = raw.column("SELECT category" + where);
     const auto versions = raw.column("SELECT version" + where);
