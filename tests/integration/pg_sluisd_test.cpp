@@ -210,3 +210,24 @@ TEST_CASE("sluisd on PostgreSQL: sluisctl store kek rotate and destroy while it 
   CHECK(ocmw.get("/v1/clients/" + second + "/dossier").body.find("KEKCANARY-2") !=
         std::string::npos);
 }
+
+TEST_CASE("sluisd on PostgreSQL: a node without the gateway's KEK ring file refuses to start, "
+          "naming the version and what to copy",
+          "[integration][postgresql][keys]") {
+  GatewayHome home;
+  move_home_to_postgresql(home);
+  const fs::path ring = home.dir.path() / "keys/kek-ring";
+  REQUIRE(fs::exists(ring));
+  fs::rename(ring, home.dir.path() / "kek-ring.elsewhere");  // a node whose ring was not copied
+  {
+    Sluisd refused(home);
+    REQUIRE(refused.exited(20s));
+    CHECK(refused.exit_code() != 0);
+    CHECK_THAT(read_text(home.stderr_file), Catch::Contains("KEK version 1") &&
+                                                Catch::Contains(ring.string()) &&
+                                                Catch::Contains("copy the KEK ring file"));
+  }
+  fs::rename(home.dir.path() / "kek-ring.elsewhere", ring);
+  Sluisd started(home);
+  CHECK(started.wait_ready());
+}
