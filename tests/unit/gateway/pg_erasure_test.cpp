@@ -440,3 +440,38 @@ TEST_CASE("postgresql: a node adds the erasures other nodes made to its own ledg
   const std::string own = read_text(f.options.erasure_ledger_file);
   CHECK(learned == own);
 }
+
+TEST_CASE("postgresql: a ring-only rotation adds a version no key is wrapped under until the next "
+          "run registers it and rewraps",
+          "[postgresql][erasure][nodes]") {
+  PgFixture f;
+  f.add_sector();
+  const ClientId c = register_case(f, "ring-only-1");
+  add_housing(f, c, "Rue Haute");
+  sluis::pgstore::KekRotationOptions ring_only;
+  ring_only.ring_only = true;
+  auto prepared = f.store->rotate_kek(ring_only);
+  REQUIRE(prepared);
+  CHECK(prepared->version == KekVersion{2});
+  CHECK(prepared->created);
+  CHECK_FALSE(prepared->registered);
+  CHECK(prepared->rewrapped == 0);
+  CHECK(keks_of_ring(f.options.kek_ring_file, f.root).size() == 2);
+  // Until it is registered, new keys stay under version 1 (a node whose ring has not got
+  // version 2 yet can read everything).
+  const ClientId later = register_case(f, "ring-only-2");
+  add_housing(f, later, "Hoogstraat");
+  CHECK(f.store->count_data_keys(KekVersion{2}).value() == 0);
+  {
+    RawPg raw(f.options.conninfo);
+    CHECK(raw.column("SELECT 1 FROM kek_versions WHERE version = 2").empty());
+  }
+  auto finished = f.store->rotate_kek();
+  REQUIRE(finished);
+  CHECK(finished->version == KekVersion{2});
+  CHECK_FALSE(finished->created);
+  CHECK(finished->registered);
+  CHECK(finished->rewrapped == 2);
+  CHECK(f.store->count_data_keys(KekVersion{1}).value() == 0);
+  CHECK(street_of(f.storage(), later).value() == "Hoogstraat");
+}
