@@ -156,6 +156,123 @@ Result<KekVersion> PgStorage::Impl::current_kek_version(pg::Conn& c) {
   return KekVersion{static_cast<std::uint32_t>(rows->int64(0, 0))};
 }
 
+namespace {
+
+/// The ring file's entry of version `v` (end() when none).
+std::vector<RingEntry>::iterator entry_of(std::vector<RingEntry>& entries, KekVersion v) {
+  return std::find_if(entries.begin(), entries.end(),
+                      [&](const RingEntry& e) { return e.wrapped.version == v; });
+}
+
+/// Open, phase 1: the keks table's KEKs (a database from before schema 7, or a home migration's
+/// copy) join `entries`; returned unwrapped, to be registered. With `replace_unused`, a ring
+/// version no data key uses gives way to the table's KEK of the same version (and its
+/// registration goes); otherwise a different KEK under a version the ring holds is refused.
+Result<std::vector<crypto::KeyEncryptionKey>>
+absorb_keks_table(pg::Conn& c, const crypto::SubKey& wrapping, const crypto::KeyRing& ring_keks,
+                  std::vector<RingEntry>& entries, bool replace_unused,
+                  const std::filesystem::path& path, std::string* why) {
+  auto keks = c.query("SELECT version, wrapped, created_at FROM keks "
+                      "WHERE retired_at IS NULL AND length(wrapped) > 0 ORDER BY version");
+  if (!keks) return keks.error();
+  std::vector<crypto::KeyEncryptionKey> absorbed;
+  for (int r = 0; r < keks->size(); ++r) {
+    const KekVersion v{static_cast<std::uint32_t>(keks->int64(r, 0))};
+    crypto::WrappedKek wrapped{v, keks->byte_vector(r, 1)};
+    auto kek = crypto::unwrap_kek(wrapping, wrapped);
+    if (!kek) {
+      return refuse(why,
+                    "the database's " + named(v) + " does not open with this root key: " +
+                        "the database belongs to another gateway",
+                    Errc::crypto_failure)
+          .error();
+    }
+    if (auto mine = ring_keks.find(v)) {
+      if (crypto::kek_fingerprint(**mine) == crypto::kek_fingerprint(*kek)) continue;
+      auto used = c.query("SELECT count(*) FROM data_keys WHERE kek_version = $1",
+                          pg::Params().int64(v.value));
+      if (!used) return used.error();
+      if (!replace_unused || used->int64(0, 0) != 0) {
+        return refuse(why,
+                      "the KEK ring file " + path.string() + " and the database hold " +
+                          "different KEKs as " + named(v) + ": the ring file belongs to " +
+                          "another gateway; copy this gateway's ring file here",
+                      Errc::conflict)
+            .error();
+      }
+      entries.erase(entry_of(entries, v));
+      // The engine's own version, which gives way, was registered when it was made.
+      if (auto d =
+              c.run("DELETE FROM kek_versions WHERE version = $1", pg::Params().int64(v.value));
+          !d) {
+        return d.error();
+      }
+    }
+    entries.push_back({std::move(wrapped), keks->int64(r, 2)});
+    absorbed.push_back(std::move(*kek));
+  }
+  return absorbed;
+}
+
+/// Open, phase 2: a version the database marks destroyed leaves this ring file too. True when
+/// one did.
+bool drop_destroyed(const std::map<std::uint32_t, Registered>& reg,
+                    std::vector<RingEntry>& entries) {
+  bool dropped = false;
+  for (const auto& [v, r] : reg) {
+    if (!r.destroyed) continue;
+    if (auto it = entry_of(entries, KekVersion{v}); it != entries.end()) {
+      entries.erase(it);
+      dropped = true;
+    }
+  }
+  return dropped;
+}
+
+/// Open, phase 3 (a new database and no ring yet): version 1, or the next after what was
+/// destroyed, registered first: of two nodes making it at once, the loser is refused.
+Result<RingEntry> make_first_version(pg::Conn& c, const crypto::SubKey& wrapping,
+                                     const std::map<std::uint32_t, Registered>& reg,
+                                     std::int64_t now_ms, const std::filesystem::path& path,
+                                     std::string* why) {
+  const std::uint32_t next = reg.empty() ? 1 : reg.rbegin()->first + 1;
+  const auto kek = crypto::KeyEncryptionKey::generate(KekVersion{next});
+  bool inserted = false;
+  if (auto r = register_version(c, kek, now_ms, &inserted); !r) return r.error();
+  if (!inserted) {
+    return refuse(why,
+                  "another node made " + named(KekVersion{next}) + " of this database at " +
+                      "the same moment: copy its KEK ring file to " + path.string() +
+                      " and start this node again",
+                  Errc::conflict)
+        .error();
+  }
+  auto wrapped = crypto::wrap_kek(wrapping, kek);
+  if (!wrapped) return make_error_code(Errc::crypto_failure);
+  return RingEntry{std::move(*wrapped), now_ms};
+}
+
+/// Open, phase 5: every registered version the ring holds is the database's own.
+Result<void> check_fingerprints(pg::Conn& c, const crypto::KeyRing& loaded,
+                                const std::filesystem::path& path, std::string* why) {
+  auto reg = registered_versions(c);
+  if (!reg) return reg.error();
+  for (const auto& [v, r] : *reg) {
+    auto mine = loaded.find(KekVersion{v});
+    if (r.destroyed || !mine) continue;
+    if (crypto::kek_fingerprint(**mine) != r.fingerprint) {
+      return refuse(why,
+                    "the KEK ring file " + path.string() + " holds another KEK as " +
+                        named(KekVersion{v}) + " than this database's: it belongs to " +
+                        "another gateway; copy this gateway's ring file here",
+                    Errc::conflict);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<void> PgStorage::Impl::open_ring(pg::Conn& c, std::string* why, bool replace_unused) {
   const auto& path = options.kek_ring_file;
   auto lock = FileLock::take(path, why);
@@ -165,128 +282,46 @@ Result<void> PgStorage::Impl::open_ring(pg::Conn& c, std::string* why, bool repl
   std::vector<RingEntry> entries = std::move(file->entries);
   auto ring_keks = unwrap_entries(kek_wrapping_key, entries, path, why);
   if (!ring_keks) return ring_keks.error();
-  bool changed = false;
-  auto entry_of = [&](KekVersion v) {
-    return std::find_if(entries.begin(), entries.end(),
-                        [&](const RingEntry& e) { return e.wrapped.version == v; });
-  };
 
-  // 1. The keks table's KEKs (a database from before schema 7, or a home migration's copy) join
-  //    the ring; they are deleted from the table only once the ring file holds them.
-  auto keks = c.query("SELECT version, wrapped, created_at FROM keks "
-                      "WHERE retired_at IS NULL AND length(wrapped) > 0 ORDER BY version");
-  if (!keks) return keks.error();
-  std::vector<crypto::KeyEncryptionKey> absorbed;
-  for (int r = 0; r < keks->size(); ++r) {
-    const KekVersion v{static_cast<std::uint32_t>(keks->int64(r, 0))};
-    crypto::WrappedKek wrapped{v, keks->byte_vector(r, 1)};
-    auto kek = crypto::unwrap_kek(kek_wrapping_key, wrapped);
-    if (!kek) {
-      return refuse(why,
-                    "the database's " + named(v) +
-                        " does not open with this root key: the "
-                        "database belongs to another gateway",
-                    Errc::crypto_failure);
-    }
-    if (auto mine = ring_keks->find(v)) {
-      if (crypto::kek_fingerprint(**mine) == crypto::kek_fingerprint(*kek)) continue;
-      auto used = c.query("SELECT count(*) FROM data_keys WHERE kek_version = $1",
-                          pg::Params().int64(v.value));
-      if (!used) return used.error();
-      if (!replace_unused || used->int64(0, 0) != 0) {
-        return refuse(why,
-                      "the KEK ring file " + path.string() +
-                          " and the database hold "
-                          "different KEKs as " +
-                          named(v) +
-                          ": the ring file belongs to "
-                          "another gateway; copy this gateway's ring file here",
-                      Errc::conflict);
-      }
-      entries.erase(entry_of(v));
-      // The engine's own version, which gives way, was registered when it was made.
-      if (auto d =
-              c.run("DELETE FROM kek_versions WHERE version = $1", pg::Params().int64(v.value));
-          !d) {
-        return d;
-      }
-    }
-    entries.push_back({std::move(wrapped), keks->int64(r, 2)});
-    absorbed.push_back(std::move(*kek));
-    changed = true;
-  }
-
-  // 2. What the database registered: a destroyed version leaves this ring file too.
+  auto absorbed =
+      absorb_keks_table(c, kek_wrapping_key, *ring_keks, entries, replace_unused, path, why);
+  if (!absorbed) return absorbed.error();
   auto reg = registered_versions(c);
   if (!reg) return reg.error();
-  for (const auto& [v, r] : *reg) {
-    if (!r.destroyed) continue;
-    if (auto it = entry_of(KekVersion{v}); it != entries.end()) {
-      entries.erase(it);
-      changed = true;
-    }
-  }
+  bool changed = !absorbed->empty();
+  changed = drop_destroyed(*reg, entries) || changed;
   const bool any_live =
       std::any_of(reg->begin(), reg->end(), [](const auto& e) { return !e.second.destroyed; });
-
-  // 3. A new database and no ring yet: version 1 (or the next after what was destroyed).
-  std::optional<crypto::KeyEncryptionKey> made;
-  if (entries.empty() && !any_live) {
-    const std::uint32_t next = reg->empty() ? 1 : reg->rbegin()->first + 1;
-    made.emplace(crypto::KeyEncryptionKey::generate(KekVersion{next}));
-    bool inserted = false;
-    if (auto r = register_version(c, *made, to_db(now()), &inserted); !r) return r;
-    if (!inserted) {
-      return refuse(why,
-                    "another node made " + named(KekVersion{next}) +
-                        " of this database at "
-                        "the same moment: copy its KEK ring file to " +
-                        path.string() + " and start this node again",
-                    Errc::conflict);
-    }
-    auto wrapped = crypto::wrap_kek(kek_wrapping_key, *made);
-    if (!wrapped) return make_error_code(Errc::crypto_failure);
-    entries.push_back({std::move(*wrapped), to_db(now())});
+  const bool make_first = entries.empty() && !any_live;
+  if (make_first) {
+    auto first = make_first_version(c, kek_wrapping_key, *reg, to_db(now()), path, why);
+    if (!first) return first.error();
+    entries.push_back(std::move(*first));
     changed = true;
   }
   std::sort(entries.begin(), entries.end(), [](const RingEntry& a, const RingEntry& b) {
     return a.wrapped.version.value < b.wrapped.version.value;
   });
+  // Phase 4: the ring file first, then the table emptied (its retired rows too: their wrapped
+  // KEK was blanked already; the table is only an inbox now), then what the database does not
+  // know yet registered: the absorbed KEKs, or a whole ring brought to a new database. (A
+  // version a ring_only rotation added stays unregistered until the rotation's next run: new
+  // data keys are wrapped under registered versions only.)
   if (changed) {
     if (auto r = write_ring_file(path, entries, why); !r) return r;
   }
-  // Retired rows too (their wrapped KEK was blanked already): the table is only an inbox now.
   if (auto r = c.run("DELETE FROM keks"); !r) return r;
-
-  // 4. Register what the database does not know yet: the absorbed KEKs, or a whole ring brought
-  //    to a new database. (A version a ring_only rotation added stays unregistered until the
-  //    rotation's next run: new data keys are wrapped under registered versions only.)
-  for (const auto& kek : absorbed) {
+  for (const auto& kek : *absorbed) {
     if (auto r = register_version(c, kek, to_db(now()), nullptr); !r) return r;
   }
   auto loaded = unwrap_entries(kek_wrapping_key, entries, path, why);
   if (!loaded) return loaded.error();
-  if (!any_live && absorbed.empty() && !made) {
+  if (!any_live && absorbed->empty() && !make_first) {
     for (const auto v : loaded->versions()) {
       if (auto r = register_version(c, **loaded->find(v), to_db(now()), nullptr); !r) return r;
     }
   }
-
-  // 5. Every registered version the ring holds is the database's own.
-  reg = registered_versions(c);
-  if (!reg) return reg.error();
-  for (const auto& [v, r] : *reg) {
-    auto mine = loaded->find(KekVersion{v});
-    if (r.destroyed || !mine) continue;
-    if (crypto::kek_fingerprint(**mine) != r.fingerprint) {
-      return refuse(why,
-                    "the KEK ring file " + path.string() + " holds another KEK as " +
-                        named(KekVersion{v}) +
-                        " than this database's: it belongs to another "
-                        "gateway; copy this gateway's ring file here",
-                    Errc::conflict);
-    }
-  }
+  if (auto r = check_fingerprints(c, *loaded, path, why); !r) return r;
   const std::string stamp = ring_file_stamp(path);
   std::lock_guard guard(ring_mutex);
   ring = std::make_shared<const crypto::KeyRing>(std::move(*loaded));
