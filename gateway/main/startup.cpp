@@ -170,9 +170,14 @@ OpenedEngine open_engine(const DaemonConfig& config, const crypto::RootKey& root
   options.sslrootcert = config.store.sslrootcert;
   options.password_file = config.store.password_file;
   options.pool_size = config.store.pool_size;
-  auto pg = sluis::pgstore::PgStorage::open(std::move(options), root);
+  options.kek_ring_file = kek_ring_path(config);
+  options.erasure_ledger_file = erasure_ledger_path(config);
+  std::string refusal;
+  auto pg = sluis::pgstore::PgStorage::open(std::move(options), root, &refusal);
   if (!pg) {
     const auto e = pg.error();
+    // The ring file and the ledger say which file, line or KEK version, and what to do.
+    if (!refusal.empty()) throw StartupRefusal(refusal);
     const std::string where = "the PostgreSQL database of [store] conninfo";
     if (e == sluis::store::Errc::unavailable) {
       throw StartupRefusal(where + " cannot be reached or refused the login (" +

@@ -145,3 +145,89 @@ TEST_CASE("sluisd on PostgreSQL: the audit log is in the database, proofs answer
   CHECK_THAT(out, Catch::Contains("DOES NOT VERIFY") &&
                       Catch::Contains("First event that differs: #" + read_leaf + " "));
 }
+
+TEST_CASE("sluisd on PostgreSQL: sluisctl store kek rotate and destroy while it serves; the old "
+          "version leaves the ring and reads go on, also after a restart",
+          "[integration][postgresql][keys]") {
+  GatewayHome home;
+  const std::string conninfo = move_home_to_postgresql(home);
+  const fs::path ring = home.dir.path() / "keys/kek-ring";
+  const std::string dir = home.dir.path().string();
+  // A client registered at the OCMW with a housing fragment holding `canary`: its pseudonym.
+  auto client_with = [](Worker& ocmw, unsigned long long person, const std::string& canary) {
+    const auto client = client_of(ocmw.post("/v1/clients", registration(person)));
+    REQUIRE(ocmw.post("/v1/clients/" + client + "/fragments",
+                      R"({"category":"housing","fields":{"situation":")" + canary + R"("}})")
+                .status == 201);
+    return client;
+  };
+  std::string first, second;
+  {
+    Sluisd gateway(home);
+    REQUIRE(gateway.wait_ready());
+    Worker ocmw(gateway, home.ocmw, "ocmw-sw");
+    first = client_with(ocmw, 850606606, "KEKCANARY-1");
+    // The current version is not destroyed.
+    const auto current = sluisctl("store kek destroy --home " + dir + " --version 1");
+    INFO(current.second);
+    CHECK(current.first != 0);
+    CHECK_THAT(current.second, Catch::Contains("new data keys are wrapped under"));
+    // Rotated while sluisd serves: every data key is rewrapped under version 2 in the database.
+    const auto rotated = sluisctl("store kek rotate --home " + dir + " --batch 1");
+    INFO(rotated.second);
+    REQUIRE(rotated.first == 0);
+    CHECK_THAT(rotated.second, Catch::Contains("Rotated to KEK version 2"));
+    RawPg raw(conninfo);
+    CHECK(raw.column("SELECT 1 FROM data_keys WHERE kek_version <> 2").empty());
+    // The running node meets version 2 (a new client's key is wrapped under it; the first
+    // client's key was rewrapped) and reads and writes on.
+    second = client_with(ocmw, 850707707, "KEKCANARY-2");
+    const auto destroyed = sluisctl("store kek destroy --home " + dir + " --version 1");
+    INFO(destroyed.second);
+    REQUIRE(destroyed.first == 0);
+    CHECK_THAT(read_text(ring), !Catch::Contains("\nkek 1 "));
+    CHECK(raw.column("SELECT 1 FROM kek_versions WHERE version = 1 AND destroyed_at IS NOT NULL")
+              .size() == 1);
+    // Each act is on the record before it is done (the refused destruction twice: its intent,
+    // then that it did not happen).
+    CHECK(raw.column("SELECT 1 FROM audit_event WHERE action = 'key-rotate' AND worker LIKE "
+                     "'operator:%' AND convert_from(canonical, 'UTF8') LIKE '%kek:%'")
+              .size() == 4);
+    CHECK(raw.column("SELECT 1 FROM audit_event WHERE action = 'key-rotate' AND decision = "
+                     "'deny'")
+              .size() == 1);
+    const auto read = ocmw.get("/v1/clients/" + first + "/dossier");
+    REQUIRE(fragments_in(read) == 1);
+    CHECK(read.body.find("KEKCANARY-1") != std::string::npos);
+    gateway.signal(SIGTERM);
+    REQUIRE(gateway.exited(10s));
+  }
+  Sluisd again(home);
+  REQUIRE(again.wait_ready());
+  Worker ocmw(again, home.ocmw, "ocmw-sw");
+  CHECK(ocmw.get("/v1/clients/" + first + "/dossier").body.find("KEKCANARY-1") !=
+        std::string::npos);
+  CHECK(ocmw.get("/v1/clients/" + second + "/dossier").body.find("KEKCANARY-2") !=
+        std::string::npos);
+}
+
+TEST_CASE("sluisd on PostgreSQL: a node without the gateway's KEK ring file refuses to start, "
+          "naming the version and what to copy",
+          "[integration][postgresql][keys]") {
+  GatewayHome home;
+  move_home_to_postgresql(home);
+  const fs::path ring = home.dir.path() / "keys/kek-ring";
+  REQUIRE(fs::exists(ring));
+  fs::rename(ring, home.dir.path() / "kek-ring.elsewhere");  // a node whose ring was not copied
+  {
+    Sluisd refused(home);
+    REQUIRE(refused.exited(20s));
+    CHECK(refused.exit_code() != 0);
+    CHECK_THAT(read_text(home.stderr_file), Catch::Contains("KEK version 1") &&
+                                                Catch::Contains(ring.string()) &&
+                                                Catch::Contains("copy the KEK ring file"));
+  }
+  fs::rename(home.dir.path() / "kek-ring.elsewhere", ring);
+  Sluisd started(home);
+  CHECK(started.wait_ready());
+}

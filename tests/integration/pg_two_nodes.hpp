@@ -86,6 +86,9 @@ inline std::string sector_in_postgresql(const GatewayHome& home) {
   REQUIRE(root);
   sluis::pgstore::PgOptions o;
   o.conninfo = conninfo;
+  // Where sluisd keeps them by default: beside the root key.
+  o.kek_ring_file = home.dir.path() / "keys/kek-ring";
+  o.erasure_ledger_file = home.dir.path() / "keys/erasure-ledger";
   auto pg = sluis::pgstore::PgStorage::open(o, *root);
   REQUIRE(pg);
   sluis::domain::Registry r(**pg);
@@ -135,6 +138,10 @@ inline void same_gateway(const GatewayHome& from, GatewayHome& to) {
 inline std::string two_nodes_on_postgresql(GatewayHome& a, GatewayHome& b) {
   same_gateway(a, b);
   const std::string conninfo = sector_in_postgresql(a);
+  // The KEK ring, made when the sector was written, goes to the second node as an operator
+  // copies it (docs/operations.md "The KEK ring").
+  fs::copy_file(a.dir.path() / "keys/kek-ring", b.dir.path() / "keys/kek-ring",
+                fs::copy_options::overwrite_existing);
   use_database(a, conninfo);
   use_database(b, conninfo);
   return conninfo;

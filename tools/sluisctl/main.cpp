@@ -33,7 +33,8 @@ constexpr std::string_view kUsage =
     "  policy  check | explain      validate a rule pack, explain an access decision\n"
     "  audit   verify | checkpoint | query | export | report | access-report\n"
     "                               the DPO's tools on the audit log\n"
-    "  store   migrate              move a stopped home's records into PostgreSQL\n"
+    "  store   migrate | kek        move a stopped home's records into PostgreSQL;\n"
+    "                               rotate and destroy its KEK versions there\n"
     "  commands                     list every command, one per line (for scripts)\n"
     "\n"
     "Every group and command answers --help (or 'sluisctl <group> help') with its options.\n";
@@ -72,7 +73,7 @@ const std::vector<Group>& groups() {
        {"verify", "checkpoint", "query", "export", "report", "access-report"},
        run_audit,
        help_of<run_audit>},
-      {"store", {"migrate"}, run_store, help_of<run_store>},
+      {"store", {"migrate", "kek"}, run_store, help_of<run_store>},
   };
   return kGroups;
 }

@@ -15,8 +15,10 @@
 #include "sluisctl/options.hpp"
 #include "sluisctl/passphrase.hpp"
 
+#include <sodium.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -40,8 +42,9 @@ constexpr const char* kStoreUsage =
     "                (--conninfo S [--sslmode M] [--sslrootcert F] [--password-file F]\n"
     "                 | --config FILE) [--batch N] [--switch] [--passphrase-file F]\n"
     "      With sluisd stopped: copies every record of the home's SQLCipher store (partners,\n"
-    "      workers, clients, fragments, consents, grants, labels, the key store's KEKs and\n"
-    "      data keys as wrapped, erasure tombstones) into the PostgreSQL database, in batches\n"
+    "      workers, clients, fragments, consents, grants, labels, the key store's data keys as\n"
+    "      wrapped, erasure tombstones) into the PostgreSQL database, and its KEKs into the KEK\n"
+    "      ring file beside the root key ([store] kek_ring), in batches\n"
     "      of N rows (default 500) in key order, then compares counts and digests of every\n"
     "      table on both sides. The audit log (DIR's audit.db) is carried into the database's\n"
     "      log the same way: every event with its leaf number, the tree and every signed\n"
@@ -49,7 +52,17 @@ constexpr const char* kStoreUsage =
     "      it again: it goes on where it stopped. The database is named as in the [store]\n"
     "      section of sluis.toml: by the options, or by the [store] section of FILE. It must be\n"
     "      empty (or hold this move). With --switch the home's sluis.toml gets that [store]\n"
-    "      section; otherwise the lines are printed.\n";
+    "      section; otherwise the lines are printed.\n"
+    "  sluisctl store kek rotate --home DIR [--batch N] [--ring-only] [--passphrase-file F]\n"
+    "      PostgreSQL: adds a new KEK version to the KEK ring file ([store] kek_ring), then\n"
+    "      rewraps every data key in the database under it, N per transaction (default 500;\n"
+    "      sluisd may keep running). Interrupted, run it again: it goes on. The old version\n"
+    "      stays in the ring until 'destroy'. With several machines, run it first with\n"
+    "      --ring-only, copy the ring file to every node, then run it without.\n"
+    "  sluisctl store kek destroy --home DIR --version N [--passphrase-file F]\n"
+    "      PostgreSQL: removes KEK version N from the ring file for good, once no data key is\n"
+    "      wrapped under it (refused, with the count, before). Database backups from before\n"
+    "      the rotation then open nothing; copy the ring file to every node afterwards.\n";
 
 /// A failure the person can act on, already a sentence; nothing further was changed.
 struct Refusal : std::runtime_error {
@@ -295,15 +308,27 @@ Audit open_audit(const daemon::DaemonConfig& config, const crypto::RootKey& root
   return a;
 }
 
-/// The options of the move's connections to the database.
-sluis::pgstore::PgOptions pg_options(const daemon::StoreConfig& target) {
+/// Connection options for the database `store` names (connection, TLS, password file), with
+/// the home's KEK ring and erasure ledger.
+sluis::pgstore::PgOptions database_options(const daemon::DaemonConfig& config,
+                                           const daemon::StoreConfig& store,
+                                           std::string application_name) {
   sluis::pgstore::PgOptions o;
-  o.conninfo = target.conninfo;
-  o.sslmode = target.sslmode;
-  o.sslrootcert = target.sslrootcert;
-  o.password_file = target.password_file;
+  o.conninfo = store.conninfo;
+  o.sslmode = store.sslmode;
+  o.sslrootcert = store.sslrootcert;
+  o.password_file = store.password_file;
+  o.kek_ring_file = daemon::kek_ring_path(config);
+  o.erasure_ledger_file = daemon::erasure_ledger_path(config);
+  o.application_name = std::move(application_name);
+  return o;
+}
+
+/// The options of the move's connections to the database.
+sluis::pgstore::PgOptions pg_options(const daemon::DaemonConfig& config,
+                                     const daemon::StoreConfig& target) {
+  auto o = database_options(config, target, "sluisctl-store-migrate");
   o.pool_size = 1;
-  o.application_name = "sluisctl-store-migrate";
   return o;
 }
 
@@ -457,7 +482,16 @@ int migrate(Args args) {
        }},
       {"the PostgreSQL database is empty or holds this move",
        [&] {
-         auto p = sluis::pgstore::PgStorage::open(pg_options(target), root);
+         auto o = pg_options(config, target);
+         std::string why;
+         auto p = sluis::pgstore::PgStorage::open(o, root, &why);
+         if (!p && (p.error() == store::Errc::key_unavailable ||
+                    p.error() == store::Errc::conflict)) {
+           // The database's KEK versions are not this home's ring's: another home's data.
+           throw Refusal("the PostgreSQL database holds the keys of another sluis home (" + why +
+                         "); move this home into an empty database. Nothing was changed");
+         }
+         if (!p && !why.empty()) throw Refusal(why + ". Nothing was changed");
          if (!p) throw Refusal(pg_refusal(p.error()));
          pg = std::move(*p);
          auto state = sluis::pgstore::HomeMigration::inspect(*pg);
@@ -482,7 +516,7 @@ int migrate(Args args) {
        [&] {
          if (!audit_before.log) return;  // a new home: sluisd starts the log in the database
          sluis::pgaudit::AuditImportOptions o;
-         o.database = pg_options(target);
+         o.database = pg_options(config, target);
          o.batch_events = std::min<std::size_t>(moptions.batch_rows, audit::kMaxAuditPage);
          auto imp = sluis::pgaudit::AuditLogImport::open(*audit_before.log, o, root);
          if (!imp && imp.error() == store::Errc::busy) {
@@ -578,7 +612,7 @@ int migrate(Args args) {
          if (!r || size != audit_before.size || crypto::to_hex(*r) != audit_before.root) {
            throw Refusal("the audit log changed during the move; run 'sluisctl audit verify'");
          }
-         verify_carried_log(audit_before, pg_options(target), root);
+         verify_carried_log(audit_before, pg_options(config, target), root);
        }},
       {"record the move as finished",
        [&] {
@@ -608,6 +642,173 @@ int migrate(Args args) {
   return kExitOk;
 }
 
+/// A node's database as its [store] section names it (connection, ring, ledger), for a KEK act.
+sluis::pgstore::PgOptions node_database(const daemon::DaemonConfig& config,
+                                        std::string application_name) {
+  return database_options(config, config.store, std::move(application_name));
+}
+
+/// A KEK act on the record before it is done (promise 7): appended to the audit log in the
+/// database (every node appends there) as the operator acts' events are: worker
+/// "operator:<account>", action key-rotate, the rule saying which act ("kek:rotate",
+/// "kek:destroy:N"); and a second event with decision deny when it then fails or is refused.
+class KekAct {
+ public:
+  KekAct(const daemon::DaemonConfig& config, const crypto::RootKey& root, std::string rule) {
+    sluis::pgaudit::PgAuditLogOptions options;
+    options.database = node_database(config, "sluisctl-store-kek-audit");
+    options.origin.clear();  // whatever the database says
+    auto log = sluis::pgaudit::open_pg_audit_log(std::move(options), root);
+    if (!log) {
+      throw Refusal("the audit log in the database cannot be opened (" + log.error().message() +
+                    "), so the key act was not done. Nothing was changed");
+    }
+    log_ = std::move(*log);
+    event_.time = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    event_.worker = "operator:" + ops::account_name(::getuid());
+    event_.role = "operator";
+    event_.action = audit::AuditAction::key_rotate;
+    event_.rule = std::move(rule);
+    std::array<std::uint8_t, 8> id{};
+    randombytes_buf(id.data(), id.size());
+    event_.request_id = "op-" + crypto::to_hex(id);
+  }
+  /// Appends the intent, or refuses (nothing done).
+  void record() {
+    if (!log_->append(event_)) {
+      throw Refusal("the audit log cannot record the key act, so it was not done. Nothing was "
+                    "changed");
+    }
+  }
+  /// Records that the recorded act did not happen (failed or refused).
+  void failed() {
+    auto e = event_;
+    e.decision = audit::AuditDecision::deny;
+    e.rule += " store.failed";
+    static_cast<void>(log_->append(e));
+  }
+
+ private:
+  std::unique_ptr<audit::AuditLog> log_;
+  audit::AuditEvent event_;
+};
+
+/// The home's configuration, for a KEK act (PostgreSQL only).
+daemon::DaemonConfig node_config(const fs::path& home) {
+  if (!fs::exists(home / "sluis.toml")) {
+    throw UsageError(home.string() + " is not a gateway home (no sluis.toml)");
+  }
+  auto config = daemon::load_daemon_config(home / "sluis.toml");
+  if (config.store.engine != daemon::StoreEngine::postgresql) {
+    throw Refusal("this home keeps its records in SQLCipher ([store] engine in " +
+                  (home / "sluis.toml").string() +
+                  "); its KEK is rotated by 'sluisctl rotate --home DIR'");
+  }
+  return config;
+}
+
+/// The home's PostgreSQL engine as a node of it opens it (ring, ledger), for a KEK act.
+std::unique_ptr<sluis::pgstore::PgStorage> open_node_engine(const daemon::DaemonConfig& config,
+                                                            const crypto::RootKey& root) {
+  auto o = node_database(config, "sluisctl-store-kek");
+  o.pool_size = 1;
+  o.listen_for_changes = false;
+  std::string why;
+  auto p = sluis::pgstore::PgStorage::open(o, root, &why);
+  if (!p && !why.empty()) throw Refusal(why + ". Nothing was changed");
+  if (!p) throw Refusal(pg_refusal(p.error()));
+  return std::move(*p);
+}
+
+std::string versions_text(const std::vector<crypto::KekVersion>& versions) {
+  std::string out;
+  for (const auto v : versions)
+    out += (out.empty() ? "" : ", ") + std::to_string(v.value);
+  return out.empty() ? "none" : out;
+}
+
+int kek(Args args) {
+  if (args.empty() || (args[0] != "rotate" && args[0] != "destroy")) {
+    throw UsageError("store kek takes rotate or destroy");
+  }
+  const bool rotate = args[0] == "rotate";
+  const Options opt(args.subspan(1), {"home", "batch", "version", "passphrase-file"},
+                    {"ring-only"});
+  const fs::path home = fs::absolute(opt.require("home"));
+  const auto config = node_config(home);
+  if (rotate) {
+    sluis::pgstore::KekRotationOptions ro;
+    if (auto b = opt.get("batch")) ro.batch_rows = parse_count("batch", *b);
+    if (ro.batch_rows == 0) throw UsageError("--batch needs at least 1 key");
+    if (opt.get("version")) throw UsageError("rotate takes no --version");
+    ro.ring_only = opt.flag("ring-only");
+    const auto root = unlock_root(config, opt);
+    auto pg = open_node_engine(config, root);
+    KekAct act(config, root, ro.ring_only ? "kek:rotate ring-only" : "kek:rotate");
+    act.record();
+    ro.on_batch = [](std::uint64_t n) {
+      if (::isatty(STDERR_FILENO) == 1) {
+        std::fprintf(stderr, "\r  rewrapped %llu data keys ", static_cast<unsigned long long>(n));
+      }
+    };
+    std::string why;
+    auto r = pg->rotate_kek(ro, &why);
+    if (::isatty(STDERR_FILENO) == 1) std::fputs("\n", stderr);
+    if (!r) {
+      act.failed();
+      throw Refusal("the rotation stopped (" + (why.empty() ? r.error().message() : why) +
+                    "); what was rewrapped is kept: run the same command again to go on");
+    }
+    if (ro.ring_only && r->registered) {
+      std::printf("A rotation to KEK version %u is not finished yet (data keys are still wrapped "
+                  "under older versions); nothing was added. Run 'sluisctl store kek rotate "
+                  "--home %s' to finish it.\n",
+                  r->version.value, home.c_str());
+      return kExitOk;
+    }
+    if (!r->registered) {
+      std::printf("KEK version %u added to the ring file (not in use yet). Copy the ring file to "
+                  "every node, then run 'sluisctl store kek rotate --home %s' to rewrap.\n",
+                  r->version.value, home.c_str());
+      return kExitOk;
+    }
+    std::printf("%s KEK version %u: %llu data keys rewrapped; every data key is now wrapped under "
+                "it. Ring versions: %s. Destroy the older ones when the retention window of "
+                "database backups has passed: sluisctl store kek destroy --home %s --version N\n",
+                r->created ? "Rotated to" : "Went on with", r->version.value,
+                static_cast<unsigned long long>(r->rewrapped),
+                versions_text(pg->kek_versions()).c_str(), home.c_str());
+    return kExitOk;
+  }
+  const auto n = parse_count("version", opt.require("version"));
+  if (n == 0 || n > UINT32_MAX) throw UsageError("--version needs a KEK version (1 or more)");
+  if (opt.get("batch") || opt.flag("ring-only")) throw UsageError("destroy takes --version only");
+  const auto root = unlock_root(config, opt);
+  auto pg = open_node_engine(config, root);
+  KekAct act(config, root, "kek:destroy:" + std::to_string(n));
+  act.record();
+  std::string why;
+  const crypto::KekVersion version{static_cast<std::uint32_t>(n)};
+  auto r = pg->destroy_kek(version, &why);
+  if (!r || !r->destroyed) act.failed();
+  if (!r) throw Refusal(why.empty() ? "the destruction failed (" + r.error().message() + ")" : why);
+  if (r->is_current) {
+    throw Refusal("KEK version " + std::to_string(n) +
+                  " is the one new data keys are wrapped under; rotate first (sluisctl store kek "
+                  "rotate). Nothing was changed");
+  }
+  if (!r->destroyed) {
+    throw Refusal(std::to_string(r->still_wrapped) + " data keys are still wrapped under KEK "
+                  "version " + std::to_string(n) + "; run 'sluisctl store kek rotate --home " +
+                  home.string() + "' to finish the rotation first. Nothing was changed");
+  }
+  std::printf("KEK version %llu destroyed: removed from the ring file, its old bytes overwritten. "
+              "Ring versions: %s. Copy the ring file to every node (each removes it at its next "
+              "start anyway) and destroy ring backups that still hold it.\n",
+              static_cast<unsigned long long>(n), versions_text(pg->kek_versions()).c_str());
+  return kExitOk;
+}
+
 }  // namespace
 
 int run_store(Args args) {
@@ -615,11 +816,12 @@ int run_store(Args args) {
     std::fputs(kStoreUsage, args.empty() ? stderr : stdout);
     return args.empty() ? kExitUsage : kExitOk;
   }
-  if (args[0] != "migrate") {
+  if (args[0] != "migrate" && args[0] != "kek") {
     std::fputs(kStoreUsage, stderr);
     return kExitUsage;
   }
   try {
+    if (args[0] == "kek") return kek(args.subspan(1));
     return migrate(args.subspan(1));
   } catch (const UsageError& e) {
     std::fprintf(stderr, "sluisctl store: %s.\n%s", e.what(), kStoreUsage);

@@ -67,6 +67,10 @@ sslmode = ""                        # postgresql: e.g. "verify-full"; "" = what 
 sslrootcert = ""                    # postgresql: CA file of the database's certificate
 password_file = ""                  # postgresql: file holding the password (mode 0600); "" = none
 pool_size = 4                       # postgresql: database sessions of this node
+kek_ring = ""                       # postgresql: the KEK ring file (mode 0600, the same on every
+                                    # node); "" = kek-ring beside [paths] key_file
+erasure_ledger = ""                 # postgresql: the erasure ledger (append-only, mode 0600);
+                                    # "" = erasure-ledger beside [paths] key_file
 
 [paths]
 data_dir = "data"                   # the store's directory (SQLCipher files, the audit log)
@@ -359,7 +363,9 @@ DaemonConfig parse_daemon_config(std::string_view text, std::string_view source_
          }},
         optional_path("store", "sslrootcert", d.store.sslrootcert),
         optional_path("store", "password_file", d.store.password_file),
-        size("store", "pool_size", d.store.pool_size, 1, 256)}},
+        size("store", "pool_size", d.store.pool_size, 1, 256),
+        optional_path("store", "kek_ring", d.store.kek_ring),
+        optional_path("store", "erasure_ledger", d.store.erasure_ledger)}},
       {"paths",
        {path("paths", "data_dir", d.data_dir), path("paths", "key_file", d.key_file),
         path("paths", "rule_pack", d.rule_pack),
@@ -443,6 +449,16 @@ DaemonConfig parse_daemon_config(std::string_view text, std::string_view source_
     rd.fail(metrics_at, "[metrics] port must differ from [server] port");
   }
   return d;
+}
+
+std::filesystem::path kek_ring_path(const DaemonConfig& config) {
+  return config.store.kek_ring.empty() ? config.key_file.parent_path() / "kek-ring"
+                                       : config.store.kek_ring;
+}
+
+std::filesystem::path erasure_ledger_path(const DaemonConfig& config) {
+  return config.store.erasure_ledger.empty() ? config.key_file.parent_path() / "erasure-ledger"
+                                             : config.store.erasure_ledger;
 }
 
 DaemonConfig load_daemon_config(const std::filesystem::path& path) {

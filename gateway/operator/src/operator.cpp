@@ -363,7 +363,14 @@ std::string worker_change(const OperatorContext& ctx, const OperatorIdentity& wh
 std::string key_rotate(const OperatorContext& ctx, const OperatorIdentity& who,
                        const Request& req) {
   if (auto r = req.only({})) return answer_error(*r);
-  if (auto r = needs_sqlcipher(ctx, "key rotation")) return answer_error(*r);
+  if (ctx.sqlcipher == nullptr) {
+    return answer_error(Refusal{
+        "unavailable",
+        "on PostgreSQL the key-encryption keys are in the KEK ring file: rotate them with "
+        "'sluisctl store kek rotate --home DIR' and destroy old versions with 'sluisctl store kek "
+        "destroy' (docs/operations.md \"The KEK ring and the erasure ledger\"); nothing was "
+        "changed"});
+  }
   Act act(ctx, who, AuditAction::key_rotate);
   act.event().rule = "kek:rotate";
   if (auto r = act.record()) return answer_error(*r);

@@ -3,9 +3,12 @@
 #include "sluis/pgstore/home_migration.hpp"
 
 #include "pg_impl.hpp"
+#include "sluis/crypto/encoding.hpp"
+#include "sluis/crypto/key_ring.hpp"
 #include "sluis/crypto/pseudonym.hpp"
 
 #include <string>
+#include <variant>
 
 namespace sluis::pgstore {
 
@@ -264,8 +267,41 @@ store::Result<void> copy_table(PgStorage::Impl& i, Session& s, store::Store& sou
     if (options.on_progress) options.on_progress({t.name, copied, *total, earlier});
     if (last) break;
   }
-  if (std::string_view(t.name) == "keks") return i.load_keks(s.keys);
+  // The home's KEKs go on into the ring file (schema 7): the engine's own version 1, made when
+  // it first opened the empty database, wraps nothing and gives way to the home's.
+  if (std::string_view(t.name) == "keks") {
+    if (i.schema_version >= kRingFileSchema) return i.open_ring(s.keys, nullptr, true);
+    return i.load_keks(s.keys);
+  }
   return {};
+}
+
+/// The home's live KEKs against the ring (schema 7: the keks table is only the inbox the ring
+/// file empties): each compared by version and fingerprint, the retired ones (destroyed in the
+/// home) left out on both sides.
+store::Result<TableComparison> compare_keks(PgStorage::Impl& i, store::Store& source,
+                                            const ExportTable& t) {
+  TableComparison cmp;
+  cmp.table = t.name;
+  auto rows = source.export_rows(t, {}, 100000);
+  if (!rows) return rows.error();
+  const auto ring = i.ring_now();
+  for (const auto& row : *rows) {
+    const auto* version = std::get_if<std::int64_t>(&row[0]);
+    const auto* wrapped = std::get_if<std::vector<std::uint8_t>>(&row[1]);
+    if (version == nullptr || wrapped == nullptr || wrapped->empty()) continue;
+    const crypto::KekVersion v{static_cast<std::uint32_t>(*version)};
+    auto kek = crypto::unwrap_kek(i.kek_wrapping_key, {v, *wrapped});
+    if (!kek) return make_error_code(Errc::crypto_failure);
+    const auto fp = crypto::to_hex(crypto::kek_fingerprint(*kek));
+    ++cmp.source_rows;
+    cmp.source_digest += std::to_string(v.value) + ":" + fp + ";";
+    if (auto mine = ring->find(v)) {
+      ++cmp.target_rows;
+      cmp.target_digest += std::to_string(v.value) + ":" + crypto::to_hex(crypto::kek_fingerprint(**mine)) + ";";
+    }
+  }
+  return cmp;
 }
 
 /// Sequences past the copied rows, and a fresh partner generation (every node's cache reloads).
@@ -336,6 +372,12 @@ store::Result<std::vector<TableComparison>> HomeMigration::verify(store::Store& 
   constexpr std::size_t kBatch = 1000;
   std::vector<TableComparison> out;
   for (const auto& t : store::export_tables()) {
+    if (std::string_view(t.name) == "keks" && i.schema_version >= kRingFileSchema) {
+      auto cmp = compare_keks(i, source, t);
+      if (!cmp) return cmp.error();
+      out.push_back(std::move(*cmp));
+      continue;
+    }
     TableComparison cmp;
     cmp.table = t.name;
     auto n = source.count_rows(t);

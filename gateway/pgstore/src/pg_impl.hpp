@@ -29,6 +29,9 @@ using store::Errc;
 using store::FragmentId;
 using store::Partner;
 
+/// The schema version from which the KEKs are in the ring file, not the database (kek_versions).
+inline constexpr int kRingFileSchema = 7;
+
 /// The data-key category a consent document is sealed under in this engine (never a rule-pack
 /// category: pack names have no '.'). The client's own key, a category of its own, as a break-
 /// the-glass reason: erasing the client destroys it with the client's other keys.
@@ -66,8 +69,9 @@ struct PgStorage::Impl {
   crypto::SubKey kek_wrapping_key;
   /// The database password (NUL-terminated), when a password file was given.
   std::optional<crypto::SecretBuffer> password;
-  /// Loaded at open, read-only afterwards (KEK rotation is the SQLCipher engine's today).
-  crypto::KeyRing ring;
+  /// The KEKs of the ring file (schema 7; before it, of the keks table), replaced whole when the
+  /// file is read again (ring_mutex): readers take the pointer and keep what they took.
+  std::shared_ptr<const crypto::KeyRing> ring;
 
   std::mutex pool_mutex;
   std::condition_variable pool_free;
@@ -104,6 +108,11 @@ struct PgStorage::Impl {
   std::vector<std::function<void(const std::vector<std::string>&)>> serial_watchers{};
   /// The listener connection holds the once-only jobs' advisory lock (kSweeperLock).
   std::atomic<bool> once_only_lock{false};
+  /// Keyed digests of the erasure ledger's lines.
+  crypto::SubKey ledger_key{};
+  /// Guards `ring` and `ring_stamp` (what the ring file was when it was last read).
+  mutable std::mutex ring_mutex{};
+  std::string ring_stamp{};
   /// LISTEN sluis_changes on a connection of its own (listen_for_changes); last member, so it
   /// is stopped and joined before anything it uses goes.
   std::jthread listener{};
@@ -154,7 +163,34 @@ struct PgStorage::Impl {
                                          const crypto::DataKey* known);
   [[nodiscard]] Result<void> shred_keys(Session& s, std::string_view tag);
   [[nodiscard]] Result<void> load_keks(pg::Conn& c);
-  [[nodiscard]] Result<void> reapply_erasures(pg::Conn& c);
+
+  // --- the KEK ring file and the erasure ledger (kek_ring.cpp; schema 7) ---
+  /// The ring as it is now.
+  [[nodiscard]] std::shared_ptr<const crypto::KeyRing> ring_now() const;
+  /// The KEK of `version`, reading the ring file again once when the ring in memory lacks it
+  /// (another node or sluisctl rotated). `hold` keeps the ring the pointer points into.
+  [[nodiscard]] Result<const crypto::KeyEncryptionKey*>
+  kek_for(crypto::KekVersion version, std::shared_ptr<const crypto::KeyRing>& hold);
+  /// The version new data keys are wrapped under: the newest the database registered (schema 7)
+  /// or the ring's newest (before it).
+  [[nodiscard]] Result<crypto::KekVersion> current_kek_version(pg::Conn& c);
+  /// Reads the ring file into `ring` (errors: as read_ring_file, crypto_failure).
+  [[nodiscard]] Result<void> reload_ring(std::string* why);
+  /// Reads the ring file again when it changed since it was last read (the listener's poll).
+  void reload_ring_if_changed() noexcept;
+  /// At open: reads the ring file, moves the keks table's rows into it, removes the versions the
+  /// database marks destroyed, makes version 1 for a new database, registers and checks the
+  /// versions' fingerprints. `replace_unused` (a home migration): a ring version no data key
+  /// uses gives way to the keks table's KEK of the same version.
+  [[nodiscard]] Result<void> open_ring(pg::Conn& c, std::string* why, bool replace_unused = false);
+  /// At open, after the erasures: refuses when the ring lacks the current version or a version
+  /// data keys are wrapped under.
+  [[nodiscard]] Result<void> check_ring_covers(pg::Conn& c, std::string* why);
+  /// At open: every ledger tombstone into the database, every tombstone's rows and keys deleted,
+  /// every database tombstone into the ledger.
+  [[nodiscard]] Result<void> reapply_erasures(pg::Conn& c, std::string* why);
+  /// Appends the tombstone of `tag` (as the database holds it) to the ledger, fsynced.
+  [[nodiscard]] Result<void> ledger_erasure(Session& s, std::string_view tag);
 
   // --- consent documents, sealed under the client's data key ---
   [[nodiscard]] Result<std::vector<std::uint8_t>> seal_document(Session& s, const ClientId& client,

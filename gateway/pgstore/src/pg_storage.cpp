@@ -5,6 +5,7 @@
 #include "pg_impl.hpp"
 #include "sluis/crypto/encoding.hpp"
 #include "sluis/crypto/key_journal.hpp"
+#include "sluis/crypto/key_ring.hpp"
 #include "sluis/crypto/pseudonym.hpp"
 
 #include <algorithm>
@@ -185,6 +186,17 @@ CREATE TABLE revoked_serials(
   serial TEXT PRIMARY KEY, partner_id TEXT NOT NULL, revoked_at BIGINT NOT NULL);
 INSERT INTO change_generations(name, value) VALUES('revoked_serials', 0);
 )sql"},
+    // 7: the KEKs leave the database for the ring file beside the root key (kek_ring.cpp moves
+    // the keks table's rows there at open and empties it; the table stays as the inbox a home
+    // migration copies into). What stays is each version's fingerprint (a keyed hash under the
+    // KEK itself, crypto::kek_fingerprint) and when it was destroyed, so a node with another
+    // ring is refused and every node's ring loses a destroyed version (docs/store.md "The KEK
+    // ring and the erasure ledger").
+    Migration{7, R"sql(
+CREATE TABLE kek_versions(
+  version BIGINT PRIMARY KEY, fingerprint BYTEA NOT NULL CHECK (length(fingerprint) = 32),
+  created_at BIGINT NOT NULL, destroyed_at BIGINT);
+)sql"},
 };
 
 /// The schema version from which change_generations exists.
@@ -262,7 +274,7 @@ crypto::JournalPublicKey public_key_of(std::span<const std::uint8_t> blob) {
 }
 
 /// Fetches and unwraps data key client × category × version into `out`.
-Result<void> load_data_key(pg::Conn& keys, const crypto::KeyRing& ring, const ClientId& client,
+Result<void> load_data_key(pg::Conn& keys, PgStorage::Impl& i, const ClientId& client,
                            std::string_view category, DataKeyVersion version,
                            crypto::DataKey& out) {
   auto rows = keys.query("SELECT kek_version, wrapped FROM data_keys WHERE client_id = $1 AND "
@@ -271,8 +283,9 @@ Result<void> load_data_key(pg::Conn& keys, const crypto::KeyRing& ring, const Cl
   if (!rows) return rows.error();
   if (rows->empty()) return make_error_code(Errc::key_unavailable);
   const KekVersion kek_version{static_cast<std::uint32_t>(rows->int64(0, 0))};
-  auto kek = ring.find(kek_version);
-  if (!kek) return make_error_code(Errc::key_unavailable);
+  std::shared_ptr<const crypto::KeyRing> hold;
+  auto kek = i.kek_for(kek_version, hold);
+  if (!kek) return kek.error();
   const crypto::WrappedDataKey wrapped{kek_version, rows->byte_vector(0, 1)};
   if (!crypto::unwrap_data_key_into(**kek, {client, category, version}, wrapped, out)) {
     return make_error_code(Errc::crypto_failure);
@@ -533,6 +546,7 @@ void PgStorage::Impl::listen_for_changes(const std::stop_token& stop) noexcept {
         if (!g->is_null(0, 0)) pack = g->int64(0, 0);
         static_cast<void>(note_shared_generations(c, pack, g->is_null(0, 1) ? -1 : g->int64(0, 1)));
       }
+      reload_ring_if_changed();  // sluisctl or another node rotated or destroyed a version
       if (!once_only_lock.load()) {
         if (auto l = c.query(kSweeperLock); l && !l->empty() && l->boolean(0, 0)) {
           once_only_lock.store(true);
@@ -565,7 +579,8 @@ Result<void> PgStorage::Impl::load_keks(pg::Conn& c) {
         if (!kek) return make_error_code(Errc::crypto_failure);
         fresh.add(std::move(*kek));
       }
-      ring = std::move(fresh);
+      std::lock_guard lock(ring_mutex);
+      ring = std::make_shared<const crypto::KeyRing>(std::move(fresh));
       return {};
     }
     // A new database: KEK 1. Another node opening at the same moment may win the insert; then
@@ -583,27 +598,6 @@ Result<void> PgStorage::Impl::load_keks(pg::Conn& c) {
   return make_error_code(Errc::storage_failure);
 }
 
-Result<void> PgStorage::Impl::reapply_erasures(pg::Conn& c) {
-  // The two tombstone tables agree, and nothing a tombstone names is left (a dump restored from
-  // before an erasure brings the rows back; the tombstones written since remove them again only
-  // when they survive the restore — docs/store.md "PostgreSQL: erasure").
-  static constexpr const char* kSql = R"sql(
-BEGIN;
-INSERT INTO erasures(tag, erased_at, reason) SELECT tag, erased_at, 1 FROM key_erasures
-  ON CONFLICT (tag) DO NOTHING;
-INSERT INTO key_erasures(tag, erased_at) SELECT tag, erased_at FROM erasures
-  ON CONFLICT (tag) DO NOTHING;
-DELETE FROM clients WHERE tag IN (SELECT tag FROM erasures);
-DELETE FROM data_keys WHERE client_tag IN (SELECT tag FROM key_erasures);
-COMMIT;
-)sql";
-  if (auto r = c.exec(kSql); !r) {
-    static_cast<void>(c.exec("ROLLBACK"));
-    return r;
-  }
-  return {};
-}
-
 Result<std::pair<DataKeyVersion, crypto::DataKey>>
 PgStorage::Impl::data_key_for_write(Session& s, const ClientId& client, std::string_view category) {
   static const std::string kCurrent =
@@ -615,15 +609,19 @@ PgStorage::Impl::data_key_for_write(Session& s, const ClientId& client, std::str
     if (!rows->empty()) {
       const DataKeyVersion version{static_cast<std::uint32_t>(rows->int64(0, 0))};
       const KekVersion kek_version{static_cast<std::uint32_t>(rows->int64(0, 1))};
-      auto kek = ring.find(kek_version);
-      if (!kek) return make_error_code(Errc::key_unavailable);
+      std::shared_ptr<const crypto::KeyRing> hold;
+      auto kek = kek_for(kek_version, hold);
+      if (!kek) return kek.error();
       crypto::WrappedDataKey wrapped{kek_version, rows->byte_vector(0, 2)};
       auto key = crypto::unwrap_data_key(**kek, {client, category, version}, wrapped);
       if (!key) return make_error_code(Errc::crypto_failure);
       return std::pair{version, std::move(*key)};
     }
-    auto kek = ring.current();
-    if (!kek) return make_error_code(Errc::key_unavailable);
+    auto current = current_kek_version(s.keys);
+    if (!current) return current.error();
+    std::shared_ptr<const crypto::KeyRing> hold;
+    auto kek = kek_for(*current, hold);
+    if (!kek) return kek.error();
     const DataKeyVersion version{1};
     auto key = crypto::generate_data_key();
     auto wrapped = crypto::wrap_data_key(**kek, {client, category, version}, key);
@@ -651,7 +649,7 @@ Result<crypto::DataKey> PgStorage::Impl::data_key_for_read(Session& s, const Cli
                                                            std::string_view category,
                                                            DataKeyVersion version) {
   crypto::DataKey key;
-  if (auto r = load_data_key(s.keys, ring, client, category, version, key); !r) return r.error();
+  if (auto r = load_data_key(s.keys, *this, client, category, version, key); !r) return r.error();
   return key;
 }
 
@@ -659,7 +657,7 @@ Result<const crypto::DataKey*> PgStorage::Impl::cached_data_key(Session& s, cons
                                                                 std::string_view category,
                                                                 DataKeyVersion version) {
   return s.key_cache.get(client, category, version, [&](crypto::DataKey& out) {
-    return load_data_key(s.keys, ring, client, category, version, out);
+    return load_data_key(s.keys, *this, client, category, version, out);
   });
 }
 
@@ -709,6 +707,9 @@ Result<void> PgStorage::Impl::shred_keys(Session& s, std::string_view tag) {
   // First, whatever follows: a cached copy must not outlive the wrapped key it came from (every
   // cache of this process; another node's cache holds keys whose data the erasure deleted).
   s.key_cache.clear_everywhere();
+  // The tombstone leaves the database's reach before the erasure is answered: a restore of any
+  // dump re-applies it at the next open (docs/store.md "The KEK ring and the erasure ledger").
+  if (auto r = ledger_erasure(s, tag); !r) return r;
   auto fail = [&](boost::system::error_code ec) -> Result<void> {
     if (!s.key_batch) static_cast<void>(s.keys.exec("ROLLBACK"));
     return ec;
@@ -807,8 +808,16 @@ Result<void> connect_node(Conn& c, const PgOptions& options, const crypto::Secre
 PgStorage::PgStorage(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PgStorage::~PgStorage() = default;
 
-Result<std::unique_ptr<PgStorage>> PgStorage::open(PgOptions options, const crypto::RootKey& root) {
+Result<std::unique_ptr<PgStorage>> PgStorage::open(PgOptions options, const crypto::RootKey& root,
+                                                   std::string* refusal) {
   if (options.conninfo.empty()) return make_error_code(Errc::invalid_argument);
+  if (options.kek_ring_file.empty() || options.erasure_ledger_file.empty()) {
+    if (refusal != nullptr) {
+      *refusal = "the PostgreSQL engine needs its KEK ring file and its erasure ledger named "
+                 "(beside the root key: [store] kek_ring and erasure_ledger)";
+    }
+    return make_error_code(Errc::invalid_argument);
+  }
   if (!options.clock) {
     options.clock = [] {
       return std::chrono::time_point_cast<std::chrono::milliseconds>(
@@ -838,6 +847,7 @@ Result<std::unique_ptr<PgStorage>> PgStorage::open(PgOptions options, const cryp
       -1,
       {}});
   auto& i = *impl;
+  i.ledger_key = crypto::derive_subkey(root, crypto::kErasureLedgerPurpose);
   if (!i.options.password_file.empty()) {
     auto pw = read_password(i.options.password_file);
     if (!pw) return pw.error();
@@ -848,8 +858,16 @@ Result<std::unique_ptr<PgStorage>> PgStorage::open(PgOptions options, const cryp
   auto v = migrate((*first)->data, i.options.schema_version_limit, to_db(i.now()));
   if (!v) return v.error();
   i.schema_version = *v;
-  if (auto r = i.load_keks((*first)->keys); !r) return r.error();
-  if (auto r = i.reapply_erasures((*first)->data); !r) return r.error();
+  // The ring first (the keks rows of an older schema move into it), then every erasure the
+  // ledger or the database knows (a restored old dump is erased again here, before anything
+  // reads it), then whether the ring opens every data key left.
+  if (i.schema_version >= kRingFileSchema) {
+    if (auto r = i.open_ring((*first)->keys, refusal); !r) return r.error();
+  } else if (auto r = i.load_keks((*first)->keys); !r) {
+    return r.error();
+  }
+  if (auto r = i.reapply_erasures((*first)->data, refusal); !r) return r.error();
+  if (auto r = i.check_ring_covers((*first)->keys, refusal); !r) return r.error();
   if (i.schema_version >= kGenerationsSchema) {
     auto g = (*first)->data.query("SELECT value FROM change_generations WHERE name = 'client_data'");
     if (!g) return g.error();

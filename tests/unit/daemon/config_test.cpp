@@ -118,6 +118,15 @@ TEST_CASE("configuration: [store] chooses the engine; PostgreSQL needs a databas
   CHECK(pg.store.password_file == std::filesystem::path("/base/keys/db.pass"));
   CHECK(pg.store.pool_size == 8);
   CHECK(sd::to_string(pg.store.engine) == "postgresql");
+  // The KEK ring and the erasure ledger: beside the root key unless named.
+  CHECK(sd::kek_ring_path(pg) == std::filesystem::path("/base/keys/kek-ring"));
+  CHECK(sd::erasure_ledger_path(pg) == std::filesystem::path("/base/keys/erasure-ledger"));
+  const auto named = sd::parse_daemon_config(
+      "[store]\nengine = \"postgresql\"\nconninfo = \"dbname=sluis\"\n"
+      "kek_ring = \"/secure/ring\"\nerasure_ledger = \"ledger/erasures\"\n",
+      "t.toml", "/base");
+  CHECK(sd::kek_ring_path(named) == std::filesystem::path("/secure/ring"));
+  CHECK(sd::erasure_ledger_path(named) == std::filesystem::path("/base/ledger/erasures"));
 
   CHECK_THAT(message("[store]\nengine = \"mysql\"\n"),
              Catch::StartsWith("sluis.toml:2:") && Catch::Contains("sqlcipher"));

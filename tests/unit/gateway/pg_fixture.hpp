@@ -221,11 +221,15 @@ class PgServer {
 /// SqlCipherEngine's (clock, inject_failure, on_field_opened are what shared cases set).
 struct PgEngine {
   crypto::RootKey root = crypto::RootKey::random();
+  /// Where the KEK ring file and the erasure ledger live (beside the root key, in sluisd).
+  TempDir key_dir;
   pgstore::PgOptions options;
   std::unique_ptr<pgstore::PgStorage> store;
 
   PgEngine() {
     options.conninfo = PgServer::instance().new_database();
+    options.kek_ring_file = key_dir / "kek-ring";
+    options.erasure_ledger_file = key_dir / "erasure-ledger";
     options.application_name = "sluis-test";
     options.pool_size = 2;
     reopen();

@@ -115,7 +115,7 @@ TEST_CASE("postgresql: consent documents, labels, reasons and fields are not in 
   RawPg raw(f.options.conninfo);
   for (const char* table : {"consents", "caseload_labels", "caseload_label_tokens",
                             "break_glass_grants", "fragments", "clients", "identifiers",
-                            "care_relationships", "data_keys", "keks"}) {
+                            "care_relationships", "data_keys", "kek_versions"}) {
     const auto rows = raw.dump(table);
     INFO(table);
     CHECK_FALSE(rows.empty());
@@ -125,6 +125,8 @@ TEST_CASE("postgresql: consent documents, labels, reasons and fields are not in 
       CHECK_FALSE(contains(rows, canary));
     }
   }
+  // The KEKs are not in the database at all (pg schema 7: the ring file beside the root key).
+  CHECK(raw.dump("keks").empty());
   // The sealed document is bound to its row: copied onto another consent of another client, it
   // does not open (the read fails closed instead of showing it).
   const auto other = register_case(f, "ocmw-brussel", "other-case");
@@ -201,12 +203,16 @@ TEST_CASE("postgresql: an unreachable database or a refused TLS mode fails open 
   sluis::pgstore::PgOptions options;
   const auto root = sluis::crypto::RootKey::random();
   CHECK(sluis::pgstore::PgStorage::open(options, root).error() == Errc::invalid_argument);
-  // The test server has no TLS: verify-full is passed to libpq, which refuses to go on.
   options.conninfo = PgServer::instance().new_database();
+  TempDir dir;
+  // No ring file or ledger named: refused before anything is touched.
+  CHECK(sluis::pgstore::PgStorage::open(options, root).error() == Errc::invalid_argument);
+  options.kek_ring_file = dir / "kek-ring";
+  options.erasure_ledger_file = dir / "erasure-ledger";
+  // The test server has no TLS: verify-full is passed to libpq, which refuses to go on.
   options.sslmode = "verify-full";
   CHECK(sluis::pgstore::PgStorage::open(options, root).error() == Errc::unavailable);
   options.sslmode.clear();
-  TempDir dir;
   options.password_file = dir / "missing";
   CHECK(sluis::pgstore::PgStorage::open(options, root).error() == Errc::invalid_argument);
   {

@@ -162,15 +162,19 @@ int main(int argc, char** argv) {
     run("sqlcipher", **store, clients, seconds);
   }
   std::error_code ec;
-  fs::remove_all(dir, ec);
   sluis::pgstore::PgOptions o;
   o.conninfo = conninfo;
   o.application_name = "sluis-engine-bench";
+  o.kek_ring_file = dir / "kek-ring";
+  o.erasure_ledger_file = dir / "erasure-ledger";
   auto pg = sluis::pgstore::PgStorage::open(o, root);
   if (!pg) {
     std::fprintf(stderr, "cannot open the PostgreSQL database: %s\n", pg.error().message().c_str());
+    fs::remove_all(dir, ec);
     return 1;
   }
   run("postgresql", **pg, clients, seconds);
+  pg->reset();
+  fs::remove_all(dir, ec);
   return 0;
 }

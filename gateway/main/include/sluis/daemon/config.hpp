@@ -39,6 +39,11 @@ struct StoreConfig {
   std::filesystem::path sslrootcert;    ///< the CA the database's certificate chains to
   std::filesystem::path password_file;  ///< the database password (first line); empty = none
   std::size_t pool_size = 4;            ///< database sessions of this node
+  /// postgresql: the KEK ring file (every KEK version, wrapped under the root key); empty =
+  /// `kek-ring` beside [paths] key_file (kek_ring_path()).
+  std::filesystem::path kek_ring;
+  /// postgresql: the erasure ledger; empty = `erasure-ledger` beside [paths] key_file.
+  std::filesystem::path erasure_ledger;
 };
 
 /// Everything sluisd's file configures. Relative paths in the file are resolved against the
@@ -63,6 +68,12 @@ struct DaemonConfig {
   std::size_t store_page_cache_mib = 32;
   StoreConfig store;
 };
+
+/// The PostgreSQL engine's KEK ring file: [store] kek_ring, or `kek-ring` beside the key file.
+[[nodiscard]] std::filesystem::path kek_ring_path(const DaemonConfig& config);
+/// The PostgreSQL engine's erasure ledger: [store] erasure_ledger, or `erasure-ledger` beside
+/// the key file.
+[[nodiscard]] std::filesystem::path erasure_ledger_path(const DaemonConfig& config);
 
 /// "sqlcipher" | "postgresql".
 [[nodiscard]] std::string_view to_string(StoreEngine engine) noexcept;

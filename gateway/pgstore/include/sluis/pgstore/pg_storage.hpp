@@ -57,6 +57,16 @@ struct PgOptions {
   std::size_t data_key_cache_size = 4096;
   /// libpq's application_name of this node's connections (shown in pg_stat_activity).
   std::string application_name = "sluisd";
+  /// The KEK ring file (pg schema 7; required): every KEK version, wrapped under the root key's
+  /// kek_wrapping sub-key, outside the database, so that no dump of the database holds a KEK.
+  /// Every node of one gateway holds a copy (docs/operations.md "The KEK ring"). sluisd's default
+  /// is `kek-ring` beside the root key file.
+  std::filesystem::path kek_ring_file;
+  /// The erasure ledger (required): an append-only, fsynced file of every erasure tombstone
+  /// (keyed tag, time, reason), re-applied to the database at every open, so that a restored
+  /// old dump is erased again before it serves. sluisd's default: `erasure-ledger` beside the
+  /// root key file.
+  std::filesystem::path erasure_ledger_file;
   /// LISTEN for other nodes' erasures and links on a connection of its own, so this node drops
   /// its copies of their client data at once rather than at its next request. The guarantee
   /// does not rest on it (every request reads the generations); tests turn it off to show that.
@@ -71,6 +81,32 @@ struct StoredRulePack {
   std::string loaded_by;
   Instant loaded_at{};
   std::int64_t generation = 0;
+};
+
+/// How `PgStorage::rotate_kek` goes.
+struct KekRotationOptions {
+  /// Data keys rewrapped per transaction (at least 1).
+  std::size_t batch_rows = 500;
+  /// Only add the new version to the ring file (to be copied to the other nodes' machines
+  /// before a run without it registers the version and rewraps).
+  bool ring_only = false;
+  /// Called after every committed batch with the keys rewrapped so far in this run.
+  std::function<void(std::uint64_t rewrapped)> on_batch;
+};
+
+/// What a rotation did.
+struct KekRotation {
+  crypto::KekVersion version{};  ///< the version every data key is (to be) wrapped under
+  bool created = false;          ///< this run made the version (else it went on with it)
+  bool registered = false;       ///< new data keys are wrapped under it (not ring_only)
+  std::uint64_t rewrapped = 0;   ///< data keys rewrapped by this run
+};
+
+/// What a destruction did, or why it did not.
+struct KekDestruction {
+  bool destroyed = false;
+  bool is_current = false;          ///< refused: new data keys are wrapped under this version
+  std::uint64_t still_wrapped = 0;  ///< refused: data keys still wrapped under it
 };
 
 /// The PostgreSQL engine (docs/store.md "PostgreSQL").
@@ -90,13 +126,19 @@ struct StoredRulePack {
 class PgStorage final : public store::Storage {
  public:
   /// The newest schema version this code knows.
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
-  /// Errors: invalid_argument (no conninfo, an unreadable password file), unavailable (the
-  /// database cannot be reached or refused the login), schema_too_new, storage_failure,
-  /// crypto_failure (a wrapped KEK does not open under this root key).
+  /// Errors: invalid_argument (no conninfo, no ring or ledger file named, an unreadable password
+  /// file), unavailable (the database cannot be reached or refused the login), schema_too_new,
+  /// storage_failure, crypto_failure (the ring file does not open under this root key),
+  /// file_damaged (the ring file or the ledger has a line it does not recognise), conflict (the
+  /// ring file holds another KEK under a version the database knows), key_unavailable (the ring
+  /// file lacks a KEK version data keys are wrapped under, or the current one). When `refusal`
+  /// is given, a failure about the ring or the ledger also puts there a sentence saying what is
+  /// wrong and what to do (which version is missing, which file and line is damaged).
   [[nodiscard]] static Result<std::unique_ptr<PgStorage>> open(PgOptions options,
-                                                               const crypto::RootKey& root);
+                                                               const crypto::RootKey& root,
+                                                               std::string* refusal = nullptr);
   ~PgStorage() override;
   PgStorage(const PgStorage&) = delete;
   PgStorage& operator=(const PgStorage&) = delete;
@@ -149,6 +191,31 @@ class PgStorage final : public store::Storage {
   /// by the listener thread; exactly one node's session holds it, another takes it within a
   /// second once that session ends). The expiry sweeper runs only while it is true.
   [[nodiscard]] bool holds_once_only_lock() const noexcept;
+
+  // --- KEK rotation and destruction (schema 7; docs/store.md "The KEK ring") ---
+  // One at a time across nodes (an advisory lock). `why`, when given, gets a sentence on failure.
+
+  /// Goes on with an unfinished rotation (data keys not yet under the newest registered version),
+  /// else registers a version the ring file has and the database does not yet (made by a
+  /// ring_only run), else adds a new version to the ring file (written first, atomically) and
+  /// registers it; then rewraps every data key under it in batches (field ciphertexts untouched),
+  /// each batch one transaction, so an interrupted run is resumed by the next. Older versions
+  /// stay in the ring. Errors: busy, unavailable, storage_failure, key_unavailable (a data key is
+  /// wrapped under a version the ring lacks), injected_failure ("kek.rewrap", after a batch's
+  /// updates, before its commit).
+  [[nodiscard]] Result<KekRotation> rotate_kek(const KekRotationOptions& options = {},
+                                               std::string* why = nullptr);
+  /// Destroys KEK version `version`: refused (destroyed false) while it is the current version or
+  /// any data key is still wrapped under it (with the count); otherwise marks it destroyed in the
+  /// database (every node's open then removes it from its ring file too) and removes it from this
+  /// node's ring file, whose old bytes are overwritten. Errors: not_found (no such version),
+  /// busy, unavailable, storage_failure.
+  [[nodiscard]] Result<KekDestruction> destroy_kek(crypto::KekVersion version,
+                                                   std::string* why = nullptr);
+  /// The versions in this node's ring, oldest first.
+  [[nodiscard]] std::vector<crypto::KekVersion> kek_versions() const;
+  /// Data keys wrapped under `version`. Errors: as a query.
+  [[nodiscard]] Result<std::uint64_t> count_data_keys(crypto::KekVersion version);
 
   struct Impl;
 
