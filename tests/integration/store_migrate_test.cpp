@@ -33,41 +33,6 @@ using sluis::gateway::testing::RawPg;
 
 namespace {
 
-/// Starts `args` with stdout and stderr into `out`.
-pid_t spawn(const std::vector<std::string>& args, const fs::path& out) {
-  std::vector<char*> argv;
-  for (const auto& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const std::string out_path = out.string();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_for(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/// Runs a command to its end: its exit code, and its output in `output`.
-int run(const std::vector<std::string>& args, std::string& output, const fs::path& scratch) {
-  const fs::path out = scratch / "command-output.txt";
-  const int code = wait_for(spawn(args, out));
-  output = read_text(out);
-  return code;
-}
-
 std::int64_t count_of(RawPg& raw, const std::string& sql) {
   const auto v = raw.column("SELECT (" + sql + ")::text");
   REQUIRE(v.size() == 1);
@@ -224,14 +189,14 @@ const fs::path& sized_home_template() {
   if (!made) {
     const fs::path h = dir.path() / "home";
     std::string out;
-    REQUIRE(run({SLUISCTL_PATH, "init", "--home", h.string(), "--raw-key", "--port", "0",
-                 "--metrics-port", "0"},
-                out, dir.path()) == 0);
+    REQUIRE(run_process({SLUISCTL_PATH, "init", "--home", h.string(), "--raw-key", "--port", "0",
+                         "--metrics-port", "0"},
+                        out, dir.path()) == 0);
     INFO(out);
-    REQUIRE(run({SLUIS_DATASET_PATH, "--home", h.string(), "--partners", "8", "--workers", "40",
-                 "--clients", "3000", "--fragments", "2", "--read-clients", "60",
-                 "--read-fragments", "3", "--fields", "2", "--field-bytes", "40"},
-                out, dir.path()) == 0);
+    REQUIRE(run_process({SLUIS_DATASET_PATH, "--home", h.string(), "--partners", "8", "--workers",
+                         "40", "--clients", "3000", "--fragments", "2", "--read-clients", "60",
+                         "--read-fragments", "3", "--fields", "2", "--field-bytes", "40"},
+                        out, dir.path()) == 0);
     add_the_rest(h);
     add_audit_history(h, origin_of(h));
     made = true;
@@ -256,7 +221,7 @@ struct SizedHome {
     std::vector<std::string> args{SLUISCTL_PATH, "store",       "migrate",    "--to",  "postgresql",
                                   "--home",      home.string(), "--conninfo", conninfo};
     args.insert(args.end(), extra.begin(), extra.end());
-    return run(args, out, dir.path());
+    return run_process(args, out, dir.path());
   }
 };
 
@@ -265,9 +230,9 @@ class HomeDaemon {
  public:
   explicit HomeDaemon(const SizedHome& h) : h_(h) {
     fs::remove(h.dir.path() / "port");
-    pid_ = spawn({SLUISD_PATH, "--config", h.config().string(), "--port-file",
-                  (h.dir.path() / "port").string()},
-                 h.dir.path() / "sluisd.txt");
+    pid_ = spawn_process({SLUISD_PATH, "--config", h.config().string(), "--port-file",
+                          (h.dir.path() / "port").string()},
+                         h.dir.path() / "sluisd.txt");
     const auto end = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < end) {
       const auto text = read_text(h.dir.path() / "port");
@@ -285,7 +250,7 @@ class HomeDaemon {
   int stop(int sig = SIGTERM) {
     if (pid_ <= 0) return 0;
     ::kill(pid_, sig);
-    const int code = wait_for(pid_);
+    const int code = wait_process(pid_);
     pid_ = -1;
     return code;
   }
@@ -496,8 +461,8 @@ TEST_CASE("store migrate: a sized home moves into PostgreSQL, counts, digests an
     CHECK(log->latest_checkpoint().value().size == log->size());
   }
   std::string verified;
-  const int verify_code = run({SLUISCTL_PATH, "audit", "verify", "--config", h.config().string()},
-                              verified, h.dir.path());
+  const int verify_code = run_process(
+      {SLUISCTL_PATH, "audit", "verify", "--config", h.config().string()}, verified, h.dir.path());
   INFO(verified);
   CHECK(verify_code == 0);
   CHECK_THAT(verified, Catch::Contains("The audit log verifies"));
@@ -511,9 +476,10 @@ TEST_CASE("store migrate: killed with -9 at a random batch (records or audit log
   std::mt19937 rng(std::random_device{}());
   const auto stop_after = std::uniform_int_distribution<std::int64_t>(200, 6000)(rng);
   {
-    const pid_t pid = spawn({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
-                             h.home.string(), "--conninfo", conninfo, "--batch", "50"},
-                            h.dir.path() / "first-run.txt");
+    const pid_t pid =
+        spawn_process({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
+                       h.home.string(), "--conninfo", conninfo, "--batch", "50"},
+                      h.dir.path() / "first-run.txt");
     RawPg raw(conninfo);
     const auto end = std::chrono::steady_clock::now() + 120s;
     bool killed = false;
@@ -528,7 +494,7 @@ TEST_CASE("store migrate: killed with -9 at a random batch (records or audit log
       }
       std::this_thread::sleep_for(5ms);
     }
-    const int code = wait_for(pid);
+    const int code = wait_process(pid);
     INFO(read_text(h.dir.path() / "first-run.txt"));
     REQUIRE(killed);
     REQUIRE(code == 128 + SIGKILL);
@@ -537,9 +503,10 @@ TEST_CASE("store migrate: killed with -9 at a random batch (records or audit log
   // A second interruption: the database drops the move's connection (as a restart would). The
   // run stops with a sentence and keeps what it copied.
   {
-    const pid_t pid = spawn({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
-                             h.home.string(), "--conninfo", conninfo, "--batch", "50"},
-                            h.dir.path() / "second-run.txt");
+    const pid_t pid =
+        spawn_process({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
+                       h.home.string(), "--conninfo", conninfo, "--batch", "50"},
+                      h.dir.path() / "second-run.txt");
     RawPg raw(conninfo);
     const auto copied_before = count_of(raw, "SELECT sum(copied) FROM store_migration_tables");
     const auto end = std::chrono::steady_clock::now() + 120s;
@@ -552,7 +519,7 @@ TEST_CASE("store migrate: killed with -9 at a random batch (records or audit log
       }
       std::this_thread::sleep_for(5ms);
     }
-    const int code = wait_for(pid);
+    const int code = wait_process(pid);
     const auto said = read_text(h.dir.path() / "second-run.txt");
     INFO(said);
     REQUIRE(dropped);
@@ -564,9 +531,10 @@ TEST_CASE("store migrate: killed with -9 at a random batch (records or audit log
   // events stay, with their tree and checkpoints, and nothing else.
   const auto file = file_log(h.home, h.root());
   {
-    const pid_t pid = spawn({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
-                             h.home.string(), "--conninfo", conninfo, "--batch", "50"},
-                            h.dir.path() / "third-run.txt");
+    const pid_t pid =
+        spawn_process({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
+                       h.home.string(), "--conninfo", conninfo, "--batch", "50"},
+                      h.dir.path() / "third-run.txt");
     RawPg raw(conninfo);
     // Early enough that a dozen batches are still to come when the count is seen.
     const auto stop_at = std::uniform_int_distribution<std::int64_t>(
@@ -580,7 +548,7 @@ TEST_CASE("store migrate: killed with -9 at a random batch (records or audit log
       }
       std::this_thread::sleep_for(1ms);
     }
-    const int code = wait_for(pid);
+    const int code = wait_process(pid);
     INFO(read_text(h.dir.path() / "third-run.txt"));
     REQUIRE(killed);
     REQUIRE(code == 128 + SIGKILL);
@@ -593,9 +561,9 @@ TEST_CASE("store migrate: killed with -9 at a random batch (records or audit log
   const fs::path store_file = h.dir.path() / "target.toml";
   write_text(store_file, "[store]\nengine = \"postgresql\"\nconninfo = \"" + conninfo + "\"\n");
   std::string out;
-  const int code = run({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
-                        h.home.string(), "--config", store_file.string(), "--batch", "50"},
-                       out, h.dir.path());
+  const int code = run_process({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
+                                h.home.string(), "--config", store_file.string(), "--batch", "50"},
+                               out, h.dir.path());
   INFO(out);
   REQUIRE(code == 0);
   CHECK_THAT(out,
@@ -864,19 +832,20 @@ TEST_CASE("store migrate: a brand-new home (no records, no audit.db or an empty 
   TempDir dir;
   const fs::path home = dir.path() / "home";
   std::string out;
-  REQUIRE(run({SLUISCTL_PATH, "init", "--home", home.string(), "--raw-key", "--port", "0",
-               "--metrics-port", "0"},
-              out, dir.path()) == 0);
+  REQUIRE(run_process({SLUISCTL_PATH, "init", "--home", home.string(), "--raw-key", "--port", "0",
+                       "--metrics-port", "0"},
+                      out, dir.path()) == 0);
   REQUIRE_FALSE(fs::exists(home / "data/audit.db"));
   const bool empty_log = GENERATE(false, true);
   // An operator act on the stopped home makes an audit.db without events.
   if (empty_log) {
-    REQUIRE(run({SLUISCTL_PATH, "partner", "list", "--home", home.string()}, out, dir.path()) == 0);
+    REQUIRE(run_process({SLUISCTL_PATH, "partner", "list", "--home", home.string()}, out,
+                        dir.path()) == 0);
   }
   const std::string conninfo = PgServer::instance().new_database();
-  const int code = run({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
-                        home.string(), "--conninfo", conninfo, "--switch"},
-                       out, dir.path());
+  const int code = run_process({SLUISCTL_PATH, "store", "migrate", "--to", "postgresql", "--home",
+                                home.string(), "--conninfo", conninfo, "--switch"},
+                               out, dir.path());
   INFO(out);
   CHECK(code == 0);
   CHECK_THAT(out, Catch::Contains(empty_log ? "audit log: 0 events" : "audit log: none yet") &&
