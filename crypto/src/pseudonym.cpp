@@ -1,6 +1,7 @@
 // Identifier normalisation and the keyed, domain-separated pseudonym functions (BLAKE2b).
 #include "sluis/crypto/pseudonym.hpp"
 
+#include "keyed_hash.hpp"
 #include "sluis/crypto/secret.hpp"
 
 #include <sodium.h>
@@ -32,46 +33,10 @@ static_assert(kPseudonymBytes >= crypto_generichash_BYTES_MIN);
 static_assert(SubKey::kSize >= crypto_generichash_KEYBYTES_MIN &&
               SubKey::kSize <= crypto_generichash_KEYBYTES_MAX);
 
-// ---------------------------------------------------------------------------------------------
-// Keyed BLAKE2b over a sequence of length-prefixed fields.
-//
-// Every field is written as an 8-byte big-endian length followed by its bytes, so no two
-// different field sequences produce the same byte string (the encoding is prefix-free). The first
-// field is always the domain label, so the same key used for two purposes by mistake would still
-// give unrelated outputs. The output length is a BLAKE2b parameter (RFC 7693 §2.5), not a
-// truncation.
-class KeyedHash {
+// Keyed BLAKE2b over length-prefixed fields (keyed_hash.hpp), keyed with a sub-key.
+class KeyedHash : public detail::KeyedHash {
  public:
-  KeyedHash(const SubKey& key, std::size_t out_len) : out_len_(out_len) {
-    ensure_sodium();
-    // Cannot fail for key and output lengths inside libsodium's limits (asserted above).
-    (void)crypto_generichash_init(&state_, key.reveal().data(), key.size(), out_len_);
-  }
-  KeyedHash(const KeyedHash&) = delete;
-  KeyedHash& operator=(const KeyedHash&) = delete;
-  ~KeyedHash() { detail::zeroise(&state_, sizeof state_); }
-
-  void field(std::span<const std::uint8_t> bytes) {
-    std::array<std::uint8_t, 8> len{};
-    std::uint64_t n = bytes.size();
-    for (std::size_t i = len.size(); i-- > 0;) {
-      len[i] = static_cast<std::uint8_t>(n & 0xffU);
-      n >>= 8U;
-    }
-    (void)crypto_generichash_update(&state_, len.data(), len.size());
-    if (!bytes.empty()) (void)crypto_generichash_update(&state_, bytes.data(), bytes.size());
-  }
-  void field(std::string_view text) {
-    field(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-  }
-
-  void finish(std::span<std::uint8_t> out) {
-    (void)crypto_generichash_final(&state_, out.data(), out_len_);
-  }
-
- private:
-  crypto_generichash_state state_{};
-  std::size_t out_len_;
+  KeyedHash(const SubKey& key, std::size_t out_len) : detail::KeyedHash(key.reveal(), out_len) {}
 };
 
 // RFC 4648 §6 base32, lowercase, without padding. 16 bytes give 26 characters: 25 full 5-bit
