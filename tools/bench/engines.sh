@@ -36,6 +36,7 @@ ROUNDS=2
 POOL=""
 PG_BIN="${SLUIS_PG_BIN:-/usr/lib/postgresql/15/bin}"
 KEEP=0
+TINY=0
 DATASET_EXTRA=()
 
 usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -51,7 +52,7 @@ while [[ $# -gt 0 ]]; do
     --keep) KEEP=1; shift; continue ;;
     --tiny)
       PARTNERS=8; WORKERS=16; CLIENTS=300; FRAGMENTS=2; CONNECTIONS=8; DURATION=1; WARMUP=0.3
-      ROUNDS=1; DATASET_EXTRA=(--read-clients 20 --read-fragments 3 --fields 2)
+      ROUNDS=1; TINY=1; DATASET_EXTRA=(--read-clients 20 --read-fragments 3 --fields 2)
       shift; continue ;;
     --build|--out|--partners|--workers|--clients|--fragments|--connections|--duration) ;;
     --warmup|--rounds|--pool-size|--pg-bin) ;;
@@ -205,13 +206,20 @@ start_nodes() {
   PORTS="$(IFS=,; echo "${ports[*]}")"
   SERVER_PIDS="$(IFS=,; echo "${pids[*]}")"
 }
-audit_next() { sql sluis_bench "SELECT next FROM audit_sequence"; }
+# db_counters: the audit events sequenced so far, the database's committed transactions and the
+# cluster's WAL syncs (pg_stat_wal), space-separated.
+db_counters() {
+  sql sluis_bench "SELECT (SELECT next FROM audit_sequence WHERE id = 1) || ' ' ||
+    (SELECT xact_commit FROM pg_stat_database WHERE datname = 'sluis_bench') || ' ' ||
+    (SELECT wal_sync FROM pg_stat_wal)"
+}
 
 # load NAME WORKLOAD DATABASE(0|1): one sluis-loadgen run over PORTS, JSON into $OUT/NAME.json, the
 # load average at its start into $OUT/NAME.load; with DATABASE=1 the cluster's CPU too, and the
-# audit events the database sequenced per second of the measured time into $OUT/NAME.events.
+# audit events the database sequenced, its commits and its WAL syncs per second of the measured
+# time into $OUT/NAME.db ("events/s commits/s syncs/s").
 load() {
-  local name="$1" workload="$2" database="$3" extra=() e0="" e1 t0 t1
+  local name="$1" workload="$2" database="$3" extra=() c0="" c1 t0 t1
   [[ "$database" == 1 ]] && extra=(--database-pid "$POSTMASTER")
   say "$name: $workload, $CONNECTIONS connections over port(s) $PORTS, ${DURATION} s (load $(load_avg))"
   load_avg >"$OUT/$name.load"
@@ -221,17 +229,19 @@ load() {
     >"$OUT/$name.txt" 2>&1 &
   local lg=$!
   if [[ "$database" == 1 ]]; then
-    # The sequence row is read when the warm-up ends and when the run has ended: events per
-    # second of that span (sluis-loadgen's own start-up makes it a little longer than its
-    # measured time; the events are counted exactly).
+    # The counters are read when the warm-up ends and when the run has ended: rates over that
+    # span (sluis-loadgen's own start-up makes it a little longer than its measured time; the
+    # events are counted exactly, the statistics as the backends report them, within a second).
     sleep "$WARMUP"
-    t0="$(now_ns)"; e0="$(audit_next)"
+    t0="$(now_ns)"; c0="$(db_counters)"
   fi
   wait "$lg" || { cat "$OUT/$name.txt" >&2; die "sluis-loadgen failed during $name"; }
   if [[ "$database" == 1 ]]; then
-    t1="$(now_ns)"; e1="$(audit_next)"
-    awk -v d="$((e1 - e0))" -v n="$((t1 - t0))" 'BEGIN { printf "%.1f\n", d / (n / 1e9) }' \
-      >"$OUT/$name.events"
+    t1="$(now_ns)"; c1="$(db_counters)"
+    awk -v a="$c0" -v b="$c1" -v n="$((t1 - t0))" 'BEGIN {
+      split(a, x, " "); split(b, y, " ")
+      printf "%.1f %.1f %.1f\n", (y[1] - x[1]) / (n / 1e9), (y[2] - x[2]) / (n / 1e9), (y[3] - x[3]) / (n / 1e9) }' \
+      >"$OUT/$name.db"
   fi
   grep -E 'throughput|CPU' "$OUT/$name.txt" >&2 || true
   [[ -n "$(jnum "$OUT/$name.json" server_cpu_us_per_request)" ]] ||
@@ -256,11 +266,18 @@ for w in read write mix; do load "$w-pg-two" "$w" 1; done
 stop_nodes
 # The read on one node for the comparison with two is the last PostgreSQL round's.
 cp "$OUT/read-pg-$ROUNDS.json" "$OUT/read-pg-one.json"
-cp "$OUT/read-pg-$ROUNDS.events" "$OUT/read-pg-one.events"
+cp "$OUT/read-pg-$ROUNDS.db" "$OUT/read-pg-one.db"
 cp "$OUT/read-pg-$ROUNDS.load" "$OUT/read-pg-one.load"
 say "checking the PostgreSQL audit log (sluisctl audit verify)"
 "$CTL" audit verify --key "$PG/keys/root.key" --config "$PG/sluis.toml" >"$OUT/audit-verify.txt" 2>&1 ||
   { cat "$OUT/audit-verify.txt" >&2; die "the PostgreSQL audit log does not verify"; }
+
+# The disk's own rate of one-at-a-time WAL flushes (what a commit waits for), for the scaling
+# paragraph: PostgreSQL's pg_test_fsync, 1 s per method, after the runs (not in the smoke run).
+if [[ "$TINY" == 0 ]]; then
+  say "timing the disk's flushes (pg_test_fsync -s 1)"
+  as_pg "$PG_BIN/pg_test_fsync" -s 1 -f "$PG_DIR/fsync-test" >"$OUT/pg_test_fsync.txt" 2>&1 || true
+fi
 
 # --- the tables ---------------------------------------------------------------------------------
 f0() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.0f", v }'; }
@@ -305,17 +322,19 @@ POOL_TEXT="${POOL:-$(sed -n 's/^pool_size = \([0-9]*\).*/\1/p' "$PG/sluis.toml")
   echo
   echo "### One PostgreSQL node against two nodes of the same gateway ($CONNECTIONS connections in all, ${DURATION} s each)"
   echo
-  echo "Every request appends its audit events (sequenced durably before the answer); audit"
-  echo "events/s is the database's audit_sequence over the run. CPU µs per request: every sluisd"
-  echo "node's, the cluster's, and their sum."
+  echo "Every request appends its audit events (sequenced durably before the answer). From the"
+  echo "database over the run: audit events/s (audit_sequence), committed transactions/s"
+  echo "(pg_stat_database) and WAL syncs/s (pg_stat_wal: each one an fsync of the WAL). CPU µs per"
+  echo "request: every sluisd node's, the cluster's, and their sum."
   echo
-  echo "| workload | nodes | requests/s | audit events/s | p50 ms | p99 ms | errors | sluisd CPU µs/req | postgres CPU µs/req | total CPU µs/req | load average at start |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| workload | nodes | requests/s | audit events/s | commits/s | WAL syncs/s | events per WAL sync | p50 ms | p99 ms | errors | sluisd CPU µs/req | postgres CPU µs/req | total CPU µs/req | load average at start |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   for w in read write mix; do
     for n in one two; do
       f="$OUT/$w-pg-$n.json"
       nodes=1; [[ "$n" == two ]] && nodes=2
-      echo "| $w | $nodes | $(f1 "$(jnum "$f" throughput_rps)") | $(cat "$OUT/$w-pg-$n.events") | $(jlat "$f" p50) | $(jlat "$f" p99) | $(jnum "$f" errors) | $(us "$f" server_cpu_us_per_request) | $(us "$f" database_cpu_us_per_request) | $(total_us "$f") | $(cat "$OUT/$w-pg-$n.load") |"
+      read -r ev cm sy <"$OUT/$w-pg-$n.db"
+      echo "| $w | $nodes | $(f1 "$(jnum "$f" throughput_rps)") | $ev | $cm | $sy | $(awk -v e="$ev" -v s="$sy" 'BEGIN { if (s > 0) printf "%.1f", e / s; else print "n/a" }') | $(jlat "$f" p50) | $(jlat "$f" p99) | $(jnum "$f" errors) | $(us "$f" server_cpu_us_per_request) | $(us "$f" database_cpu_us_per_request) | $(total_us "$f") | $(cat "$OUT/$w-pg-$n.load") |"
     done
   done
   echo
@@ -328,6 +347,14 @@ POOL_TEXT="${POOL:-$(sed -n 's/^pool_size = \([0-9]*\).*/\1/p' "$PG/sluis.toml")
   echo
   echo "Moving the home into PostgreSQL (sluisctl store migrate --switch): $MIGRATE_S s."
   echo "$(grep -m1 'verifies' "$OUT/audit-verify.txt" || true)"
+  if [[ -s "$OUT/pg_test_fsync.txt" ]]; then
+    echo
+    echo "The disk under the cluster (pg_test_fsync, one 8 kB write then a flush, ops/s):"
+    echo
+    echo '```'
+    sed -n '/one 8kB write/,/^$/p' "$OUT/pg_test_fsync.txt" | grep -E 'fdatasync|fsync |open_datasync' || true
+    echo '```'
+  fi
 } >"$OUT/results.md"
 cat "$OUT/results.md"
 say "tables in $OUT/results.md; every run's JSON and text next to it"
