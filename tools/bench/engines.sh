@@ -5,7 +5,8 @@
 #
 #   tools/bench/engines.sh [--build DIR] [--out DIR] [--partners N] [--workers N] [--clients N]
 #                          [--fragments N] [--connections N] [--duration S] [--warmup S]
-#                          [--rounds N] [--pool-size N] [--pg-bin DIR] [--tiny] [--keep]
+#                          [--rounds N] [--pool-size N] [--pg-bin DIR] [--sluisd FILE] [--tiny]
+#                          [--keep]
 #
 # Defaults (CI-sized): build/release, 200 partners, 500 workers, 10 000 clients with 10 fragments
 # each (20 for the read workload's clients), 64 connections, 10 s per run after 2 s of warm-up,
@@ -19,7 +20,8 @@
 # audit_sequence gives the audit events appended per second. Prints the tables of
 # docs/performance.md and writes them with every run's JSON and text into --out (default
 # BUILD/bench-engines). --tiny is the test suite's smoke run (seconds, not numbers). Every process
-# it starts, PostgreSQL included, is stopped when it ends, however it ends.
+# it starts, PostgreSQL included, is stopped when it ends, however it ends. --sluisd FILE measures
+# that sluisd binary instead of the build's (a change tried on both engines).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -36,10 +38,11 @@ ROUNDS=2
 POOL=""
 PG_BIN="${SLUIS_PG_BIN:-/usr/lib/postgresql/15/bin}"
 KEEP=0
+SLUISD_BIN=""
 TINY=0
 DATASET_EXTRA=()
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "engines: $*" >&2; exit 2; }
 say() { echo "engines: $*" >&2; }
 number() { [[ "$2" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "$1 needs a number, not '$2'"; }
@@ -55,7 +58,7 @@ while [[ $# -gt 0 ]]; do
       ROUNDS=1; TINY=1; DATASET_EXTRA=(--read-clients 20 --read-fragments 3 --fields 2)
       shift; continue ;;
     --build|--out|--partners|--workers|--clients|--fragments|--connections|--duration) ;;
-    --warmup|--rounds|--pool-size|--pg-bin) ;;
+    --warmup|--rounds|--pool-size|--pg-bin|--sluisd) ;;
     *) die "unknown option $opt; see --help" ;;
   esac
   [[ $# -ge 2 ]] || die "$opt needs a value; see --help"
@@ -73,13 +76,15 @@ while [[ $# -gt 0 ]]; do
     --rounds) whole "$opt" "$val"; ROUNDS="$val" ;;
     --pool-size) whole "$opt" "$val"; POOL="$val" ;;
     --pg-bin) [[ -x "$val/pg_ctl" ]] || die "--pg-bin $val holds no pg_ctl"; PG_BIN="$val" ;;
+    --sluisd) [[ -x "$val" ]] || die "--sluisd $val is not an executable"
+              SLUISD_BIN="$(cd "$(dirname "$val")" && pwd)/$(basename "$val")" ;;
     *) die "unknown option $opt; see --help" ;;
   esac
   shift 2
 done
 
 CTL="$BUILD/tools/sluisctl/sluisctl"
-SLUISD="$BUILD/gateway/main/sluisd"
+SLUISD="${SLUISD_BIN:-$BUILD/gateway/main/sluisd}"
 DATASET="$BUILD/tools/bench/sluis-dataset"
 LOADGEN="$BUILD/tools/bench/sluis-loadgen"
 for b in "$CTL" "$SLUISD" "$DATASET" "$LOADGEN"; do
@@ -161,6 +166,7 @@ configure_home() {
 }
 configure_home "$SQ" sqlcipher
 cp -a "$SQ" "$PG"
+configure_home "$PG" pg
 
 say "starting PostgreSQL 15 ($PG_BIN) in $PG_DIR, durable (fsync, synchronous_commit on)"
 INITDB_EXTRA=()
