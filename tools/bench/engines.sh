@@ -144,7 +144,8 @@ free_port() {  # a loopback port nobody listens on now
   done
   die "found no free port"
 }
-load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
+# load_avg: the load average, and how many compilers (others' builds) run now.
+load_avg() { echo "$(cut -d' ' -f1-3 /proc/loadavg), $(pgrep -c -x cc1plus || true) cc1plus"; }
 sql() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U sluis -d "$1" -XAtq -c "$2"; }
 
 # --- one home, and its copy moved into PostgreSQL ----------------------------------------------
@@ -223,7 +224,7 @@ db_counters() {
 }
 
 # load NAME WORKLOAD DATABASE(0|1): one sluis-loadgen run over PORTS, JSON into $OUT/NAME.json, the
-# load average at its start into $OUT/NAME.load; with DATABASE=1 the cluster's CPU too, and the
+# load average at its start (and the compilers running then) into $OUT/NAME.load; with DATABASE=1 the cluster's CPU too, and the
 # audit events the database sequenced, its commits and its WAL syncs per second of the measured
 # time into $OUT/NAME.db ("events/s commits/s syncs/s").
 load() {
