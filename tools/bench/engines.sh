@@ -215,18 +215,20 @@ start_nodes() {
   PORTS="$(IFS=,; echo "${ports[*]}")"
   SERVER_PIDS="$(IFS=,; echo "${pids[*]}")"
 }
-# db_counters: the audit events sequenced so far, the database's committed transactions and the
-# cluster's WAL syncs (pg_stat_wal), space-separated.
+# db_counters: the audit events sequenced so far, the database's committed transactions, the
+# cluster's WAL syncs (pg_stat_wal) and the sequenced batches (each batch updates the one
+# audit_sequence row once), space-separated.
 db_counters() {
   sql sluis_bench "SELECT (SELECT next FROM audit_sequence WHERE id = 1) || ' ' ||
     (SELECT xact_commit FROM pg_stat_database WHERE datname = 'sluis_bench') || ' ' ||
-    (SELECT wal_sync FROM pg_stat_wal)"
+    (SELECT wal_sync FROM pg_stat_wal) || ' ' ||
+    (SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'audit_sequence')"
 }
 
 # load NAME WORKLOAD DATABASE(0|1): one sluis-loadgen run over PORTS, JSON into $OUT/NAME.json, the
 # load average at its start (and the compilers running then) into $OUT/NAME.load; with DATABASE=1 the cluster's CPU too, and the
 # audit events the database sequenced, its commits and its WAL syncs per second of the measured
-# time into $OUT/NAME.db ("events/s commits/s syncs/s").
+# time into $OUT/NAME.db ("events/s commits/s syncs/s batches/s").
 load() {
   local name="$1" workload="$2" database="$3" extra=() c0="" c1 t0 t1
   [[ "$database" == 1 ]] && extra=(--database-pid "$POSTMASTER")
@@ -249,7 +251,8 @@ load() {
     t1="$(now_ns)"; c1="$(db_counters)"
     awk -v a="$c0" -v b="$c1" -v n="$((t1 - t0))" 'BEGIN {
       split(a, x, " "); split(b, y, " ")
-      printf "%.1f %.1f %.1f\n", (y[1] - x[1]) / (n / 1e9), (y[2] - x[2]) / (n / 1e9), (y[3] - x[3]) / (n / 1e9) }' \
+      s = n / 1e9
+      printf "%.1f %.1f %.1f %.1f\n", (y[1] - x[1]) / s, (y[2] - x[2]) / s, (y[3] - x[3]) / s, (y[4] - x[4]) / s }' \
       >"$OUT/$name.db"
   fi
   grep -E 'throughput|CPU' "$OUT/$name.txt" >&2 || true
@@ -333,17 +336,19 @@ POOL_TEXT="${POOL:-$(sed -n 's/^pool_size = \([0-9]*\).*/\1/p' "$PG/sluis.toml")
   echo
   echo "Every request appends its audit events (sequenced durably before the answer). From the"
   echo "database over the run: audit events/s (audit_sequence), committed transactions/s"
-  echo "(pg_stat_database) and WAL syncs/s (pg_stat_wal: each one an fsync of the WAL). CPU µs per"
-  echo "request: every sluisd node's, the cluster's, and their sum."
+  echo "(pg_stat_database), WAL syncs/s (pg_stat_wal: every fsync of the WAL, the WAL writer's"
+  echo "too) and sequenced batches/s (updates of the audit_sequence row: one durable commit each,"
+  echo "one after another across nodes). CPU µs per request: every sluisd node's, the cluster's,"
+  echo "and their sum."
   echo
-  echo "| workload | nodes | requests/s | audit events/s | commits/s | WAL syncs/s | events per WAL sync | p50 ms | p99 ms | errors | sluisd CPU µs/req | postgres CPU µs/req | total CPU µs/req | load average at start |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| workload | nodes | requests/s | audit events/s | commits/s | WAL syncs/s | sequenced batches/s | events per batch | p50 ms | p99 ms | errors | sluisd CPU µs/req | postgres CPU µs/req | total CPU µs/req | load average at start |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   for w in read write mix; do
     for n in one two; do
       f="$OUT/$w-pg-$n.json"
       nodes=1; [[ "$n" == two ]] && nodes=2
-      read -r ev cm sy <"$OUT/$w-pg-$n.db"
-      echo "| $w | $nodes | $(f1 "$(jnum "$f" throughput_rps)") | $ev | $cm | $sy | $(awk -v e="$ev" -v s="$sy" 'BEGIN { if (s > 0) printf "%.1f", e / s; else print "n/a" }') | $(jlat "$f" p50) | $(jlat "$f" p99) | $(jnum "$f" errors) | $(us "$f" server_cpu_us_per_request) | $(us "$f" database_cpu_us_per_request) | $(total_us "$f") | $(cat "$OUT/$w-pg-$n.load") |"
+      read -r ev cm sy ba <"$OUT/$w-pg-$n.db"
+      echo "| $w | $nodes | $(f1 "$(jnum "$f" throughput_rps)") | $ev | $cm | $sy | $ba | $(awk -v e="$ev" -v b="$ba" 'BEGIN { if (b > 0) printf "%.1f", e / b; else print "n/a" }') | $(jlat "$f" p50) | $(jlat "$f" p99) | $(jnum "$f" errors) | $(us "$f" server_cpu_us_per_request) | $(us "$f" database_cpu_us_per_request) | $(total_us "$f") | $(cat "$OUT/$w-pg-$n.load") |"
     done
   done
   echo
