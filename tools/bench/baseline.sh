@@ -98,14 +98,8 @@ SLUISD_PID=""
 NGINX_PID=""
 LOAD_PID=""
 
-stop_pid() {  # stop_pid PID: TERM, up to 20 s to finish, then KILL
-  local pid="$1" i
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=tools/bench/bench_common.sh
+source "$ROOT/tools/bench/bench_common.sh"  # stop_pid, jnum, jlat, now_ns, port_open, launch_sluisd
 cleanup() {
   stop_pid "$LOAD_PID"
   stop_pid "$SLUISD_PID"
@@ -122,17 +116,10 @@ if [[ "$(ulimit -n)" != unlimited && "$(ulimit -n)" -lt $((IDLE + 256)) ]]; then
 fi
 
 say() { echo "baseline: $*" >&2; }
-# jnum FILE KEY: the first (top-level) number under KEY in a sluis-loadgen JSON report.
-jnum() { grep -o "\"$2\":[0-9.]*" "$1" | head -1 | cut -d: -f2; }
-# jlat FILE PCT: the run's overall latency percentile (p50, p90, p99, max) in ms.
-jlat() { grep -o '"latency_ms":{[^}]*}' "$1" | head -1 | tr ',{' '\n\n' | grep "\"$2\"" |
-         cut -d: -f2; }
 jerrors() { jnum "$1" errors; }
-now_ns() { date +%s%N; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # make_home SIZE: a gateway home with SIZE clients in $HOMES (reused when its sector parameters
 # match) or in the work directory; the dataset generator's report goes to dataset-SIZE.txt.
@@ -169,20 +156,10 @@ configure_home() {
 # start_sluisd SIZE: starts sluisd on a free port; sets PORT and STARTUP_MS (exec to port file:
 # configuration, raw key, store, audit log, rule pack, listening socket).
 start_sluisd() {
-  local size="$1" home t0 i
-  home="$(home_of "$size")"
-  rm -f "$WORK/port"
-  t0="$(now_ns)"
-  "$SLUISD" --config "$home/sluis.toml" --port-file "$WORK/port" >"$WORK/sluisd-$size.err" 2>&1 &
-  SLUISD_PID=$!
-  for i in $(seq 1 6000); do
-    [[ -s "$WORK/port" ]] && break
-    kill -0 "$SLUISD_PID" 2>/dev/null || { cat "$WORK/sluisd-$size.err" >&2; die "sluisd did not start"; }
-    sleep 0.01
-  done
-  [[ -s "$WORK/port" ]] || die "sluisd did not write its port within 60 s; see $WORK/sluisd-$size.err"
-  STARTUP_MS=$(( ($(now_ns) - t0) / 1000000 ))
-  PORT="$(cat "$WORK/port")"
+  launch_sluisd "$SLUISD" "$(home_of "$1")/sluis.toml" "$WORK/port" "$WORK/sluisd-$1.err"
+  SLUISD_PID="$LAUNCHED_PID"
+  STARTUP_MS="$LAUNCHED_MS"
+  PORT="$LAUNCHED_PORT"
 }
 
 # load NAME WORKLOAD [args...]: one sluis-loadgen run against sluisd, JSON into $OUT/NAME.json

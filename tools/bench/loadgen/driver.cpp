@@ -544,16 +544,18 @@ RunResult run_load(const RunPlan& plan) {
     threads.emplace_back([&ctx = *contexts[t]] { ctx.run(); });
   // The server's CPU is sampled from this thread, which runs no connection: once when the
   // measured time starts, once when every connection has finished.
-  std::optional<std::chrono::microseconds> cpu_from;
-  if (!plan.server_pids.empty()) {
+  std::optional<std::chrono::microseconds> cpu_from, db_from;
+  if (!plan.server_pids.empty() || !plan.database_pids.empty()) {
     std::this_thread::sleep_until(shared.measure_from);
-    cpu_from = process_cpu_time(plan.server_pids);
+    if (!plan.server_pids.empty()) cpu_from = process_cpu_time(plan.server_pids);
+    if (!plan.database_pids.empty()) db_from = process_tree_cpu_time(plan.database_pids);
   }
   for (auto& th : threads)
     th.join();
   const auto end = Clock::now();
-  std::optional<std::chrono::microseconds> cpu_to;
+  std::optional<std::chrono::microseconds> cpu_to, db_to;
   if (!plan.server_pids.empty()) cpu_to = process_cpu_time(plan.server_pids);
+  if (!plan.database_pids.empty()) db_to = process_tree_cpu_time(plan.database_pids);
 
   RunResult out;
   for (auto& p : partial) {
@@ -568,6 +570,7 @@ RunResult run_load(const RunPlan& plan) {
   if (shared.ack_log.is_open() && !shared.ack_log.flush())
     throw LoadError("cannot write the answer log " + plan.ack_log->string());
   if (cpu_from && cpu_to) out.server_cpu = *cpu_to - *cpu_from;
+  if (db_from && db_to) out.database_cpu = *db_to - *db_from;
   return out;
 }
 

@@ -67,6 +67,10 @@ struct RunPlan {
   /// Processes whose CPU time (/proc) is sampled at the start and the end of the measured time,
   /// so that the report can give the server's CPU per request. Empty: not sampled.
   std::vector<pid_t> server_pids;
+  /// Roots of multi-process database servers (PostgreSQL postmasters) whose CPU time, with every
+  /// child's and every exited child's (process_tree_cpu_time), is sampled at the same moments and
+  /// reported apart from the server's. Empty: not sampled.
+  std::vector<pid_t> database_pids;
   /// When set, one tab-separated line per answered request goes here (format in
   /// docs/performance.md, "sluis-loadgen"): what a test needs to check every acknowledged write
   /// and every answered request's audit events afterwards.
@@ -90,6 +94,8 @@ struct RunResult {
   /// CPU time the RunPlan::server_pids used during the measured time; nullopt when not asked for
   /// or when a process could not be read at either end.
   std::optional<std::chrono::microseconds> server_cpu;
+  /// The same for the RunPlan::database_pids and their children.
+  std::optional<std::chrono::microseconds> database_cpu;
 };
 
 /// Runs `plan`. Blocks until done; every connection is closed on return. Throws LoadError for a

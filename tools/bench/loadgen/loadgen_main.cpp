@@ -26,7 +26,8 @@ constexpr const char* kUsage =
     "                     [--connections N] [--duration S | --requests N] [--warmup S]\n"
     "                     [--rate R] [--threads N] [--host ADDR] [--server-name NAME]\n"
     "                     [--timeout-ms N] [--json FILE] [--save-response FILE] [--quick-ack]\n"
-    "                     [--server-pid PID[,PID...]] [--ack-log FILE]\n"
+    "                     [--server-pid PID[,PID...]] [--database-pid PID[,PID...]]\n"
+    "                     [--ack-log FILE]\n"
     "  read      consent-checked dossier reads (GET …/dossier), fragment count checked\n"
     "  write     new fragments (POST …/fragments)\n"
     "  consent   consent granted and withdrawn (POST …/consents, DELETE …/consents/ID)\n"
@@ -42,6 +43,9 @@ constexpr const char* kUsage =
     "  TCP_NODELAY; ordinary clients do not do that. --server-pid samples those processes' CPU\n"
     "  time (/proc) at the start and end of the measured time and reports the server's CPU per\n"
     "  request (every process of a multi-process server, e.g. nginx's master and workers).\n"
+    "  --database-pid samples a PostgreSQL cluster the same way, reported apart: each PID is a\n"
+    "  postmaster, counted with every child process (backends, WAL writer, checkpointer, ...)\n"
+    "  and the children it has already waited for (a backend that exits in between counts).\n"
     "  Several ports (several nodes of one gateway): connections are spread over them round-robin,\n"
     "  and a connection that fails connects again on the next port, so the run goes on while a\n"
     "  node is down (the failures are counted by kind). --ack-log FILE writes one tab-separated\n"
@@ -65,13 +69,30 @@ struct Invocation {
   bool help = false;
 };
 
+/// The process ids of option `name` (PID[,PID...]); empty when the option is not given.
+std::vector<pid_t> pid_list(const sluis::ctl::Options& opt, const std::string& name) {
+  std::vector<pid_t> out;
+  const auto v = opt.get(name);
+  if (!v) return out;
+  std::string_view rest = *v;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const auto one = std::string(rest.substr(0, comma));
+    const auto pid = sluis::ctl::parse_count(name, one);
+    if (pid == 0 || pid > 4'194'304) throw UsageError("--" + name + " takes process ids like 1234,1240");
+    out.push_back(static_cast<pid_t>(pid));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  return out;
+}
+
 Invocation parse(int argc, char** argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
   const sluis::ctl::Options opt(args,
                                 {"host", "port", "server-name", "ca", "cert", "key", "connections",
                                  "duration", "requests", "warmup", "workload", "workload-file",
                                  "path", "worker", "rate", "threads", "timeout-ms", "json", "save-response", "server-pid",
-                                 "ack-log"},
+                                 "database-pid", "ack-log"},
                                 {"help", "quick-ack"});
   Invocation inv;
   if (opt.flag("help")) {
@@ -167,17 +188,8 @@ Invocation parse(int argc, char** argv) {
   if (auto v = opt.get("save-response")) p.save_response = *v;
   p.quick_ack = opt.flag("quick-ack");
   if (auto v = opt.get("ack-log")) p.ack_log = *v;
-  if (auto v = opt.get("server-pid")) {
-    std::string_view rest = *v;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      const auto one = std::string(rest.substr(0, comma));
-      const auto pid = sluis::ctl::parse_count("server-pid", one);
-      if (pid == 0 || pid > 4'194'304) throw UsageError("--server-pid takes process ids like 1234,1240");
-      p.server_pids.push_back(static_cast<pid_t>(pid));
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    }
-  }
+  p.server_pids = pid_list(opt, "server-pid");
+  p.database_pids = pid_list(opt, "database-pid");
   return inv;
 }
 

@@ -19,9 +19,9 @@ double throughput(const RunResult& r, std::size_t count) {
 }
 
 /// The server's CPU time over the measured time divided by the successful responses in it.
-double server_cpu_us_per_request(const RunResult& r, std::size_t count) {
-  if (!r.server_cpu || count == 0) return 0.0;
-  return static_cast<double>(r.server_cpu->count()) / static_cast<double>(count);
+double cpu_us_per_request(const std::optional<std::chrono::microseconds>& cpu, std::size_t count) {
+  if (!cpu || count == 0) return 0.0;
+  return static_cast<double>(cpu->count()) / static_cast<double>(count);
 }
 
 }  // namespace
@@ -78,8 +78,15 @@ std::string text_report(const RunPlan& plan, const RunResult& r, const std::stri
   if (r.server_cpu) {
     std::snprintf(line, sizeof line,
                   "  server CPU %.1f us per request (%.2f s of CPU over the measured time)\n",
-                  server_cpu_us_per_request(r, all.count),
+                  cpu_us_per_request(r.server_cpu, all.count),
                   static_cast<double>(r.server_cpu->count()) / 1e6);
+    out += line;
+  }
+  if (r.database_cpu) {
+    std::snprintf(line, sizeof line,
+                  "  database CPU %.1f us per request (%.2f s of CPU over the measured time)\n",
+                  cpu_us_per_request(r.database_cpu, all.count),
+                  static_cast<double>(r.database_cpu->count()) / 1e6);
     out += line;
   }
   auto latency_line = [&](const char* label, const LatencySummary& s) {
@@ -146,7 +153,11 @@ std::string json_report(const RunPlan& plan, const RunResult& r, const std::stri
   number("throughput_rps", throughput(r, all.count));
   if (r.server_cpu) {
     number("server_cpu_s", static_cast<double>(r.server_cpu->count()) / 1e6);
-    number("server_cpu_us_per_request", server_cpu_us_per_request(r, all.count));
+    number("server_cpu_us_per_request", cpu_us_per_request(r.server_cpu, all.count));
+  }
+  if (r.database_cpu) {
+    number("database_cpu_s", static_cast<double>(r.database_cpu->count()) / 1e6);
+    number("database_cpu_us_per_request", cpu_us_per_request(r.database_cpu, all.count));
   }
   number("response_bytes_mean",
          all.count ? static_cast<double>(r.body_bytes) / static_cast<double>(all.count) : 0.0);
