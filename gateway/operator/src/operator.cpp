@@ -402,14 +402,24 @@ std::string backup(const OperatorContext& ctx, const OperatorIdentity& who, cons
                                                    " (as the gateway's account); choose another"});
   }
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  const auto stamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-  const fs::path data = dir / ("data-" + stamp + ".db");
-  const fs::path keys = dir / ("keys-" + stamp + ".db");
-  if (fs::exists(data, ec) || fs::exists(keys, ec)) {
-    return answer_error(Refusal{"conflict", "a backup with this second's stamp exists in " +
-                                                dir.string() + "; wait a second and retry"});
+  // Named by the second; a second backup in the same second (a restore's fresh backup right
+  // after an operator's) gets "-2", "-3", ... after the stamp.
+  const auto second = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+  fs::path data;
+  fs::path keys;
+  constexpr int kPerSecond = 100;
+  for (int n = 1;; ++n) {
+    if (n > kPerSecond) {
+      return answer_error(Refusal{"conflict", "a hundred backups with this second's stamp exist "
+                                              "in " +
+                                                  dir.string() + "; wait a second and retry"});
+    }
+    const std::string stamp = n == 1 ? second : second + "-" + std::to_string(n);
+    data = dir / ("data-" + stamp + ".db");
+    keys = dir / ("keys-" + stamp + ".db");
+    if (!fs::exists(data, ec) && !fs::exists(keys, ec)) break;
   }
   Act act(ctx, who, AuditAction::backup);
   act.event().rule = *with_keys ? "data+key-snapshot" : "data";

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <filesystem>
 #include <random>
+#include <set>
 
 namespace {
 
@@ -139,6 +140,25 @@ TEST_CASE("operator: each act is audited before it is done, naming the operator"
   CHECK(Gateway::ok(g.run(R"({"op":"worker.list","partner":"ocmw-brussel"})")));
   CHECK(Gateway::ok(g.run(R"({"op":"status"})")));
   CHECK(g.audit->size() == 7);
+}
+
+TEST_CASE("operator: backups taken into one directory in the same second get their own names",
+          "[operator]") {
+  Gateway g;
+  const std::string request =
+      R"({"op":"backup","out":")" + (g.dir.path / "bk").string() + R"(","key_snapshot":true})";
+  std::set<std::string> names;
+  for (int i = 0; i < 3; ++i) {
+    auto backup = g.run(request);
+    REQUIRE(Gateway::ok(backup));
+    const std::string data(backup.at("data").as_string());
+    const std::string keys(backup.at("keys").as_string());
+    CHECK(fs::exists(data));
+    CHECK(fs::exists(keys));
+    names.insert(data);
+    names.insert(keys);
+  }
+  CHECK(names.size() == 6);  // none overwritten, none refused
 }
 
 TEST_CASE("operator: a refused request changes nothing and is answered with a sentence",
