@@ -79,13 +79,9 @@ while [[ $# -gt 0 ]]; do
   shift 2
 done
 
-CTL="$BUILD/tools/sluisctl/sluisctl"
-SLUISD="${SLUISD_BIN:-$BUILD/gateway/main/sluisd}"
-DATASET="$BUILD/tools/bench/sluis-dataset"
-LOADGEN="$BUILD/tools/bench/sluis-loadgen"
-for b in "$CTL" "$SLUISD" "$DATASET" "$LOADGEN"; do
-  [[ -x "$b" ]] || die "$b is missing; build it first (cmake --build $BUILD --target sluisd sluisctl sluis-dataset sluis-loadgen)"
-done
+# shellcheck source=tools/bench/bench_common.sh
+source "$ROOT/tools/bench/bench_common.sh"  # stop_pid, jnum, jlat, now_ns, port_open, launch_sluisd
+find_binaries  # CTL, SLUISD, DATASET, LOADGEN
 NGINX="$(command -v nginx || true)"
 [[ -z "$NGINX" && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
 [[ -n "$NGINX" ]] || die "nginx is not installed; run ./tools/setup.sh deps (Debian's nginx-light)"
@@ -98,8 +94,6 @@ SLUISD_PID=""
 NGINX_PID=""
 LOAD_PID=""
 
-# shellcheck source=tools/bench/bench_common.sh
-source "$ROOT/tools/bench/bench_common.sh"  # stop_pid, jnum, jlat, now_ns, port_open, launch_sluisd
 cleanup() {
   stop_pid "$LOAD_PID"
   stop_pid "$SLUISD_PID"

@@ -1,6 +1,19 @@
 # Shell functions the benchmark scripts share (sourced by baseline.sh and engines.sh, never run).
 # The sourcing script defines die MESSAGE (print and exit) before calling them.
 
+# find_binaries: the build's programs (BUILD; SLUISD_BIN, when set, replaces the build's sluisd)
+# in CTL, SLUISD, DATASET and LOADGEN, or dies naming the one that is missing.
+find_binaries() {
+  CTL="$BUILD/tools/sluisctl/sluisctl"
+  SLUISD="${SLUISD_BIN:-$BUILD/gateway/main/sluisd}"
+  DATASET="$BUILD/tools/bench/sluis-dataset"
+  LOADGEN="$BUILD/tools/bench/sluis-loadgen"
+  local b
+  for b in "$CTL" "$SLUISD" "$DATASET" "$LOADGEN"; do
+    [[ -x "$b" ]] || die "$b is missing; build it first (cmake --build $BUILD --target sluisd sluisctl sluis-dataset sluis-loadgen)"
+  done
+}
+
 # stop_pid PID: TERM, up to 20 s to finish, then KILL.
 stop_pid() {
   local pid="$1" i

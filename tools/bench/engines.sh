@@ -83,13 +83,9 @@ while [[ $# -gt 0 ]]; do
   shift 2
 done
 
-CTL="$BUILD/tools/sluisctl/sluisctl"
-SLUISD="${SLUISD_BIN:-$BUILD/gateway/main/sluisd}"
-DATASET="$BUILD/tools/bench/sluis-dataset"
-LOADGEN="$BUILD/tools/bench/sluis-loadgen"
-for b in "$CTL" "$SLUISD" "$DATASET" "$LOADGEN"; do
-  [[ -x "$b" ]] || die "$b is missing; build it first (cmake --build $BUILD --target sluisd sluisctl sluis-dataset sluis-loadgen)"
-done
+# shellcheck source=tools/bench/bench_common.sh
+source "$ROOT/tools/bench/bench_common.sh"  # stop_pid, jnum, jlat, now_ns, port_open, launch_sluisd
+find_binaries  # CTL, SLUISD, DATASET, LOADGEN
 for b in initdb pg_ctl psql; do
   [[ -x "$PG_BIN/$b" ]] || die "no $b in $PG_BIN; install postgresql-15 (tools/setup.sh deps) or pass --pg-bin"
 done
@@ -110,8 +106,6 @@ fi
 PG_STARTED=0
 PIDS=()  # the sluisd processes running now
 
-# shellcheck source=tools/bench/bench_common.sh
-source "$ROOT/tools/bench/bench_common.sh"  # stop_pid, jnum, jlat, now_ns, port_open, launch_sluisd
 
 as_pg() {  # as_pg COMMAND...: runs a PostgreSQL program as the cluster's owner, in its directory
   if [[ "$AS_ROOT" == 1 ]]; then (cd "$PG_DIR" && runuser -u postgres -- "$@"); else "$@"; fi
